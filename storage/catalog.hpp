@@ -1,0 +1,51 @@
+// catalog.hpp: walmux's durable catalog in RocksDB (DATADIR/catalog/).
+//
+// Column families:
+//   meta           node metadata (key "node": system identifier, WAL segment
+//                  size, upstream slot and its confirmed LSN)
+//   slots          replication slots, by name        (the storage issue)
+//   origins        replication origins, by name      (the storage issue)
+//   subscriptions  subscriptions of the apply role   (the apply issue)
+// Every value is a self-describing record (record.hpp). Writes that a
+// contract depends on are synced (WriteOptions::sync); multi-key changes are
+// one WriteBatch.
+//
+// Thread safety: a catalog may be used from several threads (RocksDB is
+// thread-safe). Every call blocks on disk I/O: call it from a detached actor
+// or a dedicated thread, never from a scheduler worker.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "common/expected.hpp"
+#include "storage/node_meta.hpp"
+
+namespace walmux::storage {
+
+class catalog {
+public:
+  // Creates a new catalog in `dir`, which must not hold one yet.
+  static expected<std::unique_ptr<catalog>> create(const std::string& dir);
+  // Opens an existing catalog; error if there is none.
+  static expected<std::unique_ptr<catalog>> open(const std::string& dir);
+
+  ~catalog();
+  catalog(const catalog&) = delete;
+  catalog& operator=(const catalog&) = delete;
+
+  // Error 58030 when the node record is missing, XX001 when it is corrupt.
+  expected<node_meta> read_node_meta() const;
+  // Synced write.
+  status write_node_meta(const node_meta& meta);
+
+private:
+  struct impl;
+  explicit catalog(std::unique_ptr<impl> p);
+  static expected<std::unique_ptr<catalog>> open_or_create(const std::string& dir,
+                                                           bool create);
+  std::unique_ptr<impl> impl_;
+};
+
+} // namespace walmux::storage

@@ -1,0 +1,55 @@
+// record.hpp: the self-describing envelope of every durable catalog value.
+//
+// Layout (little-endian), 16-byte header then the payload:
+//   magic   u32  0x5857584D ("MXWX" on disk), never changes
+//   kind    u16  what the payload is (record_kind); values are persisted:
+//                never renumber, only append
+//   version u16  the payload's format version for that kind
+//   length  u32  payload bytes, at most max_record_payload
+//   crc     u32  CRC-32C of the payload
+// A reader checks all four before trusting the payload, so a torn, foreign or
+// corrupt value is an error naming what is wrong, never a silent default.
+//
+// Pure: no I/O.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "common/expected.hpp"
+
+namespace walmux::storage {
+
+inline constexpr uint32_t record_magic = 0x5857584D;
+inline constexpr size_t record_header_size = 16;
+inline constexpr uint32_t max_record_payload = 16u << 20;
+
+// Persisted: append only.
+enum class record_kind : uint16_t {
+  node_meta = 1,
+};
+
+struct record_view {
+  record_kind kind;
+  uint16_t version;
+  std::string_view payload; // points into the decoded buffer
+};
+
+std::string record_encode(record_kind kind, uint16_t version,
+                          std::string_view payload);
+
+// Checks magic, length and CRC. `what` names the value in error messages
+// (e.g. "catalog key meta/node").
+expected<record_view> record_decode(std::string_view bytes,
+                                    std::string_view what);
+
+// Little-endian field helpers shared by payload codecs.
+void put_u16(std::string& out, uint16_t v);
+void put_u32(std::string& out, uint32_t v);
+void put_u64(std::string& out, uint64_t v);
+uint16_t get_u16(const char* p);
+uint32_t get_u32(const char* p);
+uint64_t get_u64(const char* p);
+
+} // namespace walmux::storage

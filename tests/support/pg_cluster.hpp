@@ -1,0 +1,61 @@
+// pg_cluster.hpp: a throw-away PostgreSQL 15 cluster for integration tests.
+//
+// pg_cluster::start() runs tests/support/pg_cluster.sh in --guard-stdin mode:
+// the script creates and starts the cluster, prints its port and directory,
+// and then stays alive as a guardian that stops the cluster and removes its
+// directory once its standard input reaches end-of-file. This object holds
+// the only write end of that pipe (close-on-exec, so no child inherits it):
+// destroying the object closes it and waits for the guardian, and if the test
+// process dies instead, fails an assertion or is killed with SIGKILL, the
+// kernel closes it and the guardian cleans up all the same.
+//
+// Several clusters may run at once (publisher and subscribers); each has its
+// own port, socket directory and data directory.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/expected.hpp"
+
+namespace walmux::testing {
+
+using rows = std::vector<std::vector<std::string>>;
+
+class pg_cluster {
+public:
+  // `conf_lines` are appended to postgresql.conf ("name = value").
+  static expected<std::unique_ptr<pg_cluster>>
+  start(const std::vector<std::string>& conf_lines = {});
+
+  ~pg_cluster();
+  pg_cluster(const pg_cluster&) = delete;
+  pg_cluster& operator=(const pg_cluster&) = delete;
+
+  int port() const { return port_; }
+  const std::string& dir() const { return dir_; }
+  // The postmaster's PID, read from postmaster.pid.
+  int postmaster_pid() const;
+
+  // libpq conninfo for `dbname` on 127.0.0.1 as user postgres.
+  std::string conninfo(const std::string& dbname = "postgres") const;
+
+  // Runs `sql` (simple query protocol; several statements allowed) and
+  // returns the last result's rows as text, NULL as "". With `replication`
+  // the connection is a logical replication connection (replication=database).
+  expected<rows> query(const std::string& sql, bool replication = false,
+                       const std::string& dbname = "postgres") const;
+
+private:
+  pg_cluster() = default;
+  int port_ = 0;
+  std::string dir_;
+  int guard_pid_ = -1;
+  int guard_stdin_ = -1; // write end; closing it starts the cleanup
+};
+
+// The path of pg_cluster.sh (compiled in from the source tree).
+std::string pg_cluster_script();
+
+} // namespace walmux::testing

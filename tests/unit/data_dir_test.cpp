@@ -1,0 +1,147 @@
+// data_dir_test.cpp: walmux init's directory layout, the validity checks, the
+// catalog's node record across close and reopen, and the lock.
+#include <fstream>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include "storage/catalog.hpp"
+#include "storage/data_dir.hpp"
+#include "tests/support/process.hpp"
+
+namespace walmux::storage {
+namespace {
+
+node_meta sample_meta() {
+  node_meta m;
+  m.system_identifier = 7357;
+  m.wal_segment_size = 16 << 20;
+  return m;
+}
+
+TEST(data_dir, init_creates_layout_and_catalog) {
+  testing::temp_dir tmp;
+  std::string dir = tmp.path() + "/a/b/data"; // parents are created
+  ASSERT_TRUE(data_dir_init(dir, "port = 5433\n", sample_meta()));
+  EXPECT_EQ(testing::read_file(conf_path(dir)), "port = 5433\n");
+  EXPECT_TRUE(testing::path_exists(wal_path(dir)));
+  EXPECT_TRUE(data_dir_check(dir));
+  struct stat st {};
+  ASSERT_EQ(::stat(dir.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0700u);
+
+  auto cat = catalog::open(catalog_path(dir));
+  ASSERT_TRUE(cat) << cat.err().message;
+  auto meta = (*cat)->read_node_meta();
+  ASSERT_TRUE(meta);
+  EXPECT_EQ(meta->system_identifier, 7357u);
+  EXPECT_EQ(meta->wal_segment_size, uint64_t{16} << 20);
+}
+
+TEST(data_dir, init_refuses_non_empty_directory_and_accepts_empty_one) {
+  testing::temp_dir tmp;
+  std::ofstream(tmp.path() + "/something") << "x";
+  auto st = data_dir_init(tmp.path(), "", sample_meta());
+  ASSERT_FALSE(st);
+  EXPECT_EQ(st.err().message,
+            "directory \"" + tmp.path() + "\" exists but is not empty");
+
+  testing::temp_dir empty;
+  EXPECT_TRUE(data_dir_init(empty.path(), "", sample_meta()));
+}
+
+TEST(data_dir, check_rejects_missing_uninitialized_and_open_permissions) {
+  testing::temp_dir tmp;
+  auto missing = data_dir_check(tmp.path() + "/none");
+  ASSERT_FALSE(missing);
+  EXPECT_EQ(missing.err().message,
+            "data directory \"" + tmp.path() + "/none\" does not exist");
+
+  ::chmod(tmp.path().c_str(), 0700);
+  auto empty = data_dir_check(tmp.path());
+  ASSERT_FALSE(empty);
+  EXPECT_EQ(empty.err().message,
+            "\"" + tmp.path() + "\" is not a valid walmux data directory");
+  EXPECT_EQ(empty.err().detail,
+            "File \"" + tmp.path() + "/walmux.conf\" is missing.");
+
+  std::string dir = tmp.path() + "/d";
+  ASSERT_TRUE(data_dir_init(dir, "", sample_meta()));
+  ::chmod(dir.c_str(), 0777);
+  auto open_perms = data_dir_check(dir);
+  ASSERT_FALSE(open_perms);
+  EXPECT_EQ(open_perms.err().message,
+            "data directory \"" + dir + "\" has invalid permissions");
+  ::chmod(dir.c_str(), 0750);
+  EXPECT_TRUE(data_dir_check(dir));
+}
+
+TEST(data_dir, lock_excludes_a_second_holder_and_is_released) {
+  testing::temp_dir tmp;
+  {
+    auto first = data_dir_lock::acquire(tmp.path());
+    ASSERT_TRUE(first);
+    EXPECT_EQ(testing::read_file(tmp.path() + "/walmux.pid"),
+              std::to_string(::getpid()) + "\n" + tmp.path() + "\n");
+    // flock locks belong to the open file description: a second open in the
+    // same process conflicts just as another process would.
+    auto second = data_dir_lock::acquire(tmp.path());
+    ASSERT_FALSE(second);
+    EXPECT_EQ(second.err().code, "F0001");
+    EXPECT_EQ(second.err().message, "lock file \"walmux.pid\" already exists");
+    EXPECT_EQ(second.err().hint, "Is another walmux (PID " +
+                                   std::to_string(::getpid()) +
+                                   ") running in data directory \"" +
+                                   tmp.path() + "\"?");
+  }
+  EXPECT_FALSE(testing::path_exists(tmp.path() + "/walmux.pid"));
+  EXPECT_TRUE(data_dir_lock::acquire(tmp.path()));
+}
+
+TEST(data_dir, lock_of_a_killed_process_is_not_stale) {
+  testing::temp_dir tmp;
+  pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    auto lock = data_dir_lock::acquire(tmp.path());
+    ::kill(::getpid(), SIGKILL); // dies holding the lock, pid file left
+    ::_exit(1);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFSIGNALED(status));
+  EXPECT_TRUE(testing::path_exists(tmp.path() + "/walmux.pid"));
+  EXPECT_TRUE(data_dir_lock::acquire(tmp.path()));
+}
+
+TEST(data_dir, system_identifiers_are_random_and_non_zero) {
+  auto a = new_system_identifier();
+  auto b = new_system_identifier();
+  ASSERT_TRUE(a);
+  ASSERT_TRUE(b);
+  EXPECT_NE(*a, 0u);
+  EXPECT_NE(*a, *b);
+}
+
+TEST(catalog, create_refuses_existing_and_open_refuses_missing) {
+  testing::temp_dir tmp;
+  auto path = tmp.path() + "/cat";
+  EXPECT_FALSE(catalog::open(path));
+  {
+    auto c = catalog::create(path);
+    ASSERT_TRUE(c);
+    auto none = (*c)->read_node_meta();
+    ASSERT_FALSE(none);
+    EXPECT_EQ(none.err().message, "catalog has no node metadata");
+    ASSERT_TRUE((*c)->write_node_meta(sample_meta()));
+  }
+  EXPECT_FALSE(catalog::create(path));
+  auto reopened = catalog::open(path);
+  ASSERT_TRUE(reopened);
+  EXPECT_EQ((*reopened)->read_node_meta()->system_identifier, 7357u);
+}
+
+} // namespace
+} // namespace walmux::storage
