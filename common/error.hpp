@@ -40,7 +40,8 @@ struct error {
 
   error() = default;
   error(std::string code_in, std::string message_in)
-    : code(std::move(code_in)), message(std::move(message_in)) {}
+      : code(std::move(code_in))
+      , message(std::move(message_in)) {}
 
   error&& with_detail(std::string text) && {
     detail = std::move(text);

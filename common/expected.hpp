@@ -6,20 +6,22 @@
 // `(void)file.close();` with a comment that says why it is safe.
 #pragma once
 
+#include "common/error.hpp"
+
 #include <cassert>
 #include <optional>
 #include <utility>
 #include <variant>
 
-#include "common/error.hpp"
-
 namespace walmux {
 
 template <class T>
 class [[nodiscard]] expected {
-public:
-  expected(T value) : state_(std::in_place_index<0>, std::move(value)) {}
-  expected(error err) : state_(std::in_place_index<1>, std::move(err)) {}
+ public:
+  expected(T value)
+      : state_(std::in_place_index<0>, std::move(value)) {}
+  expected(error err)
+      : state_(std::in_place_index<1>, std::move(err)) {}
 
   bool has_value() const noexcept { return state_.index() == 0; }
   explicit operator bool() const noexcept { return has_value(); }
@@ -52,15 +54,16 @@ public:
     return std::get<1>(std::move(state_));
   }
 
-private:
+ private:
   std::variant<T, error> state_;
 };
 
 template <>
 class [[nodiscard]] expected<void> {
-public:
+ public:
   expected() = default;
-  expected(error err) : error_(std::move(err)) {}
+  expected(error err)
+      : error_(std::move(err)) {}
 
   bool has_value() const noexcept { return !error_.has_value(); }
   explicit operator bool() const noexcept { return has_value(); }
@@ -75,7 +78,7 @@ public:
     return std::move(*error_);
   }
 
-private:
+ private:
   std::optional<error> error_;
 };
 

@@ -56,26 +56,26 @@ void append_line(std::string& out, const std::string& prefix,
 
 std::string_view elevel_label(elevel level) {
   switch (level) {
-    case elevel::debug5:
-    case elevel::debug4:
-    case elevel::debug3:
-    case elevel::debug2:
-    case elevel::debug1:
-      return "DEBUG";
-    case elevel::info:
-      return "INFO";
-    case elevel::notice:
-      return "NOTICE";
-    case elevel::warning:
-      return "WARNING";
-    case elevel::error:
-      return "ERROR";
-    case elevel::log:
-      return "LOG";
-    case elevel::fatal:
-      return "FATAL";
-    case elevel::panic:
-      return "PANIC";
+  case elevel::debug5:
+  case elevel::debug4:
+  case elevel::debug3:
+  case elevel::debug2:
+  case elevel::debug1:
+    return "DEBUG";
+  case elevel::info:
+    return "INFO";
+  case elevel::notice:
+    return "NOTICE";
+  case elevel::warning:
+    return "WARNING";
+  case elevel::error:
+    return "ERROR";
+  case elevel::log:
+    return "LOG";
+  case elevel::fatal:
+    return "FATAL";
+  case elevel::panic:
+    return "PANIC";
   }
   return "LOG";
 }

@@ -13,10 +13,10 @@
 // Thread safety: all functions may be called from any thread.
 #pragma once
 
+#include "common/error.hpp"
+
 #include <string>
 #include <string_view>
-
-#include "common/error.hpp"
 
 namespace walmux {
 

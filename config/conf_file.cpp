@@ -36,8 +36,8 @@ bool is_blank(char c) {
 
 error syntax_error_near(const std::string& file, int line,
                         std::string_view token) {
-  std::string msg = "syntax error in file \"" + file + "\" line " +
-                    std::to_string(line);
+  std::string msg =
+      "syntax error in file \"" + file + "\" line " + std::to_string(line);
   if (token.empty())
     msg += ", near end of line";
   else
@@ -75,22 +75,32 @@ std::string unescape(std::string_view body) {
     } else if (c == '\\' && i + 1 < body.size()) {
       char e = body[++i];
       switch (e) {
-        case 'b': out += '\b'; break;
-        case 'f': out += '\f'; break;
-        case 'n': out += '\n'; break;
-        case 'r': out += '\r'; break;
-        case 't': out += '\t'; break;
-        default:
-          if (e >= '0' && e <= '7') {
-            int v = e - '0';
-            for (int k = 0; k < 2 && i + 1 < body.size() && body[i + 1] >= '0' &&
-                            body[i + 1] <= '7';
-                 ++k)
-              v = v * 8 + (body[++i] - '0');
-            out += static_cast<char>(v & 0xff);
-          } else {
-            out += e;
-          }
+      case 'b':
+        out += '\b';
+        break;
+      case 'f':
+        out += '\f';
+        break;
+      case 'n':
+        out += '\n';
+        break;
+      case 'r':
+        out += '\r';
+        break;
+      case 't':
+        out += '\t';
+        break;
+      default:
+        if (e >= '0' && e <= '7') {
+          int v = e - '0';
+          for (int k = 0; k < 2 && i + 1 < body.size() && body[i + 1] >= '0' &&
+                          body[i + 1] <= '7';
+               ++k)
+            v = v * 8 + (body[++i] - '0');
+          out += static_cast<char>(v & 0xff);
+        } else {
+          out += e;
+        }
       }
     } else {
       out += c;
@@ -186,8 +196,7 @@ std::string resolve(const std::string& including_file, const std::string& p) {
 
 error open_error(const std::string& path, const char* reason) {
   return error{sqlstate::config_file_error,
-               "could not open configuration file \"" + path +
-                 "\": " + reason};
+               "could not open configuration file \"" + path + "\": " + reason};
 }
 
 // Reads the whole file; `missing` is set instead of failing when it does not
@@ -222,7 +231,7 @@ status read_directory(const std::string& dir, int depth,
   if (d == nullptr)
     return error{sqlstate::config_file_error,
                  "could not open configuration directory \"" + dir +
-                   "\": " + std::strerror(errno)};
+                     "\": " + std::strerror(errno)};
   std::vector<std::string> names;
   while (dirent* e = ::readdir(d)) {
     std::string n = e->d_name;

@@ -15,11 +15,11 @@
 // conf_parse_text is pure (fuzzed); conf_read_file does the file I/O.
 #pragma once
 
+#include "common/expected.hpp"
+
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include "common/expected.hpp"
 
 namespace walmux::config {
 

@@ -12,12 +12,12 @@
 // (settings::check_cross_rules).
 #pragma once
 
+#include "config/units.hpp"
+
 #include <cstdint>
 #include <span>
 #include <string>
 #include <string_view>
-
-#include "config/units.hpp"
 
 namespace walmux::config {
 

@@ -2,11 +2,11 @@
 // (see settings.hpp).
 #include "config/settings.hpp"
 
+#include "config/conf_file.hpp"
+
 #include <algorithm>
 #include <cassert>
 #include <cctype>
-
-#include "config/conf_file.hpp"
 
 namespace walmux::config {
 namespace {
@@ -50,26 +50,26 @@ int64_t default_int_of(const parameter_def& def, const machine_facts& facts) {
 
 param_value default_of(const parameter_def& def, const machine_facts& facts) {
   switch (def.type) {
-    case param_type::boolean:
-      return def.default_bool;
-    case param_type::integer:
-      return default_int_of(def, facts);
-    case param_type::string:
-    case param_type::enumeration:
-      return std::string(def.default_string);
+  case param_type::boolean:
+    return def.default_bool;
+  case param_type::integer:
+    return default_int_of(def, facts);
+  case param_type::string:
+  case param_type::enumeration:
+    return std::string(def.default_string);
   }
   return std::string();
 }
 
 std::string format_value(const parameter_def& def, const param_value& v) {
   switch (def.type) {
-    case param_type::boolean:
-      return std::get<bool>(v) ? "on" : "off";
-    case param_type::integer:
-      return format_int_with_unit(std::get<int64_t>(v), def.base_unit);
-    case param_type::string:
-    case param_type::enumeration:
-      return std::get<std::string>(v);
+  case param_type::boolean:
+    return std::get<bool>(v) ? "on" : "off";
+  case param_type::integer:
+    return format_int_with_unit(std::get<int64_t>(v), def.base_unit);
+  case param_type::string:
+  case param_type::enumeration:
+    return std::get<std::string>(v);
   }
   return {};
 }
@@ -77,68 +77,69 @@ std::string format_value(const parameter_def& def, const param_value& v) {
 error invalid_value(std::string_view name, std::string_view text) {
   return error{sqlstate::invalid_parameter_value,
                "invalid value for parameter " + quoted(name) + ": " +
-                 quoted(text)};
+                   quoted(text)};
 }
 
 // Parses `text` as a value of `def`, or returns PostgreSQL's error.
 expected<param_value> parse_value(const parameter_def& def,
                                   std::string_view text) {
   switch (def.type) {
-    case param_type::boolean: {
-      bool b = false;
-      if (!parse_bool(text, b))
-        return error{sqlstate::invalid_parameter_value,
-                     "parameter " + quoted(def.name) +
+  case param_type::boolean: {
+    bool b = false;
+    if (!parse_bool(text, b))
+      return error{sqlstate::invalid_parameter_value,
+                   "parameter " + quoted(def.name) +
                        " requires a Boolean value"};
-      return param_value{b};
-    }
-    case param_type::integer: {
-      int64_t v = 0;
-      std::string hint;
-      if (!parse_int_with_unit(text, def.base_unit, v, hint))
-        return invalid_value(def.name, text).with_hint(hint);
-      if (v < def.min || v > def.max) {
-        auto u = unit_name(def.base_unit);
-        std::string unit_text = u.empty() ? "" : " " + std::string(u);
-        return error{sqlstate::invalid_parameter_value,
-                     std::to_string(v) + unit_text +
+    return param_value{b};
+  }
+  case param_type::integer: {
+    int64_t v = 0;
+    std::string hint;
+    if (!parse_int_with_unit(text, def.base_unit, v, hint))
+      return invalid_value(def.name, text).with_hint(hint);
+    if (v < def.min || v > def.max) {
+      auto u = unit_name(def.base_unit);
+      std::string unit_text = u.empty() ? "" : " " + std::string(u);
+      return error{sqlstate::invalid_parameter_value,
+                   std::to_string(v) + unit_text +
                        " is outside the valid range for parameter " +
                        quoted(def.name) + " (" + std::to_string(def.min) +
                        " .. " + std::to_string(def.max) + ")"};
-      }
-      if (def.check) {
-        if (auto detail = def.check(v); !detail.empty())
-          return error{sqlstate::invalid_parameter_value,
-                       "invalid value for parameter " + quoted(def.name) +
-                         ": " + std::to_string(v)}
+    }
+    if (def.check) {
+      if (auto detail = def.check(v); !detail.empty())
+        return error{sqlstate::invalid_parameter_value,
+                     "invalid value for parameter " + quoted(def.name) + ": " +
+                         std::to_string(v)}
             .with_detail(detail);
-      }
-      return param_value{v};
     }
-    case param_type::enumeration: {
-      std::string v = lower(text);
-      for (auto allowed : def.enum_values)
-        if (allowed == v)
-          return param_value{v};
-      std::string hint = "Available values: ";
-      for (size_t i = 0; i < def.enum_values.size(); ++i)
-        hint += (i ? ", " : "") + std::string(def.enum_values[i]);
-      return invalid_value(def.name, text).with_hint(hint + ".");
+    return param_value{v};
+  }
+  case param_type::enumeration: {
+    std::string v = lower(text);
+    for (auto allowed : def.enum_values)
+      if (allowed == v)
+        return param_value{v};
+    std::string hint = "Available values: ";
+    for (size_t i = 0; i < def.enum_values.size(); ++i)
+      hint += (i ? ", " : "") + std::string(def.enum_values[i]);
+    return invalid_value(def.name, text).with_hint(hint + ".");
+  }
+  case param_type::string: {
+    if (def.name == "upstream_publications") {
+      if (auto list = split_identifier_list(text, def.name); !list)
+        return std::move(list).err();
     }
-    case param_type::string: {
-      if (def.name == "upstream_publications") {
-        if (auto list = split_identifier_list(text, def.name); !list)
-          return std::move(list).err();
-      }
-      return param_value{std::string(text)};
-    }
+    return param_value{std::string(text)};
+  }
   }
   return invalid_value(def.name, text);
 }
 
 } // namespace
 
-settings::settings(machine_facts facts) : facts_(facts) {
+settings::settings(machine_facts facts)
+    : facts_(facts) {
   for (const auto& def : parameter_table()) {
     values_.push_back(default_of(def, facts_));
     sources_.push_back(value_source::default_value);
@@ -157,11 +158,11 @@ status settings::set(std::string_view name, std::string_view text,
   if (def == nullptr)
     return error{sqlstate::undefined_object,
                  "unrecognized configuration parameter " + quoted(name)}
-      .with_context(std::string(where));
+        .with_context(std::string(where));
   if (def->context == param_context::internal)
     return error{sqlstate::cant_change_runtime_param,
                  "parameter " + quoted(def->name) + " cannot be changed"}
-      .with_context(std::string(where));
+        .with_context(std::string(where));
   auto parsed = parse_value(*def, text);
   if (!parsed)
     return std::move(parsed).err().with_context(std::string(where));
@@ -178,20 +179,20 @@ status settings::check_cross_rules() const {
     return error{sqlstate::invalid_parameter_value,
                  "invalid value for parameter "
                  "\"max_logical_replication_workers\": " +
-                   std::to_string(workers)}
-      .with_detail("\"max_logical_replication_workers\" (" +
-                   std::to_string(workers) +
-                   ") must not exceed \"max_worker_processes\" (" +
-                   std::to_string(processes) + ").")
-      .with_hint("Raise \"max_worker_processes\" or lower "
-                 "\"max_logical_replication_workers\".");
+                     std::to_string(workers)}
+        .with_detail("\"max_logical_replication_workers\" (" +
+                     std::to_string(workers) +
+                     ") must not exceed \"max_worker_processes\" (" +
+                     std::to_string(processes) + ").")
+        .with_hint("Raise \"max_worker_processes\" or lower "
+                   "\"max_logical_replication_workers\".");
   if (!get_string("upstream_conninfo").empty() &&
       upstream_publications().empty())
     return error{sqlstate::invalid_parameter_value,
                  "parameter \"upstream_publications\" must be set when "
                  "\"upstream_conninfo\" is set"}
-      .with_hint("Name the upstream publications walmux should ingest, e.g. "
-                 "upstream_publications = 'testpub'.");
+        .with_hint("Name the upstream publications walmux should ingest, e.g. "
+                   "upstream_publications = 'testpub'.");
   return ok();
 }
 
@@ -213,8 +214,9 @@ std::vector<show_row> settings::show_all() const {
   for (const auto& def : parameter_table())
     rows.push_back(show_row{std::string(def.name), *show(def.name),
                             std::string(def.description)});
-  std::sort(rows.begin(), rows.end(),
-            [](const show_row& a, const show_row& b) { return a.name < b.name; });
+  std::sort(rows.begin(), rows.end(), [](const show_row& a, const show_row& b) {
+    return a.name < b.name;
+  });
   return rows;
 }
 
@@ -266,8 +268,8 @@ std::vector<std::string> settings::upstream_publications() const {
   return list ? *list : std::vector<std::string>{};
 }
 
-expected<std::vector<std::string>> split_identifier_list(std::string_view text,
-                                                         std::string_view param) {
+expected<std::vector<std::string>>
+split_identifier_list(std::string_view text, std::string_view param) {
   std::vector<std::string> names;
   auto fail = [&] {
     return error{sqlstate::invalid_parameter_value,
@@ -391,67 +393,76 @@ std::string context_note(const parameter_def& def) {
 
 std::string sample_config_text(const machine_facts& facts) {
   std::string out =
-    "# walmux configuration file\n"
-    "# ==========================\n"
-    "#\n"
-    "# Syntax as postgresql.conf: name = value, units such as 16MB or 60s,\n"
-    "# '#' starts a comment. Each parameter below is shown commented out at\n"
-    "# its default. 'walmux -D DIR -c name=value' overrides this file;\n"
-    "# SIGHUP re-reads it (parameters marked 'change requires restart' take\n"
-    "# effect at the next start).\n";
+      "# walmux configuration file\n"
+      "# ==========================\n"
+      "#\n"
+      "# Syntax as postgresql.conf: name = value, units such as 16MB or 60s,\n"
+      "# '#' starts a comment. Each parameter below is shown commented out at\n"
+      "# its default. 'walmux -D DIR -c name=value' overrides this file;\n"
+      "# SIGHUP re-reads it (parameters marked 'change requires restart' take\n"
+      "# effect at the next start).\n";
   std::string_view group;
   for (const auto& def : parameter_table()) {
     if (def.hidden_in_sample)
       continue;
     if (def.group != group) {
       group = def.group;
-      out += "\n#------------------------------------------------------------\n";
+      out +=
+          "\n#------------------------------------------------------------\n";
       out += "# " + std::string(group) + "\n";
-      out += "#------------------------------------------------------------\n\n";
+      out +=
+          "#------------------------------------------------------------\n\n";
     }
     out += "# " + std::string(def.description) + context_note(def) + "\n";
     if (def.name == "rds.logical_replication") {
-      out += "# Written out as on by walmux init so that the node streams; the\n"
-             "# compiled default is off, as in Aurora PostgreSQL.\n";
+      out +=
+          "# Written out as on by walmux init so that the node streams; the\n"
+          "# compiled default is off, as in Aurora PostgreSQL.\n";
       out += std::string(def.name) + " = on\n\n";
       continue;
     }
-    out += "#" + std::string(def.name) + " = " + sample_value(def, facts) + "\n\n";
+    out +=
+        "#" + std::string(def.name) + " = " + sample_value(def, facts) + "\n\n";
   }
   return out;
 }
 
 std::string parameters_markdown() {
   std::string out =
-    "# walmux parameters\n\n"
-    "Generated from `config/parameters.cpp` by `walmux --describe-config "
-    "--markdown`; do not edit by hand (a unit test checks it is current).\n"
-    "Context: `postmaster` needs a restart, `sighup` is re-read on SIGHUP, "
-    "`internal` is read-only. Memory and time values take units (`kB`, `MB`, "
-    "`GB`, `TB`; `ms`, `s`, `min`, `h`, `d`); out-of-range values are "
-    "rejected, never clamped.\n\n"
-    "| name | type | default | min | max | unit | context | description |\n"
-    "|---|---|---|---|---|---|---|---|\n";
+      "# walmux parameters\n\n"
+      "Generated from `config/parameters.cpp` by `walmux --describe-config "
+      "--markdown`; do not edit by hand (a unit test checks it is current).\n"
+      "Context: `postmaster` needs a restart, `sighup` is re-read on SIGHUP, "
+      "`internal` is read-only. Memory and time values take units (`kB`, `MB`, "
+      "`GB`, `TB`; `ms`, `s`, `min`, `h`, `d`); out-of-range values are "
+      "rejected, never clamped.\n\n"
+      "| name | type | default | min | max | unit | context | description |\n"
+      "|---|---|---|---|---|---|---|---|\n";
   for (const auto& def : parameter_table()) {
     const char* type = "string";
     std::string min, max;
     switch (def.type) {
-      case param_type::boolean: type = "bool"; break;
-      case param_type::integer:
-        type = "integer";
-        min = std::to_string(def.min);
-        max = std::to_string(def.max);
-        break;
-      case param_type::enumeration: type = "enum"; break;
-      case param_type::string: break;
+    case param_type::boolean:
+      type = "bool";
+      break;
+    case param_type::integer:
+      type = "integer";
+      min = std::to_string(def.min);
+      max = std::to_string(def.max);
+      break;
+    case param_type::enumeration:
+      type = "enum";
+      break;
+    case param_type::string:
+      break;
     }
     const char* context = def.context == param_context::internal ? "internal"
                           : def.context == param_context::postmaster
-                            ? "postmaster"
-                            : "sighup";
+                              ? "postmaster"
+                              : "sighup";
     auto dflt = def.dynamic_default
-                  ? std::string(def.dynamic_default_rule)
-                  : format_value(def, default_of(def, machine_facts{}));
+                    ? std::string(def.dynamic_default_rule)
+                    : format_value(def, default_of(def, machine_facts{}));
     out += "| `" + std::string(def.name) + "` | " + type + " | `" + dflt +
            "` | " + min + " | " + max + " | " +
            std::string(unit_name(def.base_unit)) + " | " + context + " | " +

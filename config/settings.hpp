@@ -15,15 +15,15 @@
 // Thread safety: a settings object is a value; share it as const.
 #pragma once
 
+#include "common/expected.hpp"
+#include "config/parameters.hpp"
+
 #include <cstdint>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <variant>
 #include <vector>
-
-#include "common/expected.hpp"
-#include "config/parameters.hpp"
 
 namespace walmux::config {
 
@@ -38,7 +38,7 @@ struct show_row {
 };
 
 class settings {
-public:
+ public:
   explicit settings(machine_facts facts = {});
 
   // Parses `text` for parameter `name` and stores it. `where` is the CONTEXT
@@ -73,7 +73,7 @@ public:
 
   const machine_facts& facts() const { return facts_; }
 
-private:
+ private:
   size_t index_of(std::string_view name) const;
 
   machine_facts facts_;
@@ -99,8 +99,8 @@ std::vector<std::string> apply_reload(settings& current, const settings& fresh);
 // Splits a comma-separated identifier list with PostgreSQL's rules (unquoted
 // names fold to lower case, "quoted" names keep case and may contain commas).
 // Error: invalid list syntax in parameter "<param>".
-expected<std::vector<std::string>> split_identifier_list(std::string_view text,
-                                                         std::string_view param);
+expected<std::vector<std::string>>
+split_identifier_list(std::string_view text, std::string_view param);
 
 // The walmux.conf that `walmux init` writes: every parameter with its
 // description, commented out at its default, except rds.logical_replication,

@@ -18,34 +18,34 @@ struct unit_entry {
 
 // Largest first: formatting takes the first unit that fits exactly.
 constexpr unit_entry memory_units[] = {
-  {"TB", 1024.0 * 1024 * 1024 * 1024},
-  {"GB", 1024.0 * 1024 * 1024},
-  {"MB", 1024.0 * 1024},
-  {"kB", 1024.0},
-  {"B", 1.0},
+    {"TB", 1024.0 * 1024 * 1024 * 1024},
+    {"GB", 1024.0 * 1024 * 1024},
+    {"MB", 1024.0 * 1024},
+    {"kB", 1024.0},
+    {"B", 1.0},
 };
 constexpr unit_entry time_units[] = {
-  {"d", 86400.0 * 1000 * 1000},
-  {"h", 3600.0 * 1000 * 1000},
-  {"min", 60.0 * 1000 * 1000},
-  {"s", 1000.0 * 1000},
-  {"ms", 1000.0},
-  {"us", 1.0},
+    {"d", 86400.0 * 1000 * 1000},
+    {"h", 3600.0 * 1000 * 1000},
+    {"min", 60.0 * 1000 * 1000},
+    {"s", 1000.0 * 1000},
+    {"ms", 1000.0},
+    {"us", 1.0},
 };
 
 unit_kind kind_of(unit u) {
   switch (u) {
-    case unit::bytes:
-    case unit::kilobytes:
-    case unit::megabytes:
-    case unit::blocks:
-      return unit_kind::memory;
-    case unit::milliseconds:
-    case unit::seconds:
-    case unit::minutes:
-      return unit_kind::time;
-    case unit::none:
-      break;
+  case unit::bytes:
+  case unit::kilobytes:
+  case unit::megabytes:
+  case unit::blocks:
+    return unit_kind::memory;
+  case unit::milliseconds:
+  case unit::seconds:
+  case unit::minutes:
+    return unit_kind::time;
+  case unit::none:
+    break;
   }
   return unit_kind::none;
 }
@@ -53,22 +53,22 @@ unit_kind kind_of(unit u) {
 // The base unit's size in bytes or microseconds.
 double base_size(unit u) {
   switch (u) {
-    case unit::bytes:
-      return 1.0;
-    case unit::kilobytes:
-      return 1024.0;
-    case unit::megabytes:
-      return 1024.0 * 1024;
-    case unit::blocks:
-      return static_cast<double>(block_size);
-    case unit::milliseconds:
-      return 1000.0;
-    case unit::seconds:
-      return 1000.0 * 1000;
-    case unit::minutes:
-      return 60.0 * 1000 * 1000;
-    case unit::none:
-      break;
+  case unit::bytes:
+    return 1.0;
+  case unit::kilobytes:
+    return 1024.0;
+  case unit::megabytes:
+    return 1024.0 * 1024;
+  case unit::blocks:
+    return static_cast<double>(block_size);
+  case unit::milliseconds:
+    return 1000.0;
+  case unit::seconds:
+    return 1000.0 * 1000;
+  case unit::minutes:
+    return 60.0 * 1000 * 1000;
+  case unit::none:
+    break;
   }
   return 1.0;
 }
@@ -96,22 +96,22 @@ const char* units_hint(unit_kind kind) {
 
 std::string_view unit_name(unit u) {
   switch (u) {
-    case unit::bytes:
-      return "B";
-    case unit::kilobytes:
-      return "kB";
-    case unit::megabytes:
-      return "MB";
-    case unit::blocks:
-      return "8kB";
-    case unit::milliseconds:
-      return "ms";
-    case unit::seconds:
-      return "s";
-    case unit::minutes:
-      return "min";
-    case unit::none:
-      break;
+  case unit::bytes:
+    return "B";
+  case unit::kilobytes:
+    return "kB";
+  case unit::megabytes:
+    return "MB";
+  case unit::blocks:
+    return "8kB";
+  case unit::milliseconds:
+    return "ms";
+  case unit::seconds:
+    return "s";
+  case unit::minutes:
+    return "min";
+  case unit::none:
+    break;
   }
   return "";
 }
@@ -146,9 +146,8 @@ bool parse_int_with_unit(std::string_view text, unit u, int64_t& out,
     if (kind == unit_kind::none)
       return false;
     size_t len = 0;
-    while (len < rest.size() &&
-           ((rest[len] >= 'a' && rest[len] <= 'z') ||
-            (rest[len] >= 'A' && rest[len] <= 'Z')))
+    while (len < rest.size() && ((rest[len] >= 'a' && rest[len] <= 'z') ||
+                                 (rest[len] >= 'A' && rest[len] <= 'Z')))
       ++len;
     std::string_view name = rest.substr(0, len);
     if (!trim_front(rest.substr(len)).empty()) {

@@ -12,11 +12,11 @@
 // Pure: no I/O, no globals.
 #pragma once
 
+#include "common/expected.hpp"
+
 #include <cstdint>
 #include <string>
 #include <string_view>
-
-#include "common/expected.hpp"
 
 namespace walmux::config {
 

@@ -38,7 +38,7 @@ size_t parse_component(std::string_view text, uint32_t& out) {
 error syntax_error(std::string_view text) {
   return error{sqlstate::invalid_text_representation,
                "invalid input syntax for type pg_lsn: \"" + std::string(text) +
-                 "\""};
+                   "\""};
 }
 
 } // namespace

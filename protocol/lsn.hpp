@@ -10,12 +10,12 @@
 // Pure: no I/O, no globals. Safe to use from any thread.
 #pragma once
 
+#include "common/expected.hpp"
+
 #include <compare>
 #include <cstdint>
 #include <string>
 #include <string_view>
-
-#include "common/expected.hpp"
 
 namespace walmux {
 
@@ -23,7 +23,8 @@ struct lsn {
   uint64_t value = 0;
 
   constexpr lsn() = default;
-  constexpr explicit lsn(uint64_t v) : value(v) {}
+  constexpr explicit lsn(uint64_t v)
+      : value(v) {}
 
   constexpr bool valid() const { return value != 0; }
   constexpr uint32_t high() const { return static_cast<uint32_t>(value >> 32); }

@@ -1,20 +1,20 @@
 // catalog.cpp: RocksDB-backed catalog (see catalog.hpp).
 #include "storage/catalog.hpp"
 
+#include "storage/record.hpp"
+
 #include <algorithm>
 #include <vector>
 
 #include <rocksdb/db.h>
 #include <rocksdb/options.h>
 
-#include "storage/record.hpp"
-
 namespace walmux::storage {
 namespace {
 
 const std::vector<std::string> column_families = {
-  rocksdb::kDefaultColumnFamilyName, "meta", "slots", "origins",
-  "subscriptions"};
+    rocksdb::kDefaultColumnFamilyName, "meta", "slots", "origins",
+    "subscriptions"};
 
 constexpr const char* node_key = "node";
 
@@ -43,13 +43,14 @@ struct catalog::impl {
   }
 };
 
-catalog::catalog(std::unique_ptr<impl> p) : impl_(std::move(p)) {}
+catalog::catalog(std::unique_ptr<impl> p)
+    : impl_(std::move(p)) {}
 catalog::~catalog() = default;
 
 // Opens (create = false) or creates (create = true) the database with all
 // column families.
-expected<std::unique_ptr<catalog>> catalog::open_or_create(const std::string& dir,
-                                                           bool create) {
+expected<std::unique_ptr<catalog>>
+catalog::open_or_create(const std::string& dir, bool create) {
   auto p = std::make_unique<impl>();
   rocksdb::Options options;
   options.create_if_missing = create;
@@ -61,9 +62,10 @@ expected<std::unique_ptr<catalog>> catalog::open_or_create(const std::string& di
     descriptors.emplace_back(name, rocksdb::ColumnFamilyOptions());
   auto s = rocksdb::DB::Open(options, dir, descriptors, &p->handles, &p->db);
   if (!s.ok())
-    return rocks_error(std::string(create ? "could not create" : "could not open") +
-                         " catalog \"" + dir + "\"",
-                       s);
+    return rocks_error(
+        std::string(create ? "could not create" : "could not open") +
+            " catalog \"" + dir + "\"",
+        s);
   return std::unique_ptr<catalog>(new catalog(std::move(p)));
 }
 
@@ -81,8 +83,8 @@ expected<node_meta> catalog::read_node_meta() const {
                           &value);
   if (s.IsNotFound())
     return error{sqlstate::io_error, "catalog has no node metadata"}.with_hint(
-      "The data directory was not initialized completely; run walmux init "
-      "again in an empty directory.");
+        "The data directory was not initialized completely; run walmux init "
+        "again in an empty directory.");
   if (!s.ok())
     return rocks_error("could not read node metadata", s);
   return node_meta_decode(value);
@@ -91,8 +93,8 @@ expected<node_meta> catalog::read_node_meta() const {
 status catalog::write_node_meta(const node_meta& meta) {
   rocksdb::WriteOptions wo;
   wo.sync = true;
-  auto s = impl_->db->Put(wo, impl_->cf("meta"), node_key,
-                          node_meta_encode(meta));
+  auto s =
+      impl_->db->Put(wo, impl_->cf("meta"), node_key, node_meta_encode(meta));
   if (!s.ok())
     return rocks_error("could not write node metadata", s);
   return ok();

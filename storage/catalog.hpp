@@ -15,17 +15,17 @@
 // or a dedicated thread, never from a scheduler worker.
 #pragma once
 
+#include "common/expected.hpp"
+#include "storage/node_meta.hpp"
+
 #include <cstdint>
 #include <memory>
 #include <string>
 
-#include "common/expected.hpp"
-#include "storage/node_meta.hpp"
-
 namespace walmux::storage {
 
 class catalog {
-public:
+ public:
   // Creates a new catalog in `dir`, which must not hold one yet.
   static expected<std::unique_ptr<catalog>> create(const std::string& dir);
   // Opens an existing catalog; error if there is none.
@@ -40,11 +40,11 @@ public:
   // Synced write.
   status write_node_meta(const node_meta& meta);
 
-private:
+ private:
   struct impl;
   explicit catalog(std::unique_ptr<impl> p);
-  static expected<std::unique_ptr<catalog>> open_or_create(const std::string& dir,
-                                                           bool create);
+  static expected<std::unique_ptr<catalog>>
+  open_or_create(const std::string& dir, bool create);
   std::unique_ptr<impl> impl_;
 };
 

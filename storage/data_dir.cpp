@@ -104,9 +104,9 @@ status data_dir_init(const std::string& dir, const std::string& conf_text,
   if (state == 1)
     return error{sqlstate::io_error,
                  "directory \"" + dir + "\" exists but is not empty"}
-      .with_hint("If you want to create a new walmux data directory, remove "
-                 "or empty the directory \"" +
-                 dir + "\", or run walmux init with another -D argument.");
+        .with_hint("If you want to create a new walmux data directory, remove "
+                   "or empty the directory \"" +
+                   dir + "\", or run walmux init with another -D argument.");
   if (state == -1) {
     if (auto st = make_dirs(dir); !st)
       return st;
@@ -131,7 +131,7 @@ status data_dir_check(const std::string& dir) {
     if (errno == ENOENT)
       return error{sqlstate::io_error,
                    "data directory \"" + dir + "\" does not exist"}
-        .with_hint("Create it with: walmux init -D " + dir);
+          .with_hint("Create it with: walmux init -D " + dir);
     return io_error("could not access data directory \"" + dir + "\"", errno);
   }
   if (!S_ISDIR(st.st_mode))
@@ -140,13 +140,15 @@ status data_dir_check(const std::string& dir) {
   if ((st.st_mode & 0027) != 0)
     return error{sqlstate::io_error,
                  "data directory \"" + dir + "\" has invalid permissions"}
-      .with_detail("Permissions should be u=rwx (0700) or u=rwx,g=rx (0750).");
-  for (const auto& required : {conf_path(dir), catalog_path(dir) + "/CURRENT"}) {
+        .with_detail(
+            "Permissions should be u=rwx (0700) or u=rwx,g=rx (0750).");
+  for (const auto& required :
+       {conf_path(dir), catalog_path(dir) + "/CURRENT"}) {
     if (::access(required.c_str(), F_OK) != 0)
       return error{sqlstate::io_error,
                    "\"" + dir + "\" is not a valid walmux data directory"}
-        .with_detail("File \"" + required + "\" is missing.")
-        .with_hint("Create a data directory with: walmux init -D DIR");
+          .with_detail("File \"" + required + "\" is missing.")
+          .with_hint("Create a data directory with: walmux init -D DIR");
   }
   return ok();
 }
@@ -166,13 +168,13 @@ expected<data_dir_lock> data_dir_lock::acquire(const std::string& dir) {
     long pid = n > 0 ? std::strtol(buf, nullptr, 10) : 0;
     return error{sqlstate::lock_file_exists,
                  "lock file \"walmux.pid\" already exists"}
-      .with_hint("Is another walmux (PID " + std::to_string(pid) +
-                 ") running in data directory \"" + dir + "\"?");
+        .with_hint("Is another walmux (PID " + std::to_string(pid) +
+                   ") running in data directory \"" + dir + "\"?");
   }
   std::string content = std::to_string(::getpid()) + "\n" + dir + "\n";
   if (::ftruncate(fd, 0) != 0 ||
       ::pwrite(fd, content.data(), content.size(), 0) !=
-        static_cast<ssize_t>(content.size())) {
+          static_cast<ssize_t>(content.size())) {
     int err = errno;
     ::close(fd);
     return io_error("could not write lock file \"" + path + "\"", err);
@@ -181,7 +183,8 @@ expected<data_dir_lock> data_dir_lock::acquire(const std::string& dir) {
 }
 
 data_dir_lock::data_dir_lock(data_dir_lock&& other) noexcept
-  : fd_(other.fd_), path_(std::move(other.path_)) {
+    : fd_(other.fd_)
+    , path_(std::move(other.path_)) {
   other.fd_ = -1;
 }
 

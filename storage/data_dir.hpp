@@ -16,11 +16,11 @@
 // detached actor.
 #pragma once
 
-#include <cstdint>
-#include <string>
-
 #include "common/expected.hpp"
 #include "storage/catalog.hpp"
+
+#include <cstdint>
+#include <string>
 
 namespace walmux::storage {
 
@@ -44,7 +44,7 @@ status data_dir_check(const std::string& dir);
 
 // The held lock; releasing it (destructor) removes walmux.pid.
 class data_dir_lock {
-public:
+ public:
   static expected<data_dir_lock> acquire(const std::string& dir);
 
   data_dir_lock(data_dir_lock&& other) noexcept;
@@ -52,8 +52,10 @@ public:
   data_dir_lock(const data_dir_lock&) = delete;
   ~data_dir_lock();
 
-private:
-  data_dir_lock(int fd, std::string path) : fd_(fd), path_(std::move(path)) {}
+ private:
+  data_dir_lock(int fd, std::string path)
+      : fd_(fd)
+      , path_(std::move(path)) {}
   int fd_ = -1;
   std::string path_;
 };

@@ -29,7 +29,7 @@ expected<node_meta> node_meta_decode(std::string_view record_bytes) {
   auto corrupt = [](const std::string& detail) {
     return error{sqlstate::data_corrupted,
                  "invalid record in catalog key meta/node"}
-      .with_detail(detail);
+        .with_detail(detail);
   };
   if (rec->kind != record_kind::node_meta)
     return corrupt("The record is not node metadata.");

@@ -7,11 +7,11 @@
 // Pure: no I/O.
 #pragma once
 
+#include "common/expected.hpp"
+
 #include <cstdint>
 #include <string>
 #include <string_view>
-
-#include "common/expected.hpp"
 
 namespace walmux::storage {
 

@@ -24,12 +24,24 @@ T get_le(const char* p) {
 
 } // namespace
 
-void put_u16(std::string& out, uint16_t v) { put_le(out, v); }
-void put_u32(std::string& out, uint32_t v) { put_le(out, v); }
-void put_u64(std::string& out, uint64_t v) { put_le(out, v); }
-uint16_t get_u16(const char* p) { return get_le<uint16_t>(p); }
-uint32_t get_u32(const char* p) { return get_le<uint32_t>(p); }
-uint64_t get_u64(const char* p) { return get_le<uint64_t>(p); }
+void put_u16(std::string& out, uint16_t v) {
+  put_le(out, v);
+}
+void put_u32(std::string& out, uint32_t v) {
+  put_le(out, v);
+}
+void put_u64(std::string& out, uint64_t v) {
+  put_le(out, v);
+}
+uint16_t get_u16(const char* p) {
+  return get_le<uint16_t>(p);
+}
+uint32_t get_u32(const char* p) {
+  return get_le<uint32_t>(p);
+}
+uint64_t get_u64(const char* p) {
+  return get_le<uint64_t>(p);
+}
 
 std::string record_encode(record_kind kind, uint16_t version,
                           std::string_view payload) {
@@ -49,7 +61,7 @@ expected<record_view> record_decode(std::string_view bytes,
   auto corrupt = [&](const std::string& why) {
     return error{sqlstate::data_corrupted,
                  "invalid record in " + std::string(what)}
-      .with_detail(why);
+        .with_detail(why);
   };
   if (bytes.size() < record_header_size)
     return corrupt("The record is " + std::to_string(bytes.size()) +

@@ -6,19 +6,19 @@
 // against these threads.
 #pragma once
 
-#include <caf/actor_system_config.hpp>
-
 #include "config/settings.hpp"
+
+#include <caf/actor_system_config.hpp>
 
 namespace walmux::actors {
 
 class node_config : public caf::actor_system_config {
-public:
+ public:
   explicit node_config(const config::settings& settings);
 
   size_t scheduler_threads() const { return scheduler_threads_; }
 
-private:
+ private:
   size_t scheduler_threads_;
 };
 

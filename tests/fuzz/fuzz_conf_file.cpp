@@ -1,10 +1,10 @@
 // fuzz_conf_file.cpp: the configuration file parser never crashes on any
 // text; every parsed value, quoted again, parses back to itself.
+#include "config/conf_file.hpp"
+
 #include <cstdint>
 #include <cstdlib>
 #include <string>
-
-#include "config/conf_file.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string_view text(reinterpret_cast<const char*>(data), size);

@@ -1,10 +1,10 @@
 // fuzz_lsn.cpp: lsn_parse never crashes; whatever parses prints back to text
 // that parses to the same LSN.
+#include "protocol/lsn.hpp"
+
 #include <cstdint>
 #include <cstdlib>
 #include <string_view>
-
-#include "protocol/lsn.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string_view text(reinterpret_cast<const char*>(data), size);

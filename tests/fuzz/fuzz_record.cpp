@@ -1,11 +1,11 @@
 // fuzz_record.cpp: the durable record envelope and the node metadata codec
 // never crash on hostile bytes; what decodes re-encodes to the same bytes.
+#include "storage/node_meta.hpp"
+#include "storage/record.hpp"
+
 #include <cstdint>
 #include <cstdlib>
 #include <string>
-
-#include "storage/node_meta.hpp"
-#include "storage/record.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace walmux::storage;

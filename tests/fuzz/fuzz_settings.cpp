@@ -1,11 +1,11 @@
 // fuzz_settings.cpp: setting any parameter to any text never crashes; an
 // accepted value shows as text that is accepted again with the same SHOW.
 // Input: "name=value" (the part before the first '=' picks the parameter).
+#include "config/settings.hpp"
+
 #include <cstdint>
 #include <cstdlib>
 #include <string>
-
-#include "config/settings.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace walmux::config;

@@ -58,41 +58,41 @@ std::string mutate(std::string s, const std::vector<std::string>& corpus,
   int steps = 1 + static_cast<int>(rng() % 4);
   for (int i = 0; i < steps; ++i) {
     switch (rng() % 6) {
-      case 0: // flip a bit
-        if (!s.empty())
-          s[rng() % s.size()] ^= static_cast<char>(1u << (rng() % 8));
-        break;
-      case 1: // insert a random byte
-        if (s.size() < max_len)
-          s.insert(s.begin() + static_cast<long>(rng() % (s.size() + 1)),
-                   static_cast<char>(rng() % 256));
-        break;
-      case 2: // delete a range
-        if (!s.empty()) {
-          size_t at = rng() % s.size();
-          s.erase(at, 1 + rng() % (s.size() - at));
-        }
-        break;
-      case 3: // duplicate a range
-        if (!s.empty() && s.size() < max_len) {
-          size_t at = rng() % s.size();
-          s.insert(at, s.substr(at, 1 + rng() % 16));
-        }
-        break;
-      case 4: // splice with another corpus entry
-        if (!corpus.empty()) {
-          const auto& other = corpus[rng() % corpus.size()];
-          s = s.substr(0, s.empty() ? 0 : rng() % s.size()) +
-              other.substr(other.empty() ? 0 : rng() % other.size());
-        }
-        break;
-      case 5: // an interesting byte
-        if (!s.empty()) {
-          const char interesting[] = {'\0', '\'', '"', '\\', '\n', '/', '=',
-                                      '#', '.', '-', 'x', '9', '\xff'};
-          s[rng() % s.size()] = interesting[rng() % sizeof interesting];
-        }
-        break;
+    case 0: // flip a bit
+      if (!s.empty())
+        s[rng() % s.size()] ^= static_cast<char>(1u << (rng() % 8));
+      break;
+    case 1: // insert a random byte
+      if (s.size() < max_len)
+        s.insert(s.begin() + static_cast<long>(rng() % (s.size() + 1)),
+                 static_cast<char>(rng() % 256));
+      break;
+    case 2: // delete a range
+      if (!s.empty()) {
+        size_t at = rng() % s.size();
+        s.erase(at, 1 + rng() % (s.size() - at));
+      }
+      break;
+    case 3: // duplicate a range
+      if (!s.empty() && s.size() < max_len) {
+        size_t at = rng() % s.size();
+        s.insert(at, s.substr(at, 1 + rng() % 16));
+      }
+      break;
+    case 4: // splice with another corpus entry
+      if (!corpus.empty()) {
+        const auto& other = corpus[rng() % corpus.size()];
+        s = s.substr(0, s.empty() ? 0 : rng() % s.size()) +
+            other.substr(other.empty() ? 0 : rng() % other.size());
+      }
+      break;
+    case 5: // an interesting byte
+      if (!s.empty()) {
+        const char interesting[] = {'\0', '\'', '"', '\\', '\n', '/',   '=',
+                                    '#',  '.',  '-', 'x',  '9',  '\xff'};
+        s[rng() % s.size()] = interesting[rng() % sizeof interesting];
+      }
+      break;
     }
   }
   if (s.size() > max_len)
@@ -119,8 +119,8 @@ int main(int argc, char** argv) {
     run(input);
   std::mt19937_64 rng(seed);
   for (long i = 0; i < random_runs; ++i) {
-    std::string base = corpus.empty() ? std::string()
-                                      : corpus[rng() % corpus.size()];
+    std::string base =
+        corpus.empty() ? std::string() : corpus[rng() % corpus.size()];
     run(mutate(std::move(base), corpus, rng));
   }
   std::printf("%zu corpus inputs and %ld mutated inputs ran without a crash "

@@ -2,14 +2,14 @@
 // 15: two clusters at once, logical slots with pgoutput and wal2json, and
 // cleanup proven both on normal destruction and after the owning process is
 // killed with SIGKILL.
+#include "tests/support/pg_cluster.hpp"
+#include "tests/support/process.hpp"
+
 #include <csignal>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
-
-#include "tests/support/pg_cluster.hpp"
-#include "tests/support/process.hpp"
 
 namespace walmux::testing {
 namespace {
@@ -43,20 +43,20 @@ TEST(pg_cluster, two_clusters_logical_slots_and_cleanup) {
     EXPECT_EQ((*level)[0][0], "logical");
 
     // A logical slot on the publisher, with each output plugin we serve.
-    auto slot = pub.query(
-      "SELECT slot_name FROM pg_create_logical_replication_slot('t_pgoutput', "
-      "'pgoutput')");
+    auto slot = pub.query("SELECT slot_name FROM "
+                          "pg_create_logical_replication_slot('t_pgoutput', "
+                          "'pgoutput')");
     ASSERT_TRUE(slot) << slot.err().message;
     EXPECT_EQ((*slot)[0][0], "t_pgoutput");
     ASSERT_TRUE(pub.query("CREATE TABLE t (a int PRIMARY KEY)"));
     auto w2j = pub.query(
-      "SELECT slot_name FROM pg_create_logical_replication_slot('t_w2j', "
-      "'wal2json')");
+        "SELECT slot_name FROM pg_create_logical_replication_slot('t_w2j', "
+        "'wal2json')");
     ASSERT_TRUE(w2j) << w2j.err().message;
     ASSERT_TRUE(pub.query("INSERT INTO t VALUES (1)"));
     auto changes = pub.query(
-      "SELECT data FROM pg_logical_slot_get_changes('t_w2j', NULL, NULL, "
-      "'format-version', '2') WHERE data LIKE '%\"action\":\"I\"%'");
+        "SELECT data FROM pg_logical_slot_get_changes('t_w2j', NULL, NULL, "
+        "'format-version', '2') WHERE data LIKE '%\"action\":\"I\"%'");
     ASSERT_TRUE(changes) << changes.err().message;
     ASSERT_EQ(changes->size(), 1u);
     EXPECT_NE((*changes)[0][0].find("\"table\":\"t\""), std::string::npos);
@@ -65,8 +65,8 @@ TEST(pg_cluster, two_clusters_logical_slots_and_cleanup) {
     auto ident = pub.query("IDENTIFY_SYSTEM", true);
     ASSERT_TRUE(ident) << ident.err().message;
     EXPECT_EQ((*ident)[0].size(), 4u);
-    auto slots = pub.query(
-      "SELECT count(*) FROM pg_replication_slots WHERE slot_type = 'logical'");
+    auto slots = pub.query("SELECT count(*) FROM pg_replication_slots WHERE "
+                           "slot_type = 'logical'");
     ASSERT_TRUE(slots);
     EXPECT_EQ((*slots)[0][0], "2");
   }
@@ -93,9 +93,9 @@ TEST(pg_cluster, cleanup_happens_when_the_owner_is_killed) {
   if (owner == 0) {
     ::close(report[0]);
     auto c = pg_cluster::start();
-    std::string line = c ? (*c)->dir() + " " +
-                             std::to_string((*c)->postmaster_pid()) + "\n"
-                         : "failed 0\n";
+    std::string line =
+        c ? (*c)->dir() + " " + std::to_string((*c)->postmaster_pid()) + "\n"
+          : "failed 0\n";
     if (::write(report[1], line.data(), line.size()) < 0)
       ::_exit(2);
     ::pause(); // until killed; the destructor never runs
@@ -123,9 +123,9 @@ TEST(pg_cluster, cleanup_happens_when_the_owner_is_killed) {
   int status = 0;
   ASSERT_EQ(::waitpid(owner, &status, 0), owner);
   EXPECT_TRUE(wait_until([&] { return !path_exists(dir); }, 60s))
-    << dir << " was left behind";
+      << dir << " was left behind";
   EXPECT_TRUE(wait_until([&] { return !process_alive(pid); }, 60s))
-    << "postmaster " << pid << " still runs";
+      << "postmaster " << pid << " still runs";
 }
 
 } // namespace

@@ -1,12 +1,12 @@
 // walmux_cli_test.cpp: the walmux executable as a DBA uses it: init, start,
 // SIGHUP reload, SIGTERM/SIGINT shutdown, restart, a second walmux on the
 // same directory, and clear failures for bad configuration or directories.
+#include "tests/support/process.hpp"
+
 #include <csignal>
 #include <fstream>
 
 #include <gtest/gtest.h>
-
-#include "tests/support/process.hpp"
 
 namespace walmux::testing {
 namespace {
@@ -41,7 +41,7 @@ bool contains(const std::string& text, const std::string& part) {
 }
 
 class walmux_cli : public ::testing::Test {
-protected:
+ protected:
   void SetUp() override {
     data_ = tmp_.path() + "/data";
     auto r = run({"init", "-D", data_}, tmp_.path() + "/init.out");
@@ -55,8 +55,9 @@ protected:
     argv.insert(argv.end(), extra.begin(), extra.end());
     auto child = spawn(argv, log);
     EXPECT_TRUE(wait_until(
-      [&] { return contains(read_file(log), "walmux node is running"); }, 30s))
-      << read_file(log);
+        [&] { return contains(read_file(log), "walmux node is running"); },
+        30s))
+        << read_file(log);
     return child;
   }
 
@@ -77,27 +78,31 @@ TEST_F(walmux_cli, init_writes_generated_conf_and_refuses_to_overwrite) {
                        "Success. You can now start walmux with:"));
   auto again = run({"init", "-D", data_}, tmp_.path() + "/again.out");
   EXPECT_EQ(again.exit_code, 1);
-  EXPECT_TRUE(contains(again.output, "exists but is not empty")) << again.output;
+  EXPECT_TRUE(contains(again.output, "exists but is not empty"))
+      << again.output;
 }
 
 TEST_F(walmux_cli, show_config_prints_effective_values) {
   auto level = run({"-C", "wal_level", "-D", data_}, tmp_.path() + "/w");
   EXPECT_EQ(level.exit_code, 0);
-  EXPECT_EQ(level.output, "logical\n"); // init writes rds.logical_replication = on
-  auto off = run({"-C", "wal_level", "-D", data_, "-c",
-                  "rds.logical_replication=off"},
-                 tmp_.path() + "/o");
+  EXPECT_EQ(level.output,
+            "logical\n"); // init writes rds.logical_replication = on
+  auto off =
+      run({"-C", "wal_level", "-D", data_, "-c", "rds.logical_replication=off"},
+          tmp_.path() + "/o");
   EXPECT_EQ(off.output, "replica\n");
   auto all = run({"-C", "all", "-D", data_, "-c", "shared_buffers=1GB"},
                  tmp_.path() + "/a");
   EXPECT_EQ(all.exit_code, 0);
-  EXPECT_TRUE(contains(all.output, "rds.logical_wal_cache = 16MB\n")) << all.output;
-  EXPECT_TRUE(contains(all.output, "wal_sender_timeout = 1min\n")) << all.output;
+  EXPECT_TRUE(contains(all.output, "rds.logical_wal_cache = 16MB\n"))
+      << all.output;
+  EXPECT_TRUE(contains(all.output, "wal_sender_timeout = 1min\n"))
+      << all.output;
   auto unknown = run({"-C", "nope", "-D", data_}, tmp_.path() + "/u");
   EXPECT_EQ(unknown.exit_code, 1);
-  EXPECT_TRUE(contains(unknown.output,
-                       "unrecognized configuration parameter \"nope\""))
-    << unknown.output;
+  EXPECT_TRUE(
+      contains(unknown.output, "unrecognized configuration parameter \"nope\""))
+      << unknown.output;
 }
 
 TEST_F(walmux_cli, start_reload_sigterm_restart) {
@@ -114,22 +119,26 @@ TEST_F(walmux_cli, start_reload_sigterm_restart) {
   append_conf("wal_sender_timeout = 30s\nmax_wal_senders = 3\n");
   ::kill(node.pid, SIGHUP);
   EXPECT_TRUE(wait_until(
-    [&] {
-      auto t = read_file(log);
-      return contains(t, "parameter \"wal_sender_timeout\" changed to \"30s\"") &&
-             contains(t, "parameter \"max_wal_senders\" cannot be changed "
-                         "without restarting the server");
-    },
-    30s))
-    << read_file(log);
+      [&] {
+        auto t = read_file(log);
+        return contains(
+                   t, "parameter \"wal_sender_timeout\" changed to \"30s\"") &&
+               contains(t, "parameter \"max_wal_senders\" cannot be changed "
+                           "without restarting the server");
+      },
+      30s))
+      << read_file(log);
 
   // A bad edit is reported and changes nothing; the node keeps running.
   append_conf("wal_sender_timeout = soon\n");
   ::kill(node.pid, SIGHUP);
   EXPECT_TRUE(wait_until(
-    [&] { return contains(read_file(log), "contains errors; no changes were applied"); },
-    30s))
-    << read_file(log);
+      [&] {
+        return contains(read_file(log),
+                        "contains errors; no changes were applied");
+      },
+      30s))
+      << read_file(log);
   EXPECT_TRUE(process_alive(node.pid));
 
   ::kill(node.pid, SIGTERM);
@@ -146,19 +155,20 @@ TEST_F(walmux_cli, start_reload_sigterm_restart) {
   EXPECT_EQ(bad.exit_code, 1);
   EXPECT_TRUE(contains(bad.output, "FATAL:  invalid value for parameter "
                                    "\"wal_sender_timeout\": \"soon\""))
-    << bad.output;
+      << bad.output;
   EXPECT_TRUE(contains(bad.output, "CONTEXT:  line ")) << bad.output;
-  EXPECT_TRUE(contains(bad.output, "of configuration file \"" + data_ +
-                                     "/walmux.conf\""))
-    << bad.output;
+  EXPECT_TRUE(contains(bad.output,
+                       "of configuration file \"" + data_ + "/walmux.conf\""))
+      << bad.output;
 }
 
-TEST_F(walmux_cli, restart_keeps_system_identifier_and_sigint_is_fast_shutdown) {
+TEST_F(walmux_cli,
+       restart_keeps_system_identifier_and_sigint_is_fast_shutdown) {
   auto id_of = [](const std::string& log) {
     auto pos = log.find("system identifier ");
-    return pos == std::string::npos ? std::string()
-                                    : log.substr(pos + 18, log.find(',', pos) -
-                                                             pos - 18);
+    return pos == std::string::npos
+               ? std::string()
+               : log.substr(pos + 18, log.find(',', pos) - pos - 18);
   };
   std::string log1 = tmp_.path() + "/1.log";
   auto first = start_node(log1);
@@ -181,34 +191,35 @@ TEST_F(walmux_cli, second_walmux_on_same_directory_fails_clearly) {
   EXPECT_EQ(second.exit_code, 1);
   EXPECT_TRUE(contains(second.output,
                        "FATAL:  lock file \"walmux.pid\" already exists"))
-    << second.output;
+      << second.output;
   EXPECT_TRUE(contains(second.output, "HINT:  Is another walmux (PID " +
-                                        std::to_string(node.pid) + ")"))
-    << second.output;
+                                          std::to_string(node.pid) + ")"))
+      << second.output;
   EXPECT_TRUE(process_alive(node.pid));
   ::kill(node.pid, SIGTERM);
   EXPECT_EQ(wait_exit(node.pid, 30s).value_or(-1), 0);
 }
 
 TEST_F(walmux_cli, bad_command_line_values_and_cross_rules_fail_at_start) {
-  auto range = run({"-D", data_, "-c", "max_wal_senders=-5"},
-                   tmp_.path() + "/r.log");
+  auto range =
+      run({"-D", data_, "-c", "max_wal_senders=-5"}, tmp_.path() + "/r.log");
   EXPECT_EQ(range.exit_code, 1);
   EXPECT_TRUE(contains(range.output,
                        "FATAL:  -5 is outside the valid range for parameter "
                        "\"max_wal_senders\" (0 .. 262143)"))
-    << range.output;
+      << range.output;
   auto cross = run({"-D", data_, "-c", "max_logical_replication_workers=100",
                     "-c", "max_worker_processes=8"},
                    tmp_.path() + "/c.log");
   EXPECT_EQ(cross.exit_code, 1);
-  EXPECT_TRUE(contains(cross.output, "must not exceed \"max_worker_processes\""))
-    << cross.output;
-  auto segsize = run({"-D", data_, "-c", "wal_segment_size=64MB"},
-                     tmp_.path() + "/s.log");
+  EXPECT_TRUE(
+      contains(cross.output, "must not exceed \"max_worker_processes\""))
+      << cross.output;
+  auto segsize =
+      run({"-D", data_, "-c", "wal_segment_size=64MB"}, tmp_.path() + "/s.log");
   EXPECT_EQ(segsize.exit_code, 1);
   EXPECT_TRUE(contains(segsize.output, "initialized with wal_segment_size"))
-    << segsize.output;
+      << segsize.output;
 }
 
 TEST(walmux_cli_plain, uninitialized_directory_and_usage_errors) {
@@ -217,8 +228,8 @@ TEST(walmux_cli_plain, uninitialized_directory_and_usage_errors) {
   auto r = run({"-D", data.path()}, out.path() + "/r");
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_TRUE(contains(r.output, "FATAL:  \"" + data.path() +
-                                   "\" is not a valid walmux data directory"))
-    << r.output;
+                                     "\" is not a valid walmux data directory"))
+      << r.output;
   auto missing = run({"-D", data.path() + "/none"}, out.path() + "/m");
   EXPECT_EQ(missing.exit_code, 1);
   EXPECT_TRUE(contains(missing.output, "does not exist")) << missing.output;
@@ -229,11 +240,11 @@ TEST(walmux_cli_plain, uninitialized_directory_and_usage_errors) {
   auto usage = run({"--nonsense"}, out.path() + "/u");
   EXPECT_EQ(usage.exit_code, 1);
   EXPECT_TRUE(contains(usage.output, "Try \"walmux --help\"")) << usage.output;
-  auto init_bad = run({"init", "-D", out.path() + "/d", "-c", "port=0"},
-                      out.path() + "/i");
+  auto init_bad =
+      run({"init", "-D", out.path() + "/d", "-c", "port=0"}, out.path() + "/i");
   EXPECT_EQ(init_bad.exit_code, 1);
   EXPECT_TRUE(contains(init_bad.output, "outside the valid range"))
-    << init_bad.output;
+      << init_bad.output;
   EXPECT_FALSE(path_exists(out.path() + "/d"));
 }
 

@@ -13,18 +13,18 @@
 // own port, socket directory and data directory.
 #pragma once
 
+#include "common/expected.hpp"
+
 #include <memory>
 #include <string>
 #include <vector>
-
-#include "common/expected.hpp"
 
 namespace walmux::testing {
 
 using rows = std::vector<std::vector<std::string>>;
 
 class pg_cluster {
-public:
+ public:
   // `conf_lines` are appended to postgresql.conf ("name = value").
   static expected<std::unique_ptr<pg_cluster>>
   start(const std::vector<std::string>& conf_lines = {});
@@ -47,7 +47,7 @@ public:
   expected<rows> query(const std::string& sql, bool replication = false,
                        const std::string& dbname = "postgres") const;
 
-private:
+ private:
   pg_cluster() = default;
   int port_ = 0;
   std::string dir_;

@@ -50,16 +50,16 @@ child_process spawn(const std::vector<std::string>& argv,
 std::optional<int> wait_exit(pid_t pid, std::chrono::milliseconds timeout) {
   std::optional<int> result;
   wait_until(
-    [&] {
-      int status = 0;
-      pid_t r = ::waitpid(pid, &status, WNOHANG);
-      if (r != pid)
-        return false;
-      result = WIFEXITED(status) ? WEXITSTATUS(status)
-                                 : 128 + WTERMSIG(status);
-      return true;
-    },
-    timeout);
+      [&] {
+        int status = 0;
+        pid_t r = ::waitpid(pid, &status, WNOHANG);
+        if (r != pid)
+          return false;
+        result =
+            WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+        return true;
+      },
+      timeout);
   return result;
 }
 

@@ -40,14 +40,14 @@ bool path_exists(const std::string& path);
 // A new directory /tmp/walmux-test.XXXXXX, removed with its contents when the
 // object is destroyed.
 class temp_dir {
-public:
+ public:
   temp_dir();
   ~temp_dir();
   temp_dir(const temp_dir&) = delete;
   temp_dir& operator=(const temp_dir&) = delete;
   const std::string& path() const { return path_; }
 
-private:
+ private:
   std::string path_;
 };
 

@@ -1,7 +1,7 @@
 // command_line_test.cpp: walmux's command line.
-#include <gtest/gtest.h>
-
 #include "tools/walmux/command_line.hpp"
+
+#include <gtest/gtest.h>
 
 namespace walmux::tools {
 namespace {
@@ -19,10 +19,9 @@ TEST(command_line, run_with_data_dir_and_overrides) {
   EXPECT_EQ(cl->cmd, command::run);
   EXPECT_EQ(cl->data_dir, "/d");
   using kv = std::pair<std::string, std::string>;
-  EXPECT_EQ(cl->overrides,
-            (std::vector<kv>{{"port", "6000"},
-                             {"max_wal_senders", "3"},
-                             {"wal_sender_timeout", "5s"}}));
+  EXPECT_EQ(cl->overrides, (std::vector<kv>{{"port", "6000"},
+                                            {"max_wal_senders", "3"},
+                                            {"wal_sender_timeout", "5s"}}));
 }
 
 TEST(command_line, init_and_data_dir_spellings) {

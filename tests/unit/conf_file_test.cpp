@@ -1,12 +1,12 @@
 // conf_file_test.cpp: the postgresql.conf-syntax reader: tokens, quoting,
 // comments, PostgreSQL's syntax error texts, include directives.
+#include "config/conf_file.hpp"
+#include "tests/support/process.hpp"
+
 #include <fstream>
 #include <sys/stat.h>
 
 #include <gtest/gtest.h>
-
-#include "config/conf_file.hpp"
-#include "tests/support/process.hpp"
 
 namespace walmux::config {
 namespace {
@@ -122,8 +122,8 @@ TEST(conf_file, include_directives_follow_postgres_rules) {
   auto bad = conf_read_file(dir.path() + "/bad.conf");
   ASSERT_FALSE(bad);
   EXPECT_EQ(bad.err().message, "could not open configuration file \"" +
-                                 dir.path() +
-                                 "/nope.conf\": No such file or directory");
+                                   dir.path() +
+                                   "/nope.conf\": No such file or directory");
 
   write("loop.conf", "include 'loop.conf'\n");
   auto loop = conf_read_file(dir.path() + "/loop.conf");

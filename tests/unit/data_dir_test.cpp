@@ -1,15 +1,15 @@
 // data_dir_test.cpp: walmux init's directory layout, the validity checks, the
 // catalog's node record across close and reopen, and the lock.
+#include "storage/catalog.hpp"
+#include "storage/data_dir.hpp"
+#include "tests/support/process.hpp"
+
 #include <fstream>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
-
-#include "storage/catalog.hpp"
-#include "storage/data_dir.hpp"
-#include "tests/support/process.hpp"
 
 namespace walmux::storage {
 namespace {
@@ -91,10 +91,9 @@ TEST(data_dir, lock_excludes_a_second_holder_and_is_released) {
     ASSERT_FALSE(second);
     EXPECT_EQ(second.err().code, "F0001");
     EXPECT_EQ(second.err().message, "lock file \"walmux.pid\" already exists");
-    EXPECT_EQ(second.err().hint, "Is another walmux (PID " +
-                                   std::to_string(::getpid()) +
-                                   ") running in data directory \"" +
-                                   tmp.path() + "\"?");
+    EXPECT_EQ(second.err().hint,
+              "Is another walmux (PID " + std::to_string(::getpid()) +
+                  ") running in data directory \"" + tmp.path() + "\"?");
   }
   EXPECT_FALSE(testing::path_exists(tmp.path() + "/walmux.pid"));
   EXPECT_TRUE(data_dir_lock::acquire(tmp.path()));

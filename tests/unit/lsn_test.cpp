@@ -1,7 +1,7 @@
 // lsn_test.cpp: pg_lsn text form: parse, print, compare, difference, rejects.
-#include <gtest/gtest.h>
-
 #include "protocol/lsn.hpp"
+
+#include <gtest/gtest.h>
 
 namespace walmux {
 namespace {
@@ -30,16 +30,15 @@ TEST(lsn, accepts_lower_case_and_leading_zeros_prints_canonical) {
 }
 
 TEST(lsn, rejects_malformed_text_with_postgres_error) {
-  for (const char* text :
-       {"", "/", "0/", "/0", "0", "0/0/0", "G/0", "0/G", "123456789/0",
-        "0/123456789", " 0/0", "0/0 ", "0x1/0", "-1/0", "+1/0", "1 /0",
-        "1/ 0", "1//0"}) {
+  for (const char* text : {"", "/", "0/", "/0", "0", "0/0/0", "G/0", "0/G",
+                           "123456789/0", "0/123456789", " 0/0", "0/0 ",
+                           "0x1/0", "-1/0", "+1/0", "1 /0", "1/ 0", "1//0"}) {
     auto parsed = lsn_parse(text);
     ASSERT_FALSE(parsed) << text;
     EXPECT_EQ(parsed.err().code, "22P02");
     EXPECT_EQ(parsed.err().message,
               std::string("invalid input syntax for type pg_lsn: \"") + text +
-                "\"");
+                  "\"");
   }
 }
 
@@ -63,11 +62,11 @@ TEST(lsn, difference_matches_pg_wal_lsn_diff) {
             "-4294967296");
   EXPECT_EQ(lsn_diff_to_string(lsn_diff(lsn(5), lsn(5))), "0");
   // The full range needs 65 bits, as PostgreSQL's numeric result does.
-  EXPECT_EQ(lsn_diff_to_string(lsn_diff(*lsn_parse("FFFFFFFF/FFFFFFFF"),
-                                        *lsn_parse("0/0"))),
+  EXPECT_EQ(lsn_diff_to_string(
+                lsn_diff(*lsn_parse("FFFFFFFF/FFFFFFFF"), *lsn_parse("0/0"))),
             "18446744073709551615");
-  EXPECT_EQ(lsn_diff_to_string(lsn_diff(*lsn_parse("0/0"),
-                                        *lsn_parse("FFFFFFFF/FFFFFFFF"))),
+  EXPECT_EQ(lsn_diff_to_string(
+                lsn_diff(*lsn_parse("0/0"), *lsn_parse("FFFFFFFF/FFFFFFFF"))),
             "-18446744073709551615");
 }
 

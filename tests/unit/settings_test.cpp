@@ -1,13 +1,13 @@
 // settings_test.cpp: every parameter's default and derived rule, bounds,
 // PostgreSQL's error texts, cross-parameter rules, file loading with file and
 // line in errors, -c overrides, SIGHUP reload, and the generated sample file.
-#include <fstream>
-
-#include <gtest/gtest.h>
-
 #include "config/conf_file.hpp"
 #include "config/settings.hpp"
 #include "tests/support/process.hpp"
+
+#include <fstream>
+
+#include <gtest/gtest.h>
 
 namespace walmux::config {
 namespace {
@@ -159,7 +159,8 @@ TEST(settings, wal_segment_size_must_be_power_of_two_from_1MB_to_1GB) {
 
 TEST(settings, type_errors_use_postgres_wording) {
   auto e = set_error("max_wal_senders", "abc");
-  EXPECT_EQ(e.message, "invalid value for parameter \"max_wal_senders\": \"abc\"");
+  EXPECT_EQ(e.message,
+            "invalid value for parameter \"max_wal_senders\": \"abc\"");
   EXPECT_EQ(e.code, "22023");
   EXPECT_EQ(set_error("rds.logical_replication", "maybe").message,
             "parameter \"rds.logical_replication\" requires a Boolean value");
@@ -183,12 +184,12 @@ TEST(settings, type_errors_use_postgres_wording) {
 TEST(settings, booleans_and_enums_accept_postgres_spellings) {
   for (const char* yes : {"on", "ON", "true", "t", "yes", "y", "1", "TRUE"})
     EXPECT_TRUE(with({{"rds.logical_replication", yes}})
-                  .get_bool("rds.logical_replication"))
-      << yes;
+                    .get_bool("rds.logical_replication"))
+        << yes;
   for (const char* no : {"off", "of", "false", "f", "no", "n", "0"})
     EXPECT_FALSE(with({{"rds.logical_replication", no}})
-                   .get_bool("rds.logical_replication"))
-      << no;
+                     .get_bool("rds.logical_replication"))
+        << no;
   set_error("rds.logical_replication", "o"); // ambiguous: on or off
   EXPECT_EQ(*with({{"log_min_messages", "DEBUG1"}}).show("log_min_messages"),
             "debug1");
@@ -199,12 +200,14 @@ TEST(settings, upstream_publications_is_an_identifier_list) {
   auto s = with({{"upstream_publications", "testpub, \"Other Pub\",THIRD"}});
   EXPECT_EQ(s.upstream_publications(),
             (std::vector<std::string>{"testpub", "Other Pub", "third"}));
-  EXPECT_TRUE(with({{"upstream_publications", ""}}).upstream_publications().empty());
-  for (const char* bad : {"a,,b", "a,", ",a", "\"unterminated", "a b", "\"\""}) {
+  EXPECT_TRUE(
+      with({{"upstream_publications", ""}}).upstream_publications().empty());
+  for (const char* bad :
+       {"a,,b", "a,", ",a", "\"unterminated", "a b", "\"\""}) {
     auto e = set_error("upstream_publications", bad);
     EXPECT_EQ(e.message,
               "invalid list syntax in parameter \"upstream_publications\"")
-      << bad;
+        << bad;
   }
 }
 
@@ -217,10 +220,10 @@ TEST(settings, cross_rule_logical_workers_within_worker_processes) {
   EXPECT_EQ(st.err().detail, "\"max_logical_replication_workers\" (9) must not "
                              "exceed \"max_worker_processes\" (8).");
   EXPECT_TRUE(with({{"max_logical_replication_workers", "9"}}, 8)
-                .check_cross_rules()); // 16 worker processes on 8 vCPU
+                  .check_cross_rules()); // 16 worker processes on 8 vCPU
   EXPECT_TRUE(with({{"max_logical_replication_workers", "9"},
                     {"max_worker_processes", "9"}})
-                .check_cross_rules());
+                  .check_cross_rules());
 }
 
 TEST(settings, cross_rule_upstream_needs_publications) {
@@ -231,11 +234,11 @@ TEST(settings, cross_rule_upstream_needs_publications) {
                               "when \"upstream_conninfo\" is set");
   EXPECT_TRUE(with({{"upstream_conninfo", "host=127.0.0.1"},
                     {"upstream_publications", "testpub"}})
-                .check_cross_rules());
+                  .check_cross_rules());
 }
 
 class settings_file : public ::testing::Test {
-protected:
+ protected:
   std::string write(const std::string& name, const std::string& text) {
     std::string path = dir_.path() + "/" + name;
     std::ofstream(path) << text;
@@ -252,7 +255,8 @@ TEST_F(settings_file, loads_values_and_command_line_overrides_file) {
                     "shared_buffers = '256MB'\n"
                     "wal_sender_timeout = 30s\n"
                     "max_wal_senders = 9\n"); // later line wins
-  auto s = load_settings(path, {{"wal_sender_timeout", "45s"}}, machine_facts{2});
+  auto s =
+      load_settings(path, {{"wal_sender_timeout", "45s"}}, machine_facts{2});
   ASSERT_TRUE(s) << to_string(s.err());
   EXPECT_EQ(*s->show("wal_level"), "logical");
   EXPECT_EQ(s->get_int("max_wal_senders"), 9);
@@ -269,8 +273,7 @@ TEST_F(settings_file, invalid_value_names_file_and_line) {
   ASSERT_FALSE(s);
   EXPECT_EQ(s.err().message,
             "invalid value for parameter \"max_wal_senders\": \"abc\"");
-  EXPECT_EQ(s.err().context,
-            "line 3 of configuration file \"" + path + "\"");
+  EXPECT_EQ(s.err().context, "line 3 of configuration file \"" + path + "\"");
 }
 
 TEST_F(settings_file, unknown_parameter_and_syntax_errors_name_file_and_line) {
@@ -292,15 +295,15 @@ TEST_F(settings_file, cross_rules_checked_after_file_and_overrides) {
   auto path = write("walmux.conf", "max_logical_replication_workers = 10\n");
   EXPECT_FALSE(load_settings(path, {}, machine_facts{2}));
   EXPECT_TRUE(
-    load_settings(path, {{"max_worker_processes", "10"}}, machine_facts{2}));
+      load_settings(path, {{"max_worker_processes", "10"}}, machine_facts{2}));
 }
 
 TEST_F(settings_file, missing_file_is_an_error) {
   auto s = load_settings(dir_.path() + "/nope.conf", {}, machine_facts{2});
   ASSERT_FALSE(s);
   EXPECT_EQ(s.err().message, "could not open configuration file \"" +
-                               dir_.path() +
-                               "/nope.conf\": No such file or directory");
+                                 dir_.path() +
+                                 "/nope.conf\": No such file or directory");
 }
 
 TEST_F(settings_file, sample_config_loads_to_defaults_with_replication_on) {
@@ -321,14 +324,15 @@ TEST_F(settings_file, sample_config_loads_to_defaults_with_replication_on) {
     if (def.hidden_in_sample)
       continue;
     EXPECT_NE(text.find(std::string(def.name) + " = "), std::string::npos)
-      << def.name;
+        << def.name;
     EXPECT_NE(text.find(std::string(def.description)), std::string::npos)
-      << def.name;
+        << def.name;
   }
   EXPECT_NE(text.find("\nrds.logical_replication = on\n"), std::string::npos);
   EXPECT_NE(text.find("\n#max_wal_senders = 20\n"), std::string::npos);
   EXPECT_NE(text.find("\n#shared_buffers = 128MB\n"), std::string::npos);
-  EXPECT_NE(text.find("\n#listen_addresses = '127.0.0.1'\n"), std::string::npos);
+  EXPECT_NE(text.find("\n#listen_addresses = '127.0.0.1'\n"),
+            std::string::npos);
 }
 
 TEST(settings_reload, applies_sighup_parameters_and_reports_restart_ones) {
@@ -337,12 +341,13 @@ TEST(settings_reload, applies_sighup_parameters_and_reports_restart_ones) {
                      {"port", "6000"},
                      {"log_min_messages", "info"}});
   auto lines = apply_reload(current, fresh);
-  EXPECT_EQ(lines, (std::vector<std::string>{
-                     "parameter \"wal_sender_timeout\" changed to \"30s\"",
-                     "parameter \"port\" cannot be changed without restarting "
-                     "the server",
-                     "parameter \"log_min_messages\" changed to \"info\"",
-                   }));
+  EXPECT_EQ(lines,
+            (std::vector<std::string>{
+                "parameter \"wal_sender_timeout\" changed to \"30s\"",
+                "parameter \"port\" cannot be changed without restarting "
+                "the server",
+                "parameter \"log_min_messages\" changed to \"info\"",
+            }));
   EXPECT_EQ(current.get_int("wal_sender_timeout"), 30000);
   EXPECT_EQ(current.get_int("port"), 5433);
   EXPECT_EQ(current.get_string("log_min_messages"), "info");
@@ -352,11 +357,12 @@ TEST(settings_reload, applies_sighup_parameters_and_reports_restart_ones) {
 TEST(settings_docs, markdown_lists_every_parameter_and_is_current) {
   auto md = parameters_markdown();
   for (const auto& def : parameter_table())
-    EXPECT_NE(md.find("| `" + std::string(def.name) + "` |"), std::string::npos);
+    EXPECT_NE(md.find("| `" + std::string(def.name) + "` |"),
+              std::string::npos);
   EXPECT_NE(md.find("`GREATEST(2 x vCPU, 8)`"), std::string::npos);
   EXPECT_EQ(testing::read_file(WALMUX_SOURCE_DIR "/docs/parameters.md"), md)
-    << "docs/parameters.md is stale: regenerate it with "
-       "build/walmux --describe-config --markdown > docs/parameters.md";
+      << "docs/parameters.md is stale: regenerate it with "
+         "build/walmux --describe-config --markdown > docs/parameters.md";
 }
 
 } // namespace

@@ -1,13 +1,13 @@
 // storage_format_test.cpp: CRC-32C vectors on both implementations, the
 // durable record envelope (golden bytes, every corruption detected) and the
 // node metadata payload.
-#include <cstring>
-
-#include <gtest/gtest.h>
-
 #include "storage/catalog.hpp"
 #include "storage/crc32c.hpp"
 #include "storage/record.hpp"
+
+#include <cstring>
+
+#include <gtest/gtest.h>
 
 namespace walmux::storage {
 namespace {
@@ -45,12 +45,12 @@ TEST(crc32c, extend_equals_whole_and_paths_agree_on_odd_sizes) {
 TEST(record, golden_bytes) {
   auto bytes = record_encode(record_kind::node_meta, 1, "abc");
   const unsigned char expected[] = {
-    0x4D, 0x58, 0x57, 0x58, // magic
-    0x01, 0x00,             // kind node_meta
-    0x01, 0x00,             // version 1
-    0x03, 0x00, 0x00, 0x00, // length 3
-    0xB7, 0x3F, 0x4B, 0x36, // crc32c("abc") = 0x364B3FB7
-    'a',  'b',  'c'};
+      0x4D, 0x58, 0x57, 0x58, // magic
+      0x01, 0x00,             // kind node_meta
+      0x01, 0x00,             // version 1
+      0x03, 0x00, 0x00, 0x00, // length 3
+      0xB7, 0x3F, 0x4B, 0x36, // crc32c("abc") = 0x364B3FB7
+      'a',  'b',  'c'};
   ASSERT_EQ(bytes.size(), sizeof expected);
   EXPECT_EQ(0, std::memcmp(bytes.data(), expected, sizeof expected));
   auto rec = record_decode(bytes, "test");

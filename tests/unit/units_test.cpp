@@ -1,9 +1,9 @@
 // units_test.cpp: integer parameter values with units, parsed and shown as
 // PostgreSQL 15 does (the expected texts were checked against a real server:
 // SHOW wal_sender_timeout gives 1min, work_mem '0.5MB' gives 512kB, ...).
-#include <gtest/gtest.h>
-
 #include "config/units.hpp"
+
+#include <gtest/gtest.h>
 
 namespace walmux::config {
 namespace {
@@ -43,8 +43,8 @@ TEST(units, time_units_convert_to_base_unit) {
 
 TEST(units, rounds_fractions_to_nearest_like_postgres) {
   EXPECT_EQ(parse_ok("0.5MB", unit::kilobytes), 512);
-  EXPECT_EQ(parse_ok("10kB", unit::blocks), 1);  // 1.25 blocks
-  EXPECT_EQ(parse_ok("12kB", unit::blocks), 2);  // 1.5 rounds to even: 2
+  EXPECT_EQ(parse_ok("10kB", unit::blocks), 1); // 1.25 blocks
+  EXPECT_EQ(parse_ok("12kB", unit::blocks), 2); // 1.5 rounds to even: 2
   EXPECT_EQ(parse_ok("1.5", unit::none), 2);
 }
 
@@ -103,7 +103,7 @@ TEST(units, shown_text_parses_back_to_same_value) {
     for (int64_t v : {int64_t{1}, int64_t{7}, int64_t{60}, int64_t{1000},
                       int64_t{1024}, int64_t{16384}, int64_t{86400000}}) {
       EXPECT_EQ(parse_ok(format_int_with_unit(v, u), u), v)
-        << format_int_with_unit(v, u);
+          << format_int_with_unit(v, u);
     }
   }
 }

@@ -3,14 +3,14 @@
 // START_REPLICATION and status report), parameter values with units.
 //
 // Run: build/tools/bench/foundation_bench
+#include "config/units.hpp"
+#include "protocol/lsn.hpp"
+#include "storage/crc32c.hpp"
+
 #include <string>
 #include <vector>
 
 #include <benchmark/benchmark.h>
-
-#include "config/units.hpp"
-#include "protocol/lsn.hpp"
-#include "storage/crc32c.hpp"
 
 namespace {
 
@@ -28,7 +28,7 @@ void crc32c_table(benchmark::State& state) {
   std::vector<char> buf(static_cast<size_t>(state.range(0)), 'x');
   for (auto _ : state)
     benchmark::DoNotOptimize(
-      walmux::storage::crc32c_extend_portable(0, buf.data(), buf.size()));
+        walmux::storage::crc32c_extend_portable(0, buf.data(), buf.size()));
   state.SetBytesProcessed(state.iterations() * state.range(0));
 }
 BENCHMARK(crc32c_table)->Arg(8192)->Arg(1 << 20);
@@ -46,7 +46,7 @@ void unit_parse(benchmark::State& state) {
   int64_t v = 0;
   for (auto _ : state)
     benchmark::DoNotOptimize(walmux::config::parse_int_with_unit(
-      "128MB", walmux::config::unit::blocks, v, hint));
+        "128MB", walmux::config::unit::blocks, v, hint));
 }
 BENCHMARK(unit_parse);
 

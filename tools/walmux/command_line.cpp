@@ -8,7 +8,7 @@ namespace {
 
 error usage_error(const std::string& message) {
   return error{sqlstate::syntax_error, message}.with_hint(
-    "Try \"walmux --help\" for more information.");
+      "Try \"walmux --help\" for more information.");
 }
 
 // "name=value" -> override; dashes in the name become underscores.
@@ -96,8 +96,8 @@ expected<command_line> parse_command_line(int argc, const char* const* argv,
     cl.data_dir = env_data_dir;
   if (needs_dir && cl.data_dir.empty())
     return error{sqlstate::syntax_error, "no data directory specified"}
-      .with_hint("You must specify -D DIR or set the WALMUX_DATA environment "
-                 "variable.");
+        .with_hint("You must specify -D DIR or set the WALMUX_DATA environment "
+                   "variable.");
   return cl;
 }
 
@@ -114,7 +114,8 @@ std::string usage_text() {
          "  -c NAME=VALUE           set a parameter (overrides walmux.conf);\n"
          "                          with init, written into walmux.conf\n"
          "  --NAME=VALUE            same as -c NAME=VALUE\n"
-         "  -C NAME                 print the effective value of parameter NAME\n"
+         "  -C NAME                 print the effective value of parameter "
+         "NAME\n"
          "                          (\"all\": every parameter) and exit\n"
          "  --describe-config       print the parameter table and exit\n"
          "  --markdown              with --describe-config: as Markdown\n"

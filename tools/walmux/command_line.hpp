@@ -11,11 +11,11 @@
 // postgres. Pure: parses argv, does no I/O.
 #pragma once
 
+#include "common/expected.hpp"
+
 #include <string>
 #include <utility>
 #include <vector>
-
-#include "common/expected.hpp"
 
 namespace walmux::tools {
 

@@ -7,6 +7,13 @@
 // actor system, catalog, lock (which removes walmux.pid).
 #include "tools/walmux/node.hpp"
 
+#include "actors/system/node_config.hpp"
+#include "common/log.hpp"
+#include "config/conf_file.hpp"
+#include "config/settings.hpp"
+#include "storage/catalog.hpp"
+#include "storage/data_dir.hpp"
+
 #include <csignal>
 #include <cstdio>
 #include <memory>
@@ -15,24 +22,17 @@
 
 #include <caf/actor_system.hpp>
 
-#include "actors/system/node_config.hpp"
-#include "common/log.hpp"
-#include "config/conf_file.hpp"
-#include "config/settings.hpp"
-#include "storage/catalog.hpp"
-#include "storage/data_dir.hpp"
-
 namespace walmux::tools {
 namespace {
 
 elevel level_from_name(const std::string& name) {
   static constexpr std::pair<const char*, elevel> names[] = {
-    {"debug5", elevel::debug5},   {"debug4", elevel::debug4},
-    {"debug3", elevel::debug3},   {"debug2", elevel::debug2},
-    {"debug1", elevel::debug1},   {"info", elevel::info},
-    {"notice", elevel::notice},   {"warning", elevel::warning},
-    {"error", elevel::error},     {"log", elevel::log},
-    {"fatal", elevel::fatal},     {"panic", elevel::panic},
+      {"debug5", elevel::debug5}, {"debug4", elevel::debug4},
+      {"debug3", elevel::debug3}, {"debug2", elevel::debug2},
+      {"debug1", elevel::debug1}, {"info", elevel::info},
+      {"notice", elevel::notice}, {"warning", elevel::warning},
+      {"error", elevel::error},   {"log", elevel::log},
+      {"fatal", elevel::fatal},   {"panic", elevel::panic},
   };
   for (const auto& [n, level] : names)
     if (name == n)
@@ -88,7 +88,8 @@ int run_init(const command_line& cl) {
   }
   storage::node_meta meta;
   meta.system_identifier = *id;
-  meta.wal_segment_size = static_cast<uint64_t>(values.get_int("wal_segment_size"));
+  meta.wal_segment_size =
+      static_cast<uint64_t>(values.get_int("wal_segment_size"));
   if (auto st = storage::data_dir_init(cl.data_dir, conf, meta); !st) {
     std::fprintf(stderr, "walmux init: %s\n", to_string(st.err()).c_str());
     return 1;
@@ -109,9 +110,9 @@ int run_init(const command_line& cl) {
 int run_show_config(const command_line& cl) {
   if (auto st = storage::data_dir_check(cl.data_dir); !st)
     return fatal(st.err());
-  auto loaded = config::load_settings(storage::conf_path(cl.data_dir),
-                                      cl.overrides,
-                                      config::machine_facts{online_vcpus()});
+  auto loaded =
+      config::load_settings(storage::conf_path(cl.data_dir), cl.overrides,
+                            config::machine_facts{online_vcpus()});
   if (!loaded)
     return fatal(loaded.err());
   if (cl.show_name == "all") {
@@ -135,8 +136,8 @@ int run_node(const command_line& cl) {
     return fatal(lock.err());
 
   config::machine_facts facts{online_vcpus()};
-  auto loaded = config::load_settings(storage::conf_path(dir), cl.overrides,
-                                      facts);
+  auto loaded =
+      config::load_settings(storage::conf_path(dir), cl.overrides, facts);
   if (!loaded)
     return fatal(loaded.err());
   config::settings settings = std::move(*loaded);
@@ -148,18 +149,19 @@ int run_node(const command_line& cl) {
   auto meta = (*cat)->read_node_meta();
   if (!meta)
     return fatal(meta.err());
-  auto segment_size = static_cast<uint64_t>(settings.get_int("wal_segment_size"));
+  auto segment_size =
+      static_cast<uint64_t>(settings.get_int("wal_segment_size"));
   if (meta->wal_segment_size != segment_size)
     return fatal(
-      error{sqlstate::invalid_parameter_value,
-            "database files are incompatible with the configuration"}
-        .with_detail("The data directory was initialized with "
-                     "wal_segment_size " +
-                     std::to_string(meta->wal_segment_size) +
-                     " bytes, but the configuration sets " +
-                     std::to_string(segment_size) + " bytes.")
-        .with_hint("wal_segment_size is fixed when the data directory is "
-                   "created; remove the setting or initialize a new one."));
+        error{sqlstate::invalid_parameter_value,
+              "database files are incompatible with the configuration"}
+            .with_detail("The data directory was initialized with "
+                         "wal_segment_size " +
+                         std::to_string(meta->wal_segment_size) +
+                         " bytes, but the configuration sets " +
+                         std::to_string(segment_size) + " bytes.")
+            .with_hint("wal_segment_size is fixed when the data directory is "
+                       "created; remove the setting or initialize a new one."));
 
   // Block the signals we wait for in every thread, before any thread starts.
   sigset_t waited;
@@ -182,8 +184,8 @@ int run_node(const command_line& cl) {
     // roles arrive with the streaming and SQL surface issues.
     log_message(elevel::log,
                 "walmux node is running with " +
-                  std::to_string(cfg.scheduler_threads()) +
-                  " scheduler threads; it does not accept connections yet");
+                    std::to_string(cfg.scheduler_threads()) +
+                    " scheduler threads; it does not accept connections yet");
 
     while (true) {
       int sig = 0;
@@ -192,25 +194,25 @@ int run_node(const command_line& cl) {
       if (sig == SIGHUP) {
         log_message(elevel::log,
                     "received SIGHUP, reloading configuration files");
-        auto fresh = config::load_settings(storage::conf_path(dir),
-                                           cl.overrides, facts);
+        auto fresh =
+            config::load_settings(storage::conf_path(dir), cl.overrides, facts);
         if (!fresh) {
           log_error(elevel::log, fresh.err());
           log_message(elevel::log, "configuration file \"" +
-                                     storage::conf_path(dir) +
-                                     "\" contains errors; no changes were "
-                                     "applied");
+                                       storage::conf_path(dir) +
+                                       "\" contains errors; no changes were "
+                                       "applied");
           continue;
         }
         for (const auto& line : config::apply_reload(settings, *fresh))
           log_message(elevel::log, line);
         log_set_min_level(
-          level_from_name(settings.get_string("log_min_messages")));
+            level_from_name(settings.get_string("log_min_messages")));
         continue;
       }
-      log_message(elevel::log,
-                  sig == SIGTERM ? "received smart shutdown request"
-                                 : "received fast shutdown request");
+      log_message(elevel::log, sig == SIGTERM
+                                   ? "received smart shutdown request"
+                                   : "received fast shutdown request");
       break;
     }
     // ~actor_system waits for every actor to terminate.
