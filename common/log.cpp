@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdio>
 #include <ctime>
+#include <iterator>
 #include <unistd.h>
 
 namespace walmux {
@@ -78,6 +79,13 @@ std::string_view elevel_label(elevel level) {
     return "PANIC";
   }
   return "LOG";
+}
+
+elevel elevel_from_name(std::string_view name, elevel fallback) {
+  for (size_t i = 0; i < std::size(elevel_names); ++i)
+    if (elevel_names[i] == name)
+      return static_cast<elevel>(i);
+  return fallback;
 }
 
 void log_set_min_level(elevel level) {

@@ -37,6 +37,15 @@ enum class elevel : int {
   panic,
 };
 
+// The levels' names as log_min_messages spells them, indexed by elevel.
+inline constexpr std::string_view elevel_names[] = {
+    "debug5", "debug4",  "debug3", "debug2", "debug1", "info",
+    "notice", "warning", "error",  "log",    "fatal",  "panic",
+};
+
+// The level named `name` (one of elevel_names), or `fallback`.
+elevel elevel_from_name(std::string_view name, elevel fallback);
+
 // "LOG", "WARNING", "DEBUG" (all debug levels print as DEBUG), ...
 std::string_view elevel_label(elevel level);
 

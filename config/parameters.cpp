@@ -7,6 +7,8 @@
 // milliseconds up to INT_MAX.
 #include "config/parameters.hpp"
 
+#include "common/log.hpp"
+
 #include <algorithm>
 #include <array>
 #include <cctype>
@@ -18,10 +20,6 @@ namespace {
 constexpr int64_t max_backends = 262143;
 constexpr int64_t int_max = INT_MAX;
 
-constexpr std::string_view log_levels[] = {
-    "debug5", "debug4",  "debug3", "debug2", "debug1", "info",
-    "notice", "warning", "error",  "log",    "fatal",  "panic",
-};
 constexpr std::string_view wal_levels[] = {"replica", "logical"};
 
 // GREATEST(2 x vCPU, 8), the reference document's default.
@@ -190,7 +188,7 @@ const std::array<parameter_def, 16> table = {{
      .group = group_logging,
      .description = "Sets the message levels that are logged.",
      .default_string = "warning",
-     .enum_values = log_levels},
+     .enum_values = elevel_names},
 }};
 
 } // namespace

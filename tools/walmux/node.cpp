@@ -26,18 +26,8 @@ namespace walmux::tools {
 namespace {
 
 elevel level_from_name(const std::string& name) {
-  static constexpr std::pair<const char*, elevel> names[] = {
-      {"debug5", elevel::debug5}, {"debug4", elevel::debug4},
-      {"debug3", elevel::debug3}, {"debug2", elevel::debug2},
-      {"debug1", elevel::debug1}, {"info", elevel::info},
-      {"notice", elevel::notice}, {"warning", elevel::warning},
-      {"error", elevel::error},   {"log", elevel::log},
-      {"fatal", elevel::fatal},   {"panic", elevel::panic},
-  };
-  for (const auto& [n, level] : names)
-    if (name == n)
-      return level;
-  return elevel::warning;
+  // log_min_messages is validated against elevel_names when set.
+  return elevel_from_name(name, elevel::warning);
 }
 
 int fatal(const error& e) {
