@@ -17,6 +17,11 @@ namespace walmux {
 // a caller or a client branches on are listed.
 namespace sqlstate {
 inline constexpr const char* syntax_error = "42601";
+inline constexpr const char* protocol_violation = "08P01";
+inline constexpr const char* feature_not_supported = "0A000";
+inline constexpr const char* invalid_password = "28P01";
+inline constexpr const char* invalid_authorization = "28000";
+inline constexpr const char* program_limit_exceeded = "54000";
 inline constexpr const char* undefined_object = "42704";
 inline constexpr const char* duplicate_object = "42710";
 inline constexpr const char* invalid_parameter_value = "22023";
