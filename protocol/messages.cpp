@@ -37,22 +37,10 @@ void encode_empty(std::string& out, char type) {
 }
 
 void put_notice_fields(std::string& out, const notice_fields& f) {
-  auto field = [&](char code, const std::string& value) {
-    if (value.empty())
-      return;
+  for (const auto& [code, value] : f.fields) {
     out += code;
     put_cstring(out, value);
-  };
-  field('S', f.severity);
-  field('V', f.severity_raw);
-  field('C', f.code);
-  field('M', f.message);
-  field('D', f.detail);
-  field('H', f.hint);
-  field('P', f.position);
-  field('W', f.context);
-  for (const auto& [code, value] : f.other)
-    field(code, value);
+  }
   out += '\0';
 }
 
@@ -67,35 +55,7 @@ expected<notice_fields> read_notice_fields(byte_reader& r) {
     std::string_view value;
     if (!r.cstring(value))
       return fail<notice_fields>("unterminated field value");
-    std::string v(value);
-    switch (code) {
-    case 'S':
-      f.severity = std::move(v);
-      break;
-    case 'V':
-      f.severity_raw = std::move(v);
-      break;
-    case 'C':
-      f.code = std::move(v);
-      break;
-    case 'M':
-      f.message = std::move(v);
-      break;
-    case 'D':
-      f.detail = std::move(v);
-      break;
-    case 'H':
-      f.hint = std::move(v);
-      break;
-    case 'P':
-      f.position = std::move(v);
-      break;
-    case 'W':
-      f.context = std::move(v);
-      break;
-    default:
-      f.other.emplace_back(code, std::move(v));
-    }
+    f.fields.emplace_back(code, std::string(value));
   }
   if (!r.at_end())
     return fail<notice_fields>("trailing bytes after field list");
@@ -103,6 +63,13 @@ expected<notice_fields> read_notice_fields(byte_reader& r) {
 }
 
 } // namespace
+
+std::string_view notice_fields::get(char code) const {
+  for (const auto& [c, v] : fields)
+    if (c == code)
+      return v;
+  return {};
+}
 
 const std::string* startup_message::get(std::string_view name) const {
   for (const auto& [k, v] : parameters)
@@ -717,21 +684,27 @@ void encode(std::string& out, const negotiate_protocol_version& m) {
 
 notice_fields notice_from_error(const error& e, std::string_view severity) {
   notice_fields f;
-  f.severity = severity;
-  f.severity_raw = severity;
-  f.code = e.code;
-  f.message = e.message;
-  f.detail = e.detail;
-  f.hint = e.hint;
-  f.context = e.context;
+  auto add = [&](char code, std::string_view value) {
+    if (!value.empty())
+      f.fields.emplace_back(code, std::string(value));
+  };
+  add('S', severity);
+  add('V', severity);
+  add('C', e.code);
+  add('M', e.message);
+  add('D', e.detail);
+  add('H', e.hint);
+  add('W', e.context);
   return f;
 }
 
 error error_from_notice(const notice_fields& f) {
-  error e{f.code.empty() ? sqlstate::internal_error : f.code, f.message};
-  e.detail = f.detail;
-  e.hint = f.hint;
-  e.context = f.context;
+  auto code = f.get('C');
+  error e{code.empty() ? sqlstate::internal_error : std::string(code),
+          std::string(f.get('M'))};
+  e.detail = f.get('D');
+  e.hint = f.get('H');
+  e.context = f.get('W');
   return e;
 }
 

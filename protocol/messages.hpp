@@ -172,18 +172,13 @@ struct command_complete {
   std::string tag;
 };
 struct empty_query_response {};
-// ErrorResponse ('E') and NoticeResponse ('N'): the common fields by name,
-// any other field kept as (code, value).
+// ErrorResponse ('E') and NoticeResponse ('N'): the fields in wire order
+// (S severity, V severity not localized, C SQLSTATE, M message, D detail,
+// H hint, P position, W context, ...), so re-encoding keeps the bytes.
 struct notice_fields {
-  std::string severity;     // 'S', localized
-  std::string severity_raw; // 'V', never localized
-  std::string code;         // 'C'
-  std::string message;      // 'M'
-  std::string detail;       // 'D'
-  std::string hint;         // 'H'
-  std::string position;     // 'P'
-  std::string context;      // 'W'
-  std::vector<std::pair<char, std::string>> other;
+  std::vector<std::pair<char, std::string>> fields;
+  // The value of the first field with `code`, or "".
+  std::string_view get(char code) const;
 };
 struct error_response {
   notice_fields fields;

@@ -94,7 +94,7 @@ std::string login_and_query(int port, const std::string& user,
     if (!m)
       return "decode error: " + m.err().message;
     if (auto* e = std::get_if<error_response>(&*m))
-      return "ERROR: " + e->fields.message;
+      return "ERROR: " + std::string(e->fields.get('M'));
     if (auto* a = std::get_if<authentication>(&*m)) {
       out.clear();
       if (a->code == authentication::cleartext_password) {
