@@ -1,0 +1,132 @@
+// protocol_bench.cpp: throughput of the protocol/ codecs on real PostgreSQL
+// 15 output (tests/data/pgoutput/v2_streaming.tsv: 1288 messages of a mixed
+// workload, streamed blocks included).
+//
+//   pgoutput_decode      full decode into values (tuples materialized)
+//   pgoutput_scan        kind, xid, relation OID and LSNs only
+//   pgoutput_passthrough XLogData header + the original bytes into a buffer,
+//                        what a walsender does for a slot that needs no change
+//   pgoutput_encode      values back to bytes
+//   frame_reader_copydata  CopyData framing of the same stream
+//
+// Counters: items_per_second = messages/s, bytes_per_second = payload bytes.
+// Run: build/tools/bench/protocol_bench
+#include "protocol/frame.hpp"
+#include "protocol/messages.hpp"
+#include "protocol/pgoutput.hpp"
+#include "protocol/stream.hpp"
+#include "tests/support/golden.hpp"
+
+#include <string>
+#include <vector>
+
+#include <benchmark/benchmark.h>
+
+namespace {
+
+using namespace walmux;
+
+struct corpus {
+  std::vector<std::string> messages;
+  std::vector<pgoutput::decode_context> contexts;
+  size_t bytes = 0;
+};
+
+const corpus& load() {
+  static const corpus c = [] {
+    corpus out;
+    pgoutput::stream_decoder d;
+    for (auto& rec : testing::read_golden("pgoutput/v2_streaming.tsv")) {
+      out.contexts.push_back({d.in_stream(), false});
+      (void)d.decode(rec.bytes);
+      out.bytes += rec.bytes.size();
+      out.messages.push_back(std::move(rec.bytes));
+    }
+    return out;
+  }();
+  return c;
+}
+
+void report(benchmark::State& state, const corpus& c) {
+  state.SetItemsProcessed(state.iterations() *
+                          static_cast<int64_t>(c.messages.size()));
+  state.SetBytesProcessed(state.iterations() * static_cast<int64_t>(c.bytes));
+}
+
+void pgoutput_decode(benchmark::State& state) {
+  const auto& c = load();
+  for (auto _ : state)
+    for (size_t i = 0; i < c.messages.size(); ++i)
+      benchmark::DoNotOptimize(pgoutput::decode(c.messages[i], c.contexts[i]));
+  report(state, c);
+}
+BENCHMARK(pgoutput_decode);
+
+void pgoutput_scan(benchmark::State& state) {
+  const auto& c = load();
+  for (auto _ : state)
+    for (size_t i = 0; i < c.messages.size(); ++i)
+      benchmark::DoNotOptimize(pgoutput::scan(c.messages[i], c.contexts[i]));
+  report(state, c);
+}
+BENCHMARK(pgoutput_scan);
+
+void pgoutput_passthrough(benchmark::State& state) {
+  const auto& c = load();
+  std::string out;
+  out.reserve(c.bytes + 64 * c.messages.size());
+  for (auto _ : state) {
+    out.clear();
+    for (const auto& m : c.messages) {
+      stream::encode_xlog_header(out, lsn(1), lsn(1), 0);
+      out += m;
+    }
+    benchmark::DoNotOptimize(out.data());
+  }
+  report(state, c);
+}
+BENCHMARK(pgoutput_passthrough);
+
+void pgoutput_encode(benchmark::State& state) {
+  const auto& c = load();
+  std::vector<pgoutput::any_message> decoded;
+  for (size_t i = 0; i < c.messages.size(); ++i)
+    decoded.push_back(*pgoutput::decode(c.messages[i], c.contexts[i]));
+  std::string out;
+  for (auto _ : state) {
+    out.clear();
+    for (const auto& m : decoded)
+      pgoutput::encode(out, m);
+    benchmark::DoNotOptimize(out.data());
+  }
+  report(state, c);
+}
+BENCHMARK(pgoutput_encode);
+
+void frame_reader_copydata(benchmark::State& state) {
+  const auto& c = load();
+  std::string stream_bytes;
+  for (const auto& m : c.messages) {
+    std::string payload;
+    stream::encode_xlog_header(payload, lsn(1), lsn(1), 0);
+    payload += m;
+    wire::encode(stream_bytes, wire::copy_data{std::move(payload)});
+  }
+  for (auto _ : state) {
+    wire::frame_reader reader(wire::frame_mode::typed);
+    for (size_t at = 0; at < stream_bytes.size(); at += 16384) {
+      reader.feed(std::string_view(stream_bytes).substr(at, 16384));
+      while (auto f = reader.next()) {
+        if (!*f)
+          break;
+        benchmark::DoNotOptimize((*f)->body.data());
+      }
+    }
+  }
+  report(state, c);
+}
+BENCHMARK(frame_reader_copydata);
+
+} // namespace
+
+BENCHMARK_MAIN();
