@@ -19,7 +19,8 @@
 #   pgoutput/<variant>.tsv   lsn \t xid \t hex(message) per decoded message
 #   wal2json/<variant>.tsv   lsn \t xid \t hex(output) per wal2json output
 #   catalog.tsv              relid \t attname \t format_type \t typoid \t
-#                            typmod \t attnotnull \t is_pk (for wal2json)
+#                            typmod \t attnotnull \t is_pk \t typname \t
+#                            attnum \t default expression (for wal2json)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 helper="$here/../support/pg_cluster.sh"
@@ -135,14 +136,19 @@ capture "$here/wal2json/v1_all.tsv" w2j $txt "'format-version'" "'1'" "'include-
 capture "$here/wal2json/v1_pretty.tsv" w2j $txt "'format-version'" "'1'" "'pretty-print'" "'1'" "'include-types'" "'0'" "'include-schemas'" "'0'"
 capture "$here/wal2json/v1_chunks.tsv" w2j $txt "'format-version'" "'1'" "'write-in-chunks'" "'1'" "'include-typmod'" "'0'"
 capture "$here/wal2json/v1_filtered.tsv" w2j $txt "'format-version'" "'1'" "'add-tables'" "'public.t_full,public.t_idx'" "'filter-msg-prefixes'" "'other'" "'actions'" "'insert,delete'"
+capture "$here/wal2json/v1_columns.tsv" w2j $txt "'format-version'" "'1'" "'include-column-positions'" "'1'" "'include-default'" "'1'" "'include-pk'" "'1'" "'include-types'" "'1'" "'include-lsn'" "'1'" "'write-in-chunks'" "'1'"
 capture "$here/wal2json/v2_default.tsv" w2j $txt "'format-version'" "'2'"
 capture "$here/wal2json/v2_all.tsv" w2j $txt "'format-version'" "'2'" "'include-xids'" "'1'" "'include-timestamp'" "'1'" "'include-lsn'" "'1'" "'include-type-oids'" "'1'" "'include-not-null'" "'1'" "'include-pk'" "'1'"
+capture "$here/wal2json/v2_columns.tsv" w2j $txt "'format-version'" "'2'" "'include-column-positions'" "'1'" "'include-default'" "'1'" "'include-pk'" "'1'" "'include-typmod'" "'0'" "'pretty-print'" "'1'"
 capture "$here/wal2json/v2_minimal.tsv" w2j $txt "'format-version'" "'2'" "'include-transaction'" "'0'" "'include-types'" "'0'" "'include-schemas'" "'0'" "'filter-tables'" "'public.t_types'" "'add-msg-prefixes'" "'walmux'"
 
-q -c "COPY (SELECT a.attrelid, a.attname, format_type(a.atttypid, a.atttypmod), a.atttypid, a.atttypmod, a.attnotnull,
-  COALESCE(a.attnum = ANY (i.indkey), false)
+q -c "COPY (SELECT a.attrelid, a.attname, format_type(a.atttypid, a.atttypmod), a.atttypid, a.atttypmod,
+  a.attnotnull, COALESCE(a.attnum = ANY (i.indkey), false), t.typname, a.attnum,
+  COALESCE(pg_get_expr(d.adbin, d.adrelid), '')
   FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+  JOIN pg_type t ON t.oid = a.atttypid
   LEFT JOIN pg_index i ON i.indrelid = a.attrelid AND i.indisprimary
+  LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
   WHERE n.nspname = 'public' AND c.relkind = 'r' AND a.attnum > 0 AND NOT a.attisdropped
   ORDER BY a.attrelid, a.attnum) TO STDOUT" >"$here/catalog.tsv"
 echo "captured $(wc -l <"$here/catalog.tsv") columns into catalog.tsv"

@@ -1,0 +1,111 @@
+// pg_text.cpp: see pg_text.hpp.
+#include "protocol/pg_text.hpp"
+
+#include <climits>
+#include <cstdio>
+
+namespace walmux::pgtext {
+
+void escape_json(std::string& out, std::string_view s) {
+  out += '"';
+  for (char c : s) {
+    switch (c) {
+    case '\0':
+      out += '"';
+      return;
+    case '\b':
+      out += "\\b";
+      break;
+    case '\f':
+      out += "\\f";
+      break;
+    case '\n':
+      out += "\\n";
+      break;
+    case '\r':
+      out += "\\r";
+      break;
+    case '\t':
+      out += "\\t";
+      break;
+    case '"':
+      out += "\\\"";
+      break;
+    case '\\':
+      out += "\\\\";
+      break;
+    default:
+      if (static_cast<unsigned char>(c) < ' ') {
+        char buf[8];
+        std::snprintf(buf, sizeof buf, "\\u%04x", c);
+        out += buf;
+      } else {
+        out += c;
+      }
+    }
+  }
+  out += '"';
+}
+
+namespace {
+
+// Days since 2000-01-01 -> civil date (proleptic Gregorian).
+void civil_from_days(int64_t days, int64_t& y, int& m, int& d) {
+  // Shift to 0000-03-01 based era arithmetic (Howard Hinnant's algorithm).
+  int64_t z = days + 730425; // 2000-01-01 is day 730425 after 0000-03-01
+  int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+  int64_t doe = z - era * 146097;
+  int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  y = yoe + era * 400;
+  int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  int64_t mp = (5 * doy + 2) / 153;
+  d = static_cast<int>(doy - (153 * mp + 2) / 5 + 1);
+  m = static_cast<int>(mp < 10 ? mp + 3 : mp - 9);
+  if (m <= 2)
+    ++y;
+}
+
+} // namespace
+
+std::string timestamptz_utc(int64_t pg_micros) {
+  if (pg_micros == INT64_MAX)
+    return "infinity";
+  if (pg_micros == INT64_MIN)
+    return "-infinity";
+  constexpr int64_t usecs_per_day = 86400LL * 1000000;
+  int64_t days = pg_micros / usecs_per_day;
+  int64_t rem = pg_micros % usecs_per_day;
+  if (rem < 0) {
+    rem += usecs_per_day;
+    --days;
+  }
+  int64_t year = 0;
+  int month = 0, day = 0;
+  civil_from_days(days, year, month, day);
+  int64_t secs = rem / 1000000;
+  int64_t frac = rem % 1000000;
+  bool bc = year <= 0;
+  int64_t shown_year = bc ? 1 - year : year;
+  char buf[96];
+  int n =
+      std::snprintf(buf, sizeof buf, "%04lld-%02d-%02d %02lld:%02lld:%02lld",
+                    static_cast<long long>(shown_year), month, day,
+                    static_cast<long long>(secs / 3600),
+                    static_cast<long long>(secs / 60 % 60),
+                    static_cast<long long>(secs % 60));
+  std::string out(buf, static_cast<size_t>(n));
+  if (frac != 0) {
+    char f[8];
+    std::snprintf(f, sizeof f, ".%06lld", static_cast<long long>(frac));
+    std::string fs(f);
+    while (fs.back() == '0')
+      fs.pop_back();
+    out += fs;
+  }
+  out += "+00";
+  if (bc)
+    out += " BC";
+  return out;
+}
+
+} // namespace walmux::pgtext

@@ -1,0 +1,875 @@
+// wal2json.cpp: wal2json formats 1 and 2 from pgoutput messages (see
+// wal2json.hpp). The layout rules (which separators, which whitespace under
+// pretty-print, which columns are skipped) follow the wal2json plugin.
+#include "protocol/wal2json.hpp"
+
+#include "protocol/pg_text.hpp"
+
+#include <cctype>
+#include <cstring>
+
+namespace walmux::wal2json {
+namespace {
+
+// Type OIDs wal2json prints without quotes (and bool, bytea).
+constexpr uint32_t int2_oid = 21, int4_oid = 23, int8_oid = 20, oid_oid = 26,
+                   float4_oid = 700, float8_oid = 701, numeric_oid = 1700,
+                   bool_oid = 16, bytea_oid = 17;
+
+error parse_value_error(std::string_view value, std::string_view name) {
+  return error{sqlstate::invalid_parameter_value,
+               "could not parse value \"" + std::string(value) +
+                   "\" for parameter \"" + std::string(name) + "\""};
+}
+
+error not_supported(const std::string& what) {
+  return error{sqlstate::feature_not_supported, what};
+}
+
+// PostgreSQL's parse_bool (unique prefixes of true/false/yes/no, on/off, 1/0).
+bool parse_bool(std::string_view text, bool& out) {
+  std::string v;
+  for (char c : text)
+    v += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  auto prefix_of = [&](std::string_view word, size_t min_len) {
+    return v.size() >= min_len && v.size() <= word.size() &&
+           word.compare(0, v.size(), v) == 0;
+  };
+  if (prefix_of("true", 1) || prefix_of("yes", 1) || v == "on" || v == "1") {
+    out = true;
+    return true;
+  }
+  if (prefix_of("false", 1) || prefix_of("no", 1) || prefix_of("off", 2) ||
+      v == "0") {
+    out = false;
+    return true;
+  }
+  return false;
+}
+
+// wal2json's split_string_to_list: separator ',', surrounding spaces
+// trimmed, a backslash protects the next character (and stays in the name).
+bool split_list(std::string_view s, std::vector<std::string>& out) {
+  size_t i = 0;
+  auto space = [&](size_t k) {
+    return k < s.size() && std::isspace(static_cast<unsigned char>(s[k]));
+  };
+  while (space(i))
+    ++i;
+  if (i == s.size())
+    return true;
+  while (true) {
+    size_t start = i;
+    while (i < s.size() && s[i] != ',' &&
+           !std::isspace(static_cast<unsigned char>(s[i]))) {
+      if (s[i] == '\\')
+        ++i;
+      ++i;
+    }
+    i = std::min(i, s.size());
+    if (i == start)
+      return false;
+    out.emplace_back(s.substr(start, i - start));
+    while (space(i))
+      ++i;
+    if (i == s.size())
+      return true;
+    if (s[i] != ',')
+      return false;
+    ++i;
+    while (space(i))
+      ++i;
+  }
+}
+
+// "schema.table" with '*' wildcards; backslash escapes are removed.
+bool parse_tables(std::string_view s, std::vector<table_pattern>& out) {
+  std::vector<std::string> items;
+  if (!split_list(s, items))
+    return false;
+  for (const auto& item : items) {
+    table_pattern t;
+    t.all_schemas = item.size() >= 2 && item[0] == '*' && item[1] == '.';
+    size_t i = 0;
+    std::string schema;
+    while (i < item.size() && item[i] != '.') {
+      if (item[i] == '\\' && i + 1 < item.size())
+        ++i;
+      schema += item[i++];
+    }
+    if (i == item.size())
+      return false; // no schema given
+    ++i;
+    t.all_tables = item.compare(i, std::string::npos, "*") == 0;
+    std::string table;
+    while (i < item.size()) {
+      if (item[i] == '\\' && i + 1 < item.size())
+        ++i;
+      table += item[i++];
+    }
+    t.schema = std::move(schema);
+    t.table = std::move(table);
+    out.push_back(std::move(t));
+  }
+  return true;
+}
+
+bool matches(const std::vector<table_pattern>& list, const std::string& schema,
+             const std::string& table) {
+  for (const auto& t : list)
+    if ((t.all_schemas || t.schema == schema) &&
+        (t.all_tables || t.table == table))
+      return true;
+  return false;
+}
+
+bool is_numeric_type(uint32_t oid) {
+  return oid == int2_oid || oid == int4_oid || oid == int8_oid ||
+         oid == oid_oid || oid == float4_oid || oid == float8_oid ||
+         oid == numeric_oid;
+}
+
+bool starts_with_nocase(std::string_view s, std::string_view prefix) {
+  if (s.size() < prefix.size())
+    return false;
+  for (size_t i = 0; i < prefix.size(); ++i)
+    if (std::tolower(static_cast<unsigned char>(s[i])) !=
+        std::tolower(static_cast<unsigned char>(prefix[i])))
+      return false;
+  return true;
+}
+
+bool only_number_chars(std::string_view s) {
+  return s.find_first_not_of("0123456789+-eE.") == std::string_view::npos;
+}
+
+// Appends a column value as wal2json prints it.
+status write_value(std::string& out, uint32_t type_oid,
+                   const pgoutput::column_value& v, bool numbers_as_string) {
+  if (v.format == 'n') {
+    out += "null";
+    return ok();
+  }
+  if (v.format != 't')
+    return not_supported("wal2json output from binary-format column values "
+                         "is not supported");
+  const std::string& s = v.data;
+  if (is_numeric_type(type_oid)) {
+    bool special = starts_with_nocase(s, "NaN") ||
+                   starts_with_nocase(s, "Infinity") ||
+                   starts_with_nocase(s, "-Infinity");
+    if (numbers_as_string) {
+      if (!only_number_chars(s) && !special)
+        return error{sqlstate::internal_error, s + " is not a number"};
+      pgtext::escape_json(out, s);
+    } else if (special) {
+      out += "null";
+    } else if (only_number_chars(s)) {
+      out += s;
+    } else {
+      return error{sqlstate::internal_error, s + " is not a number"};
+    }
+    return ok();
+  }
+  if (type_oid == bool_oid) {
+    out += s == "t" ? "true" : "false";
+    return ok();
+  }
+  if (type_oid == bytea_oid) {
+    pgtext::escape_json(out,
+                        s.size() >= 2 ? std::string_view(s).substr(2) : "");
+    return ok();
+  }
+  pgtext::escape_json(out, s);
+  return ok();
+}
+
+// A type name as wal2json prints it: format_type() already quotes names
+// that need it, except that an array of such a type ends in "[]" outside
+// the quotes and must be escaped as a whole.
+void write_type(std::string& out, const std::string& type, bool check_array) {
+  if (!type.empty() && type[0] == '"' && (!check_array || type.back() != ']'))
+    out += type;
+  else
+    pgtext::escape_json(out, type);
+}
+
+} // namespace
+
+expected<options> parse_options(const std::vector<repl::option>& opts) {
+  options o;
+  bool add_tables_given = false;
+  for (const auto& opt : opts) {
+    const std::string& name = opt.name;
+    const bool has_value = opt.value_kind != repl::option::kind::none;
+    auto boolean = [&](bool& field) -> status {
+      if (!has_value) {
+        field = true;
+        return ok();
+      }
+      if (!parse_bool(opt.value, field))
+        return parse_value_error(opt.value, name);
+      return ok();
+    };
+    status st;
+    if (name == "include-transaction")
+      st = boolean(o.include_transaction);
+    else if (name == "include-xids")
+      st = boolean(o.include_xids);
+    else if (name == "include-timestamp")
+      st = boolean(o.include_timestamp);
+    else if (name == "include-lsn")
+      st = boolean(o.include_lsn);
+    else if (name == "include-schemas")
+      st = boolean(o.include_schemas);
+    else if (name == "include-types")
+      st = boolean(o.include_types);
+    else if (name == "include-type-oids")
+      st = boolean(o.include_type_oids);
+    else if (name == "include-typmod")
+      st = boolean(o.include_typmod);
+    else if (name == "include-not-null")
+      st = boolean(o.include_not_null);
+    else if (name == "include-pk")
+      st = boolean(o.include_pk);
+    else if (name == "include-column-positions")
+      st = boolean(o.include_column_positions);
+    else if (name == "include-default")
+      st = boolean(o.include_default);
+    else if (name == "numeric-data-types-as-string")
+      st = boolean(o.numeric_data_types_as_string);
+    else if (name == "pretty-print")
+      st = boolean(o.pretty_print);
+    else if (name == "write-in-chunks")
+      st = boolean(o.write_in_chunks);
+    else if (name == "include-unchanged-toast") {
+      bool ignored = false;
+      st = boolean(ignored); // deprecated in wal2json 2.x: accepted, no effect
+    } else if (name == "include-origin" || name == "include-domain-data-type") {
+      bool wanted = false;
+      st = boolean(wanted);
+      if (st && wanted)
+        return not_supported("wal2json option \"" + name +
+                             "\" is not supported by walmux yet");
+    } else if (name == "filter-origins") {
+      return not_supported(
+          "wal2json option \"filter-origins\" is not supported by walmux yet");
+    } else if (name == "actions") {
+      if (!has_value)
+        return parse_value_error("(null)", name);
+      std::vector<std::string> items;
+      if (!split_list(opt.value, items))
+        return parse_value_error(opt.value, name);
+      o.action_insert = o.action_update = o.action_delete = o.action_truncate =
+          false;
+      for (const auto& a : items) {
+        if (a == "insert")
+          o.action_insert = true;
+        else if (a == "update")
+          o.action_update = true;
+        else if (a == "delete")
+          o.action_delete = true;
+        else if (a == "truncate")
+          o.action_truncate = true;
+        else
+          return parse_value_error(a, name);
+      }
+    } else if (name == "filter-tables" || name == "add-tables") {
+      auto& list = name == "filter-tables" ? o.filter_tables : o.add_tables;
+      list.clear();
+      if (name == "add-tables")
+        add_tables_given = true;
+      if (has_value && !parse_tables(opt.value, list))
+        return parse_value_error(opt.value, name);
+    } else if (name == "filter-msg-prefixes" || name == "add-msg-prefixes") {
+      auto& list = name == "filter-msg-prefixes" ? o.filter_msg_prefixes
+                                                 : o.add_msg_prefixes;
+      list.clear();
+      if (has_value && !split_list(opt.value, list))
+        return parse_value_error(opt.value, name);
+    } else if (name == "format-version") {
+      if (!has_value) {
+        o.format_version = 2;
+      } else {
+        const std::string& v = opt.value;
+        if (v.empty() || v.size() > 9 ||
+            v.find_first_not_of("0123456789") != std::string::npos)
+          return parse_value_error(v, name);
+        o.format_version = std::stoi(v);
+      }
+      if (o.format_version > 2)
+        return not_supported(
+            "client sent format_version=" + std::to_string(o.format_version) +
+            " but we only support format 2 or lower");
+      if (o.format_version < 1)
+        return not_supported(
+            "client sent format_version=" + std::to_string(o.format_version) +
+            " but we only support format 1 or higher");
+    } else {
+      return error{sqlstate::invalid_parameter_value,
+                   "option \"" + name + "\" = \"" +
+                       (has_value ? opt.value : std::string("(null)")) +
+                       "\" is unknown"};
+    }
+    if (!st)
+      return std::move(st).err();
+  }
+  if (!add_tables_given)
+    o.add_tables.push_back(table_pattern{true, true, "", ""});
+  return o;
+}
+
+encoder::encoder(options opts, const catalog_view* catalog)
+    : opts_(std::move(opts))
+    , catalog_(catalog) {
+  if (opts_.pretty_print) {
+    ht_ = "\t";
+    nl_ = "\n";
+    sp_ = " ";
+  }
+}
+
+bool encoder::table_selected(const std::string& schema,
+                             const std::string& table) const {
+  if (matches(opts_.filter_tables, schema, table))
+    return false;
+  return matches(opts_.add_tables, schema, table);
+}
+
+status encoder::feed(const pgoutput::any_message& m,
+                     const message_position& pos, std::vector<document>& out) {
+  using namespace pgoutput;
+  if (auto* b = std::get_if<begin>(&m))
+    return on_begin(*b, pos, out);
+  if (auto* c = std::get_if<commit>(&m))
+    return on_commit(*c, pos, out);
+  if (auto* r = std::get_if<relation>(&m))
+    return on_relation(*r);
+  if (auto* i = std::get_if<insert>(&m))
+    return on_change('I', i->relation_oid, &i->new_tuple, 0, nullptr, pos, out);
+  if (auto* u = std::get_if<update>(&m))
+    return on_change('U', u->relation_oid, &u->new_tuple, u->old_kind,
+                     u->old_kind ? &u->old_tuple : nullptr, pos, out);
+  if (auto* d = std::get_if<delete_>(&m))
+    return on_change('D', d->relation_oid, nullptr, d->old_kind, &d->old_tuple,
+                     pos, out);
+  if (auto* t = std::get_if<truncate>(&m))
+    return on_truncate(*t, pos, out);
+  if (auto* msg = std::get_if<message>(&m))
+    return on_message(*msg, pos, out);
+  if (std::holds_alternative<origin>(m) || std::holds_alternative<type>(m))
+    return ok(); // names come from the catalog; origins are not printed
+  return not_supported("wal2json output needs whole transactions: streamed "
+                       "and two-phase pgoutput messages are not supported");
+}
+
+status encoder::on_begin(const pgoutput::begin& b, const message_position& pos,
+                         std::vector<document>& out) {
+  if (txn_.open)
+    return error{sqlstate::protocol_violation,
+                 "BEGIN inside an open transaction"};
+  if (opts_.include_lsn && !pos.txn_end_lsn.valid())
+    return error{sqlstate::internal_error,
+                 "wal2json include-lsn needs the transaction's end LSN"};
+  txn_ = txn_state{true, b.xid, b.commit_time, b.final_lsn, pos.txn_end_lsn,
+                   0,    {}};
+  std::string text;
+  if (opts_.format_version == 1) {
+    text = "{" + nl_;
+    if (opts_.include_xids)
+      text += ht_ + "\"xid\":" + sp_ + std::to_string(b.xid) + "," + nl_;
+    if (opts_.include_lsn)
+      text += ht_ + "\"nextlsn\":" + sp_ + "\"" + lsn_to_string(txn_.end_lsn) +
+              "\"," + nl_;
+    if (opts_.include_timestamp)
+      text += ht_ + "\"timestamp\":" + sp_ + "\"" +
+              pgtext::timestamptz_utc(b.commit_time) + "\"," + nl_;
+    text += ht_ + "\"change\":" + sp_ + "[";
+    if (opts_.write_in_chunks)
+      out.push_back({pos.at, b.xid, std::move(text)});
+    else
+      txn_.body = std::move(text);
+    return ok();
+  }
+  if (!opts_.include_transaction)
+    return ok();
+  text = "{\"action\":\"B\"";
+  if (opts_.include_xids)
+    text += ",\"xid\":" + std::to_string(b.xid);
+  if (opts_.include_timestamp)
+    text += ",\"timestamp\":\"" + pgtext::timestamptz_utc(b.commit_time) + "\"";
+  if (opts_.include_lsn)
+    text += ",\"lsn\":\"" + lsn_to_string(b.final_lsn) + "\",\"nextlsn\":\"" +
+            lsn_to_string(txn_.end_lsn) + "\"";
+  text += "}";
+  out.push_back({pos.at, b.xid, std::move(text)});
+  return ok();
+}
+
+status encoder::on_commit(const pgoutput::commit& c,
+                          const message_position& pos,
+                          std::vector<document>& out) {
+  if (!txn_.open)
+    return error{sqlstate::protocol_violation, "COMMIT without BEGIN"};
+  txn_.open = false;
+  if (opts_.format_version == 1) {
+    std::string tail = ht_ + "]" + nl_ + "}";
+    if (opts_.write_in_chunks) {
+      out.push_back({pos.at, txn_.xid, std::move(tail)});
+    } else {
+      txn_.body += nl_ + tail;
+      out.push_back({pos.at, txn_.xid, std::move(txn_.body)});
+    }
+    return ok();
+  }
+  if (!opts_.include_transaction)
+    return ok();
+  std::string text = "{\"action\":\"C\"";
+  if (opts_.include_xids)
+    text += ",\"xid\":" + std::to_string(txn_.xid);
+  if (opts_.include_timestamp)
+    text +=
+        ",\"timestamp\":\"" + pgtext::timestamptz_utc(txn_.commit_time) + "\"";
+  if (opts_.include_lsn)
+    text += ",\"lsn\":\"" + lsn_to_string(c.commit_lsn) + "\",\"nextlsn\":\"" +
+            lsn_to_string(c.end_lsn) + "\"";
+  text += "}";
+  out.push_back({pos.at, txn_.xid, std::move(text)});
+  return ok();
+}
+
+status encoder::on_relation(const pgoutput::relation& r) {
+  relation_entry e;
+  e.rel = r;
+  for (const auto& col : r.columns) {
+    const column_meta* meta =
+        catalog_ != nullptr ? catalog_->column(r.oid, col.name) : nullptr;
+    e.meta.push_back(meta);
+    if (meta != nullptr && meta->primary_key)
+      e.has_pk = true;
+  }
+  relations_[r.oid] = std::move(e);
+  return ok();
+}
+
+namespace {
+
+struct column_printer {
+  const options& o;
+  const std::string& ht;
+  const std::string& nl;
+  const std::string& sp;
+
+  error missing_meta(const pgoutput::relation& rel, size_t i) const {
+    return error{sqlstate::internal_error,
+                 "no catalog information for column \"" + rel.columns[i].name +
+                     "\" of relation \"" + rel.nspname + "." + rel.relname +
+                     "\""};
+  }
+
+  std::string ht_n(int n) const {
+    std::string s;
+    for (int i = 0; i < n; ++i)
+      s += ht;
+    return s;
+  }
+};
+
+} // namespace
+
+status encoder::on_change(char action, uint32_t relation_oid,
+                          const pgoutput::tuple* new_tuple, char old_kind,
+                          const pgoutput::tuple* old_tuple,
+                          const message_position& pos,
+                          std::vector<document>& out) {
+  if ((action == 'I' && !opts_.action_insert) ||
+      (action == 'U' && !opts_.action_update) ||
+      (action == 'D' && !opts_.action_delete))
+    return ok();
+  auto it = relations_.find(relation_oid);
+  if (it == relations_.end())
+    return error{sqlstate::protocol_violation,
+                 "no relation map entry for remote relation ID " +
+                     std::to_string(relation_oid)};
+  const relation_entry& e = it->second;
+  const pgoutput::relation& rel = e.rel;
+  if (!table_selected(rel.nspname, rel.relname))
+    return ok();
+  const size_t n = rel.columns.size();
+  for (const auto* t : {new_tuple, old_tuple})
+    if (t != nullptr && t->size() != n)
+      return error{sqlstate::protocol_violation,
+                   "tuple has " + std::to_string(t->size()) +
+                       " columns, relation has " + std::to_string(n)};
+  // The replica identity index: the key columns of the Relation message,
+  // for DEFAULT (the primary key) and USING INDEX; FULL has none.
+  bool any_key = false;
+  for (const auto& c : rel.columns)
+    any_key = any_key || (c.flags & 1) != 0;
+  const bool full = rel.replica_identity == 'f';
+  const bool has_identity_index =
+      !full &&
+      (rel.replica_identity == 'i' || (rel.replica_identity == 'd' && any_key));
+  auto in_identity = [&](size_t i) {
+    return !has_identity_index || (rel.columns[i].flags & 1) != 0;
+  };
+  auto in_pk = [&](size_t i) {
+    return e.meta[i] != nullptr && e.meta[i]->primary_key;
+  };
+  // wal2json skips UPDATE/DELETE it cannot identify (with a WARNING).
+  if (action != 'I' && !has_identity_index && !full &&
+      (opts_.format_version == 1 || old_kind == 0))
+    return ok();
+  if (opts_.include_pk || opts_.include_types || opts_.include_not_null ||
+      opts_.include_column_positions || opts_.include_default) {
+    for (size_t i = 0; i < n; ++i)
+      if (e.meta[i] == nullptr)
+        return column_printer{opts_, ht_, nl_, sp_}.missing_meta(rel, i);
+  }
+  auto type_text = [&](size_t i, bool v1) -> const std::string& {
+    if (v1 && !opts_.include_typmod)
+      return e.meta[i]->type_name;
+    return e.meta[i]->format_type;
+  };
+
+  if (opts_.format_version == 2) {
+    enum class kind { change, identity, pk };
+    auto write_tuple = [&](std::string& out_text, const pgoutput::tuple& t,
+                           kind k) -> status {
+      bool sep = false;
+      for (size_t i = 0; i < n; ++i) {
+        if (k == kind::identity && !in_identity(i))
+          continue;
+        if (k == kind::pk && !in_pk(i))
+          continue;
+        if (t[i].format == 'u')
+          continue;
+        if (sep)
+          out_text += ',';
+        sep = true;
+        out_text += "{\"name\":";
+        pgtext::escape_json(out_text, rel.columns[i].name);
+        if (opts_.include_types) {
+          out_text += ",\"type\":";
+          write_type(out_text, e.meta[i]->format_type, true);
+        }
+        if (opts_.include_type_oids)
+          out_text +=
+              ",\"typeoid\":" +
+              std::to_string(static_cast<int32_t>(rel.columns[i].type_oid));
+        if (k != kind::pk) {
+          out_text += ",\"value\":";
+          if (auto st = write_value(out_text, rel.columns[i].type_oid, t[i],
+                                    opts_.numeric_data_types_as_string);
+              !st)
+            return st;
+        }
+        if (k == kind::change && opts_.include_not_null)
+          out_text += e.meta[i]->not_null ? ",\"optional\":false"
+                                          : ",\"optional\":true";
+        if (k == kind::change && opts_.include_column_positions)
+          out_text += ",\"position\":" + std::to_string(e.meta[i]->attnum);
+        if (k == kind::change && opts_.include_default) {
+          if (e.meta[i]->default_expr.empty())
+            out_text += ",\"default\":null";
+          else
+            out_text += ",\"default\":\"" + e.meta[i]->default_expr + "\"";
+        }
+        out_text += '}';
+      }
+      return ok();
+    };
+    std::string text = "{\"action\":\"";
+    text += action;
+    text += "\"";
+    if (opts_.include_xids)
+      text += ",\"xid\":" + std::to_string(txn_.xid);
+    if (opts_.include_timestamp)
+      text += ",\"timestamp\":\"" + pgtext::timestamptz_utc(txn_.commit_time) +
+              "\"";
+    if (opts_.include_lsn)
+      text += ",\"lsn\":\"" + lsn_to_string(pos.at) + "\"";
+    if (opts_.include_schemas) {
+      text += ",\"schema\":";
+      pgtext::escape_json(text, rel.nspname);
+    }
+    text += ",\"table\":";
+    pgtext::escape_json(text, rel.relname);
+    if (new_tuple != nullptr) {
+      text += ",\"columns\":[";
+      if (auto st = write_tuple(text, *new_tuple, kind::change); !st)
+        return st;
+      text += ']';
+    }
+    if (old_tuple != nullptr) {
+      text += ",\"identity\":[";
+      if (auto st = write_tuple(text, *old_tuple, kind::identity); !st)
+        return st;
+      text += ']';
+    } else if (action == 'U' && (e.has_pk || has_identity_index)) {
+      text += ",\"identity\":[";
+      if (auto st = write_tuple(text, *new_tuple, kind::identity); !st)
+        return st;
+      text += ']';
+    }
+    if (opts_.include_pk) {
+      text += ",\"pk\":[";
+      if (e.has_pk)
+        if (auto st = write_tuple(text, old_tuple ? *old_tuple : *new_tuple,
+                                  kind::pk);
+            !st)
+          return st;
+      text += ']';
+    }
+    text += '}';
+    out.push_back({pos.at, txn_.xid, std::move(text)});
+    return ok();
+  }
+
+  // Format 1.
+  const column_printer p{opts_, ht_, nl_, sp_};
+  // One "columns"/"oldkeys" block; `replident` prints the old key.
+  auto columns_block = [&](std::string& out_text, const pgoutput::tuple& t,
+                           bool replident, bool identity_filter,
+                           bool addcomma) -> status {
+    std::string names, types, oids, positions, notnulls, defaults, values;
+    std::string comma;
+    if (replident) {
+      names = p.ht_n(3) + "\"oldkeys\":" + sp_ + "{" + nl_ + p.ht_n(4) +
+              "\"keynames\":" + sp_ + "[";
+      types = p.ht_n(4) + "\"keytypes\":" + sp_ + "[";
+      oids = p.ht_n(4) + "\"keytypeoids\":" + sp_ + "[";
+      values = p.ht_n(4) + "\"keyvalues\":" + sp_ + "[";
+    } else {
+      names = p.ht_n(3) + "\"columnnames\":" + sp_ + "[";
+      types = p.ht_n(3) + "\"columntypes\":" + sp_ + "[";
+      oids = p.ht_n(3) + "\"columntypeoids\":" + sp_ + "[";
+      positions = p.ht_n(3) + "\"columnpositions\":" + sp_ + "[";
+      notnulls = p.ht_n(3) + "\"columnoptionals\":" + sp_ + "[";
+      defaults = p.ht_n(3) + "\"columndefaults\":" + sp_ + "[";
+      values = p.ht_n(3) + "\"columnvalues\":" + sp_ + "[";
+    }
+    for (size_t i = 0; i < n; ++i) {
+      if (identity_filter && !in_identity(i))
+        continue;
+      if (t[i].format == 'n' && replident)
+        continue;
+      if (t[i].format == 'u')
+        continue;
+      names += comma;
+      pgtext::escape_json(names, rel.columns[i].name);
+      if (opts_.include_types) {
+        types += comma;
+        write_type(types, type_text(i, true), true);
+        if (!replident && opts_.include_not_null)
+          notnulls += comma + (e.meta[i]->not_null ? "false" : "true");
+      }
+      if (opts_.include_type_oids)
+        oids += comma + std::to_string(rel.columns[i].type_oid);
+      if (!replident && opts_.include_column_positions)
+        positions += comma + std::to_string(e.meta[i]->attnum);
+      if (!replident && opts_.include_default)
+        defaults += comma + (e.meta[i]->default_expr.empty()
+                                 ? std::string("null")
+                                 : "\"" + e.meta[i]->default_expr + "\"");
+      values += comma;
+      if (auto st = write_value(values, rel.columns[i].type_oid, t[i],
+                                opts_.numeric_data_types_as_string);
+          !st)
+        return st;
+      if (comma.empty())
+        comma = "," + sp_;
+    }
+    names += "]," + nl_;
+    out_text += names;
+    if (opts_.include_types)
+      out_text += types + "]," + nl_;
+    if (opts_.include_type_oids)
+      out_text += oids + "]," + nl_;
+    if (replident) {
+      out_text += values + "]" + nl_ + p.ht_n(3) + "}" + nl_;
+      return ok();
+    }
+    if (opts_.include_column_positions)
+      out_text += positions + "]," + nl_;
+    if (opts_.include_not_null)
+      out_text += notnulls + "]," + nl_;
+    if (opts_.include_default)
+      out_text += defaults + "]," + nl_;
+    out_text += values + (addcomma ? "]," : "]") + nl_;
+    return ok();
+  };
+  auto pk_block = [&](std::string& out_text, bool addcomma) {
+    std::string names = p.ht_n(3) + "\"pk\":" + sp_ + "{" + nl_ + p.ht_n(4) +
+                        "\"pknames\":" + sp_ + "[";
+    std::string types = p.ht_n(4) + "\"pktypes\":" + sp_ + "[";
+    std::string comma;
+    for (size_t i = 0; i < n; ++i) {
+      if (!in_pk(i))
+        continue;
+      names += comma;
+      pgtext::escape_json(names, rel.columns[i].name);
+      if (opts_.include_types) {
+        types += comma;
+        write_type(types, type_text(i, true), false);
+      }
+      if (comma.empty())
+        comma = "," + sp_;
+    }
+    out_text += names + "]," + nl_ + types + "]" + nl_ + p.ht_n(3) +
+                (addcomma ? "}," : "}") + nl_;
+  };
+
+  txn_.changes++;
+  std::string piece = opts_.write_in_chunks ? "" : nl_;
+  piece += p.ht_n(2);
+  if (txn_.changes > 1)
+    piece += ',';
+  piece += "{" + nl_ + p.ht_n(3) + "\"kind\":" + sp_ +
+           (action == 'I'   ? "\"insert\","
+            : action == 'U' ? "\"update\","
+                            : "\"delete\",") +
+           nl_;
+  if (opts_.include_schemas) {
+    piece += p.ht_n(3) + "\"schema\":" + sp_;
+    pgtext::escape_json(piece, rel.nspname);
+    piece += "," + nl_;
+  }
+  piece += p.ht_n(3) + "\"table\":" + sp_;
+  pgtext::escape_json(piece, rel.relname);
+  piece += "," + nl_;
+  const bool print_pk = opts_.include_pk && e.has_pk;
+  status st;
+  if (action == 'I') {
+    st = columns_block(piece, *new_tuple, false, false, print_pk);
+    if (st && print_pk)
+      pk_block(piece, false);
+  } else if (action == 'U') {
+    st = columns_block(piece, *new_tuple, false, false, true);
+    if (st && print_pk)
+      pk_block(piece, true);
+    if (st)
+      st = old_tuple == nullptr
+               ? columns_block(piece, *new_tuple, true, true, false)
+               : columns_block(piece, *old_tuple, true, false, false);
+  } else {
+    if (print_pk)
+      pk_block(piece, true);
+    st = columns_block(piece, *old_tuple, true, true, false);
+  }
+  if (!st)
+    return st;
+  piece += p.ht_n(2) + "}";
+  if (opts_.write_in_chunks)
+    out.push_back({pos.at, txn_.xid, std::move(piece)});
+  else
+    txn_.body += piece;
+  return ok();
+}
+
+status encoder::on_truncate(const pgoutput::truncate& t,
+                            const message_position& pos,
+                            std::vector<document>& out) {
+  // Format 1 prints nothing for TRUNCATE (wal2json never implemented it).
+  if (opts_.format_version == 1 || !opts_.action_truncate)
+    return ok();
+  for (uint32_t oid : t.relation_oids) {
+    auto it = relations_.find(oid);
+    if (it == relations_.end())
+      return error{sqlstate::protocol_violation,
+                   "no relation map entry for remote relation ID " +
+                       std::to_string(oid)};
+    const auto& rel = it->second.rel;
+    if (!table_selected(rel.nspname, rel.relname))
+      continue;
+    std::string text = "{\"action\":\"T\"";
+    if (opts_.include_xids)
+      text += ",\"xid\":" + std::to_string(txn_.xid);
+    if (opts_.include_timestamp)
+      text += ",\"timestamp\":\"" + pgtext::timestamptz_utc(txn_.commit_time) +
+              "\"";
+    if (opts_.include_lsn)
+      text += ",\"lsn\":\"" + lsn_to_string(pos.at) + "\"";
+    if (opts_.include_schemas) {
+      text += ",\"schema\":";
+      pgtext::escape_json(text, rel.nspname);
+    }
+    text += ",\"table\":";
+    pgtext::escape_json(text, rel.relname);
+    text += '}';
+    out.push_back({pos.at, txn_.xid, std::move(text)});
+  }
+  return ok();
+}
+
+status encoder::on_message(const pgoutput::message& m,
+                           const message_position& pos,
+                           std::vector<document>& out) {
+  for (const auto& p : opts_.filter_msg_prefixes)
+    if (p == m.prefix)
+      return ok();
+  if (!opts_.add_msg_prefixes.empty()) {
+    bool wanted = false;
+    for (const auto& p : opts_.add_msg_prefixes)
+      wanted = wanted || p == m.prefix;
+    if (!wanted)
+      return ok();
+  }
+  const bool transactional = (m.flags & 1) != 0;
+  if (transactional && !txn_.open)
+    return error{sqlstate::protocol_violation,
+                 "transactional message outside a transaction"};
+  const uint32_t xid = transactional ? txn_.xid : 0;
+  // The content is a C string in wal2json: it ends at the first NUL.
+  std::string_view content(m.content.c_str());
+  if (opts_.format_version == 2) {
+    std::string text = "{\"action\":\"M\"";
+    if (opts_.include_xids)
+      text += transactional ? ",\"xid\":" + std::to_string(txn_.xid)
+                            : std::string(",\"xid\":null");
+    if (opts_.include_timestamp)
+      text += transactional
+                  ? ",\"timestamp\":\"" +
+                        pgtext::timestamptz_utc(txn_.commit_time) + "\""
+                  : std::string(",\"timestamp\":null");
+    if (opts_.include_lsn)
+      text += ",\"lsn\":\"" + lsn_to_string(m.message_lsn) + "\"";
+    text +=
+        transactional ? ",\"transactional\":true" : ",\"transactional\":false";
+    text += ",\"prefix\":";
+    pgtext::escape_json(text, m.prefix);
+    text += ",\"content\":";
+    pgtext::escape_json(text, content);
+    text += '}';
+    out.push_back({pos.at, xid, std::move(text)});
+    return ok();
+  }
+  const column_printer p{opts_, ht_, nl_, sp_};
+  if (transactional)
+    txn_.changes++;
+  std::string piece;
+  if (!opts_.write_in_chunks && transactional)
+    piece += nl_;
+  if (!transactional)
+    piece += "{" + nl_ + ht_ + "\"change\":" + sp_ + "[" + nl_;
+  piece += p.ht_n(2);
+  if (transactional && txn_.changes > 1)
+    piece += ',';
+  piece += "{" + nl_ + p.ht_n(3) + "\"kind\":" + sp_ + "\"message\"," + nl_;
+  piece += p.ht_n(3) + "\"transactional\":" + sp_ +
+           (transactional ? "true," : "false,") + nl_;
+  piece += p.ht_n(3) + "\"prefix\":" + sp_;
+  pgtext::escape_json(piece, m.prefix);
+  piece += "," + nl_ + p.ht_n(3) + "\"content\":" + sp_;
+  pgtext::escape_json(piece, content);
+  piece += nl_ + p.ht_n(2) + "}";
+  if (!transactional)
+    piece += nl_ + ht_ + "]" + nl_ + "}";
+  if (opts_.write_in_chunks || !transactional)
+    out.push_back({pos.at, xid, std::move(piece)});
+  else
+    txn_.body += piece;
+  return ok();
+}
+
+} // namespace walmux::wal2json
