@@ -1,17 +1,42 @@
 // pg_text.cpp: see pg_text.hpp.
 #include "protocol/pg_text.hpp"
 
+#include <array>
 #include <climits>
 #include <cstdio>
 
 namespace walmux::pgtext {
 
+namespace {
+
+// Bytes escape_json must not copy as they are: controls, '"', '\\'.
+constexpr auto special = [] {
+  std::array<bool, 256> t{};
+  for (int c = 0; c < 0x20; ++c)
+    t[static_cast<size_t>(c)] = true;
+  t['"'] = true;
+  t['\\'] = true;
+  return t;
+}();
+
+} // namespace
+
 void escape_json(std::string& out, std::string_view s) {
   out += '"';
-  for (char c : s) {
+  const char* p = s.data();
+  const char* end = p + s.size();
+  while (p < end) {
+    // Copy the longest run of ordinary bytes at once.
+    const char* run = p;
+    while (p < end && !special[static_cast<unsigned char>(*p)])
+      ++p;
+    out.append(run, static_cast<size_t>(p - run));
+    if (p == end)
+      break;
+    const char c = *p++;
     switch (c) {
     case '\0':
-      out += '"';
+      out += '"'; // a C string ends here
       return;
     case '\b':
       out += "\\b";
@@ -34,14 +59,11 @@ void escape_json(std::string& out, std::string_view s) {
     case '\\':
       out += "\\\\";
       break;
-    default:
-      if (static_cast<unsigned char>(c) < ' ') {
-        char buf[8];
-        std::snprintf(buf, sizeof buf, "\\u%04x", c);
-        out += buf;
-      } else {
-        out += c;
-      }
+    default: {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\u%04x", c);
+      out += buf;
+    }
     }
   }
   out += '"';

@@ -327,6 +327,10 @@ encoder::encoder(options opts, const catalog_view* catalog)
     nl_ = "\n";
     sp_ = " ";
   }
+  ht2_ = ht_ + ht_;
+  ht3_ = ht2_ + ht_;
+  ht4_ = ht3_ + ht_;
+  comma_ = "," + sp_;
 }
 
 bool encoder::table_selected(const std::string& schema,
@@ -454,26 +458,12 @@ status encoder::on_relation(const pgoutput::relation& r) {
 
 namespace {
 
-struct column_printer {
-  const options& o;
-  const std::string& ht;
-  const std::string& nl;
-  const std::string& sp;
-
-  error missing_meta(const pgoutput::relation& rel, size_t i) const {
-    return error{sqlstate::internal_error,
-                 "no catalog information for column \"" + rel.columns[i].name +
-                     "\" of relation \"" + rel.nspname + "." + rel.relname +
-                     "\""};
-  }
-
-  std::string ht_n(int n) const {
-    std::string s;
-    for (int i = 0; i < n; ++i)
-      s += ht;
-    return s;
-  }
-};
+error missing_meta(const pgoutput::relation& rel, size_t i) {
+  return error{sqlstate::internal_error,
+               "no catalog information for column \"" + rel.columns[i].name +
+                   "\" of relation \"" + rel.nspname + "." + rel.relname +
+                   "\""};
+}
 
 } // namespace
 
@@ -524,7 +514,7 @@ status encoder::on_change(char action, uint32_t relation_oid,
       opts_.include_column_positions || opts_.include_default) {
     for (size_t i = 0; i < n; ++i)
       if (e.meta[i] == nullptr)
-        return column_printer{opts_, ht_, nl_, sp_}.missing_meta(rel, i);
+        return missing_meta(rel, i);
   }
   auto type_text = [&](size_t i, bool v1) -> const std::string& {
     if (v1 && !opts_.include_typmod)
@@ -627,28 +617,40 @@ status encoder::on_change(char action, uint32_t relation_oid,
   }
 
   // Format 1.
-  const column_printer p{opts_, ht_, nl_, sp_};
   // One "columns"/"oldkeys" block; `replident` prints the old key.
   auto columns_block = [&](std::string& out_text, const pgoutput::tuple& t,
                            bool replident, bool identity_filter,
                            bool addcomma) -> status {
-    std::string names, types, oids, positions, notnulls, defaults, values;
-    std::string comma;
+    auto start = [&](std::string& buf, const std::string& indent,
+                     const char* key) {
+      buf.assign(indent);
+      buf += key;
+      buf += sp_;
+      buf += '[';
+    };
     if (replident) {
-      names = p.ht_n(3) + "\"oldkeys\":" + sp_ + "{" + nl_ + p.ht_n(4) +
-              "\"keynames\":" + sp_ + "[";
-      types = p.ht_n(4) + "\"keytypes\":" + sp_ + "[";
-      oids = p.ht_n(4) + "\"keytypeoids\":" + sp_ + "[";
-      values = p.ht_n(4) + "\"keyvalues\":" + sp_ + "[";
+      names_.assign(ht3_);
+      names_ += "\"oldkeys\":";
+      names_ += sp_;
+      names_ += '{';
+      names_ += nl_;
+      names_ += ht4_;
+      names_ += "\"keynames\":";
+      names_ += sp_;
+      names_ += '[';
+      start(types_, ht4_, "\"keytypes\":");
+      start(oids_, ht4_, "\"keytypeoids\":");
+      start(values_, ht4_, "\"keyvalues\":");
     } else {
-      names = p.ht_n(3) + "\"columnnames\":" + sp_ + "[";
-      types = p.ht_n(3) + "\"columntypes\":" + sp_ + "[";
-      oids = p.ht_n(3) + "\"columntypeoids\":" + sp_ + "[";
-      positions = p.ht_n(3) + "\"columnpositions\":" + sp_ + "[";
-      notnulls = p.ht_n(3) + "\"columnoptionals\":" + sp_ + "[";
-      defaults = p.ht_n(3) + "\"columndefaults\":" + sp_ + "[";
-      values = p.ht_n(3) + "\"columnvalues\":" + sp_ + "[";
+      start(names_, ht3_, "\"columnnames\":");
+      start(types_, ht3_, "\"columntypes\":");
+      start(oids_, ht3_, "\"columntypeoids\":");
+      start(positions_, ht3_, "\"columnpositions\":");
+      start(notnulls_, ht3_, "\"columnoptionals\":");
+      start(defaults_, ht3_, "\"columndefaults\":");
+      start(values_, ht3_, "\"columnvalues\":");
     }
+    bool first = true;
     for (size_t i = 0; i < n; ++i) {
       if (identity_filter && !in_identity(i))
         continue;
@@ -656,88 +658,140 @@ status encoder::on_change(char action, uint32_t relation_oid,
         continue;
       if (t[i].format == 'u')
         continue;
-      names += comma;
-      pgtext::escape_json(names, rel.columns[i].name);
+      const std::string_view sep = first ? std::string_view() : comma_;
+      names_ += sep;
+      pgtext::escape_json(names_, rel.columns[i].name);
       if (opts_.include_types) {
-        types += comma;
-        write_type(types, type_text(i, true), true);
-        if (!replident && opts_.include_not_null)
-          notnulls += comma + (e.meta[i]->not_null ? "false" : "true");
+        types_ += sep;
+        write_type(types_, type_text(i, true), true);
+        if (!replident && opts_.include_not_null) {
+          notnulls_ += sep;
+          notnulls_ += e.meta[i]->not_null ? "false" : "true";
+        }
       }
-      if (opts_.include_type_oids)
-        oids += comma + std::to_string(rel.columns[i].type_oid);
-      if (!replident && opts_.include_column_positions)
-        positions += comma + std::to_string(e.meta[i]->attnum);
-      if (!replident && opts_.include_default)
-        defaults += comma + (e.meta[i]->default_expr.empty()
-                                 ? std::string("null")
-                                 : "\"" + e.meta[i]->default_expr + "\"");
-      values += comma;
-      if (auto st = write_value(values, rel.columns[i].type_oid, t[i],
+      if (opts_.include_type_oids) {
+        oids_ += sep;
+        oids_ += std::to_string(rel.columns[i].type_oid);
+      }
+      if (!replident && opts_.include_column_positions) {
+        positions_ += sep;
+        positions_ += std::to_string(e.meta[i]->attnum);
+      }
+      if (!replident && opts_.include_default) {
+        defaults_ += sep;
+        if (e.meta[i]->default_expr.empty()) {
+          defaults_ += "null";
+        } else {
+          defaults_ += '"';
+          defaults_ += e.meta[i]->default_expr;
+          defaults_ += '"';
+        }
+      }
+      values_ += sep;
+      if (auto st = write_value(values_, rel.columns[i].type_oid, t[i],
                                 opts_.numeric_data_types_as_string);
           !st)
         return st;
-      if (comma.empty())
-        comma = "," + sp_;
+      first = false;
     }
-    names += "]," + nl_;
-    out_text += names;
+    auto close = [&](std::string& buf, const char* tail) {
+      out_text += buf;
+      out_text += tail;
+      out_text += nl_;
+    };
+    close(names_, "],");
     if (opts_.include_types)
-      out_text += types + "]," + nl_;
+      close(types_, "],");
     if (opts_.include_type_oids)
-      out_text += oids + "]," + nl_;
+      close(oids_, "],");
     if (replident) {
-      out_text += values + "]" + nl_ + p.ht_n(3) + "}" + nl_;
+      close(values_, "]");
+      out_text += ht3_;
+      out_text += '}';
+      out_text += nl_;
       return ok();
     }
     if (opts_.include_column_positions)
-      out_text += positions + "]," + nl_;
+      close(positions_, "],");
     if (opts_.include_not_null)
-      out_text += notnulls + "]," + nl_;
+      close(notnulls_, "],");
     if (opts_.include_default)
-      out_text += defaults + "]," + nl_;
-    out_text += values + (addcomma ? "]," : "]") + nl_;
+      close(defaults_, "],");
+    close(values_, addcomma ? "]," : "]");
     return ok();
   };
   auto pk_block = [&](std::string& out_text, bool addcomma) {
-    std::string names = p.ht_n(3) + "\"pk\":" + sp_ + "{" + nl_ + p.ht_n(4) +
-                        "\"pknames\":" + sp_ + "[";
-    std::string types = p.ht_n(4) + "\"pktypes\":" + sp_ + "[";
-    std::string comma;
+    pk_names_.assign(ht3_);
+    pk_names_ += "\"pk\":";
+    pk_names_ += sp_;
+    pk_names_ += '{';
+    pk_names_ += nl_;
+    pk_names_ += ht4_;
+    pk_names_ += "\"pknames\":";
+    pk_names_ += sp_;
+    pk_names_ += '[';
+    pk_types_.assign(ht4_);
+    pk_types_ += "\"pktypes\":";
+    pk_types_ += sp_;
+    pk_types_ += '[';
+    bool first = true;
     for (size_t i = 0; i < n; ++i) {
       if (!in_pk(i))
         continue;
-      names += comma;
-      pgtext::escape_json(names, rel.columns[i].name);
+      if (!first)
+        pk_names_ += comma_;
+      pgtext::escape_json(pk_names_, rel.columns[i].name);
       if (opts_.include_types) {
-        types += comma;
-        write_type(types, type_text(i, true), false);
+        if (!first)
+          pk_types_ += comma_;
+        write_type(pk_types_, type_text(i, true), false);
       }
-      if (comma.empty())
-        comma = "," + sp_;
+      first = false;
     }
-    out_text += names + "]," + nl_ + types + "]" + nl_ + p.ht_n(3) +
-                (addcomma ? "}," : "}") + nl_;
+    out_text += pk_names_;
+    out_text += "],";
+    out_text += nl_;
+    out_text += pk_types_;
+    out_text += ']';
+    out_text += nl_;
+    out_text += ht3_;
+    out_text += addcomma ? "}," : "}";
+    out_text += nl_;
   };
 
   txn_.changes++;
-  std::string piece = opts_.write_in_chunks ? "" : nl_;
-  piece += p.ht_n(2);
+  // Without chunks the change is appended to the transaction's document in
+  // place; with chunks it is a document of its own.
+  std::string chunk;
+  std::string& piece = opts_.write_in_chunks ? chunk : txn_.body;
+  if (!opts_.write_in_chunks)
+    piece += nl_;
+  piece += ht2_;
   if (txn_.changes > 1)
     piece += ',';
-  piece += "{" + nl_ + p.ht_n(3) + "\"kind\":" + sp_ +
-           (action == 'I'   ? "\"insert\","
-            : action == 'U' ? "\"update\","
-                            : "\"delete\",") +
-           nl_;
+  piece += '{';
+  piece += nl_;
+  piece += ht3_;
+  piece += "\"kind\":";
+  piece += sp_;
+  piece += action == 'I'   ? "\"insert\","
+           : action == 'U' ? "\"update\","
+                           : "\"delete\",";
+  piece += nl_;
   if (opts_.include_schemas) {
-    piece += p.ht_n(3) + "\"schema\":" + sp_;
+    piece += ht3_;
+    piece += "\"schema\":";
+    piece += sp_;
     pgtext::escape_json(piece, rel.nspname);
-    piece += "," + nl_;
+    piece += ',';
+    piece += nl_;
   }
-  piece += p.ht_n(3) + "\"table\":" + sp_;
+  piece += ht3_;
+  piece += "\"table\":";
+  piece += sp_;
   pgtext::escape_json(piece, rel.relname);
-  piece += "," + nl_;
+  piece += ',';
+  piece += nl_;
   const bool print_pk = opts_.include_pk && e.has_pk;
   status st;
   if (action == 'I') {
@@ -759,11 +813,10 @@ status encoder::on_change(char action, uint32_t relation_oid,
   }
   if (!st)
     return st;
-  piece += p.ht_n(2) + "}";
+  piece += ht2_;
+  piece += '}';
   if (opts_.write_in_chunks)
-    out.push_back({pos.at, txn_.xid, std::move(piece)});
-  else
-    txn_.body += piece;
+    out.push_back({pos.at, txn_.xid, std::move(chunk)});
   return ok();
 }
 
@@ -844,7 +897,6 @@ status encoder::on_message(const pgoutput::message& m,
     out.push_back({pos.at, xid, std::move(text)});
     return ok();
   }
-  const column_printer p{opts_, ht_, nl_, sp_};
   if (transactional)
     txn_.changes++;
   std::string piece;
@@ -852,17 +904,17 @@ status encoder::on_message(const pgoutput::message& m,
     piece += nl_;
   if (!transactional)
     piece += "{" + nl_ + ht_ + "\"change\":" + sp_ + "[" + nl_;
-  piece += p.ht_n(2);
+  piece += ht2_;
   if (transactional && txn_.changes > 1)
     piece += ',';
-  piece += "{" + nl_ + p.ht_n(3) + "\"kind\":" + sp_ + "\"message\"," + nl_;
-  piece += p.ht_n(3) + "\"transactional\":" + sp_ +
+  piece += "{" + nl_ + ht3_ + "\"kind\":" + sp_ + "\"message\"," + nl_;
+  piece += ht3_ + "\"transactional\":" + sp_ +
            (transactional ? "true," : "false,") + nl_;
-  piece += p.ht_n(3) + "\"prefix\":" + sp_;
+  piece += ht3_ + "\"prefix\":" + sp_;
   pgtext::escape_json(piece, m.prefix);
-  piece += "," + nl_ + p.ht_n(3) + "\"content\":" + sp_;
+  piece += "," + nl_ + ht3_ + "\"content\":" + sp_;
   pgtext::escape_json(piece, content);
-  piece += nl_ + p.ht_n(2) + "}";
+  piece += nl_ + ht2_ + "}";
   if (!transactional)
     piece += nl_ + ht_ + "]" + nl_ + "}";
   if (opts_.write_in_chunks || !transactional)

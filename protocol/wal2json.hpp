@@ -152,8 +152,13 @@ class encoder {
   const catalog_view* catalog_;
   std::unordered_map<uint32_t, relation_entry> relations_;
   txn_state txn_;
-  // Pretty-print whitespace: tab, newline, space, or empty strings.
-  std::string ht_, nl_, sp_;
+  // Pretty-print whitespace: tab, newline, space, or empty strings; ht2_ to
+  // ht4_ are two to four tabs, comma_ is the separator "," + sp_.
+  std::string ht_, nl_, sp_, ht2_, ht3_, ht4_, comma_;
+  // Scratch buffers for format 1's column arrays, reused so that encoding a
+  // change allocates nothing once they have grown.
+  std::string names_, types_, oids_, positions_, notnulls_, defaults_,
+    values_, pk_names_, pk_types_;
 };
 
 } // namespace walmux::wal2json

@@ -8,6 +8,8 @@
 //                        what a walsender does for a slot that needs no change
 //   pgoutput_encode      values back to bytes
 //   frame_reader_copydata  CopyData framing of the same stream
+//   wal2json_encode_v1/v2  wal2json documents from the decoded v1 capture
+//                        (tests/data/pgoutput/v1.tsv), items = changes
 //
 // Counters: items_per_second = messages/s, bytes_per_second = payload bytes.
 // Run: build/tools/bench/protocol_bench
@@ -15,6 +17,7 @@
 #include "protocol/messages.hpp"
 #include "protocol/pgoutput.hpp"
 #include "protocol/stream.hpp"
+#include "protocol/wal2json.hpp"
 #include "tests/support/golden.hpp"
 
 #include <string>
@@ -126,6 +129,50 @@ void frame_reader_copydata(benchmark::State& state) {
   report(state, c);
 }
 BENCHMARK(frame_reader_copydata);
+
+// A catalog that knows every column as text-typed, nullable, not in a key:
+// the encoder's work per column is the same whatever the names say.
+class flat_catalog : public wal2json::catalog_view {
+ public:
+  const wal2json::column_meta* column(uint32_t,
+                                      std::string_view) const override {
+    return &meta_;
+  }
+
+ private:
+  wal2json::column_meta meta_{"text", "text", false, false, 1, ""};
+};
+
+void wal2json_encode(benchmark::State& state, const char* format) {
+  static const auto input = [] {
+    std::vector<std::pair<pgoutput::any_message, wal2json::message_position>>
+        out;
+    pgoutput::stream_decoder d;
+    for (const auto& rec : testing::read_golden("pgoutput/v1.tsv"))
+      out.emplace_back(*d.decode(rec.bytes),
+                       wal2json::message_position{*lsn_parse(rec.lsn), lsn(1)});
+    return out;
+  }();
+  int64_t changes = 0;
+  for (const auto& [m, pos] : input)
+    changes += std::holds_alternative<pgoutput::insert>(m) ||
+               std::holds_alternative<pgoutput::update>(m) ||
+               std::holds_alternative<pgoutput::delete_>(m);
+  flat_catalog catalog;
+  auto opts = *wal2json::parse_options(
+      {{"format-version", repl::option::kind::string, format}});
+  std::vector<wal2json::document> docs;
+  for (auto _ : state) {
+    wal2json::encoder enc(opts, &catalog);
+    docs.clear();
+    for (const auto& [m, pos] : input)
+      (void)enc.feed(m, pos, docs);
+    benchmark::DoNotOptimize(docs.data());
+  }
+  state.SetItemsProcessed(state.iterations() * changes);
+}
+BENCHMARK_CAPTURE(wal2json_encode, v1, "1");
+BENCHMARK_CAPTURE(wal2json_encode, v2, "2");
 
 } // namespace
 
