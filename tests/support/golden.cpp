@@ -18,7 +18,11 @@ std::string hex_decode(const std::string& hex) {
 }
 
 std::vector<golden_record> read_golden(const std::string& relative) {
-  std::ifstream in(WALMUX_SOURCE_DIR "/tests/data/" + relative);
+  return read_golden_file(WALMUX_SOURCE_DIR "/tests/data/" + relative);
+}
+
+std::vector<golden_record> read_golden_file(const std::string& path) {
+  std::ifstream in(path);
   std::vector<golden_record> out;
   std::string line;
   while (std::getline(in, line)) {

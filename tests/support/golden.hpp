@@ -15,6 +15,8 @@ struct golden_record {
 
 // Reads tests/data/<relative>; an empty vector if the file is missing.
 std::vector<golden_record> read_golden(const std::string& relative);
+// Reads a file of the same format at any path.
+std::vector<golden_record> read_golden_file(const std::string& path);
 
 std::string hex_decode(const std::string& hex);
 

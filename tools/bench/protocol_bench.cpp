@@ -12,6 +12,10 @@
 //                        (tests/data/pgoutput/v1.tsv), items = changes
 //
 // Counters: items_per_second = messages/s, bytes_per_second = payload bytes.
+// WALMUX_BENCH_PGOUTPUT=<file> replaces both inputs with another capture of
+// the same format (tools/bench/compare_postgres.sh uses it to measure on the
+// very messages PostgreSQL produced in the same run).
+//
 // Run: build/tools/bench/protocol_bench
 #include "protocol/frame.hpp"
 #include "protocol/messages.hpp"
@@ -20,6 +24,7 @@
 #include "protocol/wal2json.hpp"
 #include "tests/support/golden.hpp"
 
+#include <cstdlib>
 #include <string>
 #include <vector>
 
@@ -35,11 +40,17 @@ struct corpus {
   size_t bytes = 0;
 };
 
+std::vector<testing::golden_record> input(const char* default_file) {
+  if (const char* path = std::getenv("WALMUX_BENCH_PGOUTPUT"))
+    return testing::read_golden_file(path);
+  return testing::read_golden(default_file);
+}
+
 const corpus& load() {
   static const corpus c = [] {
     corpus out;
     pgoutput::stream_decoder d;
-    for (auto& rec : testing::read_golden("pgoutput/v2_streaming.tsv")) {
+    for (auto& rec : input("pgoutput/v2_streaming.tsv")) {
       out.contexts.push_back({d.in_stream(), false});
       (void)d.decode(rec.bytes);
       out.bytes += rec.bytes.size();
@@ -144,17 +155,17 @@ class flat_catalog : public wal2json::catalog_view {
 };
 
 void wal2json_encode(benchmark::State& state, const char* format) {
-  static const auto input = [] {
+  static const auto fed = [] {
     std::vector<std::pair<pgoutput::any_message, wal2json::message_position>>
         out;
     pgoutput::stream_decoder d;
-    for (const auto& rec : testing::read_golden("pgoutput/v1.tsv"))
+    for (const auto& rec : input("pgoutput/v1.tsv"))
       out.emplace_back(*d.decode(rec.bytes),
                        wal2json::message_position{*lsn_parse(rec.lsn), lsn(1)});
     return out;
   }();
   int64_t changes = 0;
-  for (const auto& [m, pos] : input)
+  for (const auto& [m, pos] : fed)
     changes += std::holds_alternative<pgoutput::insert>(m) ||
                std::holds_alternative<pgoutput::update>(m) ||
                std::holds_alternative<pgoutput::delete_>(m);
@@ -165,7 +176,7 @@ void wal2json_encode(benchmark::State& state, const char* format) {
   for (auto _ : state) {
     wal2json::encoder enc(opts, &catalog);
     docs.clear();
-    for (const auto& [m, pos] : input)
+    for (const auto& [m, pos] : fed)
       (void)enc.feed(m, pos, docs);
     benchmark::DoNotOptimize(docs.data());
   }
