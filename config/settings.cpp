@@ -2,6 +2,7 @@
 // (see settings.hpp).
 #include "config/settings.hpp"
 
+#include "common/pg_bool.hpp"
 #include "config/conf_file.hpp"
 
 #include <algorithm>
@@ -22,27 +23,6 @@ std::string quoted(std::string_view s) {
   return "\"" + std::string(s) + "\"";
 }
 
-// PostgreSQL's parse_bool: on/off, true/false, yes/no (unique prefixes,
-// case-insensitive), 1/0.
-bool parse_bool(std::string_view text, bool& out) {
-  std::string v = lower(text);
-  if (v.empty())
-    return false;
-  auto prefix_of = [&](std::string_view word, size_t min_len) {
-    return v.size() >= min_len && v.size() <= word.size() &&
-           word.compare(0, v.size(), v) == 0;
-  };
-  if (prefix_of("true", 1) || prefix_of("yes", 1) || v == "on" || v == "1") {
-    out = true;
-    return true;
-  }
-  if (prefix_of("false", 1) || prefix_of("no", 1) || prefix_of("off", 2) ||
-      v == "0") {
-    out = false;
-    return true;
-  }
-  return false;
-}
 
 int64_t default_int_of(const parameter_def& def, const machine_facts& facts) {
   return def.dynamic_default ? def.dynamic_default(facts) : def.default_int;
@@ -86,7 +66,7 @@ expected<param_value> parse_value(const parameter_def& def,
   switch (def.type) {
   case param_type::boolean: {
     bool b = false;
-    if (!parse_bool(text, b))
+    if (!parse_pg_bool(text, b))
       return error{sqlstate::invalid_parameter_value,
                    "parameter " + quoted(def.name) +
                        " requires a Boolean value"};

@@ -583,6 +583,18 @@ interpret_create_slot_options(const create_replication_slot& cmd) {
   auto conflicting = [] {
     return error{sqlstate::syntax_error, "conflicting or redundant options"};
   };
+  // A boolean option, allowed once and only for the slot kind it applies to.
+  auto set_boolean = [&](const option& o, bool& given, bool allowed,
+                         bool& field) -> status {
+    if (given || !allowed)
+      return conflicting();
+    given = true;
+    auto b = option_boolean(o);
+    if (!b)
+      return std::move(b).err();
+    field = *b;
+    return ok();
+  };
   for (const auto& o : cmd.options) {
     if (o.name == "snapshot") {
       if (snapshot_given || !cmd.logical)
@@ -600,29 +612,18 @@ interpret_create_slot_options(const create_replication_slot& cmd) {
                      "\"snapshot\": \"" +
                          o.value + "\""};
     } else if (o.name == "reserve_wal") {
-      if (reserve_given || cmd.logical)
-        return conflicting();
-      reserve_given = true;
-      auto b = option_boolean(o);
-      if (!b)
-        return std::move(b).err();
-      out.reserve_wal = *b;
+      if (auto st =
+              set_boolean(o, reserve_given, !cmd.logical, out.reserve_wal);
+          !st)
+        return std::move(st).err();
     } else if (o.name == "two_phase") {
-      if (two_phase_given || !cmd.logical)
-        return conflicting();
-      two_phase_given = true;
-      auto b = option_boolean(o);
-      if (!b)
-        return std::move(b).err();
-      out.two_phase = *b;
+      if (auto st = set_boolean(o, two_phase_given, cmd.logical, out.two_phase);
+          !st)
+        return std::move(st).err();
     } else if (o.name == "failover") {
-      if (failover_given || !cmd.logical)
-        return conflicting();
-      failover_given = true;
-      auto b = option_boolean(o);
-      if (!b)
-        return std::move(b).err();
-      out.failover = *b;
+      if (auto st = set_boolean(o, failover_given, cmd.logical, out.failover);
+          !st)
+        return std::move(st).err();
     } else {
       return error{sqlstate::syntax_error, "unrecognized option: " + o.name};
     }

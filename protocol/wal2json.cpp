@@ -16,102 +16,8 @@ constexpr uint32_t int2_oid = 21, int4_oid = 23, int8_oid = 20, oid_oid = 26,
                    float4_oid = 700, float8_oid = 701, numeric_oid = 1700,
                    bool_oid = 16, bytea_oid = 17;
 
-error parse_value_error(std::string_view value, std::string_view name) {
-  return error{sqlstate::invalid_parameter_value,
-               "could not parse value \"" + std::string(value) +
-                   "\" for parameter \"" + std::string(name) + "\""};
-}
-
 error not_supported(const std::string& what) {
   return error{sqlstate::feature_not_supported, what};
-}
-
-// PostgreSQL's parse_bool (unique prefixes of true/false/yes/no, on/off, 1/0).
-bool parse_bool(std::string_view text, bool& out) {
-  std::string v;
-  for (char c : text)
-    v += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  auto prefix_of = [&](std::string_view word, size_t min_len) {
-    return v.size() >= min_len && v.size() <= word.size() &&
-           word.compare(0, v.size(), v) == 0;
-  };
-  if (prefix_of("true", 1) || prefix_of("yes", 1) || v == "on" || v == "1") {
-    out = true;
-    return true;
-  }
-  if (prefix_of("false", 1) || prefix_of("no", 1) || prefix_of("off", 2) ||
-      v == "0") {
-    out = false;
-    return true;
-  }
-  return false;
-}
-
-// wal2json's split_string_to_list: separator ',', surrounding spaces
-// trimmed, a backslash protects the next character (and stays in the name).
-bool split_list(std::string_view s, std::vector<std::string>& out) {
-  size_t i = 0;
-  auto space = [&](size_t k) {
-    return k < s.size() && std::isspace(static_cast<unsigned char>(s[k]));
-  };
-  while (space(i))
-    ++i;
-  if (i == s.size())
-    return true;
-  while (true) {
-    size_t start = i;
-    while (i < s.size() && s[i] != ',' &&
-           !std::isspace(static_cast<unsigned char>(s[i]))) {
-      if (s[i] == '\\')
-        ++i;
-      ++i;
-    }
-    i = std::min(i, s.size());
-    if (i == start)
-      return false;
-    out.emplace_back(s.substr(start, i - start));
-    while (space(i))
-      ++i;
-    if (i == s.size())
-      return true;
-    if (s[i] != ',')
-      return false;
-    ++i;
-    while (space(i))
-      ++i;
-  }
-}
-
-// "schema.table" with '*' wildcards; backslash escapes are removed.
-bool parse_tables(std::string_view s, std::vector<table_pattern>& out) {
-  std::vector<std::string> items;
-  if (!split_list(s, items))
-    return false;
-  for (const auto& item : items) {
-    table_pattern t;
-    t.all_schemas = item.size() >= 2 && item[0] == '*' && item[1] == '.';
-    size_t i = 0;
-    std::string schema;
-    while (i < item.size() && item[i] != '.') {
-      if (item[i] == '\\' && i + 1 < item.size())
-        ++i;
-      schema += item[i++];
-    }
-    if (i == item.size())
-      return false; // no schema given
-    ++i;
-    t.all_tables = item.compare(i, std::string::npos, "*") == 0;
-    std::string table;
-    while (i < item.size()) {
-      if (item[i] == '\\' && i + 1 < item.size())
-        ++i;
-      table += item[i++];
-    }
-    t.schema = std::move(schema);
-    t.table = std::move(table);
-    out.push_back(std::move(t));
-  }
-  return true;
 }
 
 bool matches(const std::vector<table_pattern>& list, const std::string& schema,
@@ -196,129 +102,6 @@ void write_type(std::string& out, const std::string& type, bool check_array) {
 
 } // namespace
 
-expected<options> parse_options(const std::vector<repl::option>& opts) {
-  options o;
-  bool add_tables_given = false;
-  for (const auto& opt : opts) {
-    const std::string& name = opt.name;
-    const bool has_value = opt.value_kind != repl::option::kind::none;
-    auto boolean = [&](bool& field) -> status {
-      if (!has_value) {
-        field = true;
-        return ok();
-      }
-      if (!parse_bool(opt.value, field))
-        return parse_value_error(opt.value, name);
-      return ok();
-    };
-    status st;
-    if (name == "include-transaction")
-      st = boolean(o.include_transaction);
-    else if (name == "include-xids")
-      st = boolean(o.include_xids);
-    else if (name == "include-timestamp")
-      st = boolean(o.include_timestamp);
-    else if (name == "include-lsn")
-      st = boolean(o.include_lsn);
-    else if (name == "include-schemas")
-      st = boolean(o.include_schemas);
-    else if (name == "include-types")
-      st = boolean(o.include_types);
-    else if (name == "include-type-oids")
-      st = boolean(o.include_type_oids);
-    else if (name == "include-typmod")
-      st = boolean(o.include_typmod);
-    else if (name == "include-not-null")
-      st = boolean(o.include_not_null);
-    else if (name == "include-pk")
-      st = boolean(o.include_pk);
-    else if (name == "include-column-positions")
-      st = boolean(o.include_column_positions);
-    else if (name == "include-default")
-      st = boolean(o.include_default);
-    else if (name == "numeric-data-types-as-string")
-      st = boolean(o.numeric_data_types_as_string);
-    else if (name == "pretty-print")
-      st = boolean(o.pretty_print);
-    else if (name == "write-in-chunks")
-      st = boolean(o.write_in_chunks);
-    else if (name == "include-unchanged-toast") {
-      bool ignored = false;
-      st = boolean(ignored); // deprecated in wal2json 2.x: accepted, no effect
-    } else if (name == "include-origin" || name == "include-domain-data-type") {
-      bool wanted = false;
-      st = boolean(wanted);
-      if (st && wanted)
-        return not_supported("wal2json option \"" + name +
-                             "\" is not supported by walmux yet");
-    } else if (name == "filter-origins") {
-      return not_supported(
-          "wal2json option \"filter-origins\" is not supported by walmux yet");
-    } else if (name == "actions") {
-      if (!has_value)
-        return parse_value_error("(null)", name);
-      std::vector<std::string> items;
-      if (!split_list(opt.value, items))
-        return parse_value_error(opt.value, name);
-      o.action_insert = o.action_update = o.action_delete = o.action_truncate =
-          false;
-      for (const auto& a : items) {
-        if (a == "insert")
-          o.action_insert = true;
-        else if (a == "update")
-          o.action_update = true;
-        else if (a == "delete")
-          o.action_delete = true;
-        else if (a == "truncate")
-          o.action_truncate = true;
-        else
-          return parse_value_error(a, name);
-      }
-    } else if (name == "filter-tables" || name == "add-tables") {
-      auto& list = name == "filter-tables" ? o.filter_tables : o.add_tables;
-      list.clear();
-      if (name == "add-tables")
-        add_tables_given = true;
-      if (has_value && !parse_tables(opt.value, list))
-        return parse_value_error(opt.value, name);
-    } else if (name == "filter-msg-prefixes" || name == "add-msg-prefixes") {
-      auto& list = name == "filter-msg-prefixes" ? o.filter_msg_prefixes
-                                                 : o.add_msg_prefixes;
-      list.clear();
-      if (has_value && !split_list(opt.value, list))
-        return parse_value_error(opt.value, name);
-    } else if (name == "format-version") {
-      if (!has_value) {
-        o.format_version = 2;
-      } else {
-        const std::string& v = opt.value;
-        if (v.empty() || v.size() > 9 ||
-            v.find_first_not_of("0123456789") != std::string::npos)
-          return parse_value_error(v, name);
-        o.format_version = std::stoi(v);
-      }
-      if (o.format_version > 2)
-        return not_supported(
-            "client sent format_version=" + std::to_string(o.format_version) +
-            " but we only support format 2 or lower");
-      if (o.format_version < 1)
-        return not_supported(
-            "client sent format_version=" + std::to_string(o.format_version) +
-            " but we only support format 1 or higher");
-    } else {
-      return error{sqlstate::invalid_parameter_value,
-                   "option \"" + name + "\" = \"" +
-                       (has_value ? opt.value : std::string("(null)")) +
-                       "\" is unknown"};
-    }
-    if (!st)
-      return std::move(st).err();
-  }
-  if (!add_tables_given)
-    o.add_tables.push_back(table_pattern{true, true, "", ""});
-  return o;
-}
-
 encoder::encoder(options opts, const catalog_view* catalog)
     : opts_(std::move(opts))
     , catalog_(catalog) {
@@ -338,6 +121,21 @@ bool encoder::table_selected(const std::string& schema,
   if (matches(opts_.filter_tables, schema, table))
     return false;
   return matches(opts_.add_tables, schema, table);
+}
+
+std::string encoder::v2_open(char action, bool in_transaction) const {
+  std::string text = "{\"action\":\"";
+  text += action;
+  text += '"';
+  if (opts_.include_xids)
+    text += in_transaction ? ",\"xid\":" + std::to_string(txn_.xid)
+                           : std::string(",\"xid\":null");
+  if (opts_.include_timestamp)
+    text += in_transaction
+                ? ",\"timestamp\":\"" +
+                      pgtext::timestamptz_utc(txn_.commit_time) + "\""
+                : std::string(",\"timestamp\":null");
+  return text;
 }
 
 status encoder::feed(const pgoutput::any_message& m,
@@ -397,11 +195,7 @@ status encoder::on_begin(const pgoutput::begin& b, const message_position& pos,
   }
   if (!opts_.include_transaction)
     return ok();
-  text = "{\"action\":\"B\"";
-  if (opts_.include_xids)
-    text += ",\"xid\":" + std::to_string(b.xid);
-  if (opts_.include_timestamp)
-    text += ",\"timestamp\":\"" + pgtext::timestamptz_utc(b.commit_time) + "\"";
+  text = v2_open('B', true);
   if (opts_.include_lsn)
     text += ",\"lsn\":\"" + lsn_to_string(b.final_lsn) + "\",\"nextlsn\":\"" +
             lsn_to_string(txn_.end_lsn) + "\"";
@@ -428,12 +222,7 @@ status encoder::on_commit(const pgoutput::commit& c,
   }
   if (!opts_.include_transaction)
     return ok();
-  std::string text = "{\"action\":\"C\"";
-  if (opts_.include_xids)
-    text += ",\"xid\":" + std::to_string(txn_.xid);
-  if (opts_.include_timestamp)
-    text +=
-        ",\"timestamp\":\"" + pgtext::timestamptz_utc(txn_.commit_time) + "\"";
+  std::string text = v2_open('C', true);
   if (opts_.include_lsn)
     text += ",\"lsn\":\"" + lsn_to_string(c.commit_lsn) + "\",\"nextlsn\":\"" +
             lsn_to_string(c.end_lsn) + "\"";
@@ -569,14 +358,7 @@ status encoder::on_change(char action, uint32_t relation_oid,
       }
       return ok();
     };
-    std::string text = "{\"action\":\"";
-    text += action;
-    text += "\"";
-    if (opts_.include_xids)
-      text += ",\"xid\":" + std::to_string(txn_.xid);
-    if (opts_.include_timestamp)
-      text += ",\"timestamp\":\"" + pgtext::timestamptz_utc(txn_.commit_time) +
-              "\"";
+    std::string text = v2_open(action, true);
     if (opts_.include_lsn)
       text += ",\"lsn\":\"" + lsn_to_string(pos.at) + "\"";
     if (opts_.include_schemas) {
@@ -835,12 +617,7 @@ status encoder::on_truncate(const pgoutput::truncate& t,
     const auto& rel = it->second.rel;
     if (!table_selected(rel.nspname, rel.relname))
       continue;
-    std::string text = "{\"action\":\"T\"";
-    if (opts_.include_xids)
-      text += ",\"xid\":" + std::to_string(txn_.xid);
-    if (opts_.include_timestamp)
-      text += ",\"timestamp\":\"" + pgtext::timestamptz_utc(txn_.commit_time) +
-              "\"";
+    std::string text = v2_open('T', true);
     if (opts_.include_lsn)
       text += ",\"lsn\":\"" + lsn_to_string(pos.at) + "\"";
     if (opts_.include_schemas) {
@@ -876,15 +653,7 @@ status encoder::on_message(const pgoutput::message& m,
   // The content is a C string in wal2json: it ends at the first NUL.
   std::string_view content(m.content.c_str());
   if (opts_.format_version == 2) {
-    std::string text = "{\"action\":\"M\"";
-    if (opts_.include_xids)
-      text += transactional ? ",\"xid\":" + std::to_string(txn_.xid)
-                            : std::string(",\"xid\":null");
-    if (opts_.include_timestamp)
-      text += transactional
-                  ? ",\"timestamp\":\"" +
-                        pgtext::timestamptz_utc(txn_.commit_time) + "\""
-                  : std::string(",\"timestamp\":null");
+    std::string text = v2_open('M', transactional);
     if (opts_.include_lsn)
       text += ",\"lsn\":\"" + lsn_to_string(m.message_lsn) + "\"";
     text +=

@@ -147,6 +147,9 @@ class encoder {
 
   bool table_selected(const std::string& schema,
                       const std::string& table) const;
+  // A format 2 record up to its "lsn": action, then xid and timestamp as
+  // the options ask (null outside a transaction).
+  std::string v2_open(char action, bool in_transaction) const;
 
   options opts_;
   const catalog_view* catalog_;
@@ -157,8 +160,8 @@ class encoder {
   std::string ht_, nl_, sp_, ht2_, ht3_, ht4_, comma_;
   // Scratch buffers for format 1's column arrays, reused so that encoding a
   // change allocates nothing once they have grown.
-  std::string names_, types_, oids_, positions_, notnulls_, defaults_,
-    values_, pk_names_, pk_types_;
+  std::string names_, types_, oids_, positions_, notnulls_, defaults_, values_,
+      pk_names_, pk_types_;
 };
 
 } // namespace walmux::wal2json

@@ -140,6 +140,46 @@ expected<std::vector<uint32_t>> oid_array(ondemand::value v) {
   return out;
 }
 
+// Calls f(key, value) for each field of `obj` in document order; stops at
+// the first error, from simdjson or from f.
+template <class F>
+status each_field(ondemand::object obj, F&& f) {
+  for (auto field : obj) {
+    std::string_view key;
+    if (auto e = field.unescaped_key().get(key))
+      return bad(e);
+    ondemand::value v;
+    if (auto e = field.value().get(v))
+      return bad(e);
+    if (auto st = f(key, v); !st)
+      return st;
+  }
+  return ok();
+}
+
+template <class F>
+status each_field(ondemand::value v, F&& f) {
+  ondemand::object obj;
+  if (auto e = v.get_object().get(obj))
+    return bad(e);
+  return each_field(obj, std::forward<F>(f));
+}
+
+// Moves a decoded value into `target`, or passes its error on.
+template <class T, class U>
+status assign(expected<T> r, U& target) {
+  if (!r)
+    return std::move(r).err();
+  target = std::move(*r);
+  return ok();
+}
+
+status assign_bool(ondemand::value v, bool& target) {
+  if (auto e = v.get_bool().get(target))
+    return bad(e);
+  return ok();
+}
+
 // Builds columns from format 1's parallel arrays.
 expected<std::vector<decoded_column>>
 zip_columns(const std::vector<std::string>& names,
@@ -163,135 +203,113 @@ zip_columns(const std::vector<std::string>& names,
   return out;
 }
 
-// Format 1: one element of "change".
-expected<decoded_record> v1_change(ondemand::object obj) {
-  decoded_record r;
+// Format 1's parallel arrays of one column list.
+struct column_arrays {
   std::vector<std::string> names, types;
   std::vector<uint32_t> oids;
   std::vector<std::optional<std::string>> values;
-  for (auto field : obj) {
-    std::string_view key;
-    if (auto e = field.unescaped_key().get(key))
-      return bad(e);
-    ondemand::value v;
-    if (auto e = field.value().get(v))
-      return bad(e);
-    if (key == "kind") {
-      auto kind = string_value(v);
-      if (!kind)
-        return std::move(kind).err();
-      if (*kind == "insert")
-        r.action = 'I';
-      else if (*kind == "update")
-        r.action = 'U';
-      else if (*kind == "delete")
-        r.action = 'D';
-      else if (*kind == "message")
-        r.action = 'M';
-      else
-        return bad("unknown change kind \"" + *kind + "\"");
-    } else if (key == "schema" || key == "table" || key == "prefix" ||
-               key == "content") {
-      auto s = string_value(v);
-      if (!s)
-        return std::move(s).err();
-      (key == "schema"   ? r.schema
-       : key == "table"  ? r.table
-       : key == "prefix" ? r.prefix
-                         : r.content) = std::move(*s);
-    } else if (key == "transactional") {
-      if (auto e = v.get_bool().get(r.transactional))
-        return bad(e);
-    } else if (key == "columnnames") {
-      auto a = string_array(v);
-      if (!a)
-        return std::move(a).err();
-      names = std::move(*a);
-    } else if (key == "columntypes") {
-      auto a = string_array(v);
-      if (!a)
-        return std::move(a).err();
-      types = std::move(*a);
-    } else if (key == "columntypeoids") {
-      auto a = oid_array(v);
-      if (!a)
-        return std::move(a).err();
-      oids = std::move(*a);
-    } else if (key == "columnvalues") {
-      auto a = scalar_array(v);
-      if (!a)
-        return std::move(a).err();
-      values = std::move(*a);
-    } else if (key == "oldkeys") {
-      ondemand::object keys;
-      if (auto e = v.get_object().get(keys))
-        return bad(e);
-      std::vector<std::string> knames, ktypes;
-      std::vector<uint32_t> koids;
-      std::vector<std::optional<std::string>> kvalues;
-      for (auto kf : keys) {
-        std::string_view kkey;
-        if (auto e = kf.unescaped_key().get(kkey))
-          return bad(e);
-        ondemand::value kv;
-        if (auto e = kf.value().get(kv))
-          return bad(e);
-        status st;
-        if (kkey == "keynames") {
-          auto a = string_array(kv);
-          if (!a)
-            return std::move(a).err();
-          knames = std::move(*a);
-        } else if (kkey == "keytypes") {
-          auto a = string_array(kv);
-          if (!a)
-            return std::move(a).err();
-          ktypes = std::move(*a);
-        } else if (kkey == "keytypeoids") {
-          auto a = oid_array(kv);
-          if (!a)
-            return std::move(a).err();
-          koids = std::move(*a);
-        } else if (kkey == "keyvalues") {
-          auto a = scalar_array(kv);
-          if (!a)
-            return std::move(a).err();
-          kvalues = std::move(*a);
-        }
-      }
-      auto cols = zip_columns(knames, ktypes, koids, kvalues);
-      if (!cols)
-        return std::move(cols).err();
-      r.identity = std::move(*cols);
-    } else if (key == "pk") {
-      ondemand::object pk;
-      if (auto e = v.get_object().get(pk))
-        return bad(e);
-      for (auto pf : pk) {
-        std::string_view pkey;
-        if (auto e = pf.unescaped_key().get(pkey))
-          return bad(e);
-        if (pkey != "pknames")
-          continue;
-        ondemand::value pv;
-        if (auto e = pf.value().get(pv))
-          return bad(e);
-        auto a = string_array(pv);
-        if (!a)
-          return std::move(a).err();
-        r.pk = std::move(*a);
-      }
-    }
-    // columnoptionals, columnpositions, columndefaults: not change values.
+};
+
+// Handles `key` if it is one of the arrays, with `prefix` "column" or "key".
+// Sets `handled`; other keys are left to the caller.
+status column_array_field(std::string_view key, ondemand::value v,
+                          std::string_view prefix, column_arrays& a,
+                          bool& handled) {
+  handled = true;
+  if (key.substr(0, prefix.size()) != prefix) {
+    handled = false;
+    return ok();
   }
+  auto rest = key.substr(prefix.size());
+  if (rest == "names")
+    return assign(string_array(v), a.names);
+  if (rest == "types")
+    return assign(string_array(v), a.types);
+  if (rest == "typeoids")
+    return assign(oid_array(v), a.oids);
+  if (rest == "values")
+    return assign(scalar_array(v), a.values);
+  handled = false; // columnoptionals, columnpositions, columndefaults
+  return ok();
+}
+
+char change_kind(std::string_view kind) {
+  if (kind == "insert")
+    return 'I';
+  if (kind == "update")
+    return 'U';
+  if (kind == "delete")
+    return 'D';
+  if (kind == "message")
+    return 'M';
+  return 0;
+}
+
+// Fields shared by both formats: names of things and message parts.
+status text_field(std::string_view key, ondemand::value v, decoded_record& r,
+                  bool& handled) {
+  handled = true;
+  if (key == "schema")
+    return assign(string_value(v), r.schema);
+  if (key == "table")
+    return assign(string_value(v), r.table);
+  if (key == "prefix")
+    return assign(string_value(v), r.prefix);
+  if (key == "content")
+    return assign(string_value(v), r.content);
+  if (key == "transactional")
+    return assign_bool(v, r.transactional);
+  handled = false;
+  return ok();
+}
+
+// Format 1: one element of "change".
+expected<decoded_record> v1_change(ondemand::object obj) {
+  decoded_record r;
+  column_arrays columns, keys;
+  auto st =
+      each_field(obj, [&](std::string_view key, ondemand::value v) -> status {
+        bool handled = false;
+        if (auto st = text_field(key, v, r, handled); !st || handled)
+          return st;
+        if (auto st = column_array_field(key, v, "column", columns, handled);
+            !st || handled)
+          return st;
+        if (key == "kind") {
+          std::string kind;
+          if (auto st = assign(string_value(v), kind); !st)
+            return st;
+          r.action = change_kind(kind);
+          if (r.action == 0)
+            return bad("unknown change kind \"" + kind + "\"");
+        } else if (key == "oldkeys") {
+          return each_field(v, [&](std::string_view k, ondemand::value kv) {
+            bool h = false;
+            return column_array_field(k, kv, "key", keys, h);
+          });
+        } else if (key == "pk") {
+          return each_field(v, [&](std::string_view k, ondemand::value pv) {
+            return k == "pknames" ? assign(string_array(pv), r.pk) : ok();
+          });
+        }
+        return ok();
+      });
+  if (!st)
+    return std::move(st).err();
   if (r.action == 0)
     return bad("change without \"kind\"");
   if (r.action != 'M') {
-    auto cols = zip_columns(names, types, oids, values);
-    if (!cols)
-      return std::move(cols).err();
-    r.columns = std::move(*cols);
+    if (auto st = assign(zip_columns(columns.names, columns.types, columns.oids,
+                                     columns.values),
+                         r.columns);
+        !st)
+      return std::move(st).err();
   }
+  if (auto st =
+          assign(zip_columns(keys.names, keys.types, keys.oids, keys.values),
+                 r.identity);
+      !st)
+    return std::move(st).err();
   return r;
 }
 
@@ -303,44 +321,33 @@ expected<std::vector<decoded_record>> decode_v1(ondemand::document& doc) {
   begin.action = 'B';
   std::vector<decoded_record> changes;
   bool saw_change = false;
-  for (auto field : obj) {
-    std::string_view key;
-    if (auto e = field.unescaped_key().get(key))
-      return bad(e);
-    ondemand::value v;
-    if (auto e = field.value().get(v))
-      return bad(e);
-    if (key == "xid") {
-      auto x = xid_value(v);
-      if (!x)
-        return std::move(x).err();
-      begin.xid = *x;
-    } else if (key == "nextlsn") {
-      auto l = lsn_value(v);
-      if (!l)
-        return std::move(l).err();
-      begin.next_lsn = *l;
-    } else if (key == "timestamp") {
-      auto s = string_value(v);
-      if (!s)
-        return std::move(s).err();
-      begin.timestamp = std::move(*s);
-    } else if (key == "change") {
-      saw_change = true;
-      ondemand::array arr;
-      if (auto e = v.get_array().get(arr))
-        return bad(e);
-      for (auto item : arr) {
-        ondemand::object c;
-        if (auto e = item.get_object().get(c))
+  auto st =
+      each_field(obj, [&](std::string_view key, ondemand::value v) -> status {
+        if (key == "xid")
+          return assign(xid_value(v), begin.xid);
+        if (key == "nextlsn")
+          return assign(lsn_value(v), begin.next_lsn);
+        if (key == "timestamp")
+          return assign(string_value(v), begin.timestamp);
+        if (key != "change")
+          return ok();
+        saw_change = true;
+        ondemand::array arr;
+        if (auto e = v.get_array().get(arr))
           return bad(e);
-        auto rec = v1_change(c);
-        if (!rec)
-          return std::move(rec).err();
-        changes.push_back(std::move(*rec));
-      }
-    }
-  }
+        for (auto item : arr) {
+          ondemand::object c;
+          if (auto e = item.get_object().get(c))
+            return bad(e);
+          auto rec = v1_change(c);
+          if (!rec)
+            return std::move(rec).err();
+          changes.push_back(std::move(*rec));
+        }
+        return ok();
+      });
+  if (!st)
+    return std::move(st).err();
   if (!saw_change)
     return bad("document without \"change\"");
   if (changes.size() == 1 && changes[0].action == 'M' &&
@@ -367,34 +374,30 @@ expected<std::vector<decoded_column>> v2_columns(ondemand::value v) {
     return bad(e);
   std::vector<decoded_column> out;
   for (auto item : arr) {
-    ondemand::object obj;
-    if (auto e = item.get_object().get(obj))
+    ondemand::value iv;
+    if (auto e = item.get(iv))
       return bad(e);
     decoded_column c;
-    for (auto field : obj) {
-      std::string_view key;
-      if (auto e = field.unescaped_key().get(key))
-        return bad(e);
-      ondemand::value fv;
-      if (auto e = field.value().get(fv))
-        return bad(e);
-      if (key == "name" || key == "type") {
-        auto s = string_value(fv);
-        if (!s)
-          return std::move(s).err();
-        (key == "name" ? c.name : c.type) = std::move(*s);
-      } else if (key == "typeoid") {
-        uint64_t x = 0;
-        if (auto e = fv.get_uint64().get(x))
-          return bad(e);
-        c.type_oid = static_cast<uint32_t>(x);
-      } else if (key == "value") {
-        auto s = scalar_text(fv);
-        if (!s)
-          return std::move(s).err();
-        c.value = std::move(*s);
-      }
-    }
+    auto st =
+        each_field(iv, [&](std::string_view key, ondemand::value fv) -> status {
+          if (key == "name")
+            return assign(string_value(fv), c.name);
+          if (key == "type")
+            return assign(string_value(fv), c.type);
+          if (key == "value")
+            return assign(scalar_text(fv), c.value);
+          if (key == "typeoid") {
+            uint64_t x = 0;
+            if (auto e = fv.get_uint64().get(x))
+              return bad(e);
+            if (x > UINT32_MAX)
+              return bad("type OID out of range");
+            c.type_oid = static_cast<uint32_t>(x);
+          }
+          return ok();
+        });
+    if (!st)
+      return std::move(st).err();
     restore_bytea(c);
     out.push_back(std::move(c));
   }
@@ -406,66 +409,45 @@ expected<std::vector<decoded_record>> decode_v2(ondemand::document& doc) {
   if (auto e = doc.get_object().get(obj))
     return bad(e);
   decoded_record r;
-  for (auto field : obj) {
-    std::string_view key;
-    if (auto e = field.unescaped_key().get(key))
-      return bad(e);
-    ondemand::value v;
-    if (auto e = field.value().get(v))
-      return bad(e);
-    if (key == "action") {
-      auto a = string_value(v);
-      if (!a)
-        return std::move(a).err();
-      if (a->size() != 1 ||
-          std::string_view("BCIUDTM").find((*a)[0]) == std::string_view::npos)
-        return bad("unknown action \"" + *a + "\"");
-      r.action = (*a)[0];
-    } else if (key == "xid") {
-      auto x = xid_value(v);
-      if (!x)
-        return std::move(x).err();
-      r.xid = *x;
-    } else if (key == "timestamp") {
-      bool is_null = false;
-      if (auto e = v.is_null().get(is_null))
-        return bad(e);
-      if (!is_null) {
-        auto s = string_value(v);
-        if (!s)
-          return std::move(s).err();
-        r.timestamp = std::move(*s);
-      }
-    } else if (key == "lsn" || key == "nextlsn") {
-      auto l = lsn_value(v);
-      if (!l)
-        return std::move(l).err();
-      (key == "lsn" ? r.position : r.next_lsn) = *l;
-    } else if (key == "schema" || key == "table" || key == "prefix" ||
-               key == "content") {
-      auto s = string_value(v);
-      if (!s)
-        return std::move(s).err();
-      (key == "schema"   ? r.schema
-       : key == "table"  ? r.table
-       : key == "prefix" ? r.prefix
-                         : r.content) = std::move(*s);
-    } else if (key == "transactional") {
-      if (auto e = v.get_bool().get(r.transactional))
-        return bad(e);
-    } else if (key == "columns" || key == "identity") {
-      auto cols = v2_columns(v);
-      if (!cols)
-        return std::move(cols).err();
-      (key == "columns" ? r.columns : r.identity) = std::move(*cols);
-    } else if (key == "pk") {
-      auto cols = v2_columns(v);
-      if (!cols)
-        return std::move(cols).err();
-      for (auto& c : *cols)
-        r.pk.push_back(std::move(c.name));
-    }
-  }
+  auto st =
+      each_field(obj, [&](std::string_view key, ondemand::value v) -> status {
+        bool handled = false;
+        if (auto st = text_field(key, v, r, handled); !st || handled)
+          return st;
+        if (key == "action") {
+          std::string a;
+          if (auto st = assign(string_value(v), a); !st)
+            return st;
+          if (a.size() != 1 ||
+              std::string_view("BCIUDTM").find(a[0]) == std::string_view::npos)
+            return bad("unknown action \"" + a + "\"");
+          r.action = a[0];
+        } else if (key == "xid") {
+          return assign(xid_value(v), r.xid);
+        } else if (key == "timestamp") {
+          bool is_null = false;
+          if (auto e = v.is_null().get(is_null))
+            return bad(e);
+          return is_null ? ok() : assign(string_value(v), r.timestamp);
+        } else if (key == "lsn") {
+          return assign(lsn_value(v), r.position);
+        } else if (key == "nextlsn") {
+          return assign(lsn_value(v), r.next_lsn);
+        } else if (key == "columns") {
+          return assign(v2_columns(v), r.columns);
+        } else if (key == "identity") {
+          return assign(v2_columns(v), r.identity);
+        } else if (key == "pk") {
+          std::vector<decoded_column> pk;
+          if (auto st = assign(v2_columns(v), pk); !st)
+            return st;
+          for (auto& c : pk)
+            r.pk.push_back(std::move(c.name));
+        }
+        return ok();
+      });
+  if (!st)
+    return std::move(st).err();
   if (r.action == 0)
     return bad("record without \"action\"");
   return std::vector<decoded_record>{std::move(r)};
