@@ -48,11 +48,8 @@ std::string_view notice_fields::get(char code) const {
 
 expected<backend_message> decode_backend(const frame& f) {
   byte_reader r(f.body);
-  auto done = [&](backend_message m) -> expected<backend_message> {
-    if (!r.at_end())
-      return invalid_format(std::string("trailing bytes in message type '") +
-                            f.type + "'");
-    return m;
+  auto done = [&](backend_message m) {
+    return finish_message(r, std::move(m), f.type);
   };
   std::string_view s1, s2;
   switch (f.type) {

@@ -91,11 +91,8 @@ void encode(std::string& out, const cancel_request& m) {
 
 expected<frontend_message> decode_frontend(const frame& f) {
   byte_reader r(f.body);
-  auto done = [&](frontend_message m) -> expected<frontend_message> {
-    if (!r.at_end())
-      return invalid_format(std::string("trailing bytes in message type '") +
-                            f.type + "'");
-    return m;
+  auto done = [&](frontend_message m) {
+    return finish_message(r, std::move(m), f.type);
   };
   std::string_view s1, s2;
   switch (f.type) {

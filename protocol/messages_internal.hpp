@@ -35,6 +35,17 @@ inline bool count_fits(const byte_reader& r, int64_t count,
          static_cast<uint64_t>(count) * min_item_bytes <= r.remaining();
 }
 
+// Returns `m` if the reader consumed the whole body, else the error for
+// trailing bytes after message `type`.
+template <class Message>
+inline expected<Message> finish_message(const byte_reader& r, Message m,
+                                        char type) {
+  if (!r.at_end())
+    return invalid_format(std::string("trailing bytes in message type '") +
+                          type + "'");
+  return m;
+}
+
 inline void encode_empty(std::string& out, char type) {
   size_t at = begin_message(out, type);
   end_message(out, at);

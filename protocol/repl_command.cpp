@@ -377,17 +377,35 @@ class parser {
     return v;
   }
 
-  // '(' generic_option [, generic_option]* ')'
-  expected<std::vector<option>> parse_generic_options() {
+  // '(' element [, element]* ')': the list shape both option lists share.
+  template <class ParseElement>
+  expected<std::vector<option>> parse_option_list(ParseElement element) {
     std::vector<option> opts;
     if (auto st = expect_punct('('); !st)
       return std::move(st).err();
     while (true) {
+      auto o = element();
+      if (!o)
+        return std::move(o).err();
+      opts.push_back(std::move(*o));
+      if (!is_punct(','))
+        break;
+      if (auto st = advance(); !st)
+        return std::move(st).err();
+    }
+    if (auto st = expect_punct(')'); !st)
+      return std::move(st).err();
+    return opts;
+  }
+
+  // generic_option: a name (identifier or keyword) and an optional
+  // identifier, string or integer value.
+  expected<std::vector<option>> parse_generic_options() {
+    return parse_option_list([this]() -> expected<option> {
       option o;
-      if (cur_.kind == tok::ident || is_keyword_token())
-        o.name = cur_.text;
-      else
+      if (cur_.kind != tok::ident && !is_keyword_token())
         return syntax_error();
+      o.name = cur_.text;
       if (auto st = advance(); !st)
         return std::move(st).err();
       if (cur_.kind == tok::ident || cur_.kind == tok::sconst ||
@@ -399,16 +417,8 @@ class parser {
         if (auto st = advance(); !st)
           return std::move(st).err();
       }
-      opts.push_back(std::move(o));
-      if (is_punct(',')) {
-        if (auto st = advance(); !st)
-          return std::move(st).err();
-        continue;
-      }
-      if (auto st = expect_punct(')'); !st)
-        return std::move(st).err();
-      return opts;
-    }
+      return o;
+    });
   }
 
   expected<command> parse_create_slot() {
@@ -517,12 +527,9 @@ class parser {
     return command(std::move(s));
   }
 
-  // '(' IDENT [SCONST] [, IDENT [SCONST]]* ')': names are identifiers only.
+  // plugin options: an identifier (never a keyword) and an optional string.
   expected<std::vector<option>> parse_plugin_options() {
-    std::vector<option> opts;
-    if (auto st = expect_punct('('); !st)
-      return std::move(st).err();
-    while (true) {
+    return parse_option_list([this]() -> expected<option> {
       auto name = expect_ident();
       if (!name)
         return std::move(name).err();
@@ -533,16 +540,8 @@ class parser {
         if (auto st = advance(); !st)
           return std::move(st).err();
       }
-      opts.push_back(std::move(o));
-      if (is_punct(',')) {
-        if (auto st = advance(); !st)
-          return std::move(st).err();
-        continue;
-      }
-      if (auto st = expect_punct(')'); !st)
-        return std::move(st).err();
-      return opts;
-    }
+      return o;
+    });
   }
 
   scanner scan_;
