@@ -28,6 +28,9 @@ inline constexpr uint32_t max_record_payload = 16u << 20;
 // Persisted: append only.
 enum class record_kind : uint16_t {
   node_meta = 1,
+  wal_start = 2, // DATADIR/wal/START: the first retained position
+  slot = 3,
+  origin = 4,
 };
 
 struct record_view {

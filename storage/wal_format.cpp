@@ -1,0 +1,101 @@
+// wal_format.cpp: see wal_format.hpp.
+#include "storage/wal_format.hpp"
+
+#include "storage/crc32c.hpp"
+#include "storage/record.hpp"
+
+namespace walmux::storage {
+namespace {
+
+uint32_t record_crc(record_type type, uint32_t length,
+                    std::string_view payload) {
+  char head[5];
+  head[0] = static_cast<char>(type);
+  for (int i = 0; i < 4; ++i)
+    head[1 + i] = static_cast<char>((length >> (8 * i)) & 0xff);
+  uint32_t crc = crc32c_extend(0, head, sizeof head);
+  return crc32c_extend(crc, payload.data(), payload.size());
+}
+
+void append_record(std::string& out, record_type type, std::string_view part1,
+                   std::string_view part2) {
+  const auto length = static_cast<uint32_t>(part1.size() + part2.size());
+  char head[5];
+  head[0] = static_cast<char>(type);
+  for (int i = 0; i < 4; ++i)
+    head[1 + i] = static_cast<char>((length >> (8 * i)) & 0xff);
+  uint32_t crc = crc32c_extend(0, head, sizeof head);
+  crc = crc32c_extend(crc, part1.data(), part1.size());
+  crc = crc32c_extend(crc, part2.data(), part2.size());
+  put_u16(out, wal_record_magic);
+  out += static_cast<char>(type);
+  put_u32(out, length);
+  put_u32(out, crc);
+  out.append(part1);
+  out.append(part2);
+}
+
+} // namespace
+
+void wal_append_message(std::string& out, lsn data_start,
+                        std::string_view message) {
+  std::string head;
+  put_u64(head, data_start.value);
+  append_record(out, record_type::message, head, message);
+}
+
+void wal_append_commit(std::string& out, const commit_record& c) {
+  std::string p;
+  put_u32(p, c.xid);
+  p += static_cast<char>(c.flags);
+  put_u64(p, c.commit_lsn.value);
+  put_u64(p, c.end_lsn.value);
+  put_u64(p, static_cast<uint64_t>(c.commit_time));
+  put_u32(p, c.message_count);
+  put_u64(p, c.start_position);
+  put_u64(p, c.batch_start);
+  append_record(out, record_type::commit, p, {});
+}
+
+expected<record_header> wal_parse_header(std::string_view bytes) {
+  auto bad = [](const std::string& why) {
+    return error{sqlstate::data_corrupted, "invalid WAL record header"}
+        .with_detail(why);
+  };
+  if (get_u16(bytes.data()) != wal_record_magic)
+    return bad("The record has the wrong magic number.");
+  record_header h;
+  auto type = static_cast<uint8_t>(bytes[2]);
+  if (type != 1 && type != 2)
+    return bad("Unknown record type " + std::to_string(type) + ".");
+  h.type = static_cast<record_type>(type);
+  h.length = get_u32(bytes.data() + 3);
+  h.crc = get_u32(bytes.data() + 7);
+  if (h.length > max_wal_payload ||
+      (h.type == record_type::commit && h.length != commit_payload_size) ||
+      (h.type == record_type::message && h.length < 8))
+    return bad("Record length " + std::to_string(h.length) +
+               " is invalid for its type.");
+  return h;
+}
+
+bool wal_crc_matches(const record_header& h, std::string_view payload) {
+  return record_crc(h.type, h.length, payload) == h.crc;
+}
+
+expected<commit_record> wal_decode_commit(std::string_view p) {
+  if (p.size() != commit_payload_size)
+    return error{sqlstate::data_corrupted, "invalid WAL commit record"};
+  commit_record c;
+  c.xid = get_u32(p.data());
+  c.flags = static_cast<uint8_t>(p[4]);
+  c.commit_lsn = lsn(get_u64(p.data() + 5));
+  c.end_lsn = lsn(get_u64(p.data() + 13));
+  c.commit_time = static_cast<int64_t>(get_u64(p.data() + 21));
+  c.message_count = get_u32(p.data() + 29);
+  c.start_position = get_u64(p.data() + 33);
+  c.batch_start = get_u64(p.data() + 41);
+  return c;
+}
+
+} // namespace walmux::storage

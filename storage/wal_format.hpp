@@ -1,0 +1,73 @@
+// wal_format.hpp: the record format of walmux's WAL store (DATADIR/wal/).
+//
+// The store is one byte space, position 0 upwards, cut into segment files of
+// wal_segment_size bytes (segment n holds [n * size, (n + 1) * size)); a
+// record may span segments. A record is an 11-byte header then its payload:
+//   magic   u16  0x574D
+//   type    u8   record_type (persisted: append only, never renumber)
+//   length  u32  payload bytes, at most max_wal_payload
+//   crc     u32  CRC-32C of type, length (little-endian) and payload
+// A stored transaction is its message records followed by one commit
+// record; the commit record makes the transaction complete.
+//
+// Pure: no I/O.
+#pragma once
+
+#include "common/expected.hpp"
+#include "protocol/lsn.hpp"
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace walmux::storage {
+
+inline constexpr uint16_t wal_record_magic = 0x574D;
+inline constexpr size_t wal_header_size = 11;
+inline constexpr uint32_t max_wal_payload = 1u << 30;
+inline constexpr uint64_t wal_block_size = 8192;
+
+// Persisted: append only.
+enum class record_type : uint8_t {
+  message = 1, // data_start u64, then one pgoutput message
+  commit = 2,  // see commit_record
+};
+
+// Flags of a commit record.
+inline constexpr uint8_t commit_flag_non_transactional = 1;
+
+struct commit_record {
+  uint32_t xid = 0;
+  uint8_t flags = 0;
+  lsn commit_lsn;
+  lsn end_lsn;
+  int64_t commit_time = 0;
+  uint32_t message_count = 0;
+  uint64_t start_position = 0; // of the transaction's first record
+  // The durable position when the sync that wrote this record began: all
+  // bytes before it were synced before this record was written. Recovery
+  // uses it to tell corruption of durable data from a torn tail.
+  uint64_t batch_start = 0;
+};
+inline constexpr size_t commit_payload_size = 49;
+
+struct record_header {
+  record_type type = record_type::message;
+  uint32_t length = 0;
+  uint32_t crc = 0;
+};
+
+// Appends a complete record.
+void wal_append_message(std::string& out, lsn data_start,
+                        std::string_view message);
+void wal_append_commit(std::string& out, const commit_record& c);
+
+// Parses a header (REQUIRES: wal_header_size bytes); an error for a bad magic,
+// type or length.
+expected<record_header> wal_parse_header(std::string_view bytes);
+// Checks the CRC of a header and its payload.
+bool wal_crc_matches(const record_header& h, std::string_view payload);
+
+expected<commit_record> wal_decode_commit(std::string_view payload);
+
+} // namespace walmux::storage

@@ -1,0 +1,588 @@
+// wal_store.cpp: the segment WAL store (see wal_store.hpp).
+#include "storage/wal_store.hpp"
+
+#include "storage/record.hpp"
+
+#include <algorithm>
+#include <cinttypes>
+#include <cstdio>
+
+namespace walmux::storage {
+namespace {
+
+constexpr const char* start_file = "START";
+constexpr uint16_t start_version = 1;
+
+error corrupt_at(const std::string& segment_file, uint64_t offset,
+                 const std::string& why) {
+  return error{sqlstate::data_corrupted, "invalid record in WAL segment \"" +
+                                             segment_file + "\" at offset " +
+                                             std::to_string(offset)}
+      .with_detail(why);
+}
+
+bool parse_segment_name(const std::string& name, uint64_t& number) {
+  if (name.size() != 16)
+    return false;
+  number = 0;
+  for (char c : name) {
+    int v = (c >= '0' && c <= '9')   ? c - '0'
+            : (c >= 'A' && c <= 'F') ? c - 'A' + 10
+                                     : -1;
+    if (v < 0)
+      return false;
+    number = number << 4 | static_cast<uint64_t>(v);
+  }
+  return true;
+}
+
+// Reads raw records from a store through wal_store::read_at, with
+// read-ahead. On a bad record it reports where and how far the record
+// claimed to reach, which recovery needs to tell a torn tail from damage.
+struct raw_scanner {
+  const wal_store& store;
+  uint64_t position;
+  size_t read_ahead;
+  std::string buf;
+  uint64_t buf_start = 0;
+
+  struct record {
+    uint64_t position;
+    record_header header;
+    std::string_view payload;
+  };
+  struct failure {
+    uint64_t position = 0;
+    uint64_t claimed_end = 0; // 0 if the header itself was unreadable
+    bool short_data = false;  // the data ended inside the record
+    std::string why;
+  };
+
+  // Makes [position, position + n) available; false if the data ends first.
+  expected<bool> fill(size_t n) {
+    uint64_t have_end = buf_start + buf.size();
+    if (position >= buf_start && position + n <= have_end)
+      return true;
+    std::string chunk;
+    size_t want = std::max(n, read_ahead);
+    if (auto st = store.read_at(position, want, chunk); !st)
+      return std::move(st).err();
+    buf = std::move(chunk);
+    buf_start = position;
+    return buf.size() >= n;
+  }
+
+  // nullopt with f.why empty: the clean end of the data.
+  expected<std::optional<record>> next(failure& f) {
+    f = failure{};
+    f.position = position;
+    auto have = fill(wal_header_size);
+    if (!have)
+      return std::move(have).err();
+    if (!*have) {
+      if (buf.size() > 0) {
+        f.short_data = true;
+        f.why = "The data ends inside a record header.";
+      }
+      return std::optional<record>();
+    }
+    std::string_view head(buf.data() + (position - buf_start), wal_header_size);
+    auto h = wal_parse_header(head);
+    if (!h) {
+      f.why = h.err().detail;
+      return std::optional<record>();
+    }
+    f.claimed_end = position + wal_header_size + h->length;
+    auto whole = fill(wal_header_size + h->length);
+    if (!whole)
+      return std::move(whole).err();
+    if (!*whole) {
+      f.short_data = true;
+      f.why = "The data ends inside the record.";
+      return std::optional<record>();
+    }
+    std::string_view payload(
+        buf.data() + (position - buf_start) + wal_header_size, h->length);
+    if (!wal_crc_matches(*h, payload)) {
+      f.why = "The record's CRC-32C does not match its contents.";
+      return std::optional<record>();
+    }
+    record r{position, *h, payload};
+    position = f.claimed_end;
+    return std::optional<record>(r);
+  }
+};
+
+} // namespace
+
+wal_store::wal_store(options opts)
+    : opts_(std::move(opts))
+    , env_(opts_.file_env != nullptr ? opts_.file_env : posix_env()) {}
+
+wal_store::~wal_store() = default;
+
+std::string wal_store::segment_path(uint64_t segment) const {
+  char name[20];
+  std::snprintf(name, sizeof name, "%016" PRIX64, segment);
+  return opts_.dir + "/" + name;
+}
+
+expected<std::unique_ptr<wal_store>> wal_store::open(options opts) {
+  if (opts.segment_size < wal_block_size ||
+      (opts.segment_size & (opts.segment_size - 1)) != 0)
+    return error{sqlstate::invalid_parameter_value,
+                 "WAL segment size must be a power of two of at least 8kB"};
+  std::unique_ptr<wal_store> store(new wal_store(std::move(opts)));
+  if (auto st = store->env_->make_dir(store->opts_.dir); !st)
+    return std::move(st).err();
+  if (auto st = store->recover(); !st)
+    return std::move(st).err();
+  if (auto st = store->open_tail_for_append(); !st)
+    return std::move(st).err();
+  return store;
+}
+
+expected<bool> wal_store::find_durable_commit_after(uint64_t position,
+                                                    uint64_t data_end) const {
+  // Looks for a valid commit record starting after `position` whose batch
+  // began after `position`. Reads the rest of the data in chunks; a record
+  // header can start at any byte, so every offset with the magic is tried.
+  const size_t chunk = 4 << 20;
+  std::string buf;
+  uint64_t buf_start = 0;
+  auto byte_range = [&](uint64_t at, size_t n) -> expected<std::string_view> {
+    if (at < buf_start || at + n > buf_start + buf.size()) {
+      buf_start = at;
+      if (auto st = read_at(at, std::max(chunk, n), buf); !st)
+        return std::move(st).err();
+    }
+    if (at + n > buf_start + buf.size())
+      return std::string_view();
+    return std::string_view(buf).substr(at - buf_start, n);
+  };
+  for (uint64_t q = position + 1; q + wal_header_size <= data_end; ++q) {
+    auto head = byte_range(q, wal_header_size);
+    if (!head)
+      return std::move(head).err();
+    if (head->size() < wal_header_size)
+      break;
+    if (static_cast<unsigned char>((*head)[0]) != (wal_record_magic & 0xff) ||
+        static_cast<unsigned char>((*head)[1]) != (wal_record_magic >> 8) ||
+        (*head)[2] != static_cast<char>(record_type::commit))
+      continue;
+    auto h = wal_parse_header(*head);
+    if (!h)
+      continue;
+    auto body = byte_range(q + wal_header_size, h->length);
+    if (!body)
+      return std::move(body).err();
+    if (body->size() < h->length || !wal_crc_matches(*h, *body))
+      continue;
+    auto c = wal_decode_commit(*body);
+    if (c && c->batch_start > position)
+      return true;
+  }
+  return false;
+}
+
+status wal_store::recover() {
+  const uint64_t seg_size = opts_.segment_size;
+  // START: the first retained record boundary.
+  std::string start_path = opts_.dir + "/" + start_file;
+  auto has_start = env_->exists(start_path);
+  if (!has_start)
+    return std::move(has_start).err();
+  if (*has_start) {
+    auto f = env_->open_readable(start_path);
+    if (!f)
+      return std::move(f).err();
+    std::string bytes;
+    if (auto st = (*f)->read_at(0, 1024, bytes); !st)
+      return st;
+    auto rec = record_decode(bytes, "WAL START file");
+    if (!rec)
+      return std::move(rec).err();
+    if (rec->kind != record_kind::wal_start || rec->version != start_version ||
+        rec->payload.size() != 8)
+      return error{sqlstate::data_corrupted, "invalid WAL START file"};
+    start_ = get_u64(rec->payload.data());
+  }
+  report_.start_position = start_;
+
+  auto names = env_->list(opts_.dir);
+  if (!names)
+    return std::move(names).err();
+  std::vector<uint64_t> segments;
+  for (const auto& n : *names) {
+    uint64_t number = 0;
+    if (parse_segment_name(n, number))
+      segments.push_back(number);
+  }
+  std::sort(segments.begin(), segments.end());
+  const uint64_t first = start_ / seg_size;
+  // Segments below START are leftovers of an interrupted retention.
+  while (!segments.empty() && segments.front() < first) {
+    if (auto st = env_->remove(segment_path(segments.front())); !st)
+      return st;
+    segments.erase(segments.begin());
+  }
+  if (segments.empty()) {
+    durable_ = start_;
+    report_.end_position = start_;
+    return ok();
+  }
+  if (segments.front() != first)
+    return error{sqlstate::data_corrupted,
+                 "WAL segment \"" + segment_path(first) + "\" is missing"};
+  for (size_t i = 1; i < segments.size(); ++i)
+    if (segments[i] != segments[i - 1] + 1)
+      return error{sqlstate::data_corrupted,
+                   "WAL segment \"" + segment_path(segments[i - 1] + 1) +
+                       "\" is missing"};
+  // The data is contiguous up to the first short segment. Anything after
+  // it can only be unsynced writes of the last sync, at most one write
+  // buffer plus a segment: the torn-tail window. A segment beyond the
+  // window means files were lost or damaged, not a torn tail.
+  const uint64_t tail_window = opts_.max_buffer + seg_size;
+  std::vector<uint64_t> beyond; // segments after the first short one
+  bool short_seen = false;
+  for (uint64_t s : segments) {
+    if (short_seen) {
+      beyond.push_back(s);
+      continue;
+    }
+    auto f = env_->open_readable(segment_path(s));
+    if (!f)
+      return std::move(f).err();
+    auto size = (*f)->size();
+    if (!size)
+      return std::move(size).err();
+    durable_ = s * seg_size + *size; // scan limit: all contiguous data
+    if (*size < seg_size)
+      short_seen = true;
+  }
+  for (uint64_t s : beyond)
+    if (s * seg_size >= durable_.load() + tail_window)
+      return error{sqlstate::data_corrupted,
+                   "WAL segment \"" + segment_path(s) +
+                       "\" lies beyond the end of the WAL"}
+          .with_detail("An earlier segment is shorter than the segment size.");
+  const uint64_t data_end = durable_.load();
+
+  // Scan every record, checking CRCs and transaction structure.
+  raw_scanner scan{*this, start_, 1 << 20, {}, 0};
+  uint64_t complete_end = start_;
+  uint64_t txn_start = start_;
+  uint32_t pending = 0;
+  while (true) {
+    raw_scanner::failure f;
+    auto rec = scan.next(f);
+    if (!rec)
+      return std::move(rec).err();
+    if (!*rec) {
+      if (f.why.empty())
+        break; // clean end
+      // Torn tail or damage? If any later valid commit record was written
+      // by a sync that began after this position, this position had been
+      // durable: damage, reported and never skipped. Otherwise it lies in
+      // the last (unsynced) batch: a torn tail.
+      auto later = find_durable_commit_after(f.position, data_end);
+      if (!later)
+        return std::move(later).err();
+      if (*later)
+        return corrupt_at(segment_path(f.position / seg_size),
+                          f.position % seg_size, f.why);
+      report_.cut_reason = "torn record at position " +
+                           std::to_string(f.position) + ": " + f.why;
+      break;
+    }
+    const auto& r = **rec;
+    if (r.header.type == record_type::message) {
+      if (pending == 0)
+        txn_start = r.position;
+      ++pending;
+      continue;
+    }
+    auto c = wal_decode_commit(r.payload);
+    if (!c)
+      return std::move(c).err();
+    uint64_t expected_start = pending == 0 ? r.position : txn_start;
+    if (c->message_count != pending || c->start_position != expected_start)
+      return corrupt_at(segment_path(r.position / seg_size),
+                        r.position % seg_size,
+                        "The commit record does not match the records "
+                        "before it.");
+    index_transaction(c->commit_lsn, expected_start);
+    last_commit_ = c->commit_lsn;
+    complete_end = scan.position;
+    pending = 0;
+    ++report_.transactions;
+  }
+  if (pending != 0 && report_.cut_reason.empty())
+    report_.cut_reason = "transaction without its commit record";
+
+  // Cut everything after the last complete transaction.
+  const uint64_t last_file = segments.back();
+  if (complete_end < data_end || !beyond.empty()) {
+    const uint64_t keep_segment = complete_end / seg_size;
+    for (uint64_t s = last_file; s > keep_segment; --s)
+      if (auto st = env_->remove(segment_path(s)); !st)
+        return st;
+    auto f = env_->open_writable(segment_path(keep_segment));
+    if (!f)
+      return std::move(f).err();
+    if (auto st = (*f)->truncate(complete_end % seg_size); !st)
+      return st;
+    if (auto st = (*f)->sync(); !st)
+      return st;
+    if (auto st = env_->sync_dir(opts_.dir); !st)
+      return st;
+    std::lock_guard g(files_mu_);
+    readers_.clear();
+  }
+  report_.cut_bytes = data_end - complete_end;
+  if (!beyond.empty() && report_.cut_reason.empty())
+    report_.cut_reason = "segments written after a short segment";
+  report_.end_position = complete_end;
+  durable_ = complete_end;
+  return ok();
+}
+
+status wal_store::open_tail_for_append() {
+  tail_segment_ = durable_.load() / opts_.segment_size;
+  auto f = env_->open_writable(segment_path(tail_segment_));
+  if (!f)
+    return std::move(f).err();
+  tail_ = std::move(*f);
+  if (tail_->size() != durable_.load() % opts_.segment_size)
+    return error{sqlstate::data_corrupted,
+                 "WAL segment \"" + segment_path(tail_segment_) +
+                     "\" does not end where the store does"};
+  return env_->sync_dir(opts_.dir);
+}
+
+void wal_store::index_transaction(lsn commit, uint64_t start) {
+  std::lock_guard g(index_mu_);
+  if (index_.empty() || start >= last_indexed_ + opts_.index_spacing) {
+    index_.emplace_back(commit, start);
+    last_indexed_ = start;
+  }
+}
+
+expected<uint64_t> wal_store::append(const commit_record& meta,
+                                     std::span<const stored_message> messages) {
+  if (failed_)
+    return error{sqlstate::io_error,
+                 "the WAL store is unusable after an fsync failure"}
+        .with_hint("Restart walmux; recovery keeps what is durable.");
+  if (buffer_.size() >= opts_.max_buffer)
+    return error{"53400", "WAL write buffer is full"}.with_hint(
+        "Call sync() before appending more.");
+  if (meta.commit_lsn < last_commit_)
+    return error{sqlstate::internal_error,
+                 "commit LSN " + lsn_to_string(meta.commit_lsn) +
+                     " is before the last stored commit " +
+                     lsn_to_string(last_commit_)};
+  const uint64_t start = written_position();
+  for (const auto& m : messages)
+    wal_append_message(buffer_, m.data_start, m.bytes);
+  commit_record c = meta;
+  c.message_count = static_cast<uint32_t>(messages.size());
+  c.start_position = start;
+  c.batch_start = durable_.load(); // the next sync starts here
+  wal_append_commit(buffer_, c);
+  last_commit_ = meta.commit_lsn;
+  index_transaction(meta.commit_lsn, start);
+  return written_position();
+}
+
+status wal_store::sync() {
+  if (failed_)
+    return error{sqlstate::io_error,
+                 "the WAL store is unusable after an fsync failure"}
+        .with_hint("Restart walmux; recovery keeps what is durable.");
+  if (buffer_.empty())
+    return ok();
+  const uint64_t seg_size = opts_.segment_size;
+  const uint64_t begin = durable_.load();
+  const uint64_t first_segment = tail_segment_;
+  const uint64_t first_size = tail_->size();
+  std::vector<std::unique_ptr<writable_file>> completed;
+  std::vector<uint64_t> created;
+  uint64_t cursor = begin;
+  std::string_view data(buffer_);
+
+  auto rollback = [&](error e) -> status {
+    // Undo partial writes so the files end at the durable position again;
+    // the buffer stays for a retry.
+    completed.clear();
+    tail_.reset();
+    for (uint64_t s : created)
+      (void)env_->remove(segment_path(s)); // best effort; recovery re-checks
+    auto f = env_->open_writable(segment_path(first_segment));
+    if (f && (*f)->truncate(first_size)) {
+      tail_ = std::move(*f);
+      tail_segment_ = first_segment;
+    } else {
+      failed_ = true; // cannot restore a known file state
+    }
+    return e;
+  };
+
+  while (!data.empty()) {
+    if (cursor != begin && cursor % seg_size == 0) {
+      completed.push_back(std::move(tail_));
+      tail_segment_ = cursor / seg_size;
+      auto f = env_->open_writable(segment_path(tail_segment_));
+      if (!f)
+        return rollback(std::move(f).err());
+      tail_ = std::move(*f);
+      created.push_back(tail_segment_);
+    }
+    size_t room = static_cast<size_t>(seg_size - cursor % seg_size);
+    auto chunk = data.substr(0, std::min(room, data.size()));
+    if (auto st = tail_->append(chunk); !st)
+      return rollback(std::move(st).err());
+    cursor += chunk.size();
+    data.remove_prefix(chunk.size());
+  }
+  for (auto& f : completed)
+    if (auto st = f->sync(); !st) {
+      failed_ = true;
+      return st;
+    }
+  if (auto st = tail_->sync(); !st) {
+    failed_ = true;
+    return st;
+  }
+  if (!created.empty())
+    if (auto st = env_->sync_dir(opts_.dir); !st) {
+      failed_ = true;
+      return st;
+    }
+  buffer_.clear();
+  durable_ = cursor;
+  return ok();
+}
+
+uint64_t wal_store::scan_start_for(lsn target) const {
+  std::lock_guard g(index_mu_);
+  auto it = std::lower_bound(
+      index_.begin(), index_.end(), target,
+      [](const std::pair<lsn, uint64_t>& e, lsn t) { return e.first < t; });
+  if (it == index_.begin())
+    return start_;
+  return std::max(std::prev(it)->second, start_);
+}
+
+status wal_store::read_at(uint64_t position, size_t n, std::string& out) const {
+  out.clear();
+  const uint64_t limit = durable_.load();
+  if (position >= limit)
+    return ok();
+  n = static_cast<size_t>(std::min<uint64_t>(n, limit - position));
+  const uint64_t seg_size = opts_.segment_size;
+  std::string chunk;
+  while (n > 0) {
+    const uint64_t segment = position / seg_size;
+    const uint64_t offset = position % seg_size;
+    const size_t take =
+        static_cast<size_t>(std::min<uint64_t>(n, seg_size - offset));
+    const readable_file* file = nullptr;
+    {
+      std::lock_guard g(files_mu_);
+      auto it = readers_.find(segment);
+      if (it == readers_.end()) {
+        auto f = env_->open_readable(segment_path(segment));
+        if (!f)
+          return std::move(f).err();
+        it = readers_.emplace(segment, std::move(*f)).first;
+      }
+      file = it->second.get();
+    }
+    if (auto st = file->read_at(offset, take, chunk); !st)
+      return st;
+    out += chunk;
+    if (chunk.size() < take)
+      break;
+    position += take;
+    n -= take;
+  }
+  return ok();
+}
+
+status wal_store::remove_before(uint64_t first_needed) {
+  if (first_needed <= start_)
+    return ok();
+  if (first_needed > durable_.load())
+    return error{sqlstate::internal_error,
+                 "cannot remove WAL beyond the durable position"};
+  std::string payload;
+  put_u64(payload, first_needed);
+  if (auto st = env_->write_atomically(
+          opts_.dir + "/" + start_file,
+          record_encode(record_kind::wal_start, start_version, payload));
+      !st)
+    return st;
+  const uint64_t from = start_ / opts_.segment_size;
+  const uint64_t to = first_needed / opts_.segment_size;
+  {
+    std::lock_guard g(files_mu_);
+    for (uint64_t s = from; s < to; ++s)
+      readers_.erase(s);
+  }
+  for (uint64_t s = from; s < to; ++s)
+    if (auto st = env_->remove(segment_path(s)); !st)
+      return st;
+  if (auto st = env_->sync_dir(opts_.dir); !st)
+    return st;
+  start_ = first_needed;
+  std::lock_guard g(index_mu_);
+  index_.erase(std::remove_if(index_.begin(), index_.end(),
+                              [&](const auto& e) { return e.second < start_; }),
+               index_.end());
+  return ok();
+}
+
+wal_reader::wal_reader(const wal_store& store, uint64_t position,
+                       size_t read_ahead)
+    : store_(store)
+    , position_(position)
+    , read_ahead_(read_ahead) {}
+
+expected<std::optional<stored_transaction>> wal_reader::next() {
+  raw_scanner scan{store_, position_, read_ahead_, std::move(buf_), buf_start_};
+  stored_transaction txn;
+  while (true) {
+    raw_scanner::failure f;
+    auto rec = scan.next(f);
+    if (!rec)
+      return std::move(rec).err();
+    if (!*rec) {
+      buf_ = std::move(scan.buf);
+      buf_start_ = scan.buf_start;
+      if (f.why.empty())
+        return std::optional<stored_transaction>(); // durable end
+      const uint64_t seg = store_.segment_size();
+      return corrupt_at(store_.segment_path(f.position / seg), f.position % seg,
+                        f.why);
+    }
+    const auto& r = **rec;
+    if (r.header.type == record_type::message) {
+      txn.messages.push_back(stored_message{lsn(get_u64(r.payload.data())),
+                                            std::string(r.payload.substr(8))});
+      continue;
+    }
+    auto c = wal_decode_commit(r.payload);
+    if (!c)
+      return std::move(c).err();
+    txn.commit = *c;
+    txn.end_position = scan.position;
+    position_ = scan.position;
+    buf_ = std::move(scan.buf);
+    buf_start_ = scan.buf_start;
+    return std::optional<stored_transaction>(std::move(txn));
+  }
+}
+
+} // namespace walmux::storage

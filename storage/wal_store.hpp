@@ -1,0 +1,160 @@
+// wal_store.hpp: the segment WAL store (DATADIR/wal/): stored transactions,
+// durable with group commit, recovered after any crash.
+//
+// Positions: the store is one byte space cut into segment files named by
+// segment number (16 hex digits); see wal_format.hpp for records. START
+// holds the first retained record boundary (0 until retention removes
+// segments).
+//
+// Writing (one thread): append() encodes a transaction into the write buffer
+// and returns at once; sync() writes the buffer and makes it durable with
+// one fdatasync per segment touched: group commit. written_position() is
+// what the OS has; durable_position() what is synced, which never moves
+// backwards. The buffer is bounded (options::max_buffer): append() refuses
+// once it is full, and the caller syncs (back-pressure, not growth).
+// A failed write (ENOSPC) rewinds the files to the durable position and
+// keeps the buffer, so a later sync() retries it. A failed fdatasync
+// (EIO) leaves durability unknown, as PostgreSQL treats it: the store
+// refuses all further work until it is reopened, and recovery decides.
+//
+// Recovery (open): every record from START on is read and its CRC checked,
+// which also rebuilds the in-memory sparse index. Only the last sync's
+// writes can be missing after a crash. Every commit record carries the
+// durable position at which its sync began, so a bad record followed by a
+// valid commit of a later sync marks damage to durable data: open() fails
+// with an error naming the segment file and offset, nothing is skipped. A
+// bad record with no such commit after it is a torn tail: it is cut,
+// together with any transaction left without its commit record and any
+// segment written after a short one, and reported in recovery().
+//
+// Reading (any thread, concurrently with the writer): read_at() serves the
+// block cache with pread; wal_reader walks transactions with read-ahead.
+// Readers see data up to durable_position() only.
+#pragma once
+
+#include "common/expected.hpp"
+#include "protocol/lsn.hpp"
+#include "storage/env.hpp"
+#include "storage/wal_format.hpp"
+
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace walmux::storage {
+
+struct stored_message {
+  lsn data_start;
+  std::string bytes; // one pgoutput message
+};
+
+struct stored_transaction {
+  commit_record commit; // xid, LSNs, time, start position
+  std::vector<stored_message> messages;
+  uint64_t end_position = 0; // after the commit record
+};
+
+struct recovery_report {
+  uint64_t start_position = 0;
+  uint64_t end_position = 0; // after the last complete transaction
+  uint64_t cut_bytes = 0;    // torn or incomplete tail removed
+  uint64_t transactions = 0; // complete transactions found
+  std::string cut_reason;    // empty when nothing was cut
+};
+
+class wal_store {
+ public:
+  struct options {
+    std::string dir;                   // DATADIR/wal
+    uint64_t segment_size = 16 << 20;  // wal_segment_size
+    env* file_env = nullptr;           // default: posix_env()
+    size_t max_buffer = 64 << 20;      // unsynced bytes before refusing
+    uint64_t index_spacing = 64 << 10; // bytes between index entries
+  };
+
+  static expected<std::unique_ptr<wal_store>> open(options opts);
+  ~wal_store();
+
+  // Buffers one transaction; returns the position after its commit record.
+  // Commit LSNs must not decrease. Error 53400 when the buffer is full.
+  expected<uint64_t> append(const commit_record& meta,
+                            std::span<const stored_message> messages);
+  status sync();
+
+  uint64_t start_position() const { return start_; }
+  // After everything appended, durable or still buffered.
+  uint64_t written_position() const { return durable_.load() + buffer_.size(); }
+  uint64_t durable_position() const { return durable_.load(); }
+  const recovery_report& recovery() const { return report_; }
+  uint64_t segment_size() const { return opts_.segment_size; }
+
+  // Where to start reading to find the first transaction whose commit LSN
+  // is at or after `target`: at or before it, never after.
+  uint64_t scan_start_for(lsn target) const;
+
+  // Reads [position, position + n) up to the durable position; the result
+  // is shorter at the end. Thread-safe.
+  status read_at(uint64_t position, size_t n, std::string& out) const;
+
+  // Removes whole segments below the one holding `first_needed`, which must
+  // be a transaction start; it becomes the new START.
+  status remove_before(uint64_t first_needed);
+
+  std::string segment_path(uint64_t segment) const;
+
+ private:
+  explicit wal_store(options opts);
+  status recover();
+  // True if a valid commit record after `position` belongs to a sync that
+  // began after it, i.e. `position` had been durable.
+  expected<bool> find_durable_commit_after(uint64_t position,
+                                           uint64_t data_end) const;
+  status open_tail_for_append();
+  void index_transaction(lsn commit, uint64_t start);
+
+  options opts_;
+  env* env_;
+  uint64_t start_ = 0;
+  std::atomic<uint64_t> durable_{0}; // everything before it is synced
+  std::string buffer_;
+  std::unique_ptr<writable_file> tail_; // segment holding written_
+  uint64_t tail_segment_ = 0;
+  bool failed_ = false;
+  lsn last_commit_;
+  recovery_report report_;
+
+  mutable std::mutex index_mu_;
+  std::vector<std::pair<lsn, uint64_t>> index_; // commit LSN -> txn start
+  uint64_t last_indexed_ = 0;
+
+  mutable std::mutex files_mu_;
+  mutable std::map<uint64_t, std::unique_ptr<readable_file>> readers_;
+};
+
+// Walks stored transactions from a position (a transaction start) up to the
+// store's durable position, reading ahead in large chunks. One thread.
+class wal_reader {
+ public:
+  wal_reader(const wal_store& store, uint64_t position,
+             size_t read_ahead = 256 << 10);
+
+  // The next complete transaction, or nullopt at the durable end. Errors
+  // name the segment file and offset of a bad record.
+  expected<std::optional<stored_transaction>> next();
+  uint64_t position() const { return position_; }
+
+ private:
+  const wal_store& store_;
+  uint64_t position_;
+  size_t read_ahead_;
+  std::string buf_;
+  uint64_t buf_start_ = 0;
+};
+
+} // namespace walmux::storage

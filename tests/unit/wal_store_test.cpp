@@ -1,0 +1,342 @@
+// wal_store_test.cpp: the segment WAL store: round trips across segment
+// boundaries, the sparse LSN index, recovery from torn tails and incomplete
+// transactions, refusal of corruption in the middle, injected disk faults
+// (ENOSPC, EIO on fsync, lost unsynced data), retention, back-pressure.
+#include "storage/fault_env.hpp"
+#include "storage/wal_store.hpp"
+#include "tests/support/process.hpp"
+
+#include <fcntl.h>
+#include <random>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+namespace walmux::storage {
+namespace {
+
+constexpr uint64_t small_segment = 16384; // records span segments often
+
+// Transaction n: n % 5 messages of deterministic content; commit LSN 100*n.
+std::vector<stored_message> messages_for(uint64_t n) {
+  std::vector<stored_message> out;
+  for (uint64_t k = 0; k < n % 5; ++k)
+    out.push_back({lsn(100 * n + k),
+                   std::string(static_cast<size_t>((n * 37 + k * 911) % 6000),
+                               static_cast<char>('a' + (n + k) % 26))});
+  return out;
+}
+commit_record commit_for(uint64_t n) {
+  commit_record c;
+  c.xid = static_cast<uint32_t>(1000 + n);
+  c.commit_lsn = lsn(100 * n + 50);
+  c.end_lsn = lsn(100 * n + 60);
+  c.commit_time = static_cast<int64_t>(n) * 1000;
+  return c;
+}
+
+void expect_transaction(const stored_transaction& t, uint64_t n) {
+  EXPECT_EQ(t.commit.xid, 1000 + n);
+  EXPECT_EQ(t.commit.commit_lsn, lsn(100 * n + 50));
+  EXPECT_EQ(t.commit.end_lsn, lsn(100 * n + 60));
+  auto want = messages_for(n);
+  ASSERT_EQ(t.messages.size(), want.size()) << "txn " << n;
+  for (size_t k = 0; k < want.size(); ++k) {
+    EXPECT_EQ(t.messages[k].data_start, want[k].data_start);
+    EXPECT_EQ(t.messages[k].bytes, want[k].bytes);
+  }
+}
+
+class wal_store_test : public ::testing::Test {
+ protected:
+  std::unique_ptr<wal_store> open_store(env* e = nullptr,
+                                        size_t max_buffer = 64 << 20) {
+    wal_store::options o;
+    o.dir = dir_.path() + "/wal";
+    o.segment_size = small_segment;
+    o.file_env = e;
+    o.max_buffer = max_buffer;
+    o.index_spacing = 4096;
+    auto s = wal_store::open(o);
+    EXPECT_TRUE(s) << s.err().message << " " << s.err().detail;
+    return s ? std::move(*s) : nullptr;
+  }
+  void append_range(wal_store& s, uint64_t from, uint64_t to) {
+    for (uint64_t n = from; n < to; ++n) {
+      auto m = messages_for(n);
+      ASSERT_TRUE(s.append(commit_for(n), m));
+    }
+  }
+  // Reads every transaction; checks they are from..to-1 in order.
+  void expect_all(const wal_store& s, uint64_t from, uint64_t to) {
+    wal_reader r(s, s.start_position());
+    uint64_t n = from;
+    while (true) {
+      auto t = r.next();
+      ASSERT_TRUE(t) << t.err().message << " " << t.err().detail;
+      if (!*t)
+        break;
+      expect_transaction(**t, n);
+      ++n;
+    }
+    EXPECT_EQ(n, to);
+  }
+  std::string segment_file(const wal_store& s, uint64_t seg) {
+    return s.segment_path(seg);
+  }
+  testing::temp_dir dir_;
+};
+
+TEST_F(wal_store_test, round_trip_across_segments_and_reopen) {
+  {
+    auto s = open_store();
+    ASSERT_TRUE(s);
+    append_range(*s, 0, 300);
+    EXPECT_EQ(s->durable_position(), 0u);
+    EXPECT_GT(s->written_position(), 3 * small_segment);
+    ASSERT_TRUE(s->sync());
+    EXPECT_EQ(s->durable_position(), s->written_position());
+    expect_all(*s, 0, 300);
+  }
+  auto s = open_store();
+  ASSERT_TRUE(s);
+  EXPECT_EQ(s->recovery().transactions, 300u);
+  EXPECT_EQ(s->recovery().cut_bytes, 0u);
+  expect_all(*s, 0, 300);
+  append_range(*s, 300, 320);
+  ASSERT_TRUE(s->sync());
+  expect_all(*s, 0, 320);
+}
+
+TEST_F(wal_store_test, durable_position_only_grows_and_reader_stops_there) {
+  auto s = open_store();
+  append_range(*s, 0, 10);
+  ASSERT_TRUE(s->sync());
+  uint64_t d1 = s->durable_position();
+  append_range(*s, 10, 20);
+  EXPECT_EQ(s->durable_position(), d1); // buffered, not durable
+  expect_all(*s, 0, 10);                // readers see durable data only
+  ASSERT_TRUE(s->sync());
+  EXPECT_GT(s->durable_position(), d1);
+  expect_all(*s, 0, 20);
+}
+
+TEST_F(wal_store_test, sparse_index_never_overshoots) {
+  auto s = open_store();
+  append_range(*s, 0, 400);
+  ASSERT_TRUE(s->sync());
+  std::mt19937 rng(7);
+  for (int i = 0; i < 200; ++i) {
+    uint64_t want = rng() % 400;
+    lsn target(100 * want + 50 - (rng() % 2) * 30); // at or before commit
+    wal_reader r(*s, s->scan_start_for(target));
+    while (true) {
+      auto t = r.next();
+      ASSERT_TRUE(t && *t) << "target " << lsn_to_string(target);
+      if ((*t)->commit.commit_lsn >= target) {
+        EXPECT_EQ((*t)->commit.xid, 1000 + want);
+        break;
+      }
+    }
+  }
+  EXPECT_EQ(s->scan_start_for(lsn(0)), s->start_position());
+}
+
+TEST_F(wal_store_test, torn_tail_is_cut_and_appends_continue) {
+  uint64_t durable = 0;
+  {
+    auto s = open_store();
+    append_range(*s, 0, 50);
+    ASSERT_TRUE(s->sync());
+    durable = s->durable_position();
+    // A record half written at the end of the last segment.
+    std::string rec;
+    wal_append_message(rec, lsn(1), std::string(3000, 'x'));
+    auto f =
+        posix_env()->open_writable(segment_file(*s, durable / small_segment));
+    ASSERT_TRUE(f);
+    ASSERT_TRUE((*f)->append(std::string_view(rec).substr(0, 1000)));
+  }
+  auto s = open_store();
+  ASSERT_TRUE(s);
+  EXPECT_EQ(s->durable_position(), durable);
+  EXPECT_EQ(s->recovery().cut_bytes, 1000u);
+  EXPECT_FALSE(s->recovery().cut_reason.empty());
+  expect_all(*s, 0, 50);
+  append_range(*s, 50, 60);
+  ASSERT_TRUE(s->sync());
+  expect_all(*s, 0, 60);
+}
+
+TEST_F(wal_store_test, transaction_without_commit_record_is_cut) {
+  uint64_t durable = 0;
+  {
+    auto s = open_store();
+    append_range(*s, 0, 20);
+    ASSERT_TRUE(s->sync());
+    durable = s->durable_position();
+    std::string rec;
+    wal_append_message(rec, lsn(1), "complete message, missing commit");
+    auto f =
+        posix_env()->open_writable(segment_file(*s, durable / small_segment));
+    ASSERT_TRUE((*f)->append(rec));
+  }
+  auto s = open_store();
+  ASSERT_TRUE(s);
+  EXPECT_EQ(s->durable_position(), durable);
+  EXPECT_EQ(s->recovery().cut_reason, "transaction without its commit record");
+  expect_all(*s, 0, 20);
+}
+
+TEST_F(wal_store_test, corruption_in_the_middle_is_an_error_naming_segment) {
+  std::string victim;
+  {
+    // Synced in many batches, as ingest does: later commits prove that the
+    // damaged bytes had been durable.
+    auto s = open_store();
+    for (uint64_t n = 0; n < 400; n += 20) {
+      append_range(*s, n, n + 20);
+      ASSERT_TRUE(s->sync());
+    }
+    ASSERT_GT(s->durable_position() / small_segment, 4u);
+    victim = segment_file(*s, 1);
+  }
+  // Flip one byte in segment 1, far from the tail.
+  int fd = ::open(victim.c_str(), O_RDWR);
+  ASSERT_GE(fd, 0);
+  char c = 0;
+  ASSERT_EQ(::pread(fd, &c, 1, 5000), 1);
+  c = static_cast<char>(c ^ 0x40);
+  ASSERT_EQ(::pwrite(fd, &c, 1, 5000), 1);
+  ::close(fd);
+  wal_store::options o;
+  o.dir = dir_.path() + "/wal";
+  o.segment_size = small_segment;
+  auto s = wal_store::open(o);
+  ASSERT_FALSE(s);
+  EXPECT_EQ(s.err().code, "XX001");
+  EXPECT_NE(s.err().message.find("invalid record in WAL segment \"" + victim +
+                                 "\" at offset "),
+            std::string::npos)
+      << s.err().message;
+}
+
+TEST_F(wal_store_test, damage_in_the_last_unsynced_batch_is_a_torn_tail) {
+  uint64_t durable_before = 0;
+  std::string victim;
+  uint64_t victim_offset = 0;
+  {
+    auto s = open_store();
+    append_range(*s, 0, 100);
+    ASSERT_TRUE(s->sync());
+    durable_before = s->durable_position();
+    append_range(*s, 100, 200);
+    ASSERT_TRUE(s->sync()); // one batch: a crash could tear any of it
+    uint64_t p = durable_before + 2000;
+    victim = segment_file(*s, p / small_segment);
+    victim_offset = p % small_segment;
+  }
+  int fd = ::open(victim.c_str(), O_RDWR);
+  char c = 0;
+  ASSERT_EQ(::pread(fd, &c, 1, static_cast<off_t>(victim_offset)), 1);
+  c = static_cast<char>(c ^ 0x40);
+  ASSERT_EQ(::pwrite(fd, &c, 1, static_cast<off_t>(victim_offset)), 1);
+  ::close(fd);
+  auto s = open_store();
+  ASSERT_TRUE(s);
+  EXPECT_GT(s->recovery().cut_bytes, 0u);
+  EXPECT_GE(s->durable_position(), durable_before);
+  // Everything of the earlier batches is intact.
+  wal_reader r(*s, s->start_position());
+  for (uint64_t n = 0; n < 100; ++n) {
+    auto t = r.next();
+    ASSERT_TRUE(t && *t);
+    expect_transaction(**t, n);
+  }
+}
+
+TEST_F(wal_store_test, disk_full_is_an_error_and_the_store_continues) {
+  fault_env faults(posix_env());
+  auto s = open_store(&faults);
+  append_range(*s, 0, 30);
+  ASSERT_TRUE(s->sync());
+  uint64_t durable = s->durable_position();
+  append_range(*s, 30, 60);
+  faults.space_left = 5000; // room for part of the batch only
+  auto st = s->sync();
+  ASSERT_FALSE(st);
+  EXPECT_EQ(st.err().code, "53100");
+  EXPECT_NE(st.err().message.find("No space left on device"),
+            std::string::npos);
+  EXPECT_EQ(s->durable_position(), durable);
+  expect_all(*s, 0, 30);
+  faults.space_left.reset(); // space freed
+  ASSERT_TRUE(s->sync());
+  expect_all(*s, 0, 60);
+  s.reset();
+  auto again = open_store();
+  EXPECT_EQ(again->recovery().cut_bytes, 0u);
+  expect_all(*again, 0, 60);
+}
+
+TEST_F(wal_store_test, fsync_error_stops_the_store_and_recovery_keeps_durable) {
+  fault_env faults(posix_env());
+  auto s = open_store(&faults);
+  append_range(*s, 0, 40);
+  ASSERT_TRUE(s->sync());
+  append_range(*s, 40, 80);
+  faults.fail_sync = true;
+  auto st = s->sync();
+  ASSERT_FALSE(st);
+  EXPECT_EQ(st.err().code, "58030");
+  EXPECT_FALSE(s->append(commit_for(80), messages_for(80)));
+  s.reset();
+  // The power goes: what was written but never synced is lost.
+  ASSERT_TRUE(faults.drop_unsynced());
+  auto again = open_store();
+  ASSERT_TRUE(again);
+  expect_all(*again, 0, 40);
+}
+
+TEST_F(wal_store_test, retention_removes_whole_segments_and_survives_reopen) {
+  uint64_t keep_from = 0;
+  {
+    auto s = open_store();
+    append_range(*s, 0, 300);
+    ASSERT_TRUE(s->sync());
+    // Find the start of transaction 200.
+    wal_reader r(*s, s->start_position());
+    for (int i = 0; i < 200; ++i)
+      ASSERT_TRUE(r.next());
+    keep_from = r.position();
+    ASSERT_TRUE(s->remove_before(keep_from));
+    EXPECT_FALSE(testing::path_exists(segment_file(*s, 0)));
+    EXPECT_TRUE(
+        testing::path_exists(segment_file(*s, keep_from / small_segment)));
+    expect_all(*s, 200, 300);
+  }
+  auto s = open_store();
+  EXPECT_EQ(s->start_position(), keep_from);
+  expect_all(*s, 200, 300);
+}
+
+TEST_F(wal_store_test, full_buffer_refuses_instead_of_growing) {
+  auto s = open_store(nullptr, 20000);
+  int accepted = 0;
+  while (s->append(commit_for(accepted), messages_for(accepted)))
+    ++accepted;
+  auto refused = s->append(commit_for(accepted), messages_for(accepted));
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.err().code, "53400");
+  ASSERT_TRUE(s->sync());
+  EXPECT_TRUE(s->append(commit_for(accepted), messages_for(accepted)));
+}
+
+TEST_F(wal_store_test, commit_lsns_may_not_go_backwards) {
+  auto s = open_store();
+  ASSERT_TRUE(s->append(commit_for(5), messages_for(5)));
+  EXPECT_FALSE(s->append(commit_for(4), messages_for(4)));
+}
+
+} // namespace
+} // namespace walmux::storage
