@@ -8,6 +8,7 @@
 
 #include <rocksdb/db.h>
 #include <rocksdb/options.h>
+#include <rocksdb/write_batch.h>
 
 namespace walmux::storage {
 namespace {
@@ -98,6 +99,84 @@ status catalog::write_node_meta(const node_meta& meta) {
   if (!s.ok())
     return rocks_error("could not write node metadata", s);
   return ok();
+}
+
+void catalog_batch::put_slot(const slot_record& s) {
+  ops_.push_back({op::kind::put, "slots", s.name, slot_encode(s)});
+}
+void catalog_batch::delete_slot(std::string_view name) {
+  ops_.push_back({op::kind::del, "slots", std::string(name), {}});
+}
+void catalog_batch::put_origin(const origin_record& o) {
+  ops_.push_back({op::kind::put, "origins", o.name, origin_encode(o)});
+}
+void catalog_batch::delete_origin(std::string_view name) {
+  ops_.push_back({op::kind::del, "origins", std::string(name), {}});
+}
+void catalog_batch::put_node_meta(const node_meta& m) {
+  ops_.push_back({op::kind::put, "meta", node_key, node_meta_encode(m)});
+}
+
+status catalog::apply(const catalog_batch& batch, bool sync) {
+  rocksdb::WriteBatch wb;
+  for (const auto& o : batch.ops_) {
+    auto* cf = impl_->cf(o.family);
+    auto s = o.k == catalog_batch::op::kind::put ? wb.Put(cf, o.key, o.value)
+                                                 : wb.Delete(cf, o.key);
+    if (!s.ok())
+      return rocks_error("could not prepare catalog batch", s);
+  }
+  rocksdb::WriteOptions wo;
+  wo.sync = sync;
+  auto s = impl_->db->Write(wo, &wb);
+  if (!s.ok())
+    return rocks_error("could not write catalog batch", s);
+  return ok();
+}
+
+expected<std::optional<slot_record>>
+catalog::get_slot(std::string_view name) const {
+  std::string value;
+  auto s = impl_->db->Get(rocksdb::ReadOptions(), impl_->cf("slots"),
+                          rocksdb::Slice(name.data(), name.size()), &value);
+  if (s.IsNotFound())
+    return std::optional<slot_record>();
+  if (!s.ok())
+    return rocks_error("could not read slot", s);
+  auto rec = slot_decode(value);
+  if (!rec)
+    return std::move(rec).err();
+  return std::optional<slot_record>(std::move(*rec));
+}
+
+namespace {
+
+template <class Record, class Decode>
+expected<std::vector<Record>>
+list_family(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf, Decode decode) {
+  std::vector<Record> out;
+  std::unique_ptr<rocksdb::Iterator> it(
+      db->NewIterator(rocksdb::ReadOptions(), cf));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    auto rec = decode(std::string_view(it->value().data(), it->value().size()));
+    if (!rec)
+      return std::move(rec).err();
+    out.push_back(std::move(*rec));
+  }
+  if (!it->status().ok())
+    return rocks_error("could not list catalog", it->status());
+  return out;
+}
+
+} // namespace
+
+expected<std::vector<slot_record>> catalog::list_slots() const {
+  return list_family<slot_record>(impl_->db, impl_->cf("slots"), slot_decode);
+}
+
+expected<std::vector<origin_record>> catalog::list_origins() const {
+  return list_family<origin_record>(impl_->db, impl_->cf("origins"),
+                                    origin_decode);
 }
 
 } // namespace walmux::storage

@@ -16,13 +16,36 @@
 #pragma once
 
 #include "common/expected.hpp"
+#include "storage/catalog_records.hpp"
 #include "storage/node_meta.hpp"
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
+#include <vector>
 
 namespace walmux::storage {
+
+// Changes applied together: one RocksDB WriteBatch, all or nothing.
+class catalog_batch {
+ public:
+  void put_slot(const slot_record& s);
+  void delete_slot(std::string_view name);
+  void put_origin(const origin_record& o);
+  void delete_origin(std::string_view name);
+  void put_node_meta(const node_meta& m);
+
+ private:
+  friend class catalog;
+  struct op {
+    enum class kind { put, del } k;
+    std::string family;
+    std::string key;
+    std::string value;
+  };
+  std::vector<op> ops_;
+};
 
 class catalog {
  public:
@@ -39,6 +62,14 @@ class catalog {
   expected<node_meta> read_node_meta() const;
   // Synced write.
   status write_node_meta(const node_meta& meta);
+
+  // Applies a batch atomically; `sync` waits for it to be durable (needed
+  // before acknowledging confirmed_flush or origin progress).
+  status apply(const catalog_batch& batch, bool sync);
+
+  expected<std::optional<slot_record>> get_slot(std::string_view name) const;
+  expected<std::vector<slot_record>> list_slots() const;
+  expected<std::vector<origin_record>> list_origins() const;
 
  private:
   struct impl;

@@ -179,3 +179,80 @@ TEST(storage_crash, sigkill_at_random_moments_loses_nothing_reported_durable) {
 
 } // namespace
 } // namespace walmux::storage
+
+#include "storage/catalog.hpp"
+
+namespace walmux::storage {
+namespace {
+
+// A child acknowledges synced slot and origin updates on a pipe; after a
+// SIGKILL every acknowledged update must be in the reopened catalog.
+TEST(storage_crash, catalog_keeps_every_acknowledged_update_after_sigkill) {
+  testing::temp_dir tmp;
+  const std::string path = tmp.path() + "/catalog";
+  ASSERT_TRUE(catalog::create(path));
+  std::mt19937_64 rng(std::random_device{}());
+  for (int it = 0; it < 10; ++it) {
+    int fds[2];
+    ASSERT_EQ(::pipe(fds), 0);
+    pid_t child = ::fork();
+    ASSERT_GE(child, 0);
+    if (child == 0) {
+      ::close(fds[0]);
+      auto c = catalog::open(path);
+      if (!c)
+        ::_exit(3);
+      auto slot = (*c)->get_slot("s");
+      uint64_t v = slot && *slot ? (*slot)->confirmed_flush.value : 0;
+      while (true) {
+        ++v;
+        slot_record s;
+        s.name = "s";
+        s.plugin = "pgoutput";
+        s.confirmed_flush = lsn(v);
+        catalog_batch b;
+        b.put_slot(s);
+        b.put_origin({1, "o", lsn(v), lsn(v)});
+        if (!(*c)->apply(b, true))
+          ::_exit(4);
+        std::string line = std::to_string(v) + "\n";
+        if (::write(fds[1], line.data(), line.size()) < 0)
+          ::_exit(5);
+      }
+    }
+    ::close(fds[1]);
+    ::usleep(static_cast<useconds_t>(5000 + rng() % 50000));
+    ::kill(child, SIGKILL);
+    int status = 0;
+    ASSERT_EQ(::waitpid(child, &status, 0), child);
+    ASSERT_TRUE(WIFSIGNALED(status)) << "child exited " << WEXITSTATUS(status);
+    std::string acks;
+    char buf[4096];
+    ssize_t r;
+    while ((r = ::read(fds[0], buf, sizeof buf)) > 0)
+      acks.append(buf, static_cast<size_t>(r));
+    ::close(fds[0]);
+    uint64_t last_ack = 0;
+    auto end = acks.rfind('\n');
+    if (end != std::string::npos) {
+      auto begin = acks.rfind('\n', end - 1);
+      last_ack =
+          std::stoull(acks.substr(begin == std::string::npos ? 0 : begin + 1));
+    }
+    auto c = catalog::open(path);
+    ASSERT_TRUE(c) << c.err().message;
+    auto slot = (*c)->get_slot("s");
+    ASSERT_TRUE(slot);
+    uint64_t have = *slot ? (*slot)->confirmed_flush.value : 0;
+    EXPECT_GE(have, last_ack) << "iteration " << it;
+    auto origins = (*c)->list_origins();
+    ASSERT_TRUE(origins);
+    if (last_ack > 0) {
+      ASSERT_EQ(origins->size(), 1u);
+      EXPECT_EQ((*origins)[0].remote_lsn.value, have); // same batch
+    }
+  }
+}
+
+} // namespace
+} // namespace walmux::storage

@@ -144,3 +144,78 @@ TEST(catalog, create_refuses_existing_and_open_refuses_missing) {
 
 } // namespace
 } // namespace walmux::storage
+
+namespace walmux::storage {
+namespace {
+
+slot_record sample_slot(const std::string& name, uint64_t confirmed) {
+  slot_record s;
+  s.name = name;
+  s.plugin = "pgoutput";
+  s.database = "postgres";
+  s.options = {{"proto_version", "3"}, {"publication_names", "\"pub\""}};
+  s.two_phase = true;
+  s.confirmed_flush = lsn(confirmed);
+  s.restart_lsn = lsn(confirmed - 1);
+  s.restart_position = confirmed * 2;
+  return s;
+}
+
+TEST(catalog_records, slot_and_origin_round_trip_and_reject_damage) {
+  auto s = sample_slot("sub1", 0x153D150);
+  s.invalidation_reason = "wal_removed";
+  auto bytes = slot_encode(s);
+  auto back = slot_decode(bytes);
+  ASSERT_TRUE(back) << back.err().detail;
+  EXPECT_EQ(back->name, "sub1");
+  EXPECT_EQ(back->options, s.options);
+  EXPECT_TRUE(back->two_phase);
+  EXPECT_EQ(back->confirmed_flush, s.confirmed_flush);
+  EXPECT_EQ(back->restart_position, s.restart_position);
+  EXPECT_EQ(back->invalidation_reason, "wal_removed");
+  for (size_t i = 16; i < bytes.size(); ++i) {
+    auto damaged = bytes;
+    damaged[i] = static_cast<char>(damaged[i] ^ 1);
+    EXPECT_FALSE(slot_decode(damaged)) << "byte " << i;
+  }
+  origin_record o{3, "pg_16392", lsn(0x1547CA0), lsn(0x99)};
+  auto ob = origin_decode(origin_encode(o));
+  ASSERT_TRUE(ob);
+  EXPECT_EQ(ob->id, 3);
+  EXPECT_EQ(ob->name, "pg_16392");
+  EXPECT_EQ(ob->remote_lsn, o.remote_lsn);
+  EXPECT_FALSE(origin_decode(slot_encode(s))); // wrong kind
+}
+
+TEST(catalog, batches_apply_all_or_nothing_and_survive_reopen) {
+  testing::temp_dir tmp;
+  auto path = tmp.path() + "/cat";
+  {
+    auto c = catalog::create(path);
+    ASSERT_TRUE(c);
+    catalog_batch b;
+    b.put_slot(sample_slot("a", 100));
+    b.put_slot(sample_slot("b", 200));
+    b.put_origin({1, "o1", lsn(5), lsn(6)});
+    ASSERT_TRUE((*c)->apply(b, true));
+    catalog_batch b2;
+    b2.delete_slot("a");
+    b2.put_slot(sample_slot("b", 300));
+    ASSERT_TRUE((*c)->apply(b2, true));
+  }
+  auto c = catalog::open(path);
+  ASSERT_TRUE(c);
+  auto slots = (*c)->list_slots();
+  ASSERT_TRUE(slots);
+  ASSERT_EQ(slots->size(), 1u);
+  EXPECT_EQ((*slots)[0].name, "b");
+  EXPECT_EQ((*slots)[0].confirmed_flush, lsn(300));
+  EXPECT_FALSE((*(*c)->get_slot("a")).has_value());
+  auto origins = (*c)->list_origins();
+  ASSERT_TRUE(origins);
+  ASSERT_EQ(origins->size(), 1u);
+  EXPECT_EQ((*origins)[0].local_lsn, lsn(6));
+}
+
+} // namespace
+} // namespace walmux::storage

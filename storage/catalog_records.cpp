@@ -1,0 +1,146 @@
+// catalog_records.cpp: see catalog_records.hpp.
+#include "storage/catalog_records.hpp"
+
+#include "storage/record.hpp"
+
+namespace walmux::storage {
+namespace {
+
+constexpr uint16_t slot_version = 1;
+constexpr uint16_t origin_version = 1;
+
+void put_string(std::string& out, std::string_view s) {
+  put_u32(out, static_cast<uint32_t>(s.size()));
+  out.append(s);
+}
+
+// Bounded reading of a payload.
+struct payload_reader {
+  std::string_view p;
+  bool ok = true;
+  bool need(size_t n) {
+    ok = ok && p.size() >= n;
+    return ok;
+  }
+  uint64_t u64() {
+    if (!need(8))
+      return 0;
+    uint64_t v = get_u64(p.data());
+    p.remove_prefix(8);
+    return v;
+  }
+  uint32_t u32() {
+    if (!need(4))
+      return 0;
+    uint32_t v = get_u32(p.data());
+    p.remove_prefix(4);
+    return v;
+  }
+  uint16_t u16() {
+    if (!need(2))
+      return 0;
+    uint16_t v = get_u16(p.data());
+    p.remove_prefix(2);
+    return v;
+  }
+  uint8_t u8() {
+    if (!need(1))
+      return 0;
+    auto v = static_cast<uint8_t>(p[0]);
+    p.remove_prefix(1);
+    return v;
+  }
+  std::string str() {
+    uint32_t n = u32();
+    if (!need(n))
+      return {};
+    std::string s(p.substr(0, n));
+    p.remove_prefix(n);
+    return s;
+  }
+};
+
+error bad(const char* what, const std::string& detail) {
+  return error{sqlstate::data_corrupted,
+               std::string("invalid ") + what + " record in the catalog"}
+      .with_detail(detail);
+}
+
+} // namespace
+
+std::string slot_encode(const slot_record& s) {
+  std::string p;
+  put_string(p, s.name);
+  put_string(p, s.plugin);
+  put_string(p, s.database);
+  put_u32(p, static_cast<uint32_t>(s.options.size()));
+  for (const auto& [k, v] : s.options) {
+    put_string(p, k);
+    put_string(p, v);
+  }
+  p += static_cast<char>(s.temporary);
+  p += static_cast<char>(s.two_phase);
+  put_u64(p, s.confirmed_flush.value);
+  put_u64(p, s.restart_lsn.value);
+  put_u64(p, s.restart_position);
+  put_string(p, s.invalidation_reason);
+  return record_encode(record_kind::slot, slot_version, p);
+}
+
+expected<slot_record> slot_decode(std::string_view bytes) {
+  auto rec = record_decode(bytes, "catalog slot");
+  if (!rec)
+    return std::move(rec).err();
+  if (rec->kind != record_kind::slot || rec->version != slot_version)
+    return bad("slot", "Unexpected record kind or version.");
+  payload_reader r{rec->payload};
+  slot_record s;
+  s.name = r.str();
+  s.plugin = r.str();
+  s.database = r.str();
+  uint32_t n = r.u32();
+  if (!r.need(static_cast<size_t>(n) * 8))
+    return bad("slot", "The option count exceeds the record.");
+  for (uint32_t i = 0; i < n && r.ok; ++i) {
+    std::string k = r.str();
+    std::string v = r.str();
+    s.options.emplace_back(std::move(k), std::move(v));
+  }
+  s.temporary = r.u8() != 0;
+  s.two_phase = r.u8() != 0;
+  s.confirmed_flush = lsn(r.u64());
+  s.restart_lsn = lsn(r.u64());
+  s.restart_position = r.u64();
+  s.invalidation_reason = r.str();
+  if (!r.ok || !r.p.empty())
+    return bad("slot", "The payload does not match its layout.");
+  return s;
+}
+
+std::string origin_encode(const origin_record& o) {
+  std::string p;
+  put_u16(p, o.id);
+  put_string(p, o.name);
+  put_u64(p, o.remote_lsn.value);
+  put_u64(p, o.local_lsn.value);
+  return record_encode(record_kind::origin, origin_version, p);
+}
+
+expected<origin_record> origin_decode(std::string_view bytes) {
+  auto rec = record_decode(bytes, "catalog origin");
+  if (!rec)
+    return std::move(rec).err();
+  if (rec->kind != record_kind::origin || rec->version != origin_version)
+    return bad("origin", "Unexpected record kind or version.");
+  payload_reader r{rec->payload};
+  origin_record o;
+  o.id = r.u16();
+  o.name = r.str();
+  o.remote_lsn = lsn(r.u64());
+  o.local_lsn = lsn(r.u64());
+  if (!r.ok || !r.p.empty())
+    return bad("origin", "The payload does not match its layout.");
+  return o;
+}
+
+} // namespace walmux::storage

@@ -1,0 +1,47 @@
+// catalog_records.hpp: the catalog's slot and replication origin records,
+// each a self-describing record (record.hpp), payload version 1.
+//
+// Slot payload: strings are u32 length + bytes; integers little-endian:
+//   name, plugin, database, option count u32 + (name, value) pairs,
+//   temporary u8, two_phase u8, confirmed_flush u64, restart_lsn u64,
+//   restart_position u64, invalidation_reason
+// Origin payload: id u16, name, remote_lsn u64, local_lsn u64.
+// Pure: no I/O.
+#pragma once
+
+#include "common/expected.hpp"
+#include "protocol/lsn.hpp"
+
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace walmux::storage {
+
+struct slot_record {
+  std::string name;
+  std::string plugin; // pgoutput, wal2json
+  std::string database;
+  std::vector<std::pair<std::string, std::string>> options;
+  bool temporary = false;
+  bool two_phase = false;
+  lsn confirmed_flush; // upstream LSN the consumer confirmed
+  lsn restart_lsn;     // upstream LSN of the oldest transaction still needed
+  uint64_t restart_position = 0;   // that transaction's store position
+  std::string invalidation_reason; // empty, or "wal_removed"
+};
+
+struct origin_record {
+  uint16_t id = 0;
+  std::string name;
+  lsn remote_lsn;
+  lsn local_lsn;
+};
+
+std::string slot_encode(const slot_record& s);
+expected<slot_record> slot_decode(std::string_view bytes);
+std::string origin_encode(const origin_record& o);
+expected<origin_record> origin_decode(std::string_view bytes);
+
+} // namespace walmux::storage
