@@ -64,12 +64,12 @@ class posix_readable : public readable_file {
       , path_(std::move(path)) {}
   ~posix_readable() override { ::close(fd_); }
 
-  status read_at(uint64_t offset, size_t n, std::string& out) const override {
-    out.resize(n);
+  expected<size_t> read_at(uint64_t offset, char* dst,
+                           size_t n) const override {
     size_t done = 0;
     while (done < n) {
-      ssize_t r = ::pread(fd_, out.data() + done, n - done,
-                          static_cast<off_t>(offset + done));
+      ssize_t r =
+          ::pread(fd_, dst + done, n - done, static_cast<off_t>(offset + done));
       if (r < 0) {
         if (errno == EINTR)
           continue;
@@ -79,8 +79,7 @@ class posix_readable : public readable_file {
         break;
       done += static_cast<size_t>(r);
     }
-    out.resize(done);
-    return ok();
+    return done;
   }
   expected<uint64_t> size() const override {
     struct stat st {};

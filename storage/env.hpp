@@ -36,10 +36,14 @@ class writable_file {
 class readable_file {
  public:
   virtual ~readable_file() = default;
-  // Reads up to n bytes at offset into out (resized to what was read; a
+  // Reads up to n bytes at offset into dst; returns how many were read (a
   // short read means end of file).
-  virtual status read_at(uint64_t offset, size_t n, std::string& out) const = 0;
+  virtual expected<size_t> read_at(uint64_t offset, char* dst,
+                                   size_t n) const = 0;
   virtual expected<uint64_t> size() const = 0;
+  // Hints that [offset, offset + n) will be read soon (read-ahead). May do
+  // nothing.
+  virtual void prefetch(uint64_t /*offset*/, size_t /*n*/) const {}
 };
 
 class env {

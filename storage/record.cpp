@@ -3,22 +3,35 @@
 
 #include "storage/crc32c.hpp"
 
+#include <bit>
+#include <cstring>
+
 namespace walmux::storage {
 
 namespace {
 
 template <class T>
 void put_le(std::string& out, T v) {
-  for (size_t i = 0; i < sizeof(T); ++i)
-    out += static_cast<char>((v >> (8 * i)) & 0xff);
+  char buf[sizeof(T)];
+  if constexpr (std::endian::native == std::endian::little) {
+    std::memcpy(buf, &v, sizeof(T));
+  } else {
+    for (size_t i = 0; i < sizeof(T); ++i)
+      buf[i] = static_cast<char>((v >> (8 * i)) & 0xff);
+  }
+  out.append(buf, sizeof(T));
 }
 
 template <class T>
 T get_le(const char* p) {
-  auto u = reinterpret_cast<const unsigned char*>(p);
   T v = 0;
-  for (size_t i = sizeof(T); i-- > 0;)
-    v = static_cast<T>((v << 8) | u[i]);
+  if constexpr (std::endian::native == std::endian::little) {
+    std::memcpy(&v, p, sizeof(T));
+  } else {
+    auto u = reinterpret_cast<const unsigned char*>(p);
+    for (size_t i = sizeof(T); i-- > 0;)
+      v = static_cast<T>((v << 8) | u[i]);
+  }
   return v;
 }
 

@@ -17,44 +17,48 @@ uint32_t record_crc(record_type type, uint32_t length,
   return crc32c_extend(crc, payload.data(), payload.size());
 }
 
-void append_record(std::string& out, record_type type, std::string_view part1,
-                   std::string_view part2) {
-  const auto length = static_cast<uint32_t>(part1.size() + part2.size());
-  char head[5];
-  head[0] = static_cast<char>(type);
-  for (int i = 0; i < 4; ++i)
-    head[1 + i] = static_cast<char>((length >> (8 * i)) & 0xff);
-  uint32_t crc = crc32c_extend(0, head, sizeof head);
-  crc = crc32c_extend(crc, part1.data(), part1.size());
-  crc = crc32c_extend(crc, part2.data(), part2.size());
+// Appends the header with a zero CRC; returns where the record starts.
+size_t begin_record(std::string& out, record_type type, size_t length) {
+  const size_t at = out.size();
   put_u16(out, wal_record_magic);
   out += static_cast<char>(type);
-  put_u32(out, length);
-  put_u32(out, crc);
-  out.append(part1);
-  out.append(part2);
+  put_u32(out, static_cast<uint32_t>(length));
+  put_u32(out, 0);
+  return at;
+}
+
+// Fills in the CRC of the record at `at`, whose payload ends the buffer:
+// CRC-32C over type and length (bytes 2..6), then the payload.
+void end_record(std::string& out, size_t at) {
+  uint32_t crc = crc32c_extend(0, out.data() + at + 2, 5);
+  crc = crc32c_extend(crc, out.data() + at + wal_header_size,
+                      out.size() - at - wal_header_size);
+  std::string le;
+  put_u32(le, crc);
+  out.replace(at + 7, 4, le);
 }
 
 } // namespace
 
 void wal_append_message(std::string& out, lsn data_start,
                         std::string_view message) {
-  std::string head;
-  put_u64(head, data_start.value);
-  append_record(out, record_type::message, head, message);
+  size_t at = begin_record(out, record_type::message, 8 + message.size());
+  put_u64(out, data_start.value);
+  out.append(message);
+  end_record(out, at);
 }
 
 void wal_append_commit(std::string& out, const commit_record& c) {
-  std::string p;
-  put_u32(p, c.xid);
-  p += static_cast<char>(c.flags);
-  put_u64(p, c.commit_lsn.value);
-  put_u64(p, c.end_lsn.value);
-  put_u64(p, static_cast<uint64_t>(c.commit_time));
-  put_u32(p, c.message_count);
-  put_u64(p, c.start_position);
-  put_u64(p, c.batch_start);
-  append_record(out, record_type::commit, p, {});
+  size_t at = begin_record(out, record_type::commit, commit_payload_size);
+  put_u32(out, c.xid);
+  out += static_cast<char>(c.flags);
+  put_u64(out, c.commit_lsn.value);
+  put_u64(out, c.end_lsn.value);
+  put_u64(out, static_cast<uint64_t>(c.commit_time));
+  put_u32(out, c.message_count);
+  put_u64(out, c.start_position);
+  put_u64(out, c.batch_start);
+  end_record(out, at);
 }
 
 expected<record_header> wal_parse_header(std::string_view bytes) {

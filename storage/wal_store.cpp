@@ -58,18 +58,23 @@ struct raw_scanner {
     std::string why;
   };
 
+  // Bytes before it stay in the buffer (the current transaction's views).
+  uint64_t anchor = 0;
+
   // Makes [position, position + n) available; false if the data ends first.
   expected<bool> fill(size_t n) {
     uint64_t have_end = buf_start + buf.size();
     if (position >= buf_start && position + n <= have_end)
       return true;
+    const uint64_t from = std::min(anchor, position);
+    const size_t keep = static_cast<size_t>(position - from);
     std::string chunk;
-    size_t want = std::max(n, read_ahead);
-    if (auto st = store.read_at(position, want, chunk); !st)
+    if (auto st = store.read_at(from, keep + std::max(n, read_ahead), chunk);
+        !st)
       return std::move(st).err();
     buf = std::move(chunk);
-    buf_start = position;
-    return buf.size() >= n;
+    buf_start = from;
+    return buf.size() >= keep + n;
   }
 
   // nullopt with f.why empty: the clean end of the data.
@@ -80,7 +85,7 @@ struct raw_scanner {
     if (!have)
       return std::move(have).err();
     if (!*have) {
-      if (buf.size() > 0) {
+      if (buf_start + buf.size() > position) {
         f.short_data = true;
         f.why = "The data ends inside a record header.";
       }
@@ -196,9 +201,11 @@ status wal_store::recover() {
     auto f = env_->open_readable(start_path);
     if (!f)
       return std::move(f).err();
-    std::string bytes;
-    if (auto st = (*f)->read_at(0, 1024, bytes); !st)
-      return st;
+    std::string bytes(1024, '\0');
+    auto got = (*f)->read_at(0, bytes.data(), bytes.size());
+    if (!got)
+      return std::move(got).err();
+    bytes.resize(*got);
     auto rec = record_decode(bytes, "WAL START file");
     if (!rec)
       return std::move(rec).err();
@@ -270,7 +277,8 @@ status wal_store::recover() {
   const uint64_t data_end = durable_.load();
 
   // Scan every record, checking CRCs and transaction structure.
-  raw_scanner scan{*this, start_, 1 << 20, {}, 0};
+  // Recovery keeps no views: nothing before the position stays buffered.
+  raw_scanner scan{*this, start_, 1 << 20, {}, 0, UINT64_MAX};
   uint64_t complete_end = start_;
   uint64_t txn_start = start_;
   uint32_t pending = 0;
@@ -362,11 +370,13 @@ status wal_store::open_tail_for_append() {
 }
 
 void wal_store::index_transaction(lsn commit, uint64_t start) {
+  // last_indexed_ belongs to the writer; the lock guards index_ for readers.
+  if (has_index_entry_ && start < last_indexed_ + opts_.index_spacing)
+    return;
   std::lock_guard g(index_mu_);
-  if (index_.empty() || start >= last_indexed_ + opts_.index_spacing) {
-    index_.emplace_back(commit, start);
-    last_indexed_ = start;
-  }
+  index_.emplace_back(commit, start);
+  last_indexed_ = start;
+  has_index_entry_ = true;
 }
 
 expected<uint64_t> wal_store::append(const commit_record& meta,
@@ -481,13 +491,14 @@ status wal_store::read_at(uint64_t position, size_t n, std::string& out) const {
   if (position >= limit)
     return ok();
   n = static_cast<size_t>(std::min<uint64_t>(n, limit - position));
+  out.resize(n);
   const uint64_t seg_size = opts_.segment_size;
-  std::string chunk;
-  while (n > 0) {
-    const uint64_t segment = position / seg_size;
-    const uint64_t offset = position % seg_size;
+  size_t done = 0;
+  while (done < n) {
+    const uint64_t segment = (position + done) / seg_size;
+    const uint64_t offset = (position + done) % seg_size;
     const size_t take =
-        static_cast<size_t>(std::min<uint64_t>(n, seg_size - offset));
+        static_cast<size_t>(std::min<uint64_t>(n - done, seg_size - offset));
     const readable_file* file = nullptr;
     {
       std::lock_guard g(files_mu_);
@@ -500,15 +511,32 @@ status wal_store::read_at(uint64_t position, size_t n, std::string& out) const {
       }
       file = it->second.get();
     }
-    if (auto st = file->read_at(offset, take, chunk); !st)
-      return st;
-    out += chunk;
-    if (chunk.size() < take)
+    auto got = file->read_at(offset, out.data() + done, take);
+    if (!got)
+      return std::move(got).err();
+    done += *got;
+    if (*got < take)
       break;
+  }
+  out.resize(done);
+  return ok();
+}
+
+void wal_store::prefetch(uint64_t position, size_t n) const {
+  const uint64_t limit = durable_.load();
+  const uint64_t seg_size = opts_.segment_size;
+  while (n > 0 && position < limit) {
+    const uint64_t segment = position / seg_size;
+    const uint64_t offset = position % seg_size;
+    const size_t take =
+        static_cast<size_t>(std::min<uint64_t>(n, seg_size - offset));
+    std::lock_guard g(files_mu_);
+    auto it = readers_.find(segment);
+    if (it != readers_.end())
+      it->second->prefetch(offset, take);
     position += take;
     n -= take;
   }
-  return ok();
 }
 
 status wal_store::remove_before(uint64_t first_needed) {
@@ -550,39 +578,66 @@ wal_reader::wal_reader(const wal_store& store, uint64_t position,
     , position_(position)
     , read_ahead_(read_ahead) {}
 
-expected<std::optional<stored_transaction>> wal_reader::next() {
-  raw_scanner scan{store_, position_, read_ahead_, std::move(buf_), buf_start_};
-  stored_transaction txn;
+expected<bool> wal_reader::next_view(transaction_view& txn) {
+  raw_scanner scan{store_,          position_,  read_ahead_,
+                   std::move(buf_), buf_start_, position_};
+  txn.messages.clear();
+  auto keep_buffer = [&] {
+    buf_ = std::move(scan.buf);
+    buf_start_ = scan.buf_start;
+  };
+  // Offsets first: a refill may move the buffer while the transaction is
+  // read; views are made once its commit record is in.
+  offsets_.clear();
   while (true) {
     raw_scanner::failure f;
     auto rec = scan.next(f);
     if (!rec)
       return std::move(rec).err();
     if (!*rec) {
-      buf_ = std::move(scan.buf);
-      buf_start_ = scan.buf_start;
+      keep_buffer();
       if (f.why.empty())
-        return std::optional<stored_transaction>(); // durable end
+        return false; // durable end
       const uint64_t seg = store_.segment_size();
       return corrupt_at(store_.segment_path(f.position / seg), f.position % seg,
                         f.why);
     }
     const auto& r = **rec;
     if (r.header.type == record_type::message) {
-      txn.messages.push_back(stored_message{lsn(get_u64(r.payload.data())),
-                                            std::string(r.payload.substr(8))});
+      offsets_.push_back(r.position + wal_header_size);
       continue;
     }
     auto c = wal_decode_commit(r.payload);
     if (!c)
       return std::move(c).err();
+    keep_buffer();
+    for (uint64_t at : offsets_) {
+      // at: the payload of a message record; its length is in the header.
+      const char* p = buf_.data() + (at - buf_start_);
+      const uint32_t length = get_u32(p - wal_header_size + 3);
+      txn.messages.push_back(
+          message_view{lsn(get_u64(p)), std::string_view(p + 8, length - 8)});
+    }
     txn.commit = *c;
     txn.end_position = scan.position;
     position_ = scan.position;
-    buf_ = std::move(scan.buf);
-    buf_start_ = scan.buf_start;
-    return std::optional<stored_transaction>(std::move(txn));
+    return true;
   }
+}
+
+expected<std::optional<stored_transaction>> wal_reader::next() {
+  auto more = next_view(view_);
+  if (!more)
+    return std::move(more).err();
+  if (!*more)
+    return std::optional<stored_transaction>();
+  stored_transaction t;
+  t.commit = view_.commit;
+  t.end_position = view_.end_position;
+  t.messages.reserve(view_.messages.size());
+  for (const auto& m : view_.messages)
+    t.messages.push_back({m.data_start, std::string(m.bytes)});
+  return std::optional<stored_transaction>(std::move(t));
 }
 
 } // namespace walmux::storage

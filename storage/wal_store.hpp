@@ -101,6 +101,8 @@ class wal_store {
   // Reads [position, position + n) up to the durable position; the result
   // is shorter at the end. Thread-safe.
   status read_at(uint64_t position, size_t n, std::string& out) const;
+  // Hints that [position, position + n) will be read soon.
+  void prefetch(uint64_t position, size_t n) const;
 
   // Removes whole segments below the one holding `first_needed`, which must
   // be a transaction start; it becomes the new START.
@@ -131,10 +133,23 @@ class wal_store {
 
   mutable std::mutex index_mu_;
   std::vector<std::pair<lsn, uint64_t>> index_; // commit LSN -> txn start
-  uint64_t last_indexed_ = 0;
+  uint64_t last_indexed_ = 0;                   // writer thread only
+  bool has_index_entry_ = false;                // writer thread only
 
   mutable std::mutex files_mu_;
   mutable std::map<uint64_t, std::unique_ptr<readable_file>> readers_;
+};
+
+// A stored transaction whose message bytes point into a reader's buffer,
+// valid until the reader's next call.
+struct message_view {
+  lsn data_start;
+  std::string_view bytes;
+};
+struct transaction_view {
+  commit_record commit;
+  std::vector<message_view> messages;
+  uint64_t end_position = 0;
 };
 
 // Walks stored transactions from a position (a transaction start) up to the
@@ -147,6 +162,9 @@ class wal_reader {
   // The next complete transaction, or nullopt at the durable end. Errors
   // name the segment file and offset of a bad record.
   expected<std::optional<stored_transaction>> next();
+  // The same without copying: false at the durable end; `txn` (its
+  // message vector reused) stays valid until the next call.
+  expected<bool> next_view(transaction_view& txn);
   uint64_t position() const { return position_; }
 
  private:
@@ -155,6 +173,8 @@ class wal_reader {
   size_t read_ahead_;
   std::string buf_;
   uint64_t buf_start_ = 0;
+  std::vector<uint64_t> offsets_; // message payload positions, reused
+  transaction_view view_;         // backs next()
 };
 
 } // namespace walmux::storage

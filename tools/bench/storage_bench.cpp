@@ -1,0 +1,229 @@
+// storage_bench.cpp: the WAL store against the raw limits of this disk,
+// measured in the same run (the machine is shared: only ratios mean much).
+//
+//   raw_write_fdatasync/B   write B bytes, fdatasync, repeat
+//   store_group_commit/B    append transactions until B bytes, sync, repeat
+//   store_sync_each         append one transaction, sync, repeat
+//   raw_read/cold           pread 256kB chunks of a 64MB file
+//   store_read/cold         wal_reader over 64MB of stored transactions
+// "cold" evicts the files from the page cache (POSIX_FADV_DONTNEED) before
+// every pass, so both read the disk; "hot" reads the page cache, where the
+// raw figure is memory bandwidth. Transactions carry one message of 200
+// bytes (a small INSERT) or, for store_read_4k, 4kB.
+// Files live under $WALMUX_BENCH_DIR (default /tmp), removed at exit.
+#include "storage/wal_store.hpp"
+
+#include <cstdlib>
+#include <fcntl.h>
+#include <string>
+#include <unistd.h>
+
+#include <benchmark/benchmark.h>
+
+namespace {
+
+using namespace walmux;
+using namespace walmux::storage;
+
+std::string bench_dir() {
+  static const std::string dir = [] {
+    const char* base = std::getenv("WALMUX_BENCH_DIR");
+    std::string tmpl =
+        std::string(base ? base : "/tmp") + "/walmux-bench.XXXXXX";
+    if (::mkdtemp(tmpl.data()) == nullptr)
+      std::abort();
+    return tmpl;
+  }();
+  return dir;
+}
+
+void remove_tree(const std::string& path) {
+  std::string cmd = "rm -rf '" + path + "'";
+  if (std::system(cmd.c_str()) != 0)
+    std::abort();
+}
+
+const std::vector<stored_message>& one_message() {
+  static const std::vector<stored_message> m = {
+      {lsn(1), std::string(200, 'v')}};
+  return m;
+}
+
+commit_record commit_for(uint64_t n) {
+  commit_record c;
+  c.xid = static_cast<uint32_t>(n);
+  c.commit_lsn = lsn(n + 1);
+  c.end_lsn = lsn(n + 2);
+  return c;
+}
+
+std::unique_ptr<wal_store> fresh_store(const std::string& name) {
+  remove_tree(bench_dir() + "/" + name);
+  wal_store::options o;
+  o.dir = bench_dir() + "/" + name;
+  auto store = wal_store::open(o);
+  if (!store)
+    std::abort();
+  return std::move(*store);
+}
+
+void raw_write_fdatasync(benchmark::State& state) {
+  const size_t batch = static_cast<size_t>(state.range(0));
+  std::string path = bench_dir() + "/raw";
+  ::unlink(path.c_str());
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
+  std::string buf(batch, 'r');
+  uint64_t written = 0;
+  for (auto _ : state) {
+    if (::write(fd, buf.data(), buf.size()) != static_cast<ssize_t>(buf.size()))
+      state.SkipWithError("write failed");
+    if (::fdatasync(fd) != 0)
+      state.SkipWithError("fdatasync failed");
+    written += batch;
+    if (written > (256u << 20) && ::ftruncate(fd, 0) == 0) // keep it bounded
+      written = 0;
+  }
+  ::close(fd);
+  ::unlink(path.c_str());
+  state.SetBytesProcessed(state.iterations() * static_cast<int64_t>(batch));
+}
+BENCHMARK(raw_write_fdatasync)->Arg(64 << 10)->Arg(1 << 20)->UseRealTime();
+
+void store_group_commit(benchmark::State& state) {
+  const uint64_t batch = static_cast<uint64_t>(state.range(0));
+  auto store = fresh_store("group");
+  uint64_t n = 0, bytes = 0, txns = 0;
+  for (auto _ : state) {
+    const uint64_t from = store->written_position();
+    while (store->written_position() - from < batch) {
+      (void)store->append(commit_for(n++), one_message());
+      ++txns;
+    }
+    bytes += store->written_position() - from;
+    (void)store->sync();
+    if (store->durable_position() > (256u << 20)) {
+      state.PauseTiming();
+      store = fresh_store("group");
+      n = 0;
+      state.ResumeTiming();
+    }
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(bytes));
+  state.counters["txns_per_second"] = benchmark::Counter(
+      static_cast<double>(txns), benchmark::Counter::kIsRate);
+}
+BENCHMARK(store_group_commit)->Arg(64 << 10)->Arg(1 << 20)->UseRealTime();
+
+void store_sync_each(benchmark::State& state) {
+  auto store = fresh_store("each");
+  uint64_t n = 0, bytes = 0;
+  for (auto _ : state) {
+    const uint64_t from = store->written_position();
+    (void)store->append(commit_for(n++), one_message());
+    (void)store->sync();
+    bytes += store->durable_position() - from;
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(bytes));
+  state.counters["txns_per_second"] =
+      benchmark::Counter(static_cast<double>(n), benchmark::Counter::kIsRate);
+}
+BENCHMARK(store_sync_each)->UseRealTime();
+
+constexpr uint64_t read_size = 64 << 20;
+
+void evict(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY);
+  if (fd >= 0) {
+    ::posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+    ::close(fd);
+  }
+}
+
+void evict_store(const wal_store& store) {
+  for (uint64_t s = 0; s * store.segment_size() < store.durable_position(); ++s)
+    evict(store.segment_path(s));
+}
+
+void raw_read(benchmark::State& state) {
+  const bool cold = state.range(0) != 0;
+  std::string path = bench_dir() + "/rawread";
+  {
+    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    std::string buf(1 << 20, 'q');
+    for (uint64_t w = 0; w < read_size; w += buf.size())
+      if (::write(fd, buf.data(), buf.size()) < 0)
+        std::abort();
+    ::fsync(fd);
+    ::close(fd);
+  }
+  int fd = ::open(path.c_str(), O_RDONLY);
+  std::string buf(256 << 10, '\0');
+  for (auto _ : state) {
+    if (cold) {
+      state.PauseTiming();
+      ::posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+      state.ResumeTiming();
+    }
+    for (uint64_t off = 0; off < read_size; off += buf.size())
+      benchmark::DoNotOptimize(
+          ::pread(fd, buf.data(), buf.size(), static_cast<off_t>(off)));
+  }
+  ::close(fd);
+  ::unlink(path.c_str());
+  state.SetBytesProcessed(state.iterations() * static_cast<int64_t>(read_size));
+}
+BENCHMARK(raw_read)->ArgName("cold")->Arg(0)->Arg(1)->UseRealTime();
+
+void store_read_with(benchmark::State& state, size_t message_size) {
+  const bool cold = state.range(0) != 0;
+  auto store = fresh_store("read");
+  const std::vector<stored_message> message = {
+      {lsn(1), std::string(message_size, 'v')}};
+  uint64_t n = 0;
+  while (store->written_position() < read_size) {
+    (void)store->append(commit_for(n++), message);
+    if (store->written_position() % (8 << 20) < 300)
+      (void)store->sync();
+  }
+  (void)store->sync();
+  uint64_t txns = 0;
+  transaction_view view;
+  for (auto _ : state) {
+    if (cold) {
+      state.PauseTiming();
+      evict_store(*store);
+      state.ResumeTiming();
+    }
+    wal_reader reader(*store, store->start_position());
+    while (true) {
+      auto more = reader.next_view(view);
+      if (!more || !*more)
+        break;
+      benchmark::DoNotOptimize(view.messages.data());
+      ++txns;
+    }
+  }
+  state.SetBytesProcessed(state.iterations() *
+                          static_cast<int64_t>(store->durable_position()));
+  state.counters["txns_per_second"] = benchmark::Counter(
+      static_cast<double>(txns), benchmark::Counter::kIsRate);
+}
+void store_read(benchmark::State& state) {
+  store_read_with(state, 200);
+}
+BENCHMARK(store_read)->ArgName("cold")->Arg(0)->Arg(1)->UseRealTime();
+
+void store_read_4k(benchmark::State& state) {
+  store_read_with(state, 4096);
+}
+BENCHMARK(store_read_4k)->ArgName("cold")->Arg(0)->Arg(1)->UseRealTime();
+
+} // namespace
+
+int main(int argc, char** argv) {
+  benchmark::Initialize(&argc, argv);
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  remove_tree(bench_dir());
+  return 0;
+}
