@@ -399,6 +399,19 @@ status encoder::on_change(char action, uint32_t relation_oid,
   }
 
   // Format 1.
+  // Starts `"outer": {` and, on the next line, `"inner": [`.
+  auto open_nested = [&](std::string& buf, const char* outer,
+                         const char* inner) {
+    buf.assign(ht3_);
+    buf += outer;
+    buf += sp_;
+    buf += '{';
+    buf += nl_;
+    buf += ht4_;
+    buf += inner;
+    buf += sp_;
+    buf += '[';
+  };
   // One "columns"/"oldkeys" block; `replident` prints the old key.
   auto columns_block = [&](std::string& out_text, const pgoutput::tuple& t,
                            bool replident, bool identity_filter,
@@ -411,15 +424,7 @@ status encoder::on_change(char action, uint32_t relation_oid,
       buf += '[';
     };
     if (replident) {
-      names_.assign(ht3_);
-      names_ += "\"oldkeys\":";
-      names_ += sp_;
-      names_ += '{';
-      names_ += nl_;
-      names_ += ht4_;
-      names_ += "\"keynames\":";
-      names_ += sp_;
-      names_ += '[';
+      open_nested(names_, "\"oldkeys\":", "\"keynames\":");
       start(types_, ht4_, "\"keytypes\":");
       start(oids_, ht4_, "\"keytypeoids\":");
       start(values_, ht4_, "\"keyvalues\":");
@@ -503,15 +508,7 @@ status encoder::on_change(char action, uint32_t relation_oid,
     return ok();
   };
   auto pk_block = [&](std::string& out_text, bool addcomma) {
-    pk_names_.assign(ht3_);
-    pk_names_ += "\"pk\":";
-    pk_names_ += sp_;
-    pk_names_ += '{';
-    pk_names_ += nl_;
-    pk_names_ += ht4_;
-    pk_names_ += "\"pknames\":";
-    pk_names_ += sp_;
-    pk_names_ += '[';
+    open_nested(pk_names_, "\"pk\":", "\"pknames\":");
     pk_types_.assign(ht4_);
     pk_types_ += "\"pktypes\":";
     pk_types_ += sp_;

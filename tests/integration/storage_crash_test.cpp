@@ -43,6 +43,42 @@ commit_record commit_for(uint64_t n) {
   return c;
 }
 
+// Runs `child` in a forked process that writes report lines to a pipe,
+// SIGKILLs it after `delay_us`, and returns the last complete line it wrote
+// (empty if none). The child must never return.
+template <class Child>
+std::string kill_and_last_report(Child child, useconds_t delay_us) {
+  int fds[2];
+  if (::pipe(fds) != 0)
+    return "pipe failed";
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    ::close(fds[0]);
+    child(fds[1]);
+    ::_exit(9);
+  }
+  ::close(fds[1]);
+  // Kill at a random moment: the point of the test, not a wait.
+  ::usleep(delay_us);
+  ::kill(pid, SIGKILL);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  EXPECT_TRUE(WIFSIGNALED(status))
+      << "child exited with " << WEXITSTATUS(status) << " before the kill";
+  std::string out;
+  char buf[4096];
+  ssize_t r;
+  while ((r = ::read(fds[0], buf, sizeof buf)) > 0)
+    out.append(buf, static_cast<size_t>(r));
+  ::close(fds[0]);
+  auto end = out.rfind('\n');
+  if (end == std::string::npos)
+    return {};
+  auto begin = end == 0 ? std::string::npos : out.rfind('\n', end - 1);
+  size_t from = begin == std::string::npos ? 0 : begin + 1;
+  return out.substr(from, end - from);
+}
+
 std::unique_ptr<wal_store> open_at(const std::string& dir) {
   wal_store::options o;
   o.dir = dir;
@@ -127,38 +163,13 @@ TEST(storage_crash, sigkill_at_random_moments_loses_nothing_reported_durable) {
   const std::string dir = tmp.path() + "/wal";
   uint64_t total_cut = 0;
   for (int it = 0; it < iterations; ++it) {
-    int fds[2];
-    ASSERT_EQ(::pipe(fds), 0);
-    pid_t child = ::fork();
-    ASSERT_GE(child, 0);
-    if (child == 0) {
-      ::close(fds[0]);
-      writer(dir, fds[1], rng());
-    }
-    ::close(fds[1]);
-    // Kill at a random moment: the point of the test, not a wait.
-    ::usleep(static_cast<useconds_t>(2000 + rng() % 60000));
-    ::kill(child, SIGKILL);
-    int status = 0;
-    ASSERT_EQ(::waitpid(child, &status, 0), child);
-    ASSERT_TRUE(WIFSIGNALED(status))
-        << "writer exited with " << WEXITSTATUS(status) << " before the kill";
-    std::string reports;
-    char buf[4096];
-    ssize_t r;
-    while ((r = ::read(fds[0], buf, sizeof buf)) > 0)
-      reports.append(buf, static_cast<size_t>(r));
-    ::close(fds[0]);
+    const uint64_t writer_seed = rng();
+    std::string line =
+        kill_and_last_report([&](int fd) { writer(dir, fd, writer_seed); },
+                             static_cast<useconds_t>(2000 + rng() % 60000));
     uint64_t reported_count = 0, reported_durable = 0;
-    // The last complete line is the latest durable report.
-    auto end = reports.rfind('\n');
-    if (end != std::string::npos) {
-      auto begin = reports.rfind('\n', end - 1);
-      std::string line =
-          reports.substr(begin == std::string::npos ? 0 : begin + 1,
-                         end - (begin == std::string::npos ? 0 : begin + 1));
+    if (!line.empty())
       std::sscanf(line.c_str(), "%lu %lu", &reported_count, &reported_durable);
-    }
     auto s = open_at(dir);
     ASSERT_TRUE(s) << "iteration " << it << ", seed " << seed;
     total_cut += s->recovery().cut_bytes;
@@ -193,52 +204,31 @@ TEST(storage_crash, catalog_keeps_every_acknowledged_update_after_sigkill) {
   ASSERT_TRUE(catalog::create(path));
   std::mt19937_64 rng(std::random_device{}());
   for (int it = 0; it < 10; ++it) {
-    int fds[2];
-    ASSERT_EQ(::pipe(fds), 0);
-    pid_t child = ::fork();
-    ASSERT_GE(child, 0);
-    if (child == 0) {
-      ::close(fds[0]);
-      auto c = catalog::open(path);
-      if (!c)
-        ::_exit(3);
-      auto slot = (*c)->get_slot("s");
-      uint64_t v = slot && *slot ? (*slot)->confirmed_flush.value : 0;
-      while (true) {
-        ++v;
-        slot_record s;
-        s.name = "s";
-        s.plugin = "pgoutput";
-        s.confirmed_flush = lsn(v);
-        catalog_batch b;
-        b.put_slot(s);
-        b.put_origin({1, "o", lsn(v), lsn(v)});
-        if (!(*c)->apply(b, true))
-          ::_exit(4);
-        std::string line = std::to_string(v) + "\n";
-        if (::write(fds[1], line.data(), line.size()) < 0)
-          ::_exit(5);
-      }
-    }
-    ::close(fds[1]);
-    ::usleep(static_cast<useconds_t>(5000 + rng() % 50000));
-    ::kill(child, SIGKILL);
-    int status = 0;
-    ASSERT_EQ(::waitpid(child, &status, 0), child);
-    ASSERT_TRUE(WIFSIGNALED(status)) << "child exited " << WEXITSTATUS(status);
-    std::string acks;
-    char buf[4096];
-    ssize_t r;
-    while ((r = ::read(fds[0], buf, sizeof buf)) > 0)
-      acks.append(buf, static_cast<size_t>(r));
-    ::close(fds[0]);
-    uint64_t last_ack = 0;
-    auto end = acks.rfind('\n');
-    if (end != std::string::npos) {
-      auto begin = acks.rfind('\n', end - 1);
-      last_ack =
-          std::stoull(acks.substr(begin == std::string::npos ? 0 : begin + 1));
-    }
+    std::string line = kill_and_last_report(
+        [&](int fd) {
+          auto c = catalog::open(path);
+          if (!c)
+            ::_exit(3);
+          auto slot = (*c)->get_slot("s");
+          uint64_t v = slot && *slot ? (*slot)->confirmed_flush.value : 0;
+          while (true) {
+            ++v;
+            slot_record s;
+            s.name = "s";
+            s.plugin = "pgoutput";
+            s.confirmed_flush = lsn(v);
+            catalog_batch b;
+            b.put_slot(s);
+            b.put_origin({1, "o", lsn(v), lsn(v)});
+            if (!(*c)->apply(b, true))
+              ::_exit(4);
+            std::string line = std::to_string(v) + "\n";
+            if (::write(fd, line.data(), line.size()) < 0)
+              ::_exit(5);
+          }
+        },
+        static_cast<useconds_t>(5000 + rng() % 50000));
+    uint64_t last_ack = line.empty() ? 0 : std::stoull(line);
     auto c = catalog::open(path);
     ASSERT_TRUE(c) << c.err().message;
     auto slot = (*c)->get_slot("s");
