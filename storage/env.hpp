@@ -41,9 +41,6 @@ class readable_file {
   virtual expected<size_t> read_at(uint64_t offset, char* dst,
                                    size_t n) const = 0;
   virtual expected<uint64_t> size() const = 0;
-  // Hints that [offset, offset + n) will be read soon (read-ahead). May do
-  // nothing.
-  virtual void prefetch(uint64_t /*offset*/, size_t /*n*/) const {}
 };
 
 class env {

@@ -53,9 +53,10 @@ struct raw_scanner {
   };
   struct failure {
     uint64_t position = 0;
-    uint64_t claimed_end = 0; // 0 if the header itself was unreadable
-    bool short_data = false;  // the data ended inside the record
-    std::string why;
+    uint64_t claimed_end = 0;  // 0 if the header itself was unreadable
+    bool short_data = false;   // the data ended inside the record
+    const char* why = nullptr; // null: the clean end of the data
+    std::string header_detail; // set only when a header is invalid
   };
 
   // Bytes before it stay in the buffer (the current transaction's views).
@@ -77,9 +78,11 @@ struct raw_scanner {
     return buf.size() >= keep + n;
   }
 
-  // nullopt with f.why empty: the clean end of the data.
+  // nullopt with f.why null: the clean end of the data.
   expected<std::optional<record>> next(failure& f) {
-    f = failure{};
+    f.why = nullptr;
+    f.short_data = false;
+    f.claimed_end = 0;
     f.position = position;
     auto have = fill(wal_header_size);
     if (!have)
@@ -94,7 +97,8 @@ struct raw_scanner {
     std::string_view head(buf.data() + (position - buf_start), wal_header_size);
     auto h = wal_parse_header(head);
     if (!h) {
-      f.why = h.err().detail;
+      f.header_detail = h.err().detail;
+      f.why = f.header_detail.c_str();
       return std::optional<record>();
     }
     f.claimed_end = position + wal_header_size + h->length;
@@ -288,7 +292,7 @@ status wal_store::recover() {
     if (!rec)
       return std::move(rec).err();
     if (!*rec) {
-      if (f.why.empty())
+      if (f.why == nullptr)
         break; // clean end
       // Torn tail or damage? If any later valid commit record was written
       // by a sync that began after this position, this position had been
@@ -301,7 +305,8 @@ status wal_store::recover() {
         return corrupt_at(segment_path(f.position / seg_size),
                           f.position % seg_size, f.why);
       report_.cut_reason = "torn record at position " +
-                           std::to_string(f.position) + ": " + f.why;
+                           std::to_string(f.position) + ": " +
+                           std::string(f.why);
       break;
     }
     const auto& r = **rec;
@@ -522,23 +527,6 @@ status wal_store::read_at(uint64_t position, size_t n, std::string& out) const {
   return ok();
 }
 
-void wal_store::prefetch(uint64_t position, size_t n) const {
-  const uint64_t limit = durable_.load();
-  const uint64_t seg_size = opts_.segment_size;
-  while (n > 0 && position < limit) {
-    const uint64_t segment = position / seg_size;
-    const uint64_t offset = position % seg_size;
-    const size_t take =
-        static_cast<size_t>(std::min<uint64_t>(n, seg_size - offset));
-    std::lock_guard g(files_mu_);
-    auto it = readers_.find(segment);
-    if (it != readers_.end())
-      it->second->prefetch(offset, take);
-    position += take;
-    n -= take;
-  }
-}
-
 status wal_store::remove_before(uint64_t first_needed) {
   if (first_needed <= start_)
     return ok();
@@ -596,7 +584,7 @@ expected<bool> wal_reader::next_view(transaction_view& txn) {
       return std::move(rec).err();
     if (!*rec) {
       keep_buffer();
-      if (f.why.empty())
+      if (f.why == nullptr)
         return false; // durable end
       const uint64_t seg = store_.segment_size();
       return corrupt_at(store_.segment_path(f.position / seg), f.position % seg,

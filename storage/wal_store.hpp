@@ -101,8 +101,6 @@ class wal_store {
   // Reads [position, position + n) up to the durable position; the result
   // is shorter at the end. Thread-safe.
   status read_at(uint64_t position, size_t n, std::string& out) const;
-  // Hints that [position, position + n) will be read soon.
-  void prefetch(uint64_t position, size_t n) const;
 
   // Removes whole segments below the one holding `first_needed`, which must
   // be a transaction start; it becomes the new START.
