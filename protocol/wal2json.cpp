@@ -247,6 +247,13 @@ status encoder::on_relation(const pgoutput::relation& r) {
 
 namespace {
 
+error document_too_large() {
+  return error{sqlstate::program_limit_exceeded,
+               "wal2json output for a transaction exceeds the document size "
+               "limit"}
+      .with_hint("Use the option write-in-chunks, or format-version 2.");
+}
+
 error missing_meta(const pgoutput::relation& rel, size_t i) {
   return error{sqlstate::internal_error,
                "no catalog information for column \"" + rel.columns[i].name +
@@ -596,6 +603,8 @@ status encoder::on_change(char action, uint32_t relation_oid,
   piece += '}';
   if (opts_.write_in_chunks)
     out.push_back({pos.at, txn_.xid, std::move(chunk)});
+  else if (txn_.body.size() > opts_.max_document_bytes)
+    return document_too_large();
   return ok();
 }
 
@@ -687,6 +696,8 @@ status encoder::on_message(const pgoutput::message& m,
     out.push_back({pos.at, xid, std::move(piece)});
   else
     txn_.body += piece;
+  if (txn_.body.size() > opts_.max_document_bytes)
+    return document_too_large();
   return ok();
 }
 

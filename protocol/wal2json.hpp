@@ -68,6 +68,9 @@ struct options {
   bool write_in_chunks = false; // format 1
   bool action_insert = true, action_update = true, action_delete = true,
        action_truncate = true;
+  // Largest document (format 1 builds one per transaction without
+  // write-in-chunks). PostgreSQL caps the plugin's output at 1GB - 1 too.
+  size_t max_document_bytes = (size_t{1} << 30) - 1;
   std::vector<table_pattern> filter_tables;
   std::vector<table_pattern> add_tables; // empty list = all tables
   std::vector<std::string> filter_msg_prefixes;

@@ -171,6 +171,37 @@ INSTANTIATE_TEST_SUITE_P(plugin, wal2json_golden,
                            return std::string(info.param.file);
                          });
 
+TEST(wal2json_encoder, a_transaction_document_has_a_size_limit) {
+  static const tsv_catalog catalog;
+  auto opts = *parse_options({opt("format-version", "1")});
+  opts.max_document_bytes = 4096;
+  opts.include_types = false; // relation 1 is not in the catalog
+  encoder enc(opts, &catalog);
+  pgoutput::relation rel;
+  rel.oid = 1;
+  rel.nspname = "public";
+  rel.relname = "t";
+  rel.columns = {{1, "v", 25, -1}};
+  std::vector<document> docs;
+  ASSERT_TRUE(
+      enc.feed(pgoutput::begin{lsn(10), 0, 5}, {lsn(1), lsn(20)}, docs));
+  ASSERT_TRUE(enc.feed(rel, {lsn(2), {}}, docs));
+  pgoutput::insert row{{}, 1, {{'t', std::string(1000, 'x')}}};
+  status st;
+  for (int i = 0; i < 10 && st; ++i)
+    st = enc.feed(row, {lsn(3), {}}, docs);
+  ASSERT_FALSE(st);
+  EXPECT_EQ(st.err().code, "54000");
+  // With chunks each change is its own document: no limit is reached.
+  opts.write_in_chunks = true;
+  encoder chunked(opts, &catalog);
+  ASSERT_TRUE(
+      chunked.feed(pgoutput::begin{lsn(10), 0, 5}, {lsn(1), lsn(20)}, docs));
+  ASSERT_TRUE(chunked.feed(rel, {lsn(2), {}}, docs));
+  for (int i = 0; i < 10; ++i)
+    ASSERT_TRUE(chunked.feed(row, {lsn(3), {}}, docs));
+}
+
 TEST(wal2json_options, errors_use_the_plugin_wording) {
   auto unknown = parse_options({opt("colour", "red")});
   ASSERT_FALSE(unknown);
