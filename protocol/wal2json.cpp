@@ -4,11 +4,14 @@
 #include "protocol/wal2json.hpp"
 
 #include "protocol/pg_text.hpp"
+#include "protocol/wal2json_internal.hpp"
 
 #include <cctype>
 #include <cstring>
 
 namespace walmux::wal2json {
+
+using namespace detail;
 namespace {
 
 // Type OIDs wal2json prints without quotes (and bool, bytea).
@@ -48,6 +51,10 @@ bool starts_with_nocase(std::string_view s, std::string_view prefix) {
 bool only_number_chars(std::string_view s) {
   return s.find_first_not_of("0123456789+-eE.") == std::string_view::npos;
 }
+
+} // namespace
+
+namespace detail {
 
 // Appends a column value as wal2json prints it.
 status write_value(std::string& out, uint32_t type_oid,
@@ -100,7 +107,21 @@ void write_type(std::string& out, const std::string& type, bool check_array) {
     pgtext::escape_json(out, type);
 }
 
-} // namespace
+error document_too_large() {
+  return error{sqlstate::program_limit_exceeded,
+               "wal2json output for a transaction exceeds the document size "
+               "limit"}
+      .with_hint("Use the option write-in-chunks, or format-version 2.");
+}
+
+error missing_meta(const pgoutput::relation& rel, size_t i) {
+  return error{sqlstate::internal_error,
+               "no catalog information for column \"" + rel.columns[i].name +
+                   "\" of relation \"" + rel.nspname + "." + rel.relname +
+                   "\""};
+}
+
+} // namespace detail
 
 encoder::encoder(options opts, const catalog_view* catalog)
     : opts_(std::move(opts))
@@ -245,23 +266,7 @@ status encoder::on_relation(const pgoutput::relation& r) {
   return ok();
 }
 
-namespace {
-
-error document_too_large() {
-  return error{sqlstate::program_limit_exceeded,
-               "wal2json output for a transaction exceeds the document size "
-               "limit"}
-      .with_hint("Use the option write-in-chunks, or format-version 2.");
-}
-
-error missing_meta(const pgoutput::relation& rel, size_t i) {
-  return error{sqlstate::internal_error,
-               "no catalog information for column \"" + rel.columns[i].name +
-                   "\" of relation \"" + rel.nspname + "." + rel.relname +
-                   "\""};
-}
-
-} // namespace
+namespace {} // namespace
 
 status encoder::on_change(char action, uint32_t relation_oid,
                           const pgoutput::tuple* new_tuple, char old_kind,
@@ -296,12 +301,6 @@ status encoder::on_change(char action, uint32_t relation_oid,
   const bool has_identity_index =
       !full &&
       (rel.replica_identity == 'i' || (rel.replica_identity == 'd' && any_key));
-  auto in_identity = [&](size_t i) {
-    return !has_identity_index || (rel.columns[i].flags & 1) != 0;
-  };
-  auto in_pk = [&](size_t i) {
-    return e.meta[i] != nullptr && e.meta[i]->primary_key;
-  };
   // wal2json skips UPDATE/DELETE it cannot identify (with a WARNING).
   if (action != 'I' && !has_identity_index && !full &&
       (opts_.format_version == 1 || old_kind == 0))
@@ -312,299 +311,102 @@ status encoder::on_change(char action, uint32_t relation_oid,
       if (e.meta[i] == nullptr)
         return missing_meta(rel, i);
   }
-  auto type_text = [&](size_t i, bool v1) -> const std::string& {
-    if (v1 && !opts_.include_typmod)
-      return e.meta[i]->type_name;
-    return e.meta[i]->format_type;
-  };
+  const change c{action, e, new_tuple, old_tuple, has_identity_index};
+  return opts_.format_version == 2 ? change_v2(c, pos, out)
+                                   : change_v1(c, pos, out);
+}
 
-  if (opts_.format_version == 2) {
-    enum class kind { change, identity, pk };
-    auto write_tuple = [&](std::string& out_text, const pgoutput::tuple& t,
-                           kind k) -> status {
-      bool sep = false;
-      for (size_t i = 0; i < n; ++i) {
-        if (k == kind::identity && !in_identity(i))
-          continue;
-        if (k == kind::pk && !in_pk(i))
-          continue;
-        if (t[i].format == 'u')
-          continue;
-        if (sep)
-          out_text += ',';
-        sep = true;
-        out_text += "{\"name\":";
-        pgtext::escape_json(out_text, rel.columns[i].name);
-        if (opts_.include_types) {
-          out_text += ",\"type\":";
-          write_type(out_text, e.meta[i]->format_type, true);
-        }
-        if (opts_.include_type_oids)
-          out_text +=
-              ",\"typeoid\":" +
-              std::to_string(static_cast<int32_t>(rel.columns[i].type_oid));
-        if (k != kind::pk) {
-          out_text += ",\"value\":";
-          if (auto st = write_value(out_text, rel.columns[i].type_oid, t[i],
-                                    opts_.numeric_data_types_as_string);
-              !st)
-            return st;
-        }
-        if (k == kind::change && opts_.include_not_null)
-          out_text += e.meta[i]->not_null ? ",\"optional\":false"
-                                          : ",\"optional\":true";
-        if (k == kind::change && opts_.include_column_positions)
-          out_text += ",\"position\":" + std::to_string(e.meta[i]->attnum);
-        if (k == kind::change && opts_.include_default) {
-          if (e.meta[i]->default_expr.empty())
-            out_text += ",\"default\":null";
-          else
-            out_text += ",\"default\":\"" + e.meta[i]->default_expr + "\"";
-        }
-        out_text += '}';
-      }
-      return ok();
-    };
-    std::string text = v2_open(action, true);
-    if (opts_.include_lsn)
-      text += ",\"lsn\":\"" + lsn_to_string(pos.at) + "\"";
-    if (opts_.include_schemas) {
-      text += ",\"schema\":";
-      pgtext::escape_json(text, rel.nspname);
-    }
-    text += ",\"table\":";
-    pgtext::escape_json(text, rel.relname);
-    if (new_tuple != nullptr) {
-      text += ",\"columns\":[";
-      if (auto st = write_tuple(text, *new_tuple, kind::change); !st)
-        return st;
-      text += ']';
-    }
-    if (old_tuple != nullptr) {
-      text += ",\"identity\":[";
-      if (auto st = write_tuple(text, *old_tuple, kind::identity); !st)
-        return st;
-      text += ']';
-    } else if (action == 'U' && (e.has_pk || has_identity_index)) {
-      text += ",\"identity\":[";
-      if (auto st = write_tuple(text, *new_tuple, kind::identity); !st)
-        return st;
-      text += ']';
-    }
-    if (opts_.include_pk) {
-      text += ",\"pk\":[";
-      if (e.has_pk)
-        if (auto st = write_tuple(text, old_tuple ? *old_tuple : *new_tuple,
-                                  kind::pk);
-            !st)
-          return st;
-      text += ']';
-    }
-    text += '}';
-    out.push_back({pos.at, txn_.xid, std::move(text)});
-    return ok();
-  }
-
-  // Format 1.
-  // Starts `"outer": {` and, on the next line, `"inner": [`.
-  auto open_nested = [&](std::string& buf, const char* outer,
-                         const char* inner) {
-    buf.assign(ht3_);
-    buf += outer;
-    buf += sp_;
-    buf += '{';
-    buf += nl_;
-    buf += ht4_;
-    buf += inner;
-    buf += sp_;
-    buf += '[';
-  };
-  // One "columns"/"oldkeys" block; `replident` prints the old key.
-  auto columns_block = [&](std::string& out_text, const pgoutput::tuple& t,
-                           bool replident, bool identity_filter,
-                           bool addcomma) -> status {
-    auto start = [&](std::string& buf, const std::string& indent,
-                     const char* key) {
-      buf.assign(indent);
-      buf += key;
-      buf += sp_;
-      buf += '[';
-    };
-    if (replident) {
-      open_nested(names_, "\"oldkeys\":", "\"keynames\":");
-      start(types_, ht4_, "\"keytypes\":");
-      start(oids_, ht4_, "\"keytypeoids\":");
-      start(values_, ht4_, "\"keyvalues\":");
-    } else {
-      start(names_, ht3_, "\"columnnames\":");
-      start(types_, ht3_, "\"columntypes\":");
-      start(oids_, ht3_, "\"columntypeoids\":");
-      start(positions_, ht3_, "\"columnpositions\":");
-      start(notnulls_, ht3_, "\"columnoptionals\":");
-      start(defaults_, ht3_, "\"columndefaults\":");
-      start(values_, ht3_, "\"columnvalues\":");
-    }
-    bool first = true;
+status encoder::change_v2(const change& c, const message_position& pos,
+                          std::vector<document>& out) {
+  const relation_entry& e = c.e;
+  const pgoutput::relation& rel = e.rel;
+  const size_t n = rel.columns.size();
+  const char action = c.action;
+  const pgoutput::tuple* new_tuple = c.new_tuple;
+  const pgoutput::tuple* old_tuple = c.old_tuple;
+  enum class kind { change, identity, pk };
+  auto write_tuple = [&](std::string& out_text, const pgoutput::tuple& t,
+                         kind k) -> status {
+    bool sep = false;
     for (size_t i = 0; i < n; ++i) {
-      if (identity_filter && !in_identity(i))
+      if (k == kind::identity && !c.in_identity(i))
         continue;
-      if (t[i].format == 'n' && replident)
+      if (k == kind::pk && !c.in_pk(i))
         continue;
       if (t[i].format == 'u')
         continue;
-      const std::string_view sep = first ? std::string_view() : comma_;
-      names_ += sep;
-      pgtext::escape_json(names_, rel.columns[i].name);
+      if (sep)
+        out_text += ',';
+      sep = true;
+      out_text += "{\"name\":";
+      pgtext::escape_json(out_text, rel.columns[i].name);
       if (opts_.include_types) {
-        types_ += sep;
-        write_type(types_, type_text(i, true), true);
-        if (!replident && opts_.include_not_null) {
-          notnulls_ += sep;
-          notnulls_ += e.meta[i]->not_null ? "false" : "true";
-        }
+        out_text += ",\"type\":";
+        write_type(out_text, e.meta[i]->format_type, true);
       }
-      if (opts_.include_type_oids) {
-        oids_ += sep;
-        oids_ += std::to_string(rel.columns[i].type_oid);
+      if (opts_.include_type_oids)
+        out_text +=
+            ",\"typeoid\":" +
+            std::to_string(static_cast<int32_t>(rel.columns[i].type_oid));
+      if (k != kind::pk) {
+        out_text += ",\"value\":";
+        if (auto st = write_value(out_text, rel.columns[i].type_oid, t[i],
+                                  opts_.numeric_data_types_as_string);
+            !st)
+          return st;
       }
-      if (!replident && opts_.include_column_positions) {
-        positions_ += sep;
-        positions_ += std::to_string(e.meta[i]->attnum);
+      if (k == kind::change && opts_.include_not_null)
+        out_text +=
+            e.meta[i]->not_null ? ",\"optional\":false" : ",\"optional\":true";
+      if (k == kind::change && opts_.include_column_positions)
+        out_text += ",\"position\":" + std::to_string(e.meta[i]->attnum);
+      if (k == kind::change && opts_.include_default) {
+        if (e.meta[i]->default_expr.empty())
+          out_text += ",\"default\":null";
+        else
+          out_text += ",\"default\":\"" + e.meta[i]->default_expr + "\"";
       }
-      if (!replident && opts_.include_default) {
-        defaults_ += sep;
-        if (e.meta[i]->default_expr.empty()) {
-          defaults_ += "null";
-        } else {
-          defaults_ += '"';
-          defaults_ += e.meta[i]->default_expr;
-          defaults_ += '"';
-        }
-      }
-      values_ += sep;
-      if (auto st = write_value(values_, rel.columns[i].type_oid, t[i],
-                                opts_.numeric_data_types_as_string);
-          !st)
-        return st;
-      first = false;
-    }
-    auto close = [&](std::string& buf, const char* tail) {
-      out_text += buf;
-      out_text += tail;
-      out_text += nl_;
-    };
-    close(names_, "],");
-    if (opts_.include_types)
-      close(types_, "],");
-    if (opts_.include_type_oids)
-      close(oids_, "],");
-    if (replident) {
-      close(values_, "]");
-      out_text += ht3_;
       out_text += '}';
-      out_text += nl_;
-      return ok();
     }
-    if (opts_.include_column_positions)
-      close(positions_, "],");
-    if (opts_.include_not_null)
-      close(notnulls_, "],");
-    if (opts_.include_default)
-      close(defaults_, "],");
-    close(values_, addcomma ? "]," : "]");
     return ok();
   };
-  auto pk_block = [&](std::string& out_text, bool addcomma) {
-    open_nested(pk_names_, "\"pk\":", "\"pknames\":");
-    pk_types_.assign(ht4_);
-    pk_types_ += "\"pktypes\":";
-    pk_types_ += sp_;
-    pk_types_ += '[';
-    bool first = true;
-    for (size_t i = 0; i < n; ++i) {
-      if (!in_pk(i))
-        continue;
-      if (!first)
-        pk_names_ += comma_;
-      pgtext::escape_json(pk_names_, rel.columns[i].name);
-      if (opts_.include_types) {
-        if (!first)
-          pk_types_ += comma_;
-        write_type(pk_types_, type_text(i, true), false);
-      }
-      first = false;
-    }
-    out_text += pk_names_;
-    out_text += "],";
-    out_text += nl_;
-    out_text += pk_types_;
-    out_text += ']';
-    out_text += nl_;
-    out_text += ht3_;
-    out_text += addcomma ? "}," : "}";
-    out_text += nl_;
-  };
-
-  txn_.changes++;
-  // Without chunks the change is appended to the transaction's document in
-  // place; with chunks it is a document of its own.
-  std::string chunk;
-  std::string& piece = opts_.write_in_chunks ? chunk : txn_.body;
-  if (!opts_.write_in_chunks)
-    piece += nl_;
-  piece += ht2_;
-  if (txn_.changes > 1)
-    piece += ',';
-  piece += '{';
-  piece += nl_;
-  piece += ht3_;
-  piece += "\"kind\":";
-  piece += sp_;
-  piece += action == 'I'   ? "\"insert\","
-           : action == 'U' ? "\"update\","
-                           : "\"delete\",";
-  piece += nl_;
+  std::string text = v2_open(action, true);
+  if (opts_.include_lsn)
+    text += ",\"lsn\":\"" + lsn_to_string(pos.at) + "\"";
   if (opts_.include_schemas) {
-    piece += ht3_;
-    piece += "\"schema\":";
-    piece += sp_;
-    pgtext::escape_json(piece, rel.nspname);
-    piece += ',';
-    piece += nl_;
+    text += ",\"schema\":";
+    pgtext::escape_json(text, rel.nspname);
   }
-  piece += ht3_;
-  piece += "\"table\":";
-  piece += sp_;
-  pgtext::escape_json(piece, rel.relname);
-  piece += ',';
-  piece += nl_;
-  const bool print_pk = opts_.include_pk && e.has_pk;
-  status st;
-  if (action == 'I') {
-    st = columns_block(piece, *new_tuple, false, false, print_pk);
-    if (st && print_pk)
-      pk_block(piece, false);
-  } else if (action == 'U') {
-    st = columns_block(piece, *new_tuple, false, false, true);
-    if (st && print_pk)
-      pk_block(piece, true);
-    if (st)
-      st = old_tuple == nullptr
-               ? columns_block(piece, *new_tuple, true, true, false)
-               : columns_block(piece, *old_tuple, true, false, false);
-  } else {
-    if (print_pk)
-      pk_block(piece, true);
-    st = columns_block(piece, *old_tuple, true, true, false);
+  text += ",\"table\":";
+  pgtext::escape_json(text, rel.relname);
+  if (new_tuple != nullptr) {
+    text += ",\"columns\":[";
+    if (auto st = write_tuple(text, *new_tuple, kind::change); !st)
+      return st;
+    text += ']';
   }
-  if (!st)
-    return st;
-  piece += ht2_;
-  piece += '}';
-  if (opts_.write_in_chunks)
-    out.push_back({pos.at, txn_.xid, std::move(chunk)});
-  else if (txn_.body.size() > opts_.max_document_bytes)
-    return document_too_large();
+  if (old_tuple != nullptr) {
+    text += ",\"identity\":[";
+    if (auto st = write_tuple(text, *old_tuple, kind::identity); !st)
+      return st;
+    text += ']';
+  } else if (action == 'U' && (e.has_pk || c.has_identity_index)) {
+    text += ",\"identity\":[";
+    if (auto st = write_tuple(text, *new_tuple, kind::identity); !st)
+      return st;
+    text += ']';
+  }
+  if (opts_.include_pk) {
+    text += ",\"pk\":[";
+    if (e.has_pk)
+      if (auto st =
+              write_tuple(text, old_tuple ? *old_tuple : *new_tuple, kind::pk);
+          !st)
+        return st;
+    text += ']';
+  }
+  text += '}';
+  out.push_back({pos.at, txn_.xid, std::move(text)});
   return ok();
 }
 

@@ -143,6 +143,26 @@ class encoder {
                    const pgoutput::tuple* new_tuple, char old_kind,
                    const pgoutput::tuple* old_tuple,
                    const message_position& pos, std::vector<document>& out);
+  // One change to print, after the checks common to both formats.
+  struct change {
+    char action;
+    const relation_entry& e;
+    const pgoutput::tuple* new_tuple;
+    const pgoutput::tuple* old_tuple;
+    // DEFAULT with a primary key, or USING INDEX; FULL has no index.
+    bool has_identity_index;
+    // A column of the replica identity (all of them without an index).
+    bool in_identity(size_t i) const {
+      return !has_identity_index || (e.rel.columns[i].flags & 1) != 0;
+    }
+    bool in_pk(size_t i) const {
+      return e.meta[i] != nullptr && e.meta[i]->primary_key;
+    }
+  };
+  status change_v1(const change& c, const message_position& pos,
+                   std::vector<document>& out);
+  status change_v2(const change& c, const message_position& pos,
+                   std::vector<document>& out);
   status on_truncate(const pgoutput::truncate& t, const message_position& pos,
                      std::vector<document>& out);
   status on_message(const pgoutput::message& m, const message_position& pos,
