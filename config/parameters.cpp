@@ -50,7 +50,7 @@ constexpr std::string_view group_connections = "Connections";
 constexpr std::string_view group_upstream = "Upstream";
 constexpr std::string_view group_logging = "Reporting and Logging";
 
-const std::array<parameter_def, 16> table = {{
+const std::array<parameter_def, 17> table = {{
     {.name = "rds.logical_replication",
      .type = param_type::boolean,
      .context = param_context::postmaster,
@@ -102,6 +102,16 @@ const std::array<parameter_def, 16> table = {{
      .min = 0,
      .max = int_max,
      .default_int = 60000},
+    {.name = "wal_sender_buffer_size",
+     .type = param_type::integer,
+     .context = param_context::sighup,
+     .group = group_replication,
+     .description = "Sets the most memory one WAL sender may hold in "
+                    "messages its client has not read yet.",
+     .base_unit = unit::kilobytes,
+     .min = 64,
+     .max = 1048576,
+     .default_int = 1024},
     {.name = "max_slot_wal_keep_size",
      .type = param_type::integer,
      .context = param_context::sighup,

@@ -23,7 +23,6 @@ std::string quoted(std::string_view s) {
   return "\"" + std::string(s) + "\"";
 }
 
-
 int64_t default_int_of(const parameter_def& def, const machine_facts& facts) {
   return def.dynamic_default ? def.dynamic_default(facts) : def.default_int;
 }

@@ -46,6 +46,10 @@ class block_cache {
 
   // Caches a block read from disk after a miss (`bytes` from its start).
   void insert(uint64_t block, std::string_view bytes);
+  // Whether `block` is cached; counts nothing. A reader inserting a block
+  // read from disk checks it first: write-through may have added the block,
+  // with more bytes, while the read ran.
+  bool contains(uint64_t block) const { return index_.count(block) != 0; }
 
   // Readers are numbered 0..n-1 by the owner (a slot index).
   const cache_counters& counters(size_t reader);

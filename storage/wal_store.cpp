@@ -40,7 +40,7 @@ bool parse_segment_name(const std::string& name, uint64_t& number) {
 // read-ahead. On a bad record it reports where and how far the record
 // claimed to reach, which recovery needs to tell a torn tail from damage.
 struct raw_scanner {
-  const wal_store& store;
+  const byte_source& store;
   uint64_t position;
   size_t read_ahead;
   std::string buf;
@@ -70,8 +70,7 @@ struct raw_scanner {
     const uint64_t from = std::min(anchor, position);
     const size_t keep = static_cast<size_t>(position - from);
     std::string chunk;
-    if (auto st = store.read_at(from, keep + std::max(n, read_ahead), chunk);
-        !st)
+    if (auto st = store.read(from, keep + std::max(n, read_ahead), chunk); !st)
       return std::move(st).err();
     buf = std::move(chunk);
     buf_start = from;
@@ -327,6 +326,7 @@ status wal_store::recover() {
                         "before it.");
     index_transaction(c->commit_lsn, expected_start);
     last_commit_ = c->commit_lsn;
+    last_end_ = std::max(last_end_, c->end_lsn);
     complete_end = scan.position;
     pending = 0;
     ++report_.transactions;
@@ -407,6 +407,7 @@ expected<uint64_t> wal_store::append(const commit_record& meta,
   c.batch_start = durable_.load(); // the next sync starts here
   wal_append_commit(buffer_, c);
   last_commit_ = meta.commit_lsn;
+  last_end_ = std::max(last_end_, meta.end_lsn);
   index_transaction(meta.commit_lsn, start);
   return written_position();
 }
@@ -475,9 +476,22 @@ status wal_store::sync() {
       failed_ = true;
       return st;
     }
+  if (opts_.on_write)
+    opts_.on_write(begin, buffer_);
   buffer_.clear();
-  durable_ = cursor;
+  {
+    std::lock_guard g(durable_mu_);
+    durable_ = cursor;
+  }
+  durable_cv_.notify_all();
   return ok();
+}
+
+uint64_t wal_store::wait_durable_past(uint64_t position,
+                                      std::chrono::milliseconds timeout) const {
+  std::unique_lock g(durable_mu_);
+  durable_cv_.wait_for(g, timeout, [&] { return durable_.load() > position; });
+  return durable_.load();
 }
 
 uint64_t wal_store::scan_start_for(lsn target) const {
@@ -561,13 +575,14 @@ status wal_store::remove_before(uint64_t first_needed) {
 }
 
 wal_reader::wal_reader(const wal_store& store, uint64_t position,
-                       size_t read_ahead)
+                       size_t read_ahead, const byte_source* source)
     : store_(store)
+    , source_(source != nullptr ? *source : store)
     , position_(position)
     , read_ahead_(read_ahead) {}
 
 expected<bool> wal_reader::next_view(transaction_view& txn) {
-  raw_scanner scan{store_,          position_,  read_ahead_,
+  raw_scanner scan{source_,         position_,  read_ahead_,
                    std::move(buf_), buf_start_, position_};
   txn.messages.clear();
   auto keep_buffer = [&] {

@@ -38,7 +38,10 @@
 #include "storage/wal_format.hpp"
 
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -68,7 +71,17 @@ struct recovery_report {
   std::string cut_reason;    // empty when nothing was cut
 };
 
-class wal_store {
+// Where a wal_reader gets its bytes: the store itself (pread), or the
+// write-through cache in front of it (actors/wal_cache), which counts hits
+// and misses. read() returns [position, position + n) up to the durable
+// position; the result is shorter at the end. Thread-safe.
+class byte_source {
+ public:
+  virtual ~byte_source() = default;
+  virtual status read(uint64_t position, size_t n, std::string& out) const = 0;
+};
+
+class wal_store : public byte_source {
  public:
   struct options {
     std::string dir;                   // DATADIR/wal
@@ -76,6 +89,9 @@ class wal_store {
     env* file_env = nullptr;           // default: posix_env()
     size_t max_buffer = 64 << 20;      // unsynced bytes before refusing
     uint64_t index_spacing = 64 << 10; // bytes between index entries
+    // Called by sync() with each run of bytes it wrote, before they count
+    // as durable: the write-through cache's feed. May be empty.
+    std::function<void(uint64_t position, std::string_view bytes)> on_write;
   };
 
   static expected<std::unique_ptr<wal_store>> open(options opts);
@@ -91,6 +107,16 @@ class wal_store {
   // After everything appended, durable or still buffered.
   uint64_t written_position() const { return durable_.load() + buffer_.size(); }
   uint64_t durable_position() const { return durable_.load(); }
+  // The commit and end LSNs of the last stored transaction (durable or
+  // buffered); zero for an empty store.
+  lsn last_commit_lsn() const { return last_commit_; }
+  lsn last_end_lsn() const { return last_end_; }
+
+  // Blocks until the durable position passes `position` or `timeout`
+  // elapses; returns the durable position. For readers at the end of the
+  // data; any thread.
+  uint64_t wait_durable_past(uint64_t position,
+                             std::chrono::milliseconds timeout) const;
   const recovery_report& recovery() const { return report_; }
   uint64_t segment_size() const { return opts_.segment_size; }
 
@@ -101,6 +127,9 @@ class wal_store {
   // Reads [position, position + n) up to the durable position; the result
   // is shorter at the end. Thread-safe.
   status read_at(uint64_t position, size_t n, std::string& out) const;
+  status read(uint64_t position, size_t n, std::string& out) const override {
+    return read_at(position, n, out);
+  }
 
   // Removes whole segments below the one holding `first_needed`, which must
   // be a transaction start; it becomes the new START.
@@ -127,7 +156,10 @@ class wal_store {
   uint64_t tail_segment_ = 0;
   bool failed_ = false;
   lsn last_commit_;
+  lsn last_end_;
   recovery_report report_;
+  mutable std::mutex durable_mu_; // with durable_cv_: wait_durable_past
+  mutable std::condition_variable durable_cv_;
 
   mutable std::mutex index_mu_;
   std::vector<std::pair<lsn, uint64_t>> index_; // commit LSN -> txn start
@@ -154,8 +186,11 @@ struct transaction_view {
 // store's durable position, reading ahead in large chunks. One thread.
 class wal_reader {
  public:
+  // Bytes come from `source` (default: the store); REQUIRES: both outlive
+  // the reader.
   wal_reader(const wal_store& store, uint64_t position,
-             size_t read_ahead = 256 << 10);
+             size_t read_ahead = 256 << 10,
+             const byte_source* source = nullptr);
 
   // The next complete transaction, or nullopt at the durable end. Errors
   // name the segment file and offset of a bad record.
@@ -167,6 +202,7 @@ class wal_reader {
 
  private:
   const wal_store& store_;
+  const byte_source& source_;
   uint64_t position_;
   size_t read_ahead_;
   std::string buf_;

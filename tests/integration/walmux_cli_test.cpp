@@ -46,6 +46,9 @@ class walmux_cli : public ::testing::Test {
     data_ = tmp_.path() + "/data";
     auto r = run({"init", "-D", data_}, tmp_.path() + "/init.out");
     ASSERT_EQ(r.exit_code, 0) << r.output;
+    port_ = free_tcp_port();
+    ASSERT_GT(port_, 0);
+    append_conf("port = " + std::to_string(port_) + "\n");
   }
 
   // Starts a node and waits until it reports that it runs.
@@ -67,6 +70,7 @@ class walmux_cli : public ::testing::Test {
 
   temp_dir tmp_;
   std::string data_;
+  int port_ = 0;
 };
 
 TEST_F(walmux_cli, init_writes_generated_conf_and_refuses_to_overwrite) {
@@ -107,7 +111,7 @@ TEST_F(walmux_cli, show_config_prints_effective_values) {
 
 TEST_F(walmux_cli, start_reload_sigterm_restart) {
   std::string log = tmp_.path() + "/node.log";
-  auto node = start_node(log, {"-c", "port=6543"});
+  auto node = start_node(log, {"-c", "port=" + std::to_string(port_)});
   ASSERT_GT(node.pid, 0);
   auto text = read_file(log);
   EXPECT_TRUE(contains(text, "] LOG:  starting walmux ")) << text;

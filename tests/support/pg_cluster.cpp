@@ -122,7 +122,11 @@ expected<rows> pg_cluster::query(const std::string& sql, bool replication,
   std::string info = conninfo(dbname);
   if (replication)
     info += " replication=database";
-  PGconn* conn = PQconnectdb(info.c_str());
+  return run_query(info, sql);
+}
+
+expected<rows> run_query(const std::string& conninfo, const std::string& sql) {
+  PGconn* conn = PQconnectdb(conninfo.c_str());
   if (PQstatus(conn) != CONNECTION_OK) {
     std::string msg = PQerrorMessage(conn);
     PQfinish(conn);

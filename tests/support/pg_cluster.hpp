@@ -55,6 +55,11 @@ class pg_cluster {
   int guard_stdin_ = -1; // write end; closing it starts the cleanup
 };
 
+// Connects with `conninfo`, runs `sql` (simple query protocol) and returns
+// the last result's rows as text (NULL as ""); errors keep the SQLSTATE and
+// libpq's message ("ERROR:  ...").
+expected<rows> run_query(const std::string& conninfo, const std::string& sql);
+
 // The path of pg_cluster.sh (compiled in from the source tree).
 std::string pg_cluster_script();
 

@@ -32,6 +32,10 @@ std::optional<int> wait_exit(pid_t pid, std::chrono::milliseconds timeout);
 bool wait_until(const std::function<bool()>& condition,
                 std::chrono::milliseconds timeout);
 
+// A TCP port on 127.0.0.1 that was free a moment ago (bound to port 0 and
+// released); good enough for a test that starts a server on it at once.
+int free_tcp_port();
+
 // True when `pid` exists and is not a zombie.
 bool process_alive(pid_t pid);
 std::string read_file(const std::string& path);

@@ -7,12 +7,19 @@
 // actor system, catalog, lock (which removes walmux.pid).
 #include "tools/walmux/node.hpp"
 
+#include "actors/slots/checkpointer.hpp"
+#include "actors/slots/slot_manager.hpp"
+#include "actors/source/source.hpp"
 #include "actors/system/node_config.hpp"
+#include "actors/wal_cache/wal_cache.hpp"
+#include "actors/walsender/listener.hpp"
+#include "actors/walsender/walsender.hpp"
 #include "common/log.hpp"
 #include "config/conf_file.hpp"
 #include "config/settings.hpp"
 #include "storage/catalog.hpp"
 #include "storage/data_dir.hpp"
+#include "storage/wal_store.hpp"
 
 #include <csignal>
 #include <cstdio>
@@ -21,6 +28,7 @@
 #include <unistd.h>
 
 #include <caf/actor_system.hpp>
+#include <caf/send.hpp>
 
 namespace walmux::tools {
 namespace {
@@ -163,19 +171,89 @@ int run_node(const command_line& cl) {
   std::signal(SIGPIPE, SIG_IGN);
 
   log_message(elevel::log, describe_start(settings, *meta, dir));
+
+  // The replication roles' shared objects; declared before the actor
+  // system so that they outlive every actor (~actor_system waits for them).
+  actors::wal_cache* cache_hook = nullptr;
+  storage::wal_store::options store_opts;
+  store_opts.dir = storage::wal_path(dir);
+  store_opts.segment_size = segment_size;
+  store_opts.on_write = [&cache_hook](uint64_t position, std::string_view b) {
+    if (cache_hook != nullptr)
+      cache_hook->write_through(position, b);
+  };
+  auto store = storage::wal_store::open(store_opts);
+  if (!store)
+    return fatal(store.err());
+  if (!(*store)->recovery().cut_reason.empty())
+    log_message(elevel::log,
+                "WAL store recovery cut " +
+                    std::to_string((*store)->recovery().cut_bytes) +
+                    " bytes at its end: " + (*store)->recovery().cut_reason);
+  actors::wal_cache cache(
+      **store, static_cast<uint64_t>(settings.logical_wal_cache_bytes()));
+  cache_hook = &cache;
+  actors::slot_manager slots(
+      **cat, static_cast<int>(settings.get_int("max_replication_slots")));
+  if (auto st = slots.load(); !st)
+    return fatal(st.err());
+  actors::upstream_state upstream;
+  actors::walsender_env env;
+  env.slots = &slots;
+  env.store = store->get();
+  env.cache = &cache;
+  env.upstream = &upstream;
+  env.system_identifier = meta->system_identifier;
+  env.upstream_conninfo = settings.get_string("upstream_conninfo");
+  env.upstream_publications = settings.upstream_publications();
+  env.logical_replication = settings.logical_replication();
+  env.max_wal_senders = static_cast<int>(settings.get_int("max_wal_senders"));
+  auto apply_reloadable = [&env](const config::settings& s) {
+    env.wal_sender_timeout_ms = s.get_int("wal_sender_timeout");
+    env.send_buffer_bytes = s.get_int("wal_sender_buffer_size") * 1024;
+  };
+  apply_reloadable(settings);
   {
     actors::node_config cfg(settings);
     caf::actor_system system(cfg);
-    if (!settings.logical_replication())
+    std::vector<caf::actor> roles;
+    std::unique_ptr<actors::listener> listener;
+    if (!settings.logical_replication()) {
       log_message(elevel::log,
                   "rds.logical_replication is off: no replication slots, WAL "
                   "senders or upstream stream will be started");
-    // Honest about what this build does: the listeners and the replication
-    // roles arrive with the streaming and SQL surface issues.
-    log_message(elevel::log,
-                "walmux node is running with " +
-                    std::to_string(cfg.scheduler_threads()) +
-                    " scheduler threads; it does not accept connections yet");
+    } else {
+      roles.push_back(actors::spawn_checkpointer(system, slots));
+      if (env.upstream_conninfo.empty())
+        log_message(elevel::log, "upstream_conninfo is not set: serving the "
+                                 "stored stream only");
+      else
+        roles.push_back(actors::spawn_source(
+            system,
+            actors::source_config{env.upstream_conninfo,
+                                  env.upstream_publications,
+                                  meta->system_identifier},
+            **store, **cat, upstream));
+    }
+    auto started = actors::listener::start(
+        settings.get_string("listen_addresses"),
+        static_cast<int>(settings.get_int("port")),
+        [&system, &env](std::shared_ptr<actors::connection_link> link) {
+          return actors::spawn_walsender(system, env, std::move(link));
+        });
+    if (!started) {
+      for (auto& a : roles)
+        caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
+      return fatal(started.err());
+    }
+    listener = std::move(*started);
+    log_message(elevel::log, "listening on IPv4 address \"" +
+                                 settings.get_string("listen_addresses") +
+                                 "\", port " +
+                                 std::to_string(settings.get_int("port")));
+    log_message(elevel::log, "walmux node is running with " +
+                                 std::to_string(cfg.scheduler_threads()) +
+                                 " scheduler threads");
 
     while (true) {
       int sig = 0;
@@ -196,6 +274,7 @@ int run_node(const command_line& cl) {
         }
         for (const auto& line : config::apply_reload(settings, *fresh))
           log_message(elevel::log, line);
+        apply_reloadable(settings);
         log_set_min_level(
             level_from_name(settings.get_string("log_min_messages")));
         continue;
@@ -205,8 +284,14 @@ int run_node(const command_line& cl) {
                                    : "received fast shutdown request");
       break;
     }
-    // ~actor_system waits for every actor to terminate.
+    // Order (stack.md P7/P8): stop the connections (their walsenders get
+    // closed_atom and quit), then the roles; ~actor_system waits for all.
+    listener->stop();
+    for (auto& a : roles)
+      caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
   }
+  if (auto st = slots.persist(true); !st)
+    log_error(elevel::warning, st.err());
   cat->reset();
   log_message(elevel::log, "walmux is shut down");
   return 0;

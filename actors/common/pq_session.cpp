@@ -1,0 +1,139 @@
+// pq_session.cpp: blocking libpq calls (see pq_session.hpp).
+#include "actors/common/pq_session.hpp"
+
+#include <libpq-fe.h>
+
+namespace walmux::actors {
+
+error pq_error(const pg_conn* conn, const pg_result* res) {
+  auto field = [&](int code) -> std::string {
+    const char* v = res ? PQresultErrorField(res, code) : nullptr;
+    return v ? v : "";
+  };
+  std::string code = field(PG_DIAG_SQLSTATE);
+  std::string message = field(PG_DIAG_MESSAGE_PRIMARY);
+  if (message.empty()) {
+    const char* m = res ? PQresultErrorMessage(res) : nullptr;
+    if (m == nullptr || *m == '\0')
+      m = conn ? PQerrorMessage(conn) : "could not connect";
+    message = m;
+    while (!message.empty() &&
+           (message.back() == '\n' || message.back() == ' '))
+      message.pop_back();
+  }
+  if (code.empty())
+    code = "08006"; // connection_failure: libpq reported no SQLSTATE
+  error e{code, message};
+  e.detail = field(PG_DIAG_MESSAGE_DETAIL);
+  e.hint = field(PG_DIAG_MESSAGE_HINT);
+  return e;
+}
+
+std::string pq_quote_identifier(std::string_view name) {
+  std::string out = "\"";
+  for (char c : name) {
+    if (c == '"')
+      out += '"';
+    out += c;
+  }
+  return out + "\"";
+}
+
+std::string pq_quote_literal(std::string_view text) {
+  std::string out = "'";
+  for (char c : text) {
+    if (c == '\'')
+      out += '\'';
+    out += c;
+  }
+  return out + "'";
+}
+
+expected<std::unique_ptr<pq_session>> pq_session::connect(
+    const std::string& conninfo,
+    const std::vector<std::pair<std::string, std::string>>& extra) {
+  std::vector<const char*> keys{"dbname"};
+  std::vector<const char*> values{conninfo.c_str()};
+  for (const auto& [k, v] : extra) {
+    keys.push_back(k.c_str());
+    values.push_back(v.c_str());
+  }
+  keys.push_back(nullptr);
+  values.push_back(nullptr);
+  // expand_dbname = 1: the conninfo string is parsed; later keywords win.
+  pg_conn* conn = PQconnectdbParams(keys.data(), values.data(), 1);
+  if (conn == nullptr)
+    return error{"08006", "could not connect to the upstream server"};
+  if (PQstatus(conn) != CONNECTION_OK) {
+    error e = pq_error(conn, nullptr);
+    e.message = "could not connect to the upstream server: " + e.message;
+    PQfinish(conn);
+    return e;
+  }
+  return std::unique_ptr<pq_session>(new pq_session(conn));
+}
+
+pq_session::~pq_session() {
+  PQfinish(conn_);
+}
+
+expected<pq_result> pq_session::exec(const std::string& sql) {
+  pg_result* res = PQexec(conn_, sql.c_str());
+  if (res == nullptr)
+    return pq_error(conn_, nullptr);
+  struct guard {
+    pg_result* r;
+    ~guard() { PQclear(r); }
+  } g{res};
+  auto st = PQresultStatus(res);
+  if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK &&
+      st != PGRES_EMPTY_QUERY)
+    return pq_error(conn_, res);
+  pq_result out;
+  out.command_tag = PQcmdStatus(res);
+  if (st != PGRES_TUPLES_OK)
+    return out;
+  out.has_rows = true;
+  const int ncols = PQnfields(res);
+  for (int c = 0; c < ncols; ++c)
+    out.columns.push_back({PQfname(res, c), PQftype(res, c),
+                           static_cast<int16_t>(PQfsize(res, c)),
+                           PQfmod(res, c), PQftable(res, c),
+                           static_cast<int16_t>(PQftablecol(res, c))});
+  const int nrows = PQntuples(res);
+  out.rows.reserve(static_cast<size_t>(nrows));
+  for (int r = 0; r < nrows; ++r) {
+    auto& row = out.rows.emplace_back();
+    for (int c = 0; c < ncols; ++c) {
+      if (PQgetisnull(res, r, c))
+        row.emplace_back(std::nullopt);
+      else
+        row.emplace_back(
+            std::string(PQgetvalue(res, r, c),
+                        static_cast<size_t>(PQgetlength(res, r, c))));
+    }
+  }
+  return out;
+}
+
+char pq_session::transaction_status() const {
+  switch (PQtransactionStatus(conn_)) {
+  case PQTRANS_INTRANS:
+    return 'T';
+  case PQTRANS_INERROR:
+    return 'E';
+  default:
+    return 'I';
+  }
+}
+
+int pq_session::server_version() const {
+  return PQserverVersion(conn_);
+}
+
+std::string pq_session::parameter(const char* name) const {
+  const char* v = PQparameterStatus(conn_, name);
+  return v ? v : "";
+}
+
+} // namespace walmux::actors

@@ -1,0 +1,75 @@
+// pq_session.hpp: blocking libpq calls for the roles that talk to the
+// upstream PostgreSQL (source, walsender SQL forwarding, publication
+// lookups). Every call blocks on the network: use only from a detached
+// actor's own thread.
+//
+// Errors are values: a server error keeps its SQLSTATE, message, detail and
+// hint; a connection failure is 08006 with libpq's text.
+#pragma once
+
+#include "common/expected.hpp"
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+struct pg_conn;
+struct pg_result;
+
+namespace walmux::actors {
+
+// One result set, text format.
+struct pq_result {
+  struct column {
+    std::string name;
+    uint32_t type_oid = 25;
+    int16_t type_size = -1;
+    int32_t type_modifier = -1;
+    uint32_t table_oid = 0;
+    int16_t table_column = 0;
+  };
+  bool has_rows = false; // a row-returning statement (even with 0 rows)
+  std::vector<column> columns;
+  std::vector<std::vector<std::optional<std::string>>> rows;
+  std::string command_tag; // "SELECT 2", "BEGIN", ...
+};
+
+// The error of a failed result or connection; used by the source too.
+error pq_error(const pg_conn* conn, const pg_result* res);
+
+// Quotes an identifier as PostgreSQL's quote_identifier would for a
+// replication command option value ("pub" -> "\"pub\"").
+std::string pq_quote_identifier(std::string_view name);
+// Quotes a string literal ('it''s'); standard_conforming_strings assumed.
+std::string pq_quote_literal(std::string_view text);
+
+class pq_session {
+ public:
+  // Connects with `conninfo` plus extra keyword/value pairs that override
+  // it (e.g. replication=database, application_name, options).
+  static expected<std::unique_ptr<pq_session>>
+  connect(const std::string& conninfo,
+          const std::vector<std::pair<std::string, std::string>>& extra);
+  ~pq_session();
+  pq_session(const pq_session&) = delete;
+  pq_session& operator=(const pq_session&) = delete;
+
+  // Runs one simple-protocol query (which may be a replication command).
+  expected<pq_result> exec(const std::string& sql);
+
+  // 'I' idle, 'T' in a transaction, 'E' in a failed transaction.
+  char transaction_status() const;
+  int server_version() const; // PQserverVersion: 150020
+  std::string parameter(const char* name) const;
+  pg_conn* raw() { return conn_; }
+
+ private:
+  explicit pq_session(pg_conn* conn)
+      : conn_(conn) {}
+  pg_conn* conn_;
+};
+
+} // namespace walmux::actors

@@ -1,0 +1,465 @@
+// decoder.cpp: one slot's filtering and encoding (decoder.hpp).
+#include "actors/decoder/decoder.hpp"
+
+#include "protocol/pgoutput.hpp"
+
+#include <algorithm>
+#include <cctype>
+
+namespace walmux::actors {
+namespace {
+
+// pgoutput sends Type messages for column types at or above this OID
+// (FirstGenbkiObjectId): the builtin ones need none.
+constexpr uint32_t first_non_builtin_type = 10000;
+
+const pgoutput::decode_context plain{};
+
+error conflicting() {
+  return error{sqlstate::syntax_error, "conflicting or redundant options"};
+}
+
+// SplitIdentifierString on ',': unquoted names are downcased, "quoted"
+// ones kept; 42602 for bad syntax.
+expected<std::vector<std::string>> split_identifiers(std::string_view text) {
+  std::vector<std::string> out;
+  size_t i = 0;
+  auto bad = [] { return error{"42602", "invalid publication_names syntax"}; };
+  while (true) {
+    while (i < text.size() && std::isspace(static_cast<unsigned char>(text[i])))
+      ++i;
+    std::string name;
+    if (i < text.size() && text[i] == '"') {
+      ++i;
+      while (true) {
+        if (i >= text.size())
+          return bad();
+        if (text[i] == '"') {
+          if (i + 1 < text.size() && text[i + 1] == '"') {
+            name += '"';
+            i += 2;
+            continue;
+          }
+          ++i;
+          break;
+        }
+        name += text[i++];
+      }
+    } else {
+      while (i < text.size() && text[i] != ',' &&
+             !std::isspace(static_cast<unsigned char>(text[i])))
+        name += static_cast<char>(
+            std::tolower(static_cast<unsigned char>(text[i++])));
+    }
+    if (name.empty())
+      return bad();
+    out.push_back(std::move(name));
+    while (i < text.size() && std::isspace(static_cast<unsigned char>(text[i])))
+      ++i;
+    if (i == text.size())
+      return out;
+    if (text[i] != ',')
+      return bad();
+    ++i;
+  }
+}
+
+} // namespace
+
+// wal2json's catalog: the upstream's column definitions by relation.
+class decoder::column_catalog : public wal2json::catalog_view {
+ public:
+  const wal2json::column_meta* column(uint32_t relation_oid,
+                                      std::string_view name) const override {
+    auto rel = tables.find(relation_oid);
+    if (rel == tables.end())
+      return nullptr;
+    auto col = rel->second.find(std::string(name));
+    return col == rel->second.end() ? nullptr : &col->second;
+  }
+  std::unordered_map<uint32_t, std::map<std::string, wal2json::column_meta>>
+      tables;
+};
+
+decoder::decoder(decoder_params params)
+    : params_(std::move(params)) {}
+decoder::~decoder() = default;
+
+expected<std::unique_ptr<decoder>> decoder::create(decoder_params params) {
+  std::unique_ptr<decoder> d(new decoder(std::move(params)));
+  if (d->params_.plugin == "wal2json") {
+    auto opts = wal2json::parse_options(d->params_.options);
+    if (!opts)
+      return std::move(opts).err();
+    d->columns_ = std::make_unique<column_catalog>();
+    d->wal2json_ = std::make_unique<wal2json::encoder>(std::move(*opts),
+                                                       d->columns_.get());
+    return d;
+  }
+  if (auto st = d->parse_pgoutput_options(); !st)
+    return std::move(st).err();
+  return d;
+}
+
+status decoder::parse_pgoutput_options() {
+  std::optional<long> proto;
+  std::optional<std::vector<std::string>> pubs;
+  bool binary_given = false, messages_given = false, streaming_given = false,
+       two_phase_given = false, origin_given = false;
+  bool binary = false, streaming = false, two_phase = false;
+  for (const auto& o : params_.options) {
+    if (o.name == "proto_version") {
+      if (proto)
+        return conflicting();
+      char* end = nullptr;
+      errno = 0;
+      long v = std::strtol(o.value.c_str(), &end, 10);
+      if (o.value.empty() || *end != '\0')
+        return error{sqlstate::invalid_parameter_value,
+                     "invalid proto_version"};
+      if (errno == ERANGE || v > INT32_MAX || v < INT32_MIN)
+        return error{sqlstate::invalid_parameter_value,
+                     "proto_version \"" + o.value + "\" out of range"};
+      proto = v;
+    } else if (o.name == "publication_names") {
+      if (pubs)
+        return conflicting();
+      auto names = split_identifiers(o.value);
+      if (!names)
+        return std::move(names).err();
+      pubs = std::move(*names);
+    } else if (o.name == "binary" || o.name == "messages" ||
+               o.name == "two_phase") {
+      bool& given = o.name == "binary"     ? binary_given
+                    : o.name == "messages" ? messages_given
+                                           : two_phase_given;
+      bool& value = o.name == "binary"     ? binary
+                    : o.name == "messages" ? messages_
+                                           : two_phase;
+      if (given)
+        return conflicting();
+      given = true;
+      auto b = repl::option_boolean(o);
+      if (!b)
+        return std::move(b).err();
+      value = *b;
+    } else if (o.name == "streaming") {
+      if (streaming_given)
+        return conflicting();
+      streaming_given = true;
+      if (o.value == "parallel") {
+        streaming = true;
+      } else {
+        auto b = repl::option_boolean(o);
+        if (!b)
+          return std::move(b).err();
+        streaming = *b;
+      }
+    } else if (o.name == "origin") {
+      if (origin_given)
+        return conflicting();
+      origin_given = true;
+      if (o.value == "none")
+        origin_none_ = true;
+      else if (o.value != "any")
+        return error{sqlstate::invalid_parameter_value,
+                     "unrecognized origin value: \"" + o.value + "\""};
+    } else {
+      return error{sqlstate::invalid_parameter_value,
+                   "unrecognized pgoutput option: " + o.name};
+    }
+  }
+  if (!proto)
+    return error{sqlstate::invalid_parameter_value,
+                 "proto_version option missing"};
+  if (!pubs)
+    return error{sqlstate::invalid_parameter_value,
+                 "publication_names parameter missing"};
+  if (*proto > params_.max_proto_version)
+    return error{sqlstate::feature_not_supported,
+                 "client sent proto_version=" + std::to_string(*proto) +
+                     " but server only supports protocol " +
+                     std::to_string(params_.max_proto_version) + " or lower"};
+  if (*proto < pgoutput::min_protocol_version)
+    return error{sqlstate::feature_not_supported,
+                 "client sent proto_version=" + std::to_string(*proto) +
+                     " but server only supports protocol " +
+                     std::to_string(pgoutput::min_protocol_version) +
+                     " or higher"};
+  if (streaming && *proto < 2)
+    return error{sqlstate::feature_not_supported,
+                 "requested proto_version=" + std::to_string(*proto) +
+                     " does not support streaming, need 2 or higher"};
+  if (two_phase && *proto < 3)
+    return error{sqlstate::feature_not_supported,
+                 "requested proto_version=" + std::to_string(*proto) +
+                     " does not support two-phase commit, need 3 or higher"};
+  // Streaming and two-phase are the publisher's choice per transaction:
+  // walmux stores committed transactions only, so it never streams or
+  // prepares, which clients that asked for them accept.
+  if (binary)
+    return error{sqlstate::feature_not_supported,
+                 "walmux cannot send binary tuple data"}
+        .with_detail("walmux stores the upstream stream in text format.")
+        .with_hint("Use binary = false for subscriptions to walmux.");
+  for (const auto& p : *pubs)
+    if (std::find(params_.upstream_publications.begin(),
+                  params_.upstream_publications.end(),
+                  p) == params_.upstream_publications.end())
+      return error{sqlstate::undefined_object,
+                   "publication \"" + p +
+                       "\" is not streamed by this walmux node"}
+          .with_hint("Add it to upstream_publications, or subscribe to one "
+                     "of the publications listed there.");
+  if (params_.lookup == nullptr)
+    return error{sqlstate::internal_error, "decoder without upstream lookup"};
+  auto map = params_.lookup->publications(*pubs);
+  if (!map)
+    return std::move(map).err();
+  published_ = std::move(*map);
+  // Kept for refreshes: the slot's publications.
+  params_.upstream_publications = std::move(*pubs);
+  return ok();
+}
+
+status decoder::note_relation(std::string_view bytes) {
+  auto m = pgoutput::decode(bytes, plain);
+  if (!m)
+    return std::move(m).err();
+  const auto& r = std::get<pgoutput::relation>(*m);
+  relation_def def;
+  def.bytes = std::string(bytes);
+  def.qualified = r.nspname + "." + r.relname;
+  for (const auto& c : r.columns)
+    def.type_oids.push_back(c.type_oid);
+  relations_[r.oid] = std::move(def);
+  return ok();
+}
+
+expected<const published_actions*> decoder::actions_for(uint32_t relation_oid) {
+  auto rel = relations_.find(relation_oid);
+  if (rel == relations_.end())
+    return error{sqlstate::protocol_violation,
+                 "no relation definition for relation ID " +
+                     std::to_string(relation_oid) + " in the stored stream"};
+  auto it = published_.find(rel->second.qualified);
+  if (it != published_.end())
+    return &it->second;
+  if (unpublished_checked_.insert(relation_oid).second) {
+    // Perhaps added to a publication since the last lookup.
+    auto map = params_.lookup->publications(params_.upstream_publications);
+    if (!map)
+      return std::move(map).err();
+    published_ = std::move(*map);
+    it = published_.find(rel->second.qualified);
+    if (it != published_.end())
+      return &it->second;
+  }
+  return nullptr;
+}
+
+void decoder::ensure_relation_sent(uint32_t relation_oid,
+                                   std::vector<output>& out) {
+  const relation_def& def = relations_.at(relation_oid);
+  auto sent = sent_relations_.find(relation_oid);
+  if (sent != sent_relations_.end() && sent->second == def.bytes)
+    return;
+  for (uint32_t t : def.type_oids)
+    if (t >= first_non_builtin_type)
+      if (auto y = types_.find(t); y != types_.end())
+        out.push_back({lsn{}, lsn{}, y->second});
+  out.push_back({lsn{}, lsn{}, def.bytes});
+  sent_relations_[relation_oid] = def.bytes;
+}
+
+status decoder::learn(const storage::transaction_view& txn) {
+  for (const auto& m : txn.messages) {
+    auto k = pgoutput::peek_kind(m.bytes);
+    if (!k)
+      return std::move(k).err();
+    if (*k == pgoutput::kind::relation) {
+      if (auto st = note_relation(m.bytes); !st)
+        return st;
+      if (wal2json_) {
+        auto decoded = pgoutput::decode(m.bytes, plain);
+        if (!decoded)
+          return std::move(decoded).err();
+        const auto& r = std::get<pgoutput::relation>(*decoded);
+        auto cols = params_.lookup->columns(r.oid);
+        if (!cols)
+          return std::move(cols).err();
+        columns_->tables[r.oid] = std::move(*cols);
+        std::vector<wal2json::document> none;
+        if (auto st = wal2json_->feed(*decoded, {m.data_start, {}}, none); !st)
+          return st;
+      }
+    } else if (*k == pgoutput::kind::type) {
+      auto info = pgoutput::scan(m.bytes, plain);
+      if (!info)
+        return std::move(info).err();
+      types_[info->relation_oid] = std::string(m.bytes);
+    }
+  }
+  return ok();
+}
+
+status decoder::feed(const storage::transaction_view& txn,
+                     std::vector<output>& out) {
+  if (txn.commit.commit_lsn < params_.start_point)
+    return learn(txn);
+  return wal2json_ ? feed_wal2json(txn, out) : feed_pgoutput(txn, out);
+}
+
+status decoder::feed_pgoutput(const storage::transaction_view& txn,
+                              std::vector<output>& out) {
+  using pgoutput::kind;
+  if (txn.commit.flags & storage::commit_flag_non_transactional) {
+    if (messages_)
+      for (const auto& m : txn.messages)
+        out.push_back({m.data_start, m.data_start, std::string(m.bytes)});
+    return ok();
+  }
+  std::vector<output> body; // after Begin (and Origin)
+  const storage::message_view* begin = nullptr;
+  const storage::message_view* origin = nullptr;
+  std::vector<const storage::message_view*> types; // waiting for their R
+  bool has_change = false;
+  for (const auto& m : txn.messages) {
+    auto k = pgoutput::peek_kind(m.bytes);
+    if (!k)
+      return std::move(k).err();
+    switch (*k) {
+    case kind::begin:
+      begin = &m;
+      break;
+    case kind::origin:
+      if (origin_none_)
+        return learn(txn); // PostgreSQL drops such transactions
+      origin = &m;
+      break;
+    case kind::type: {
+      auto info = pgoutput::scan(m.bytes, plain);
+      if (!info)
+        return std::move(info).err();
+      types_[info->relation_oid] = std::string(m.bytes);
+      types.push_back(&m);
+      break;
+    }
+    case kind::relation: {
+      if (auto st = note_relation(m.bytes); !st)
+        return st;
+      auto info = pgoutput::scan(m.bytes, plain);
+      if (!info)
+        return std::move(info).err();
+      auto actions = actions_for(info->relation_oid);
+      if (!actions)
+        return std::move(actions).err();
+      if (*actions != nullptr) {
+        // The upstream sent a (new) definition: pass it on as it came.
+        for (const auto* y : types)
+          body.push_back({y->data_start, y->data_start, std::string(y->bytes)});
+        body.push_back({m.data_start, m.data_start, std::string(m.bytes)});
+        sent_relations_[info->relation_oid] = std::string(m.bytes);
+      }
+      types.clear();
+      break;
+    }
+    case kind::insert:
+    case kind::update:
+    case kind::delete_: {
+      auto info = pgoutput::scan(m.bytes, plain);
+      if (!info)
+        return std::move(info).err();
+      auto actions = actions_for(info->relation_oid);
+      if (!actions)
+        return std::move(actions).err();
+      const published_actions* a = *actions;
+      if (a == nullptr || (*k == kind::insert && !a->insert) ||
+          (*k == kind::update && !a->update) ||
+          (*k == kind::delete_ && !a->del))
+        break;
+      ensure_relation_sent(info->relation_oid, body);
+      body.push_back({m.data_start, m.data_start, std::string(m.bytes)});
+      has_change = true;
+      break;
+    }
+    case kind::truncate: {
+      auto decoded = pgoutput::decode(m.bytes, plain);
+      if (!decoded)
+        return std::move(decoded).err();
+      auto t = std::get<pgoutput::truncate>(*decoded);
+      std::vector<uint32_t> kept;
+      for (uint32_t oid : t.relation_oids) {
+        auto actions = actions_for(oid);
+        if (!actions)
+          return std::move(actions).err();
+        if (*actions != nullptr && (*actions)->truncate)
+          kept.push_back(oid);
+      }
+      if (kept.empty())
+        break;
+      for (uint32_t oid : kept)
+        ensure_relation_sent(oid, body);
+      if (kept.size() == t.relation_oids.size()) {
+        body.push_back({m.data_start, m.data_start, std::string(m.bytes)});
+      } else {
+        t.relation_oids = std::move(kept);
+        std::string bytes;
+        pgoutput::encode(bytes, t);
+        body.push_back({m.data_start, m.data_start, std::move(bytes)});
+      }
+      has_change = true;
+      break;
+    }
+    case kind::message:
+      if (messages_) {
+        body.push_back({m.data_start, m.data_start, std::string(m.bytes)});
+        has_change = true;
+      }
+      break;
+    case kind::commit:
+      if (!has_change || begin == nullptr)
+        return ok(); // nothing published: not sent (PostgreSQL 15+)
+      out.push_back(
+          {begin->data_start, begin->data_start, std::string(begin->bytes)});
+      if (origin != nullptr)
+        out.push_back({origin->data_start, origin->data_start,
+                       std::string(origin->bytes)});
+      for (auto& o : body)
+        out.push_back(std::move(o));
+      out.push_back({m.data_start, m.data_start, std::string(m.bytes)});
+      return ok();
+    default:
+      return error{sqlstate::protocol_violation,
+                   std::string("unexpected stored pgoutput message '") +
+                       static_cast<char>(*k) + "'"};
+    }
+  }
+  return error{sqlstate::data_corrupted,
+               "stored transaction without a Commit message"};
+}
+
+status decoder::feed_wal2json(const storage::transaction_view& txn,
+                              std::vector<output>& out) {
+  std::vector<wal2json::document> docs;
+  for (const auto& m : txn.messages) {
+    auto decoded = pgoutput::decode(m.bytes, plain);
+    if (!decoded)
+      return std::move(decoded).err();
+    if (auto* r = std::get_if<pgoutput::relation>(&*decoded)) {
+      auto cols = params_.lookup->columns(r->oid);
+      if (!cols)
+        return std::move(cols).err();
+      columns_->tables[r->oid] = std::move(*cols);
+    }
+    if (auto st =
+            wal2json_->feed(*decoded, {m.data_start, txn.commit.end_lsn}, docs);
+        !st)
+      return st;
+  }
+  for (auto& d : docs)
+    out.push_back({d.data_start, d.data_start, std::move(d.text)});
+  return ok();
+}
+
+} // namespace walmux::actors

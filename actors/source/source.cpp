@@ -1,0 +1,386 @@
+// source.cpp: the upstream replication connection (source.hpp).
+#include "actors/source/source.hpp"
+
+#include "actors/common/atoms.hpp"
+#include "actors/common/pq_session.hpp"
+#include "common/log.hpp"
+#include "protocol/pgoutput.hpp"
+#include "protocol/stream.hpp"
+
+#include <chrono>
+#include <poll.h>
+
+#include <caf/all.hpp>
+#include <libpq-fe.h>
+
+namespace walmux::actors {
+namespace {
+
+using namespace std::chrono_literals;
+using clock = std::chrono::steady_clock;
+
+// Received bytes after which the source syncs even if more are waiting:
+// bounds the write buffer and the delay of the upstream's flush report.
+constexpr size_t sync_every_bytes = 8 << 20;
+constexpr auto status_interval = 10s;
+
+int64_t pg_now() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+             .count() -
+         stream::postgres_epoch_offset_us;
+}
+
+class source_session {
+ public:
+  source_session(source_config cfg, storage::wal_store& store,
+                 storage::catalog& cat, upstream_state& state)
+      : cfg_(std::move(cfg))
+      , store_(store)
+      , catalog_(cat)
+      , state_(state) {}
+
+  ~source_session() { stop(); }
+
+  status start();
+  // Waits up to `timeout` for data, stores what arrived, reports progress.
+  status poll(std::chrono::milliseconds timeout);
+  // Syncs, reports the final position and disconnects.
+  void stop();
+
+ private:
+  status ensure_slot(pq_session& conn);
+  status handle_xlog(const stream::xlog_data& x);
+  status store_transaction(const storage::commit_record& c);
+  status sync_and_publish();
+  status send_status(bool force);
+
+  source_config cfg_;
+  storage::wal_store& store_;
+  storage::catalog& catalog_;
+  upstream_state& state_;
+  std::unique_ptr<pq_session> conn_;
+  std::string slot_;
+
+  bool in_txn_ = false;
+  storage::commit_record txn_;
+  std::vector<storage::stored_message> messages_;
+  lsn clean_end_; // newest keepalive walEnd seen outside a transaction
+  lsn reported_;  // last flush position sent upstream
+  clock::time_point last_status_;
+  size_t unsynced_bytes_ = 0;
+  bool reply_requested_ = false;
+};
+
+status source_session::ensure_slot(pq_session& conn) {
+  auto meta = catalog_.read_node_meta();
+  if (!meta)
+    return std::move(meta).err();
+  slot_ = meta->upstream_slot.empty()
+              ? "walmux_" + std::to_string(cfg_.system_identifier)
+              : meta->upstream_slot;
+  if (!meta->upstream_slot.empty())
+    return ok();
+  std::string cmd = "CREATE_REPLICATION_SLOT " + pq_quote_identifier(slot_) +
+                    " LOGICAL pgoutput" +
+                    (conn.server_version() >= 150000 ? " (SNAPSHOT 'nothing')"
+                                                     : " NOEXPORT_SNAPSHOT");
+  auto created = conn.exec(cmd);
+  if (!created && created.err().code != sqlstate::duplicate_object)
+    return std::move(created).err();
+  log_message(elevel::log,
+              created ? "created upstream replication slot \"" + slot_ + "\""
+                      : "adopted existing upstream replication "
+                        "slot \"" +
+                            slot_ + "\"");
+  meta->upstream_slot = slot_;
+  return catalog_.write_node_meta(*meta);
+}
+
+status source_session::start() {
+  auto conn =
+      pq_session::connect(cfg_.conninfo, {{"replication", "database"},
+                                          {"application_name", "walmux"}});
+  if (!conn)
+    return std::move(conn).err();
+  auto& c = **conn;
+  state_.set_server_version(c.parameter("server_version"), c.server_version());
+  if (auto st = ensure_slot(c); !st)
+    return st;
+  const int proto = pgoutput_version_for(c.server_version());
+  std::string pubs;
+  for (const auto& p : cfg_.publications)
+    pubs += (pubs.empty() ? "" : ",") + pq_quote_identifier(p);
+  const lsn resume = store_.last_end_lsn();
+  std::string cmd = "START_REPLICATION SLOT " + pq_quote_identifier(slot_) +
+                    " LOGICAL " + lsn_to_string(resume) + " (proto_version '" +
+                    std::to_string(proto) + "', publication_names " +
+                    pq_quote_literal(pubs) + ", messages 'true')";
+  if (PQsendQuery(c.raw(), cmd.c_str()) == 0)
+    return pq_error(c.raw(), nullptr);
+  // Wait for CopyBothResponse (or the error that replaces it).
+  while (true) {
+    PGresult* res = PQgetResult(c.raw());
+    if (res == nullptr)
+      return error{"08P01", "upstream did not start the replication stream"};
+    auto st = PQresultStatus(res);
+    if (st == PGRES_COPY_BOTH) {
+      PQclear(res);
+      break;
+    }
+    error e = pq_error(c.raw(), res);
+    PQclear(res);
+    return e;
+  }
+  if (PQsetnonblocking(c.raw(), 1) != 0)
+    return pq_error(c.raw(), nullptr);
+  conn_ = std::move(*conn);
+  in_txn_ = false;
+  messages_.clear();
+  clean_end_ = resume;
+  reported_ = lsn{};
+  last_status_ = clock::now() - status_interval;
+  state_.streaming = true;
+  log_message(elevel::log, "started streaming from upstream slot \"" + slot_ +
+                               "\" at " + lsn_to_string(resume) +
+                               " with pgoutput protocol version " +
+                               std::to_string(proto));
+  return ok();
+}
+
+status source_session::store_transaction(const storage::commit_record& c) {
+  if (c.end_lsn <= store_.last_end_lsn() && store_.last_end_lsn().valid())
+    return ok(); // sent again after a reconnect: already stored
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    auto appended = store_.append(c, messages_);
+    if (appended)
+      return ok();
+    if (appended.err().code != "53400" || attempt == 1)
+      return std::move(appended).err();
+    if (auto st = sync_and_publish(); !st) // buffer full: group commit now
+      return st;
+  }
+  return ok();
+}
+
+status source_session::handle_xlog(const stream::xlog_data& x) {
+  auto kind = pgoutput::peek_kind(x.data);
+  if (!kind)
+    return std::move(kind).err();
+  unsynced_bytes_ += x.data.size();
+  const pgoutput::decode_context plain{};
+  switch (*kind) {
+  case pgoutput::kind::begin: {
+    auto info = pgoutput::scan(x.data, plain);
+    if (!info)
+      return std::move(info).err();
+    in_txn_ = true;
+    messages_.clear();
+    txn_ = storage::commit_record{};
+    txn_.xid = info->xid;
+    messages_.push_back({x.data_start, std::string(x.data)});
+    return ok();
+  }
+  case pgoutput::kind::commit: {
+    auto m = pgoutput::decode(x.data, plain);
+    if (!m)
+      return std::move(m).err();
+    const auto& c = std::get<pgoutput::commit>(*m);
+    messages_.push_back({x.data_start, std::string(x.data)});
+    txn_.commit_lsn = c.commit_lsn;
+    txn_.end_lsn = c.end_lsn;
+    txn_.commit_time = c.commit_time;
+    in_txn_ = false;
+    auto st = store_transaction(txn_);
+    messages_.clear();
+    return st;
+  }
+  case pgoutput::kind::message:
+    if (!in_txn_) {
+      // A non-transactional message is stored as its own unit.
+      auto info = pgoutput::scan(x.data, plain);
+      if (!info)
+        return std::move(info).err();
+      messages_.assign(1, {x.data_start, std::string(x.data)});
+      storage::commit_record c;
+      c.flags = storage::commit_flag_non_transactional;
+      c.commit_lsn = info->lsn1;
+      c.end_lsn = info->lsn1;
+      c.commit_time = 0;
+      auto st = store_transaction(c);
+      messages_.clear();
+      return st;
+    }
+    break;
+  default:
+    if (!in_txn_)
+      return error{"08P01", std::string("upstream sent a pgoutput '") +
+                                static_cast<char>(*kind) +
+                                "' message outside a transaction"};
+    break;
+  }
+  messages_.push_back({x.data_start, std::string(x.data)});
+  return ok();
+}
+
+status source_session::sync_and_publish() {
+  if (auto st = store_.sync(); !st)
+    return st;
+  unsynced_bytes_ = 0;
+  lsn durable = store_.last_end_lsn();
+  if (!in_txn_)
+    durable = std::max(durable, clean_end_);
+  if (durable.value > state_.confirmed.load())
+    state_.confirmed = durable.value;
+  return ok();
+}
+
+status source_session::send_status(bool force) {
+  const lsn flush{state_.confirmed.load()};
+  const auto now = clock::now();
+  if (!force && flush == reported_ && now - last_status_ < status_interval)
+    return ok();
+  std::string body;
+  stream::encode(body,
+                 stream::status_update{flush, flush, flush, pg_now(), false});
+  if (PQputCopyData(conn_->raw(), body.data(), static_cast<int>(body.size())) !=
+      1)
+    return pq_error(conn_->raw(), nullptr);
+  // Nonblocking: what does not go out now goes with the next flush.
+  if (PQflush(conn_->raw()) < 0)
+    return pq_error(conn_->raw(), nullptr);
+  reported_ = flush;
+  last_status_ = now;
+  return ok();
+}
+
+status source_session::poll(std::chrono::milliseconds timeout) {
+  if (!conn_)
+    return error{"08003", "no upstream connection"};
+  PGconn* c = conn_->raw();
+  pollfd pfd{PQsocket(c), POLLIN, 0};
+  if (PQflush(c) == 1)
+    pfd.events |= POLLOUT;
+  if (::poll(&pfd, 1, static_cast<int>(timeout.count())) < 0 && errno != EINTR)
+    return error{sqlstate::io_error, "poll on the upstream connection failed"};
+  if (PQconsumeInput(c) == 0)
+    return pq_error(c, nullptr);
+  while (true) {
+    char* buf = nullptr;
+    int n = PQgetCopyData(c, &buf, 1);
+    if (n == 0)
+      break;
+    if (n == -1) {
+      PGresult* res = PQgetResult(c);
+      error e = res ? pq_error(c, res)
+                    : error{"08P01", "upstream ended the replication stream"};
+      if (res)
+        PQclear(res);
+      if (e.message.empty())
+        e.message = "upstream ended the replication stream";
+      return e;
+    }
+    if (n < 0)
+      return pq_error(c, nullptr);
+    std::string_view payload(buf, static_cast<size_t>(n));
+    auto msg = stream::decode_server(payload);
+    status st = ok();
+    if (!msg) {
+      st = std::move(msg).err();
+    } else if (auto* x = std::get_if<stream::xlog_data>(&*msg)) {
+      if (x->wal_end.value > state_.wal_end.load())
+        state_.wal_end = x->wal_end.value;
+      st = handle_xlog(*x);
+    } else {
+      const auto& k = std::get<stream::keepalive>(*msg);
+      if (k.wal_end.value > state_.wal_end.load())
+        state_.wal_end = k.wal_end.value;
+      if (!in_txn_)
+        clean_end_ = std::max(clean_end_, k.wal_end);
+      reply_requested_ = reply_requested_ || k.reply_requested;
+    }
+    PQfreemem(buf);
+    if (!st)
+      return st;
+    if (unsynced_bytes_ >= sync_every_bytes)
+      if (auto s = sync_and_publish(); !s)
+        return s;
+  }
+  if (auto st = sync_and_publish(); !st)
+    return st;
+  const bool force = reply_requested_;
+  reply_requested_ = false;
+  return send_status(force);
+}
+
+void source_session::stop() {
+  if (!conn_)
+    return;
+  state_.streaming = false;
+  if (sync_and_publish())
+    (void)send_status(true);
+  PQflush(conn_->raw());
+  conn_.reset();
+}
+
+struct source_state {
+  std::unique_ptr<source_session> session;
+  std::chrono::milliseconds backoff{1000};
+  static inline const char* name = "source";
+};
+
+caf::behavior source_actor(caf::stateful_actor<source_state>* self,
+                           source_config cfg, storage::wal_store* store,
+                           storage::catalog* cat, upstream_state* state) {
+  self->state.session =
+      std::make_unique<source_session>(std::move(cfg), *store, *cat, *state);
+  self->send(self, connect_atom::value);
+  auto retry = [self](const error& e) {
+    log_error(elevel::log, e);
+    self->state.session->stop();
+    log_message(elevel::log, "retrying the upstream connection in " +
+                                 std::to_string(self->state.backoff.count()) +
+                                 " ms");
+    self->delayed_send(self, self->state.backoff, connect_atom::value);
+    self->state.backoff = std::min<std::chrono::milliseconds>(
+        self->state.backoff * 2, std::chrono::milliseconds(30000));
+  };
+  return {
+      [=](connect_atom) {
+        if (auto st = self->state.session->start(); !st) {
+          retry(st.err());
+          return;
+        }
+        self->state.backoff = std::chrono::milliseconds(1000);
+        self->send(self, pump_atom::value);
+      },
+      [=](pump_atom) {
+        if (auto st = self->state.session->poll(100ms); !st) {
+          retry(st.err());
+          return;
+        }
+        self->send(self, pump_atom::value);
+      },
+  };
+}
+
+} // namespace
+
+int pgoutput_version_for(int server_version_num) {
+  if (server_version_num >= 160000)
+    return 4;
+  if (server_version_num >= 150000)
+    return 3;
+  if (server_version_num >= 140000)
+    return 2;
+  return 1;
+}
+
+caf::actor spawn_source(caf::actor_system& system, source_config config,
+                        storage::wal_store& store, storage::catalog& catalog,
+                        upstream_state& state) {
+  return system.spawn<caf::detached>(source_actor, std::move(config), &store,
+                                     &catalog, &state);
+}
+
+} // namespace walmux::actors

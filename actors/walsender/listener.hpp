@@ -1,0 +1,93 @@
+// listener.hpp: the libuv side of the walsender role: one loop thread that
+// accepts connections on listen_addresses:port and moves bytes between the
+// sockets and each connection's walsender actor.
+//
+// Per connection, a connection_link is shared by the loop and the actor:
+// the actor send()s encoded messages (any thread; the loop writes them),
+// and the link counts the bytes queued but not yet written. A walsender
+// stops producing while queued() is at its bound and waits in
+// wait_for_room(): a client that stops reading costs at most that bound
+// (plus one message) and slows no other connection.
+// Received bytes go to the actor as (data_atom, std::string); the end of
+// the connection as (closed_atom).
+//
+// Threading: uv_* calls happen on the loop thread only; other threads post
+// tasks through one uv_async handle (stack.md P6).
+#pragma once
+
+#include "common/expected.hpp"
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include <caf/actor.hpp>
+
+namespace walmux::actors {
+
+class listener;
+
+class connection_link : public std::enable_shared_from_this<connection_link> {
+ public:
+  connection_link(listener& owner, uint64_t id, std::string peer)
+      : owner_(owner)
+      , id_(id)
+      , peer_(std::move(peer)) {}
+
+  // Queues bytes for writing; ignored after close.
+  void send(std::string bytes);
+  // Closes the connection once the queued bytes are written.
+  void close();
+
+  size_t queued() const { return queued_.load(); }
+  // Waits until fewer than `bound` bytes are queued (true) or `timeout`
+  // passes (false).
+  bool wait_for_room(size_t bound, std::chrono::milliseconds timeout);
+  bool closed() const { return closed_.load(); }
+  const std::string& peer_address() const { return peer_; }
+
+  // Loop thread only.
+  void written(size_t n);
+  void mark_closed();
+
+ private:
+  listener& owner_;
+  const uint64_t id_;
+  const std::string peer_;
+  std::atomic<size_t> queued_{0};
+  std::atomic<bool> closed_{false};
+  std::mutex mu_;
+  std::condition_variable room_;
+};
+
+class listener {
+ public:
+  // Makes the actor that serves a new connection.
+  using session_factory =
+      std::function<caf::actor(std::shared_ptr<connection_link>)>;
+
+  // Binds every address of `addresses` (comma-separated; "*" = all IPv4)
+  // on `port` and starts the loop thread. 08006-style error naming the
+  // address when a bind fails (like PostgreSQL's "could not bind").
+  static expected<std::unique_ptr<listener>>
+  start(const std::string& addresses, int port, session_factory factory);
+  ~listener(); // stop()s
+
+  // Stops accepting, closes every connection (their actors get
+  // closed_atom) and joins the loop thread.
+  void stop();
+
+ private:
+  friend class connection_link;
+  struct impl;
+  explicit listener(std::unique_ptr<impl> p);
+  void post(std::function<void()> task);
+  std::unique_ptr<impl> impl_;
+};
+
+} // namespace walmux::actors

@@ -1,0 +1,30 @@
+// upstream_lookup.hpp: the decoder's view of the upstream's catalogs,
+// queried over a libpq session of the walsender's own (blocking: the
+// walsender is a detached actor).
+#pragma once
+
+#include "actors/common/pq_session.hpp"
+#include "actors/decoder/decoder.hpp"
+
+#include <memory>
+#include <string>
+
+namespace walmux::actors {
+
+class pq_upstream_lookup : public upstream_lookup {
+ public:
+  explicit pq_upstream_lookup(std::string conninfo)
+      : conninfo_(std::move(conninfo)) {}
+
+  expected<publication_map>
+  publications(const std::vector<std::string>& names) override;
+  expected<std::map<std::string, wal2json::column_meta>>
+  columns(uint32_t relation_oid) override;
+
+ private:
+  expected<pq_result> query(const std::string& sql);
+  std::string conninfo_;
+  std::unique_ptr<pq_session> session_;
+};
+
+} // namespace walmux::actors

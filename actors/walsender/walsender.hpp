@@ -1,0 +1,63 @@
+// walsender.hpp: the walsender role: one detached actor per downstream
+// connection, speaking PostgreSQL's replication protocol as a publisher
+// (see shared/notes/protocol.md for each obligation).
+//
+// Startup: SSLRequest and GSSENCRequest are refused with 'N'; only
+// replication=database connections are served (plain SQL sessions get a
+// clear FATAL until the admin role exists); trust authentication from
+// 127.0.0.1 only; max_wal_senders and rds.logical_replication are enforced
+// with PostgreSQL's texts. The ParameterStatus set is PostgreSQL 15's, with
+// the upstream's server_version, because clients choose their queries by
+// it and walmux answers their catalog queries from the upstream.
+//
+// Commands: IDENTIFY_SYSTEM, CREATE/DROP/READ_REPLICATION_SLOT,
+// START_REPLICATION ... LOGICAL, SHOW; the set_config that every client
+// sends is answered here; any other SQL is run on the upstream in a
+// session of this connection's own (catalog queries of CREATE
+// SUBSCRIPTION) and its result relayed as it came.
+//
+// Streaming: the actor's decoder walks the slot's stored stream; each pump
+// step sends what the link has room for (wal_sender_buffer_size), so a
+// client that does not read stops only its own walsender. Keepalives
+// advertise only positions up to which everything has been sent; standby
+// status updates move the slot's confirmed_flush_lsn.
+#pragma once
+
+#include "actors/slots/slot_manager.hpp"
+#include "actors/source/upstream_state.hpp"
+#include "actors/wal_cache/wal_cache.hpp"
+#include "actors/walsender/listener.hpp"
+#include "storage/wal_store.hpp"
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <caf/actor.hpp>
+#include <caf/actor_system.hpp>
+
+namespace walmux::actors {
+
+// What every walsender shares; REQUIRES: outlives every walsender.
+struct walsender_env {
+  slot_manager* slots = nullptr;
+  const storage::wal_store* store = nullptr;
+  wal_cache* cache = nullptr;
+  upstream_state* upstream = nullptr;
+  uint64_t system_identifier = 0;
+  std::string upstream_conninfo;
+  std::vector<std::string> upstream_publications;
+  bool logical_replication = false;
+  int max_wal_senders = 0;
+  std::atomic<int> active_senders{0};
+  // Reloadable (SIGHUP): read at each use.
+  std::atomic<int64_t> wal_sender_timeout_ms{60000};
+  std::atomic<int64_t> send_buffer_bytes{1 << 20};
+  std::atomic<int> next_pid{0};
+};
+
+caf::actor spawn_walsender(caf::actor_system& system, walsender_env& env,
+                           std::shared_ptr<connection_link> link);
+
+} // namespace walmux::actors
