@@ -1,0 +1,341 @@
+// walsender_clients_test.cpp: walmux as a publisher for clients other than
+// subscribers: pg_recvlogical must print byte for byte what it prints when
+// reading the upstream directly (pgoutput and the real wal2json plugin), a
+// client that never reads costs bounded memory and slows no one else, and
+// the limits answer with PostgreSQL's texts and SQLSTATEs.
+#include "protocol/frame.hpp"
+#include "protocol/messages.hpp"
+#include "tests/integration/walmux_node.hpp"
+#include "tests/support/pg_cluster.hpp"
+
+#include <arpa/inet.h>
+#include <libpq-fe.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+namespace walmux::testing {
+namespace {
+
+using namespace std::chrono_literals;
+
+const std::string pgbin = "/usr/lib/postgresql/15/bin/";
+
+const char* const schema = R"sql(
+CREATE TABLE t_int (id int PRIMARY KEY, n numeric(12,3), txt text, bin bytea,
+  flag bool, ts timestamptz, j jsonb, arr int[]);
+CREATE TABLE t_full (x int, y text);
+ALTER TABLE t_full REPLICA IDENTITY FULL;
+)sql";
+
+const char* const workload = R"sql(
+INSERT INTO t_int SELECT g, g / 7.0, 'text ' || g, decode(md5(g::text), 'hex'),
+  g % 2 = 0, '2026-01-01 00:00:00+00'::timestamptz + g * interval '1 min',
+  jsonb_build_object('k', g), ARRAY[g, g + 1] FROM generate_series(1, 50) g;
+INSERT INTO t_int (id) VALUES (1000);
+UPDATE t_int SET txt = 'updated' WHERE id < 10;
+UPDATE t_int SET id = id + 5000 WHERE id BETWEEN 20 AND 25;
+DELETE FROM t_int WHERE id % 7 = 0;
+INSERT INTO t_full SELECT g, 'y' || g FROM generate_series(1, 20) g;
+UPDATE t_full SET y = 'z' WHERE x < 5;
+DELETE FROM t_full WHERE x > 15;
+SELECT pg_logical_emit_message(true, 'walmux', 'in a transaction');
+SELECT pg_logical_emit_message(false, 'walmux', 'outside');
+BEGIN; INSERT INTO t_full VALUES (99, 'with message');
+SELECT pg_logical_emit_message(true, 'walmux', 'inside'); COMMIT;
+TRUNCATE t_full;
+)sql";
+
+class walsender_clients : public ::testing::Test {
+ protected:
+  void start(std::vector<std::string> settings = {}) {
+    auto up = pg_cluster::start();
+    ASSERT_TRUE(up) << up.err().message;
+    upstream_ = std::move(*up);
+    ASSERT_TRUE(upstream_->query(std::string(schema) +
+                                 "CREATE PUBLICATION pub_all FOR TABLE t_int, "
+                                 "t_full;"));
+    settings.insert(settings.begin(),
+                    {"rds.logical_replication=on",
+                     "upstream_conninfo=" + upstream_->conninfo(),
+                     "upstream_publications=pub_all"});
+    node_ = std::make_unique<walmux_node>(tmp_.path(), settings);
+    ASSERT_TRUE(node_->initialized());
+    ASSERT_TRUE(node_->start()) << node_->log();
+  }
+
+  // Runs pg_recvlogical against `port`; returns its exit code.
+  int recvlogical(int port, std::vector<std::string> args,
+                  const std::string& name) {
+    std::vector<std::string> argv = {pgbin + "pg_recvlogical", "-h",
+                                     "127.0.0.1", "-p", std::to_string(port),
+                                     "-U", "postgres", "-d", "postgres"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    auto child = spawn(argv, tmp_.path() + "/" + name + ".log");
+    auto code = wait_exit(child.pid, 120s);
+    if (!code)
+      ::kill(child.pid, SIGKILL);
+    return code.value_or(-1);
+  }
+
+  temp_dir tmp_;
+  std::unique_ptr<pg_cluster> upstream_;
+  std::unique_ptr<walmux_node> node_;
+};
+
+TEST_F(walsender_clients, pg_recvlogical_prints_what_the_upstream_prints) {
+  start();
+  struct run {
+    std::string slot, plugin;
+    std::vector<std::string> options;
+  };
+  const std::vector<run> runs = {
+      {"p1", "pgoutput", {"proto_version=1", "publication_names=pub_all"}},
+      {"p3",
+       "pgoutput",
+       {"proto_version=3", "publication_names=pub_all", "messages=true"}},
+      {"w1", "wal2json", {"format-version=1"}},
+      {"w1x",
+       "wal2json",
+       {"format-version=1", "include-xids=1", "include-timestamp=1",
+        "include-lsn=1", "include-pk=1", "pretty-print=1"}},
+      {"w2", "wal2json", {"format-version=2"}},
+      {"w2x",
+       "wal2json",
+       {"format-version=2", "include-xids=1", "include-timestamp=1",
+        "include-lsn=1", "include-type-oids=1", "include-not-null=1",
+        "actions=insert,update"}},
+  };
+  for (const auto& r : runs) {
+    for (int port : {node_->port(), upstream_->port()})
+      ASSERT_EQ(recvlogical(port,
+                            {"--slot", r.slot, "--create-slot", "-P", r.plugin},
+                            "create_" + r.slot),
+                0)
+          << read_file(tmp_.path() + "/create_" + r.slot + ".log")
+          << node_->log();
+  }
+  ASSERT_TRUE(upstream_->query(workload));
+  auto end = upstream_->query("SELECT pg_current_wal_lsn()");
+  ASSERT_TRUE(end);
+  const std::string endpos = (*end)[0][0];
+  for (const auto& r : runs) {
+    std::string out[2];
+    int i = 0;
+    for (int port : {node_->port(), upstream_->port()}) {
+      std::string file = tmp_.path() + "/" + r.slot + std::to_string(i);
+      std::vector<std::string> args = {"--slot", r.slot, "--start", "-E",
+                                       endpos, "-f", file};
+      for (const auto& o : r.options) {
+        args.push_back("-o");
+        args.push_back(o);
+      }
+      ASSERT_EQ(recvlogical(port, args, r.slot + std::to_string(i)), 0)
+          << read_file(tmp_.path() + "/" + r.slot + std::to_string(i) + ".log")
+          << node_->log();
+      out[i++] = read_file(file);
+    }
+    EXPECT_FALSE(out[1].empty()) << r.slot;
+    EXPECT_EQ(out[0], out[1]) << "slot " << r.slot << " (" << r.plugin << ")";
+  }
+}
+
+// A replication client on a raw socket that starts streaming and then never
+// reads: its receive buffer is made small so the backlog stays in walmux.
+class stalled_client {
+ public:
+  bool start(int port, const std::string& slot) {
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    int small = 4096;
+    ::setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<uint16_t>(port));
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0)
+      return false;
+    std::string out;
+    wire::encode(out, wire::startup_message{wire::protocol_3_0,
+                                            {{"user", "postgres"},
+                                             {"database", "postgres"},
+                                             {"replication", "database"}}});
+    if (!send_all(out) || !wait_ready())
+      return false;
+    out.clear();
+    wire::encode(out, wire::query{"START_REPLICATION SLOT " + slot +
+                                  " LOGICAL 0/0 (proto_version '1', "
+                                  "publication_names 'pub_all')"});
+    return send_all(out);
+  }
+  ~stalled_client() {
+    if (fd_ >= 0)
+      ::close(fd_);
+  }
+
+ private:
+  bool send_all(const std::string& b) {
+    return ::send(fd_, b.data(), b.size(), 0) == static_cast<ssize_t>(b.size());
+  }
+  bool wait_ready() {
+    wire::frame_reader frames(wire::frame_mode::typed);
+    char buf[4096];
+    while (true) {
+      ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
+      if (n <= 0)
+        return false;
+      frames.feed(std::string_view(buf, static_cast<size_t>(n)));
+      while (true) {
+        auto f = frames.next();
+        if (!f || !*f)
+          break;
+        if ((*f)->type == 'Z')
+          return true;
+        if ((*f)->type == 'E')
+          return false;
+      }
+    }
+  }
+  int fd_ = -1;
+};
+
+TEST_F(walsender_clients, a_client_that_never_reads_costs_bounded_memory) {
+  start({"wal_sender_buffer_size=256kB"});
+  auto sub = pg_cluster::start();
+  ASSERT_TRUE(sub);
+  ASSERT_TRUE((*sub)->query(schema));
+  ASSERT_TRUE(run_query(node_->conninfo(),
+                        "CREATE_REPLICATION_SLOT stall LOGICAL pgoutput "
+                        "(SNAPSHOT 'nothing')"));
+  ASSERT_TRUE((*sub)->query("CREATE SUBSCRIPTION live CONNECTION "
+                            "'host=127.0.0.1 port=" +
+                            std::to_string(node_->port()) +
+                            " user=postgres dbname=postgres' PUBLICATION "
+                            "pub_all WITH (copy_data = false)"));
+  stalled_client stalled;
+  ASSERT_TRUE(stalled.start(node_->port(), "stall"));
+  ASSERT_TRUE(upstream_->query("INSERT INTO t_full VALUES (0, 'warm up')"));
+  const long rss_before = node_->rss_kb();
+  // 64MB in 64 transactions; the stalled client gets none of it.
+  for (int i = 0; i < 64; ++i)
+    ASSERT_TRUE(upstream_->query(
+        "INSERT INTO t_full SELECT g, repeat(md5(g::text), 32) FROM "
+        "generate_series(" + std::to_string(i * 1000 + 1) + ", " +
+        std::to_string(i * 1000 + 1000) + ") g"));
+  // The live subscriber keeps streaming all of it.
+  EXPECT_TRUE(wait_until(
+      [&] {
+        auto r = (*sub)->query("SELECT count(*) FROM t_full");
+        return r && (*r)[0][0] == "64001";
+      },
+      120s))
+      << node_->log();
+  const long rss_after = node_->rss_kb();
+  const long growth_kb = rss_after - rss_before;
+  std::printf("walmux RSS %ld kB -> %ld kB (+%ld kB) after 64MB with a stalled "
+              "client\n",
+              rss_before, rss_after, growth_kb);
+  // Unbounded buffering would hold the stalled client's 64MB backlog.
+  EXPECT_LT(growth_kb, 40 * 1024);
+  // The stalled session is still there (its slot is active).
+  auto active = run_query(node_->conninfo(),
+                          "DROP_REPLICATION_SLOT stall");
+  ASSERT_FALSE(active);
+  EXPECT_EQ(active.err().code, "55006") << active.err().message;
+}
+
+TEST_F(walsender_clients, limits_answer_with_postgresql_texts) {
+  start({"max_wal_senders=2", "max_replication_slots=2"});
+  const std::string repl = node_->conninfo();
+  auto expect_error = [&](const std::string& sql, const std::string& code,
+                          const std::string& text) {
+    auto r = run_query(repl, sql);
+    ASSERT_FALSE(r) << sql;
+    EXPECT_EQ(r.err().code, code) << r.err().message;
+    EXPECT_NE(r.err().message.find(text), std::string::npos)
+        << r.err().message;
+  };
+  ASSERT_TRUE(run_query(repl, "CREATE_REPLICATION_SLOT s1 LOGICAL pgoutput "
+                              "(SNAPSHOT 'nothing')"));
+  ASSERT_TRUE(run_query(repl, "CREATE_REPLICATION_SLOT s2 LOGICAL wal2json "
+                              "(SNAPSHOT 'nothing')"));
+  expect_error("CREATE_REPLICATION_SLOT s3 LOGICAL pgoutput", "53400",
+               "all replication slots are in use");
+  expect_error("CREATE_REPLICATION_SLOT s1 LOGICAL pgoutput", "42710",
+               "replication slot \"s1\" already exists");
+  expect_error("CREATE_REPLICATION_SLOT s4 LOGICAL nosuch", "58P01",
+               "could not access file \"nosuch\"");
+  expect_error("START_REPLICATION SLOT nope LOGICAL 0/0 (proto_version '1', "
+               "publication_names 'pub_all')",
+               "42704", "replication slot \"nope\" does not exist");
+  expect_error("DROP_REPLICATION_SLOT nope", "42704",
+               "replication slot \"nope\" does not exist");
+  expect_error("START_REPLICATION SLOT s1 LOGICAL 0/XYZ (proto_version '1', "
+               "publication_names 'pub_all')",
+               "42601", "syntax error"); // not an LSN: PostgreSQL's text
+  expect_error("START_REPLICATION SLOT s1 LOGICAL 0/0 (proto_version '9', "
+               "publication_names 'pub_all')",
+               "0A000",
+               "client sent proto_version=9 but server only supports "
+               "protocol 3 or lower");
+  expect_error("START_REPLICATION SLOT s1 LOGICAL 0/0 (proto_version '1', "
+               "publication_names 'pub_all', binary 'true')",
+               "0A000", "walmux cannot send binary tuple data");
+  expect_error("START_REPLICATION SLOT s1 LOGICAL 0/0 (proto_version '1')",
+               "22023", "publication_names parameter missing");
+  expect_error("START_REPLICATION SLOT s1 LOGICAL 0/0 (proto_version '1', "
+               "publication_names 'other')",
+               "42704", "publication \"other\" is not streamed");
+
+  // An active slot cannot be used twice; max_wal_senders = 2 counts both.
+  PGconn* first = PQconnectdb(repl.c_str());
+  ASSERT_EQ(PQstatus(first), CONNECTION_OK);
+  PGresult* res = PQexec(first, "START_REPLICATION SLOT s1 LOGICAL 0/0 "
+                                "(proto_version '1', publication_names "
+                                "'pub_all')");
+  EXPECT_EQ(PQresultStatus(res), PGRES_COPY_BOTH);
+  PQclear(res);
+  expect_error("START_REPLICATION SLOT s1 LOGICAL 0/0 (proto_version '1', "
+               "publication_names 'pub_all')",
+               "55006", "replication slot \"s1\" is active for PID");
+  expect_error("DROP_REPLICATION_SLOT s1", "55006", "is active for PID");
+  PGconn* second = PQconnectdb(repl.c_str());
+  ASSERT_EQ(PQstatus(second), CONNECTION_OK);
+  PGconn* third = PQconnectdb(repl.c_str());
+  EXPECT_EQ(PQstatus(third), CONNECTION_BAD);
+  EXPECT_NE(std::string(PQerrorMessage(third))
+                .find("number of requested standby connections exceeds "
+                      "max_wal_senders (currently 2)"),
+            std::string::npos)
+      << PQerrorMessage(third);
+  PQfinish(third);
+  PQfinish(second);
+  PQfinish(first);
+  // Released at disconnect: DROP ... WAIT succeeds.
+  EXPECT_TRUE(run_query(repl, "DROP_REPLICATION_SLOT s1 WAIT"));
+
+  // Plain SQL sessions are refused clearly (until the admin role lands).
+  auto plain = run_query(node_->conninfo(false), "SELECT 1");
+  ASSERT_FALSE(plain);
+  EXPECT_NE(plain.err().message.find(
+                "walmux accepts only logical replication connections"),
+            std::string::npos)
+      << plain.err().message;
+}
+
+TEST_F(walsender_clients, logical_replication_off_refuses_walsenders) {
+  temp_dir dir;
+  walmux_node off(dir.path(), {"rds.logical_replication=off"});
+  ASSERT_TRUE(off.initialized());
+  ASSERT_TRUE(off.start(false)) << off.log();
+  auto r = run_query(off.conninfo(), "IDENTIFY_SYSTEM");
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.err().message.find("logical decoding requires wal_level >= "
+                                 "logical"),
+            std::string::npos)
+      << r.err().message;
+}
+
+} // namespace
+} // namespace walmux::testing
