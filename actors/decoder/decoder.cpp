@@ -2,9 +2,9 @@
 #include "actors/decoder/decoder.hpp"
 
 #include "protocol/pgoutput.hpp"
+#include "protocol/pgoutput_options.hpp"
 
 #include <algorithm>
-#include <cctype>
 
 namespace walmux::actors {
 namespace {
@@ -14,55 +14,6 @@ namespace {
 constexpr uint32_t first_non_builtin_type = 10000;
 
 const pgoutput::decode_context plain{};
-
-error conflicting() {
-  return error{sqlstate::syntax_error, "conflicting or redundant options"};
-}
-
-// SplitIdentifierString on ',': unquoted names are downcased, "quoted"
-// ones kept; 42602 for bad syntax.
-expected<std::vector<std::string>> split_identifiers(std::string_view text) {
-  std::vector<std::string> out;
-  size_t i = 0;
-  auto bad = [] { return error{"42602", "invalid publication_names syntax"}; };
-  while (true) {
-    while (i < text.size() && std::isspace(static_cast<unsigned char>(text[i])))
-      ++i;
-    std::string name;
-    if (i < text.size() && text[i] == '"') {
-      ++i;
-      while (true) {
-        if (i >= text.size())
-          return bad();
-        if (text[i] == '"') {
-          if (i + 1 < text.size() && text[i + 1] == '"') {
-            name += '"';
-            i += 2;
-            continue;
-          }
-          ++i;
-          break;
-        }
-        name += text[i++];
-      }
-    } else {
-      while (i < text.size() && text[i] != ',' &&
-             !std::isspace(static_cast<unsigned char>(text[i])))
-        name += static_cast<char>(
-            std::tolower(static_cast<unsigned char>(text[i++])));
-    }
-    if (name.empty())
-      return bad();
-    out.push_back(std::move(name));
-    while (i < text.size() && std::isspace(static_cast<unsigned char>(text[i])))
-      ++i;
-    if (i == text.size())
-      return out;
-    if (text[i] != ',')
-      return bad();
-    ++i;
-  }
-}
 
 } // namespace
 
@@ -102,107 +53,21 @@ expected<std::unique_ptr<decoder>> decoder::create(decoder_params params) {
 }
 
 status decoder::parse_pgoutput_options() {
-  std::optional<long> proto;
-  std::optional<std::vector<std::string>> pubs;
-  bool binary_given = false, messages_given = false, streaming_given = false,
-       two_phase_given = false, origin_given = false;
-  bool binary = false, streaming = false, two_phase = false;
-  for (const auto& o : params_.options) {
-    if (o.name == "proto_version") {
-      if (proto)
-        return conflicting();
-      char* end = nullptr;
-      errno = 0;
-      long v = std::strtol(o.value.c_str(), &end, 10);
-      if (o.value.empty() || *end != '\0')
-        return error{sqlstate::invalid_parameter_value,
-                     "invalid proto_version"};
-      if (errno == ERANGE || v > INT32_MAX || v < INT32_MIN)
-        return error{sqlstate::invalid_parameter_value,
-                     "proto_version \"" + o.value + "\" out of range"};
-      proto = v;
-    } else if (o.name == "publication_names") {
-      if (pubs)
-        return conflicting();
-      auto names = split_identifiers(o.value);
-      if (!names)
-        return std::move(names).err();
-      pubs = std::move(*names);
-    } else if (o.name == "binary" || o.name == "messages" ||
-               o.name == "two_phase") {
-      bool& given = o.name == "binary"     ? binary_given
-                    : o.name == "messages" ? messages_given
-                                           : two_phase_given;
-      bool& value = o.name == "binary"     ? binary
-                    : o.name == "messages" ? messages_
-                                           : two_phase;
-      if (given)
-        return conflicting();
-      given = true;
-      auto b = repl::option_boolean(o);
-      if (!b)
-        return std::move(b).err();
-      value = *b;
-    } else if (o.name == "streaming") {
-      if (streaming_given)
-        return conflicting();
-      streaming_given = true;
-      if (o.value == "parallel") {
-        streaming = true;
-      } else {
-        auto b = repl::option_boolean(o);
-        if (!b)
-          return std::move(b).err();
-        streaming = *b;
-      }
-    } else if (o.name == "origin") {
-      if (origin_given)
-        return conflicting();
-      origin_given = true;
-      if (o.value == "none")
-        origin_none_ = true;
-      else if (o.value != "any")
-        return error{sqlstate::invalid_parameter_value,
-                     "unrecognized origin value: \"" + o.value + "\""};
-    } else {
-      return error{sqlstate::invalid_parameter_value,
-                   "unrecognized pgoutput option: " + o.name};
-    }
-  }
-  if (!proto)
-    return error{sqlstate::invalid_parameter_value,
-                 "proto_version option missing"};
-  if (!pubs)
-    return error{sqlstate::invalid_parameter_value,
-                 "publication_names parameter missing"};
-  if (*proto > params_.max_proto_version)
-    return error{sqlstate::feature_not_supported,
-                 "client sent proto_version=" + std::to_string(*proto) +
-                     " but server only supports protocol " +
-                     std::to_string(params_.max_proto_version) + " or lower"};
-  if (*proto < pgoutput::min_protocol_version)
-    return error{sqlstate::feature_not_supported,
-                 "client sent proto_version=" + std::to_string(*proto) +
-                     " but server only supports protocol " +
-                     std::to_string(pgoutput::min_protocol_version) +
-                     " or higher"};
-  if (streaming && *proto < 2)
-    return error{sqlstate::feature_not_supported,
-                 "requested proto_version=" + std::to_string(*proto) +
-                     " does not support streaming, need 2 or higher"};
-  if (two_phase && *proto < 3)
-    return error{sqlstate::feature_not_supported,
-                 "requested proto_version=" + std::to_string(*proto) +
-                     " does not support two-phase commit, need 3 or higher"};
+  auto opts =
+      pgoutput::parse_start_options(params_.options, params_.max_proto_version);
+  if (!opts)
+    return std::move(opts).err();
   // Streaming and two-phase are the publisher's choice per transaction:
   // walmux stores committed transactions only, so it never streams or
   // prepares, which clients that asked for them accept.
-  if (binary)
+  if (opts->binary)
     return error{sqlstate::feature_not_supported,
                  "walmux cannot send binary tuple data"}
         .with_detail("walmux stores the upstream stream in text format.")
         .with_hint("Use binary = false for subscriptions to walmux.");
-  for (const auto& p : *pubs)
+  messages_ = opts->messages;
+  origin_none_ = opts->origin_none;
+  for (const auto& p : opts->publication_names)
     if (std::find(params_.upstream_publications.begin(),
                   params_.upstream_publications.end(),
                   p) == params_.upstream_publications.end())
@@ -213,12 +78,12 @@ status decoder::parse_pgoutput_options() {
                      "of the publications listed there.");
   if (params_.lookup == nullptr)
     return error{sqlstate::internal_error, "decoder without upstream lookup"};
-  auto map = params_.lookup->publications(*pubs);
+  auto map = params_.lookup->publications(opts->publication_names);
   if (!map)
     return std::move(map).err();
   published_ = std::move(*map);
   // Kept for refreshes: the slot's publications.
-  params_.upstream_publications = std::move(*pubs);
+  params_.upstream_publications = std::move(opts->publication_names);
   return ok();
 }
 

@@ -9,12 +9,12 @@
 #include "tests/support/pg_cluster.hpp"
 
 #include <arpa/inet.h>
-#include <libpq-fe.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
+#include <libpq-fe.h>
 
 namespace walmux::testing {
 namespace {
@@ -69,9 +69,15 @@ class walsender_clients : public ::testing::Test {
   // Runs pg_recvlogical against `port`; returns its exit code.
   int recvlogical(int port, std::vector<std::string> args,
                   const std::string& name) {
-    std::vector<std::string> argv = {pgbin + "pg_recvlogical", "-h",
-                                     "127.0.0.1", "-p", std::to_string(port),
-                                     "-U", "postgres", "-d", "postgres"};
+    std::vector<std::string> argv = {pgbin + "pg_recvlogical",
+                                     "-h",
+                                     "127.0.0.1",
+                                     "-p",
+                                     std::to_string(port),
+                                     "-U",
+                                     "postgres",
+                                     "-d",
+                                     "postgres"};
     argv.insert(argv.end(), args.begin(), args.end());
     auto child = spawn(argv, tmp_.path() + "/" + name + ".log");
     auto code = wait_exit(child.pid, 120s);
@@ -127,7 +133,7 @@ TEST_F(walsender_clients, pg_recvlogical_prints_what_the_upstream_prints) {
     for (int port : {node_->port(), upstream_->port()}) {
       std::string file = tmp_.path() + "/" + r.slot + std::to_string(i);
       std::vector<std::string> args = {"--slot", r.slot, "--start", "-E",
-                                       endpos, "-f", file};
+                                       endpos,   "-f",   file};
       for (const auto& o : r.options) {
         args.push_back("-o");
         args.push_back(o);
@@ -221,8 +227,9 @@ TEST_F(walsender_clients, a_client_that_never_reads_costs_bounded_memory) {
   for (int i = 0; i < 64; ++i)
     ASSERT_TRUE(upstream_->query(
         "INSERT INTO t_full SELECT g, repeat(md5(g::text), 32) FROM "
-        "generate_series(" + std::to_string(i * 1000 + 1) + ", " +
-        std::to_string(i * 1000 + 1000) + ") g"));
+        "generate_series(" +
+        std::to_string(i * 1000 + 1) + ", " + std::to_string(i * 1000 + 1000) +
+        ") g"));
   // The live subscriber keeps streaming all of it.
   EXPECT_TRUE(wait_until(
       [&] {
@@ -239,8 +246,7 @@ TEST_F(walsender_clients, a_client_that_never_reads_costs_bounded_memory) {
   // Unbounded buffering would hold the stalled client's 64MB backlog.
   EXPECT_LT(growth_kb, 40 * 1024);
   // The stalled session is still there (its slot is active).
-  auto active = run_query(node_->conninfo(),
-                          "DROP_REPLICATION_SLOT stall");
+  auto active = run_query(node_->conninfo(), "DROP_REPLICATION_SLOT stall");
   ASSERT_FALSE(active);
   EXPECT_EQ(active.err().code, "55006") << active.err().message;
 }
@@ -253,8 +259,7 @@ TEST_F(walsender_clients, limits_answer_with_postgresql_texts) {
     auto r = run_query(repl, sql);
     ASSERT_FALSE(r) << sql;
     EXPECT_EQ(r.err().code, code) << r.err().message;
-    EXPECT_NE(r.err().message.find(text), std::string::npos)
-        << r.err().message;
+    EXPECT_NE(r.err().message.find(text), std::string::npos) << r.err().message;
   };
   ASSERT_TRUE(run_query(repl, "CREATE_REPLICATION_SLOT s1 LOGICAL pgoutput "
                               "(SNAPSHOT 'nothing')"));

@@ -1,0 +1,303 @@
+// decoder_test.cpp: the decoder's rules without PostgreSQL: the start point,
+// publication filtering (tables and actions, refreshed once for an unknown
+// table), Relation re-sending per connection, byte-for-byte passthrough,
+// Truncate re-encoding, messages and origins, option errors, and wal2json.
+#include "actors/decoder/decoder.hpp"
+#include "protocol/pgoutput.hpp"
+#include "protocol/pgoutput_options.hpp"
+
+#include <gtest/gtest.h>
+
+namespace walmux::actors {
+namespace {
+
+using namespace pgoutput;
+
+class fake_lookup : public upstream_lookup {
+ public:
+  publication_map tables;
+  int publication_calls = 0;
+  expected<publication_map>
+  publications(const std::vector<std::string>& names) override {
+    ++publication_calls;
+    if (names.size() == 1 && names[0] == "missing")
+      return error{sqlstate::undefined_object,
+                   "publication \"missing\" does not exist"};
+    return tables;
+  }
+  expected<std::map<std::string, wal2json::column_meta>>
+  columns(uint32_t) override {
+    std::map<std::string, wal2json::column_meta> out;
+    out["id"] = {"integer", "int4", true, true, 1, ""};
+    out["v"] = {"text", "text", false, false, 2, ""};
+    return out;
+  }
+};
+
+std::string bytes(const any_message& m) {
+  std::string out;
+  encode(out, m);
+  return out;
+}
+
+relation rel(uint32_t oid, const std::string& name) {
+  relation r;
+  r.oid = oid;
+  r.nspname = "public";
+  r.relname = name;
+  r.columns = {{1, "id", 23, -1}, {0, "v", 25, -1}};
+  return r;
+}
+
+insert ins(uint32_t oid, const std::string& id) {
+  insert i;
+  i.relation_oid = oid;
+  i.new_tuple = {{'t', id}, {'t', "x"}};
+  return i;
+}
+
+// A stored transaction built from messages; owns the bytes its view uses.
+struct stored {
+  std::vector<std::string> data;
+  storage::transaction_view view;
+  stored(uint64_t at_lsn, std::vector<any_message> body, uint8_t flags = 0) {
+    const uint64_t commit_at = at_lsn;
+    view.commit.commit_lsn = lsn{commit_at};
+    view.commit.end_lsn = lsn{commit_at + 8};
+    view.commit.flags = flags;
+    if (flags == 0)
+      data.push_back(bytes(begin{lsn{commit_at}, 1000, 7}));
+    for (const auto& m : body)
+      data.push_back(bytes(m));
+    if (flags == 0)
+      data.push_back(
+          bytes(pgoutput::commit{0, lsn{commit_at}, lsn{commit_at + 8}, 1000}));
+    uint64_t at = commit_at - 100;
+    for (const auto& d : data)
+      view.messages.push_back({lsn{at++}, d});
+  }
+};
+
+repl::option opt(std::string name, std::string value) {
+  return {std::move(name), repl::option::kind::string, std::move(value)};
+}
+
+std::unique_ptr<decoder> make(fake_lookup& lookup, lsn start,
+                              std::vector<repl::option> options,
+                              std::string plugin = "pgoutput") {
+  decoder_params p;
+  p.plugin = std::move(plugin);
+  p.start_point = start;
+  p.options = std::move(options);
+  p.upstream_publications = {"pub", "other"};
+  p.lookup = &lookup;
+  auto d = decoder::create(std::move(p));
+  EXPECT_TRUE(d) << (d ? "" : d.err().message);
+  return d ? std::move(*d) : nullptr;
+}
+
+std::vector<char> kinds(const std::vector<decoder::output>& out) {
+  std::vector<char> k;
+  for (const auto& o : out)
+    k.push_back(o.payload[0]);
+  return k;
+}
+
+TEST(decoder, start_point_and_relation_resent_on_a_new_connection) {
+  fake_lookup lookup;
+  lookup.tables["public.t1"] = {true, true, true, true};
+  auto d = make(lookup, lsn{2000},
+                {opt("proto_version", "1"), opt("publication_names", "pub")});
+  ASSERT_TRUE(d);
+  std::vector<decoder::output> out;
+  // Before the start point: learned, not sent.
+  stored early(1000, {rel(16384, "t1"), ins(16384, "1")});
+  ASSERT_TRUE(d->feed(early.view, out));
+  EXPECT_TRUE(out.empty());
+  // At the start point: sent, with the Relation first (this connection has
+  // not seen it), the stored messages byte for byte.
+  stored at(2000, {ins(16384, "2")});
+  ASSERT_TRUE(d->feed(at.view, out));
+  EXPECT_EQ(kinds(out), (std::vector<char>{'B', 'R', 'I', 'C'}));
+  EXPECT_EQ(out[1].payload, bytes(rel(16384, "t1")));
+  EXPECT_EQ(out[2].payload, at.data[1]);
+  EXPECT_EQ(out[0].data_start, at.view.messages[0].data_start);
+  // Not twice on the same connection.
+  out.clear();
+  stored next(3000, {ins(16384, "3")});
+  ASSERT_TRUE(d->feed(next.view, out));
+  EXPECT_EQ(kinds(out), (std::vector<char>{'B', 'I', 'C'}));
+  // A new definition from the upstream is passed on.
+  out.clear();
+  relation changed = rel(16384, "t1");
+  changed.replica_identity = 'f';
+  stored alter(4000, {changed, ins(16384, "4")});
+  ASSERT_TRUE(d->feed(alter.view, out));
+  EXPECT_EQ(kinds(out), (std::vector<char>{'B', 'R', 'I', 'C'}));
+  EXPECT_EQ(out[1].payload, bytes(changed));
+}
+
+TEST(decoder, filters_tables_and_actions_and_skips_emptied_transactions) {
+  fake_lookup lookup;
+  lookup.tables["public.t1"] = {true, false, false, true}; // inserts only
+  auto d = make(lookup, lsn{1},
+                {opt("proto_version", "2"), opt("publication_names", "pub")});
+  ASSERT_TRUE(d);
+  const int calls_after_start = lookup.publication_calls;
+  std::vector<decoder::output> out;
+  update u;
+  u.relation_oid = 16384;
+  u.new_tuple = {{'t', "1"}, {'u', ""}};
+  stored mixed(1000, {rel(16384, "t1"), rel(16390, "t2"), ins(16390, "9"), u,
+                      ins(16384, "1")});
+  ASSERT_TRUE(d->feed(mixed.view, out));
+  EXPECT_EQ(kinds(out), (std::vector<char>{'B', 'R', 'I', 'C'}));
+  EXPECT_EQ(out[2].payload, bytes(ins(16384, "1")));
+  // t2 was looked up again once (perhaps newly published), not per change.
+  EXPECT_EQ(lookup.publication_calls, calls_after_start + 1);
+  out.clear();
+  stored only_t2(2000, {ins(16390, "10"), ins(16390, "11")});
+  ASSERT_TRUE(d->feed(only_t2.view, out));
+  EXPECT_TRUE(out.empty());
+  EXPECT_EQ(lookup.publication_calls, calls_after_start + 1);
+}
+
+TEST(decoder, truncate_keeps_only_published_tables) {
+  fake_lookup lookup;
+  lookup.tables["public.t1"] = {true, true, true, true};
+  auto d = make(lookup, lsn{1},
+                {opt("proto_version", "1"), opt("publication_names", "pub")});
+  ASSERT_TRUE(d);
+  truncate t;
+  t.relation_oids = {16384, 16390};
+  std::vector<decoder::output> out;
+  stored s(1000, {rel(16384, "t1"), rel(16390, "t2"), t});
+  ASSERT_TRUE(d->feed(s.view, out));
+  ASSERT_EQ(kinds(out), (std::vector<char>{'B', 'R', 'T', 'C'}));
+  auto decoded = decode(out[2].payload, {});
+  ASSERT_TRUE(decoded);
+  EXPECT_EQ(std::get<truncate>(*decoded).relation_oids,
+            (std::vector<uint32_t>{16384}));
+}
+
+TEST(decoder, messages_only_when_asked_and_origin_none_drops_transactions) {
+  fake_lookup lookup;
+  lookup.tables["public.t1"] = {true, true, true, true};
+  message txn_msg{std::nullopt, 1, lsn{990}, "p", "inside"};
+  message loose{std::nullopt, 0, lsn{1500}, "p", "outside"};
+  for (bool with_messages : {false, true}) {
+    std::vector<repl::option> o{opt("proto_version", "1"),
+                                opt("publication_names", "pub")};
+    if (with_messages)
+      o.push_back(opt("messages", "true"));
+    auto d = make(lookup, lsn{1}, o);
+    ASSERT_TRUE(d);
+    std::vector<decoder::output> out;
+    stored only_msg(1000, {txn_msg});
+    ASSERT_TRUE(d->feed(only_msg.view, out));
+    stored nontxn(1500, {loose}, storage::commit_flag_non_transactional);
+    ASSERT_TRUE(d->feed(nontxn.view, out));
+    if (with_messages)
+      EXPECT_EQ(kinds(out), (std::vector<char>{'B', 'M', 'C', 'M'}));
+    else
+      EXPECT_TRUE(out.empty());
+  }
+  auto d = make(lookup, lsn{1},
+                {opt("proto_version", "3"), opt("publication_names", "pub"),
+                 opt("origin", "none")});
+  ASSERT_TRUE(d);
+  std::vector<decoder::output> out;
+  stored from_origin(
+      1000, {origin{lsn{77}, "elsewhere"}, rel(16384, "t1"), ins(16384, "1")});
+  ASSERT_TRUE(d->feed(from_origin.view, out));
+  EXPECT_TRUE(out.empty());
+  // Its Relation was still learned: the next change sends it.
+  stored local(2000, {ins(16384, "2")});
+  ASSERT_TRUE(d->feed(local.view, out));
+  EXPECT_EQ(kinds(out), (std::vector<char>{'B', 'R', 'I', 'C'}));
+}
+
+TEST(decoder, option_errors_use_postgresql_texts) {
+  fake_lookup lookup;
+  auto fails = [&](std::vector<repl::option> o, const std::string& code,
+                   const std::string& text) {
+    decoder_params p;
+    p.plugin = "pgoutput";
+    p.options = std::move(o);
+    p.upstream_publications = {"pub", "missing"};
+    p.lookup = &lookup;
+    auto d = decoder::create(std::move(p));
+    ASSERT_FALSE(d);
+    EXPECT_EQ(d.err().code, code);
+    EXPECT_EQ(d.err().message, text);
+  };
+  fails({opt("proto_version", "1"), opt("publication_names", "pub"),
+         opt("binary", "true")},
+        "0A000", "walmux cannot send binary tuple data");
+  fails({opt("proto_version", "1"), opt("publication_names", "nope")}, "42704",
+        "publication \"nope\" is not streamed by this walmux node");
+  fails({opt("proto_version", "1"), opt("publication_names", "missing")},
+        "42704", "publication \"missing\" does not exist");
+  fails({opt("proto_version", "4"), opt("publication_names", "pub")}, "0A000",
+        "client sent proto_version=4 but server only supports protocol 3 or "
+        "lower");
+}
+
+TEST(decoder, wal2json_documents_from_the_same_stream) {
+  fake_lookup lookup;
+  auto d = make(lookup, lsn{1}, {opt("format-version", "2")}, "wal2json");
+  ASSERT_TRUE(d);
+  std::vector<decoder::output> out;
+  stored s(1000, {rel(16384, "t1"), ins(16384, "5")});
+  ASSERT_TRUE(d->feed(s.view, out));
+  ASSERT_EQ(out.size(), 3u); // B, I, C
+  EXPECT_EQ(out[1].payload,
+            R"({"action":"I","schema":"public","table":"t1","columns":[)"
+            R"({"name":"id","type":"integer","value":5},)"
+            R"({"name":"v","type":"text","value":"x"}]})");
+}
+
+TEST(pgoutput_options, values_and_errors) {
+  auto o = pgoutput::parse_start_options(
+      {opt("proto_version", "4"),
+       opt("publication_names", "\"Pub\"\"1\", two ,THREE"),
+       opt("streaming", "parallel"), opt("messages", "on")},
+      4);
+  ASSERT_TRUE(o) << o.err().message;
+  EXPECT_EQ(o->proto_version, 4);
+  EXPECT_TRUE(o->streaming_parallel);
+  EXPECT_EQ(o->publication_names,
+            (std::vector<std::string>{"Pub\"1", "two", "three"}));
+  EXPECT_TRUE(o->messages);
+  auto err = [](std::vector<repl::option> opts) {
+    auto r = pgoutput::parse_start_options(opts, 3);
+    return r ? std::string("ok") : r.err().code + " " + r.err().message;
+  };
+  EXPECT_EQ(err({opt("publication_names", "p")}),
+            "22023 proto_version option missing");
+  EXPECT_EQ(err({opt("proto_version", "1")}),
+            "22023 publication_names parameter missing");
+  EXPECT_EQ(err({opt("proto_version", "x"), opt("publication_names", "p")}),
+            "22023 invalid proto_version");
+  EXPECT_EQ(err({opt("proto_version", "1"), opt("proto_version", "1")}),
+            "42601 conflicting or redundant options");
+  EXPECT_EQ(err({opt("proto_version", "1"), opt("publication_names", "a,,b")}),
+            "42602 invalid publication_names syntax");
+  EXPECT_EQ(err({opt("proto_version", "1"), opt("publication_names", "p"),
+                 opt("streaming", "on")}),
+            "0A000 requested proto_version=1 does not support streaming, need "
+            "2 or higher");
+  EXPECT_EQ(err({opt("proto_version", "2"), opt("publication_names", "p"),
+                 opt("two_phase", "on")}),
+            "0A000 requested proto_version=2 does not support two-phase "
+            "commit, need 3 or higher");
+  EXPECT_EQ(err({opt("proto_version", "1"), opt("publication_names", "p"),
+                 opt("colour", "red")}),
+            "22023 unrecognized pgoutput option: colour");
+  EXPECT_EQ(err({opt("proto_version", "0"), opt("publication_names", "p")}),
+            "0A000 client sent proto_version=0 but server only supports "
+            "protocol 1 or higher");
+}
+
+} // namespace
+} // namespace walmux::actors
