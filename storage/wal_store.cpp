@@ -69,11 +69,27 @@ struct raw_scanner {
       return true;
     const uint64_t from = std::min(anchor, position);
     const size_t keep = static_cast<size_t>(position - from);
-    std::string chunk;
-    if (auto st = store.read(from, keep + std::max(n, read_ahead), chunk); !st)
-      return std::move(st).err();
-    buf = std::move(chunk);
-    buf_start = from;
+    const uint64_t want_end = position + std::max(n, read_ahead);
+    if (from >= buf_start && from <= have_end && have_end > buf_start) {
+      // Keep what is buffered from `from` on and read only what follows:
+      // a long transaction is read once, not again at every refill.
+      buf.erase(0, static_cast<size_t>(from - buf_start));
+      buf_start = from;
+      std::string more;
+      if (auto st = store.read(have_end,
+                               static_cast<size_t>(want_end - have_end), more);
+          !st)
+        return std::move(st).err();
+      buf += more;
+    } else {
+      std::string chunk;
+      if (auto st =
+              store.read(from, static_cast<size_t>(want_end - from), chunk);
+          !st)
+        return std::move(st).err();
+      buf = std::move(chunk);
+      buf_start = from;
+    }
     return buf.size() >= keep + n;
   }
 

@@ -123,6 +123,15 @@ expected<const published_actions*> decoder::actions_for(uint32_t relation_oid) {
   return nullptr;
 }
 
+expected<const published_actions*>
+decoder::message_actions(std::string_view bytes, uint32_t& relation_oid) {
+  auto info = pgoutput::scan(bytes, plain);
+  if (!info)
+    return std::move(info).err();
+  relation_oid = info->relation_oid;
+  return actions_for(relation_oid);
+}
+
 void decoder::ensure_relation_sent(uint32_t relation_oid,
                                    std::vector<output>& out) {
   const relation_def& def = relations_.at(relation_oid);
@@ -213,10 +222,8 @@ status decoder::feed_pgoutput(const storage::transaction_view& txn,
     case kind::relation: {
       if (auto st = note_relation(m.bytes); !st)
         return st;
-      auto info = pgoutput::scan(m.bytes, plain);
-      if (!info)
-        return std::move(info).err();
-      auto actions = actions_for(info->relation_oid);
+      uint32_t oid = 0;
+      auto actions = message_actions(m.bytes, oid);
       if (!actions)
         return std::move(actions).err();
       if (*actions != nullptr) {
@@ -224,7 +231,7 @@ status decoder::feed_pgoutput(const storage::transaction_view& txn,
         for (const auto* y : types)
           body.push_back({y->data_start, y->data_start, std::string(y->bytes)});
         body.push_back({m.data_start, m.data_start, std::string(m.bytes)});
-        sent_relations_[info->relation_oid] = std::string(m.bytes);
+        sent_relations_[oid] = std::string(m.bytes);
       }
       types.clear();
       break;
@@ -232,10 +239,8 @@ status decoder::feed_pgoutput(const storage::transaction_view& txn,
     case kind::insert:
     case kind::update:
     case kind::delete_: {
-      auto info = pgoutput::scan(m.bytes, plain);
-      if (!info)
-        return std::move(info).err();
-      auto actions = actions_for(info->relation_oid);
+      uint32_t oid = 0;
+      auto actions = message_actions(m.bytes, oid);
       if (!actions)
         return std::move(actions).err();
       const published_actions* a = *actions;
@@ -243,7 +248,7 @@ status decoder::feed_pgoutput(const storage::transaction_view& txn,
           (*k == kind::update && !a->update) ||
           (*k == kind::delete_ && !a->del))
         break;
-      ensure_relation_sent(info->relation_oid, body);
+      ensure_relation_sent(oid, body);
       body.push_back({m.data_start, m.data_start, std::string(m.bytes)});
       has_change = true;
       break;

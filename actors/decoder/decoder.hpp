@@ -97,7 +97,12 @@ class decoder {
   explicit decoder(decoder_params params);
   status parse_pgoutput_options();
   status note_relation(std::string_view bytes);
+  // The actions published for a relation; null when it is not published.
   expected<const published_actions*> actions_for(uint32_t relation_oid);
+  // The same for the relation of an R, I, U or D message, whose OID is
+  // stored in `relation_oid`.
+  expected<const published_actions*> message_actions(std::string_view bytes,
+                                                     uint32_t& relation_oid);
   void ensure_relation_sent(uint32_t relation_oid, std::vector<output>& out);
   status feed_pgoutput(const storage::transaction_view& txn,
                        std::vector<output>& out);

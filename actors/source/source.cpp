@@ -23,6 +23,9 @@ using clock = std::chrono::steady_clock;
 // bounds the write buffer and the delay of the upstream's flush report.
 constexpr size_t sync_every_bytes = 8 << 20;
 constexpr auto status_interval = 10s;
+// A moved flush position is reported at most this often (unless the
+// upstream asks): every report costs the upstream walsender a slot update.
+constexpr auto status_min_interval = 100ms;
 // After a read that found data, the source sleeps this long before it looks
 // at the socket again. A reader that waits on the socket while the upstream
 // walsender sends makes the kernel wake it for every message, and that
@@ -146,6 +149,7 @@ status source_session::start() {
   }
   if (PQsetnonblocking(c.raw(), 1) != 0)
     return pq_error(c.raw(), nullptr);
+
   conn_ = std::move(*conn);
   in_txn_ = false;
   messages_.clear();
@@ -250,7 +254,8 @@ status source_session::sync_and_publish() {
 status source_session::send_status(bool force) {
   const lsn flush{state_.confirmed.load()};
   const auto now = clock::now();
-  if (!force && flush == reported_ && now - last_status_ < status_interval)
+  if (!force && (flush == reported_ ? now - last_status_ < status_interval
+                                    : now - last_status_ < status_min_interval))
     return ok();
   std::string body;
   stream::encode(body,

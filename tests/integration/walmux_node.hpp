@@ -6,6 +6,7 @@
 #include "tests/support/process.hpp"
 
 #include <csignal>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -77,6 +78,22 @@ class walmux_node {
     (void)wait_exit(child_.pid, std::chrono::seconds(30));
     child_.pid = -1;
   }
+  // Starts a node that streams `publications` from `upstream_conninfo`,
+  // with `extra` settings after the required ones; false (with the test
+  // failed) when init or start fails.
+  static std::unique_ptr<walmux_node>
+  streaming_from(const std::string& dir, const std::string& upstream_conninfo,
+                 const std::string& publications,
+                 std::vector<std::string> extra = {}) {
+    extra.insert(extra.begin(), {"rds.logical_replication=on",
+                                 "upstream_conninfo=" + upstream_conninfo,
+                                 "upstream_publications=" + publications});
+    auto node = std::make_unique<walmux_node>(dir, extra);
+    EXPECT_TRUE(node->initialized());
+    EXPECT_TRUE(node->start()) << node->log();
+    return node;
+  }
+
   // VmRSS of the running node in kB (0 when unknown).
   long rss_kb() const {
     auto status = read_file("/proc/" + std::to_string(child_.pid) + "/status");

@@ -57,13 +57,8 @@ class walsender_clients : public ::testing::Test {
     ASSERT_TRUE(upstream_->query(std::string(schema) +
                                  "CREATE PUBLICATION pub_all FOR TABLE t_int, "
                                  "t_full;"));
-    settings.insert(settings.begin(),
-                    {"rds.logical_replication=on",
-                     "upstream_conninfo=" + upstream_->conninfo(),
-                     "upstream_publications=pub_all"});
-    node_ = std::make_unique<walmux_node>(tmp_.path(), settings);
-    ASSERT_TRUE(node_->initialized());
-    ASSERT_TRUE(node_->start()) << node_->log();
+    node_ = walmux_node::streaming_from(tmp_.path(), upstream_->conninfo(),
+                                        "pub_all", settings);
   }
 
   // Runs pg_recvlogical against `port`; returns its exit code.

@@ -87,7 +87,7 @@ now() { date +%s.%N; }
 wait_caught_up() {
   local k=$1 lsn=$2 i
   for i in $(seq "$k"); do
-    sub "sub$i" -c "DO \$\$ BEGIN WHILE NOT EXISTS (SELECT 1 FROM pg_replication_origin_status o JOIN pg_subscription s ON o.external_id = 'pg_' || s.oid WHERE o.remote_lsn >= '$lsn') LOOP PERFORM pg_sleep(0.02); END LOOP; END \$\$"
+    sub "sub$i" -c "DO \$\$ BEGIN WHILE NOT EXISTS (SELECT 1 FROM pg_replication_origin_status o JOIN pg_subscription s ON o.external_id = 'pg_' || s.oid WHERE s.subname = 'fan$i' AND o.remote_lsn >= '$lsn') LOOP PERFORM pg_sleep(0.02); END LOOP; END \$\$"
   done
 }
 
