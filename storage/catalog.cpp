@@ -18,6 +18,7 @@ const std::vector<std::string> column_families = {
     "subscriptions"};
 
 constexpr const char* node_key = "node";
+constexpr const char* relations_key = "relations";
 
 error rocks_error(const std::string& what, const rocksdb::Status& s) {
   return error{sqlstate::io_error, what + ": " + s.ToString()};
@@ -115,6 +116,26 @@ void catalog_batch::delete_origin(std::string_view name) {
 }
 void catalog_batch::put_node_meta(const node_meta& m) {
   ops_.push_back({op::kind::put, "meta", node_key, node_meta_encode(m)});
+}
+
+void catalog_batch::put_relation_snapshot(const relation_snapshot& r) {
+  ops_.push_back(
+      {op::kind::put, "meta", relations_key, relation_snapshot_encode(r)});
+}
+
+expected<std::optional<relation_snapshot>>
+catalog::read_relation_snapshot() const {
+  std::string value;
+  auto s = impl_->db->Get(rocksdb::ReadOptions(), impl_->cf("meta"),
+                          relations_key, &value);
+  if (s.IsNotFound())
+    return std::optional<relation_snapshot>();
+  if (!s.ok())
+    return rocks_error("could not read the relation snapshot", s);
+  auto r = relation_snapshot_decode(value);
+  if (!r)
+    return std::move(r).err();
+  return std::optional<relation_snapshot>(std::move(*r));
 }
 
 status catalog::apply(const catalog_batch& batch, bool sync) {

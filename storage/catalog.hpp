@@ -2,7 +2,8 @@
 //
 // Column families:
 //   meta           node metadata (key "node": system identifier, WAL segment
-//                  size, upstream slot and its confirmed LSN)
+//                  size, upstream slot and its confirmed LSN) and the
+//                  relation snapshot (key "relations", catalog_records.hpp)
 //   slots          replication slots, by name        (the storage issue)
 //   origins        replication origins, by name      (the storage issue)
 //   subscriptions  subscriptions of the apply role   (the apply issue)
@@ -35,6 +36,7 @@ class catalog_batch {
   void put_origin(const origin_record& o);
   void delete_origin(std::string_view name);
   void put_node_meta(const node_meta& m);
+  void put_relation_snapshot(const relation_snapshot& r);
 
  private:
   friend class catalog;
@@ -70,6 +72,8 @@ class catalog {
   expected<std::optional<slot_record>> get_slot(std::string_view name) const;
   expected<std::vector<slot_record>> list_slots() const;
   expected<std::vector<origin_record>> list_origins() const;
+  // The relation snapshot, if retention has written one.
+  expected<std::optional<relation_snapshot>> read_relation_snapshot() const;
 
  private:
   struct impl;

@@ -143,4 +143,38 @@ expected<origin_record> origin_decode(std::string_view bytes) {
   return o;
 }
 
+constexpr uint16_t relation_snapshot_version = 1;
+
+std::string relation_snapshot_encode(const relation_snapshot& r) {
+  std::string p;
+  put_u64(p, r.position);
+  put_u32(p, static_cast<uint32_t>(r.messages.size()));
+  for (const auto& [at, bytes] : r.messages) {
+    put_u64(p, at.value);
+    put_string(p, bytes);
+  }
+  return record_encode(record_kind::relation_snapshot,
+                       relation_snapshot_version, p);
+}
+
+expected<relation_snapshot> relation_snapshot_decode(std::string_view bytes) {
+  auto rec = record_decode(bytes, "catalog relation snapshot");
+  if (!rec)
+    return std::move(rec).err();
+  if (rec->kind != record_kind::relation_snapshot ||
+      rec->version != relation_snapshot_version)
+    return bad("relation snapshot", "Unexpected record kind or version.");
+  payload_reader r{rec->payload};
+  relation_snapshot out;
+  out.position = r.u64();
+  const uint32_t n = r.u32();
+  for (uint32_t i = 0; i < n && r.ok; ++i) {
+    lsn at(r.u64());
+    out.messages.emplace_back(at, r.str());
+  }
+  if (!r.ok || !r.p.empty())
+    return bad("relation snapshot", "The payload does not match its layout.");
+  return out;
+}
+
 } // namespace walmux::storage

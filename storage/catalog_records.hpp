@@ -39,9 +39,20 @@ struct origin_record {
   lsn local_lsn;
 };
 
+// The Relation and Type messages of the stream as they stood at `position`:
+// what decoders learn before reading the store from START, written before
+// retention removes the segments that held them. Payload: position u64,
+// count u32, then per message data_start u64 and the bytes (u32 length).
+struct relation_snapshot {
+  uint64_t position = 0;
+  std::vector<std::pair<lsn, std::string>> messages; // data_start, bytes
+};
+
 std::string slot_encode(const slot_record& s);
 expected<slot_record> slot_decode(std::string_view bytes);
 std::string origin_encode(const origin_record& o);
 expected<origin_record> origin_decode(std::string_view bytes);
+std::string relation_snapshot_encode(const relation_snapshot& r);
+expected<relation_snapshot> relation_snapshot_decode(std::string_view bytes);
 
 } // namespace walmux::storage

@@ -31,6 +31,7 @@ enum class record_kind : uint16_t {
   wal_start = 2, // DATADIR/wal/START: the first retained position
   slot = 3,
   origin = 4,
+  relation_snapshot = 5, // catalog meta/relations
 };
 
 struct record_view {

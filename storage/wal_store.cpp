@@ -253,7 +253,7 @@ status wal_store::recover() {
     segments.erase(segments.begin());
   }
   if (segments.empty()) {
-    durable_ = start_;
+    durable_ = start_.load();
     report_.end_position = start_;
     return ok();
   }
@@ -516,8 +516,8 @@ uint64_t wal_store::scan_start_for(lsn target) const {
       index_.begin(), index_.end(), target,
       [](const std::pair<lsn, uint64_t>& e, lsn t) { return e.first < t; });
   if (it == index_.begin())
-    return start_;
-  return std::max(std::prev(it)->second, start_);
+    return start_.load();
+  return std::max(std::prev(it)->second, start_.load());
 }
 
 status wal_store::read_at(uint64_t position, size_t n, std::string& out) const {
@@ -534,7 +534,7 @@ status wal_store::read_at(uint64_t position, size_t n, std::string& out) const {
     const uint64_t offset = (position + done) % seg_size;
     const size_t take =
         static_cast<size_t>(std::min<uint64_t>(n - done, seg_size - offset));
-    const readable_file* file = nullptr;
+    std::shared_ptr<readable_file> file;
     {
       std::lock_guard g(files_mu_);
       auto it = readers_.find(segment);
@@ -544,7 +544,7 @@ status wal_store::read_at(uint64_t position, size_t n, std::string& out) const {
           return std::move(f).err();
         it = readers_.emplace(segment, std::move(*f)).first;
       }
-      file = it->second.get();
+      file = it->second;
     }
     auto got = file->read_at(offset, out.data() + done, take);
     if (!got)
@@ -558,7 +558,8 @@ status wal_store::read_at(uint64_t position, size_t n, std::string& out) const {
 }
 
 status wal_store::remove_before(uint64_t first_needed) {
-  if (first_needed <= start_)
+  const uint64_t start = start_.load();
+  if (first_needed <= start)
     return ok();
   if (first_needed > durable_.load())
     return error{sqlstate::internal_error,
@@ -570,7 +571,7 @@ status wal_store::remove_before(uint64_t first_needed) {
           record_encode(record_kind::wal_start, start_version, payload));
       !st)
     return st;
-  const uint64_t from = start_ / opts_.segment_size;
+  const uint64_t from = start / opts_.segment_size;
   const uint64_t to = first_needed / opts_.segment_size;
   {
     std::lock_guard g(files_mu_);
@@ -584,9 +585,10 @@ status wal_store::remove_before(uint64_t first_needed) {
     return st;
   start_ = first_needed;
   std::lock_guard g(index_mu_);
-  index_.erase(std::remove_if(index_.begin(), index_.end(),
-                              [&](const auto& e) { return e.second < start_; }),
-               index_.end());
+  index_.erase(
+      std::remove_if(index_.begin(), index_.end(),
+                     [&](const auto& e) { return e.second < first_needed; }),
+      index_.end());
   return ok();
 }
 

@@ -103,7 +103,7 @@ class wal_store : public byte_source {
                             std::span<const stored_message> messages);
   status sync();
 
-  uint64_t start_position() const { return start_; }
+  uint64_t start_position() const { return start_.load(); }
   // After everything appended, durable or still buffered.
   uint64_t written_position() const { return durable_.load() + buffer_.size(); }
   uint64_t durable_position() const { return durable_.load(); }
@@ -132,7 +132,10 @@ class wal_store : public byte_source {
   }
 
   // Removes whole segments below the one holding `first_needed`, which must
-  // be a transaction start; it becomes the new START.
+  // be a transaction start; it becomes the new START. May run on one thread
+  // other than the writer's, concurrently with appends and reads (a read of
+  // a removed segment that had not opened it fails; callers keep readers
+  // above START).
   status remove_before(uint64_t first_needed);
 
   std::string segment_path(uint64_t segment) const;
@@ -149,7 +152,7 @@ class wal_store : public byte_source {
 
   options opts_;
   env* env_;
-  uint64_t start_ = 0;
+  std::atomic<uint64_t> start_{0};
   std::atomic<uint64_t> durable_{0}; // everything before it is synced
   std::string buffer_;
   std::unique_ptr<writable_file> tail_; // segment holding written_
@@ -167,7 +170,9 @@ class wal_store : public byte_source {
   bool has_index_entry_ = false;                // writer thread only
 
   mutable std::mutex files_mu_;
-  mutable std::map<uint64_t, std::unique_ptr<readable_file>> readers_;
+  // Shared: a read in progress keeps its file open while remove_before()
+  // drops the segment.
+  mutable std::map<uint64_t, std::shared_ptr<readable_file>> readers_;
 };
 
 // A stored transaction whose message bytes point into a reader's buffer,

@@ -12,22 +12,28 @@ namespace {
 constexpr auto checkpoint_interval = std::chrono::seconds(1);
 
 struct checkpointer_state {
-  slot_manager* slots = nullptr;
+  retention_env* env = nullptr;
   ~checkpointer_state() {
-    if (slots != nullptr)
-      if (auto st = slots->persist(true); !st)
+    if (env != nullptr)
+      if (auto st = env->slots->persist(true); !st)
         log_error(elevel::warning, st.err());
   }
   static inline const char* name = "checkpointer";
 };
 
 caf::behavior checkpointer_actor(caf::stateful_actor<checkpointer_state>* self,
-                                 slot_manager* slots) {
-  self->state.slots = slots;
+                                 retention_env* env) {
+  self->state.env = env;
   self->delayed_send(self, checkpoint_interval, tick_atom::value);
   return {
       [=](tick_atom) {
-        if (auto st = self->state.slots->persist(true); !st)
+        auto& env = *self->state.env;
+        if (auto st = env.slots->persist(true); !st)
+          log_error(elevel::warning, st.err());
+        if (auto removed = run_retention(env); !removed)
+          log_error(elevel::warning, removed.err());
+        // Invalidations made by the pass, if any.
+        if (auto st = env.slots->persist(true); !st)
           log_error(elevel::warning, st.err());
         self->delayed_send(self, checkpoint_interval, tick_atom::value);
       },
@@ -36,8 +42,8 @@ caf::behavior checkpointer_actor(caf::stateful_actor<checkpointer_state>* self,
 
 } // namespace
 
-caf::actor spawn_checkpointer(caf::actor_system& system, slot_manager& slots) {
-  return system.spawn<caf::detached>(checkpointer_actor, &slots);
+caf::actor spawn_checkpointer(caf::actor_system& system, retention_env& env) {
+  return system.spawn<caf::detached>(checkpointer_actor, &env);
 }
 
 } // namespace walmux::actors

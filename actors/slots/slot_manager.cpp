@@ -151,6 +151,16 @@ void slot_manager::confirm(const std::string& name, lsn flush) {
   it->second.dirty = !it->second.record.temporary;
 }
 
+void slot_manager::invalidate(const std::string& name,
+                              const std::string& reason) {
+  std::lock_guard g(mu_);
+  auto it = slots_.find(name);
+  if (it == slots_.end())
+    return;
+  it->second.record.invalidation_reason = reason;
+  it->second.dirty = !it->second.record.temporary;
+}
+
 status slot_manager::persist(bool sync) {
   storage::catalog_batch b;
   std::vector<std::string> written;

@@ -55,6 +55,9 @@ class slot_manager {
   void release_session(int pid);
 
   void confirm(const std::string& name, lsn flush);
+  // Marks a slot unusable (PostgreSQL's invalidation, e.g. "wal_removed");
+  // persisted with the next persist().
+  void invalidate(const std::string& name, const std::string& reason);
   // Writes every slot whose progress changed since the last persist().
   status persist(bool sync);
 

@@ -32,6 +32,13 @@ constexpr size_t send_batch_bytes = 128 << 10;
 constexpr auto pump_wait = 20ms;
 constexpr auto keepalive_min_interval = 100ms;
 
+error slot_invalidated(const std::string& slot) {
+  return error{"55000", "can no longer get changes from replication slot \"" +
+                            slot + "\""}
+      .with_detail("This slot has been invalidated because it exceeded the "
+                   "maximum reserved size.");
+}
+
 int64_t pg_now() {
   return std::chrono::duration_cast<std::chrono::microseconds>(
              std::chrono::system_clock::now().time_since_epoch())
@@ -358,6 +365,10 @@ status session::start_replication(const repl::start_replication& s) {
     return error{"55000", "replication slot \"" + *s.slot +
                               "\" was not created in this database"};
   }
+  if (!slot->invalidation_reason.empty()) {
+    release();
+    return slot_invalidated(*s.slot);
+  }
   auto st = std::make_unique<streaming_state>();
   st->slot = *s.slot;
   st->lookup = std::make_unique<pq_upstream_lookup>(env_.upstream_conninfo);
@@ -375,10 +386,26 @@ status session::start_replication(const repl::start_replication& s) {
     return std::move(dec).err();
   }
   st->dec = std::move(*dec);
-  // Learn the relation definitions stored before the start point without
-  // counting cache use, then read on through the slot's cache reader.
+  // Learn the relation definitions stored before the start point (the
+  // retention snapshot, then the store from START) without counting cache
+  // use, then read on through the slot's cache reader.
+  std::shared_lock no_removal(*env_.store_start_lock);
   const uint64_t restart = env_.store->scan_start_for(st->dec->start_point());
   {
+    auto snap = env_.catalog->read_relation_snapshot();
+    if (!snap) {
+      release();
+      return std::move(snap).err();
+    }
+    if (*snap) {
+      storage::transaction_view known;
+      for (const auto& [at, b] : (*snap)->messages)
+        known.messages.push_back({at, b});
+      if (auto l = st->dec->learn(known); !l) {
+        release();
+        return l;
+      }
+    }
     storage::wal_reader prescan(*env_.store, env_.store->start_position());
     storage::transaction_view txn;
     while (prescan.position() < restart) {
@@ -476,6 +503,12 @@ bool session::pump() {
       send_keepalive(true);
       st.ping_sent = true;
     }
+  }
+  if (auto v = env_.slots->get(st.slot);
+      v && !v->record.invalidation_reason.empty()) {
+    send_error(slot_invalidated(st.slot));
+    link_->close();
+    return false;
   }
   const size_t bound = static_cast<size_t>(env_.send_buffer_bytes.load());
   std::string batch;

@@ -27,10 +27,12 @@
 #include "actors/source/upstream_state.hpp"
 #include "actors/wal_cache/wal_cache.hpp"
 #include "actors/walsender/listener.hpp"
+#include "storage/catalog.hpp"
 #include "storage/wal_store.hpp"
 
 #include <atomic>
 #include <memory>
+#include <shared_mutex>
 #include <string>
 #include <vector>
 
@@ -43,6 +45,8 @@ namespace walmux::actors {
 struct walsender_env {
   slot_manager* slots = nullptr;
   const storage::wal_store* store = nullptr;
+  storage::catalog* catalog = nullptr;           // the relation snapshot
+  std::shared_mutex* store_start_lock = nullptr; // shared while learning
   wal_cache* cache = nullptr;
   upstream_state* upstream = nullptr;
   uint64_t system_identifier = 0;

@@ -290,5 +290,57 @@ TEST_F(streaming, lost_upstream_connection_is_resumed_without_duplicates) {
   EXPECT_EQ((*count)[0][0], "2000");
 }
 
+TEST_F(streaming, retention_removes_segments_and_invalidates_lagging_slots) {
+  start(2, {"wal_segment_size=1MB", "max_slot_wal_keep_size=3"});
+  subscribe(0, "sub_a");
+  // t_comp's Relation goes into the store now, in a segment soon removed.
+  run_upstream("INSERT INTO t_comp VALUES (1, 'early', 'x')");
+  ASSERT_TRUE(converges(0));
+  // A slot whose client never confirms anything.
+  ASSERT_TRUE(run_query(node_->conninfo(),
+                        "CREATE_REPLICATION_SLOT lagging LOGICAL pgoutput "
+                        "(SNAPSHOT 'nothing')"));
+  for (int i = 0; i < 12; ++i)
+    run_upstream("INSERT INTO t_full SELECT g, repeat(md5(g::text), 16) FROM "
+                 "generate_series(" +
+                 std::to_string(i * 1000 + 1) + ", " +
+                 std::to_string(i * 1000 + 1000) + ") g");
+  ASSERT_TRUE(converges(0));
+  ASSERT_TRUE(wait_until(
+      [&] {
+        auto log = node_->log();
+        return log.find("invalidating obsolete replication slot "
+                        "\"lagging\"") != std::string::npos &&
+               log.find("WAL segment(s) no slot needs any more") !=
+                   std::string::npos;
+      },
+      60s))
+      << node_->log();
+  auto lost = run_query(node_->conninfo(),
+                        "START_REPLICATION SLOT lagging LOGICAL 0/0 "
+                        "(proto_version '1', publication_names 'pub_all')");
+  ASSERT_FALSE(lost);
+  EXPECT_EQ(lost.err().code, "55000");
+  EXPECT_NE(
+      lost.err().message.find("can no longer get changes from replication slot "
+                              "\"lagging\""),
+      std::string::npos)
+      << lost.err().message;
+  // The segment holding t_comp's Relation is gone: a new subscriber still
+  // gets it, from the relation snapshot.
+  auto wal = read_file(node_->data_dir() + "/wal/0000000000000000");
+  EXPECT_TRUE(wal.empty()) << "segment 0 should have been removed";
+  subscribe(1, "sub_b");
+  run_upstream("INSERT INTO t_comp VALUES (2, 'late', 'y')");
+  EXPECT_TRUE(wait_until(
+      [&] {
+        auto r = subs_[1]->query("SELECT count(*) FROM t_comp");
+        return r && (*r)[0][0] == "1";
+      },
+      60s))
+      << node_->log();
+  EXPECT_TRUE(converges(0));
+}
+
 } // namespace
 } // namespace walmux::testing

@@ -35,6 +35,7 @@ class walmux_node {
   bool initialized() const { return init_ok_; }
   int port() const { return port_; }
   const std::string& log_path() const { return log_; }
+  const std::string& data_dir() const { return dir_; }
   std::string log() const { return read_file(log_); }
   pid_t pid() const { return child_.pid; }
   std::string conninfo(bool replication = true) const {

@@ -8,6 +8,7 @@
 #include "tools/walmux/node.hpp"
 
 #include "actors/slots/checkpointer.hpp"
+#include "actors/slots/retention.hpp"
 #include "actors/slots/slot_manager.hpp"
 #include "actors/source/source.hpp"
 #include "actors/system/node_config.hpp"
@@ -25,6 +26,7 @@
 #include <cstdio>
 #include <memory>
 #include <optional>
+#include <shared_mutex>
 #include <unistd.h>
 
 #include <caf/actor_system.hpp>
@@ -202,13 +204,22 @@ int run_node(const command_line& cl) {
   env.slots = &slots;
   env.store = store->get();
   env.cache = &cache;
+  std::shared_mutex store_start_lock;
+  env.catalog = cat->get();
+  env.store_start_lock = &store_start_lock;
+  actors::retention_env retention;
+  retention.slots = &slots;
+  retention.store = store->get();
+  retention.catalog = cat->get();
+  retention.store_start_lock = &store_start_lock;
   env.upstream = &upstream;
   env.system_identifier = meta->system_identifier;
   env.upstream_conninfo = settings.get_string("upstream_conninfo");
   env.upstream_publications = settings.upstream_publications();
   env.logical_replication = settings.logical_replication();
   env.max_wal_senders = static_cast<int>(settings.get_int("max_wal_senders"));
-  auto apply_reloadable = [&env](const config::settings& s) {
+  auto apply_reloadable = [&env, &retention](const config::settings& s) {
+    retention.max_slot_wal_keep_size_mb = s.get_int("max_slot_wal_keep_size");
     env.wal_sender_timeout_ms = s.get_int("wal_sender_timeout");
     env.send_buffer_bytes = s.get_int("wal_sender_buffer_size") * 1024;
   };
@@ -223,7 +234,7 @@ int run_node(const command_line& cl) {
                   "rds.logical_replication is off: no replication slots, WAL "
                   "senders or upstream stream will be started");
     } else {
-      roles.push_back(actors::spawn_checkpointer(system, slots));
+      roles.push_back(actors::spawn_checkpointer(system, retention));
       if (env.upstream_conninfo.empty())
         log_message(elevel::log, "upstream_conninfo is not set: serving the "
                                  "stored stream only");
