@@ -3,6 +3,7 @@
 
 #include "actors/common/atoms.hpp"
 #include "actors/common/pq_session.hpp"
+#include "actors/source/store_writer.hpp"
 #include "common/log.hpp"
 #include "protocol/pgoutput.hpp"
 #include "protocol/stream.hpp"
@@ -19,9 +20,9 @@ namespace {
 using namespace std::chrono_literals;
 using clock = std::chrono::steady_clock;
 
-// Received bytes after which the source syncs even if more are waiting:
-// bounds the write buffer and the delay of the upstream's flush report.
-constexpr size_t sync_every_bytes = 8 << 20;
+// Bytes of received transactions the store writer may hold before the
+// reader stops reading (back-pressure onto the upstream).
+constexpr size_t max_queued_bytes = 64 << 20;
 constexpr auto status_interval = 10s;
 // A moved flush position is reported at most this often (unless the
 // upstream asks): every report costs the upstream walsender a slot update.
@@ -35,7 +36,7 @@ constexpr auto status_min_interval = 100ms;
 // the walsender's sends stay cheap, and one wake-up serves a batch. The
 // delay bounds the extra latency.
 constexpr auto drain_interval = 10ms;
-// Bytes one poll() takes from the socket before it syncs and reports.
+// Bytes one poll() takes from the socket before it reports progress.
 constexpr size_t max_bytes_per_poll = 16 << 20;
 
 int64_t pg_now() {
@@ -52,7 +53,9 @@ class source_session {
       : cfg_(std::move(cfg))
       , store_(store)
       , catalog_(cat)
-      , state_(state) {}
+      , state_(state)
+      , writer_(std::make_unique<store_writer>(store, state, max_queued_bytes))
+      , last_queued_end_(store.last_end_lsn()) {}
 
   ~source_session() { stop(); }
 
@@ -60,30 +63,30 @@ class source_session {
   // Waits up to `timeout` for data, stores what arrived, reports progress;
   // true when data arrived.
   expected<bool> poll(std::chrono::milliseconds timeout);
-  // Syncs, reports the final position and disconnects.
+  // Waits for the writer, reports the final position and disconnects.
   void stop();
 
  private:
   status ensure_slot(pq_session& conn);
   status handle_xlog(const stream::xlog_data& x);
   status store_transaction(const storage::commit_record& c);
-  status sync_and_publish();
   status send_status(bool force);
 
   source_config cfg_;
   storage::wal_store& store_;
   storage::catalog& catalog_;
   upstream_state& state_;
+  std::unique_ptr<store_writer> writer_;
+  lsn last_queued_end_; // end LSN of the last transaction given to writer_
   std::unique_ptr<pq_session> conn_;
   std::string slot_;
 
   bool in_txn_ = false;
   storage::commit_record txn_;
   std::vector<storage::stored_message> messages_;
-  lsn clean_end_; // newest keepalive walEnd seen outside a transaction
-  lsn reported_;  // last flush position sent upstream
+  lsn marked_;   // newest keepalive walEnd given to writer_ as a mark
+  lsn reported_; // last flush position sent upstream
   clock::time_point last_status_;
-  size_t unsynced_bytes_ = 0;
   bool reply_requested_ = false;
 };
 
@@ -126,7 +129,7 @@ status source_session::start() {
   std::string pubs;
   for (const auto& p : cfg_.publications)
     pubs += (pubs.empty() ? "" : ",") + pq_quote_identifier(p);
-  const lsn resume = store_.last_end_lsn();
+  const lsn resume = last_queued_end_;
   std::string cmd = "START_REPLICATION SLOT " + pq_quote_identifier(slot_) +
                     " LOGICAL " + lsn_to_string(resume) + " (proto_version '" +
                     std::to_string(proto) + "', publication_names " +
@@ -153,7 +156,6 @@ status source_session::start() {
   conn_ = std::move(*conn);
   in_txn_ = false;
   messages_.clear();
-  clean_end_ = resume;
   reported_ = lsn{};
   last_status_ = clock::now() - status_interval;
   state_.streaming = true;
@@ -165,25 +167,18 @@ status source_session::start() {
 }
 
 status source_session::store_transaction(const storage::commit_record& c) {
-  if (c.end_lsn <= store_.last_end_lsn() && store_.last_end_lsn().valid())
-    return ok(); // sent again after a reconnect: already stored
-  for (int attempt = 0; attempt < 2; ++attempt) {
-    auto appended = store_.append(c, messages_);
-    if (appended)
-      return ok();
-    if (appended.err().code != "53400" || attempt == 1)
-      return std::move(appended).err();
-    if (auto st = sync_and_publish(); !st) // buffer full: group commit now
-      return st;
+  if (last_queued_end_.valid() && c.end_lsn <= last_queued_end_) {
+    messages_.clear(); // sent again after a reconnect: already stored
+    return ok();
   }
-  return ok();
+  last_queued_end_ = c.end_lsn;
+  return writer_->push(c, std::move(messages_));
 }
 
 status source_session::handle_xlog(const stream::xlog_data& x) {
   auto kind = pgoutput::peek_kind(x.data);
   if (!kind)
     return std::move(kind).err();
-  unsynced_bytes_ += x.data.size();
   const pgoutput::decode_context plain{};
   switch (*kind) {
   case pgoutput::kind::begin: {
@@ -236,18 +231,6 @@ status source_session::handle_xlog(const stream::xlog_data& x) {
     break;
   }
   messages_.push_back({x.data_start, std::string(x.data)});
-  return ok();
-}
-
-status source_session::sync_and_publish() {
-  if (auto st = store_.sync(); !st)
-    return st;
-  unsynced_bytes_ = 0;
-  lsn durable = store_.last_end_lsn();
-  if (!in_txn_)
-    durable = std::max(durable, clean_end_);
-  if (durable.value > state_.confirmed.load())
-    state_.confirmed = durable.value;
   return ok();
 }
 
@@ -325,19 +308,16 @@ expected<bool> source_session::poll(std::chrono::milliseconds timeout) {
       const auto& k = std::get<stream::keepalive>(*msg);
       if (k.wal_end.value > state_.wal_end.load())
         state_.wal_end = k.wal_end.value;
-      if (!in_txn_)
-        clean_end_ = std::max(clean_end_, k.wal_end);
+      if (!in_txn_ && k.wal_end > marked_) {
+        marked_ = k.wal_end;
+        writer_->mark(k.wal_end);
+      }
       reply_requested_ = reply_requested_ || k.reply_requested;
     }
     PQfreemem(buf);
     if (!st)
       return std::move(st).err();
-    if (unsynced_bytes_ >= sync_every_bytes)
-      if (auto s = sync_and_publish(); !s)
-        return std::move(s).err();
   }
-  if (auto st = sync_and_publish(); !st)
-    return std::move(st).err();
   const bool force = reply_requested_;
   reply_requested_ = false;
   if (auto st = send_status(force); !st)
@@ -349,7 +329,7 @@ void source_session::stop() {
   if (!conn_)
     return;
   state_.streaming = false;
-  if (sync_and_publish())
+  if (writer_->drain())
     (void)send_status(true);
   PQflush(conn_->raw());
   conn_.reset();

@@ -6,18 +6,18 @@
 // catalog; a slot of that name that already exists is walmux's own (a crash
 // between creating and recording it) and is adopted. It streams with the
 // highest pgoutput protocol version the upstream offers, the publications
-// of upstream_publications and messages 'true', stores every transaction in
-// the WAL store (group commit: one sync per batch of received data), and
-// reports upstream flush = what is durable, at once after each sync, so the
-// upstream slot retains nothing for walmux's downstream lag.
+// of upstream_publications and messages 'true', hands every transaction to
+// its store writer thread (store_writer.hpp: group commit off the reading
+// thread), and reports upstream flush = what is durable, at most ten times a
+// second, so the upstream slot retains nothing for walmux's downstream lag.
 //
 // Restart: it resumes after the last stored transaction's end LSN, and
 // drops any transaction the upstream sends again that ends at or before it:
 // nothing is stored twice or lost. Lost connections are retried with
 // backoff (1 s doubling to 30 s).
 //
-// The source is a detached actor: libpq calls and fsync block its own
-// thread only. It is the WAL store's only writer.
+// The source is a detached actor: libpq calls block its own thread only;
+// its store writer is the WAL store's only writer.
 #pragma once
 
 #include "actors/source/upstream_state.hpp"

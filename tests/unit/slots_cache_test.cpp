@@ -2,6 +2,7 @@
 // one user per slot, temporary slots, progress persisted and reloaded) and
 // the write-through cache's counting in front of a real WAL store.
 #include "actors/slots/slot_manager.hpp"
+#include "actors/source/store_writer.hpp"
 #include "actors/wal_cache/wal_cache.hpp"
 #include "storage/catalog.hpp"
 #include "tests/support/process.hpp"
@@ -120,6 +121,53 @@ TEST(wal_cache, counts_hits_after_write_through_and_misses_from_disk) {
   EXPECT_TRUE(cache.reset(std::string("late")));
   EXPECT_EQ(cache.counters()[0].counters.blocks_read, 0u);
   EXPECT_FALSE(cache.reset(std::string("nope")));
+}
+
+} // namespace
+} // namespace walmux::actors
+
+namespace walmux::actors {
+namespace {
+
+TEST(store_writer, stores_in_order_and_publishes_marks_once_durable) {
+  testing::temp_dir tmp;
+  storage::wal_store::options opts;
+  opts.dir = tmp.path();
+  opts.segment_size = 1 << 20;
+  auto store = storage::wal_store::open(opts);
+  ASSERT_TRUE(store);
+  upstream_state state;
+  {
+    store_writer writer(**store, state, 4096); // small: push must wait
+    for (uint64_t i = 1; i <= 50; ++i) {
+      storage::commit_record c;
+      c.commit_lsn = lsn{i * 100};
+      c.end_lsn = lsn{i * 100 + 8};
+      ASSERT_TRUE(writer.push(
+          c, {{lsn{i * 100 - 50}, std::string(1000, static_cast<char>(i))}}));
+      if (i == 25)
+        writer.mark(lsn{2550}); // a keepalive between two transactions
+    }
+    ASSERT_TRUE(writer.drain());
+    // Everything durable: the newest end LSN (5008) beats the mark.
+    EXPECT_EQ(state.confirmed.load(), 5008u);
+    EXPECT_EQ((*store)->durable_position(), (*store)->written_position());
+    writer.mark(lsn{9000});
+  } // the destructor writes what is queued
+  EXPECT_EQ(state.confirmed.load(), 9000u);
+  storage::wal_reader reader(**store, 0);
+  storage::transaction_view txn;
+  uint64_t expect = 1;
+  while (true) {
+    auto more = reader.next_view(txn);
+    ASSERT_TRUE(more);
+    if (!*more)
+      break;
+    EXPECT_EQ(txn.commit.commit_lsn, lsn{expect * 100});
+    EXPECT_EQ(txn.messages.at(0).bytes[0], static_cast<char>(expect));
+    ++expect;
+  }
+  EXPECT_EQ(expect, 51u);
 }
 
 } // namespace
