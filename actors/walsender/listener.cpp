@@ -19,6 +19,8 @@ struct connection {
   uv_tcp_t handle; // first: the callbacks cast handles back
   std::shared_ptr<connection_link> link;
   caf::actor actor;
+  uint64_t id = 0;
+  std::map<uint64_t, connection*>* registry = nullptr; // the loop's map
   bool closing = false;  // uv_close requested or pending shutdown
   bool notified = false; // the actor got closed_atom
 };
@@ -49,6 +51,41 @@ struct write_request {
   std::string bytes;
   connection* conn;
 };
+
+} // namespace
+
+namespace {
+
+void on_alloc(uv_handle_t*, size_t suggested, uv_buf_t* buf) {
+  buf->base = new char[suggested];
+  buf->len = static_cast<decltype(buf->len)>(suggested);
+}
+
+void on_read(uv_stream_t* s, ssize_t n, const uv_buf_t* buf) {
+  auto* conn = static_cast<connection*>(s->data);
+  if (n > 0) {
+    caf::anon_send(conn->actor, data_atom::value,
+                   std::string(buf->base, static_cast<size_t>(n)));
+    if (conn->link->received(static_cast<size_t>(n))) {
+      uv_read_stop(s);
+      conn->link->paused = true;
+      // consumed() may have run in between: look again.
+      if (conn->link->unread() < connection_link::resume_unread_bytes) {
+        conn->link->paused = false;
+        uv_read_start(s, on_alloc, on_read);
+      }
+    }
+  }
+  delete[] buf->base;
+  if (n < 0) {
+    conn->registry->erase(conn->id); // no-op after close() erased it
+    uv_read_stop(s);
+    notify_closed(conn);
+    // A pending shutdown closes the handle itself.
+    if (!conn->closing)
+      close_handle(conn);
+  }
+}
 
 } // namespace
 
@@ -121,6 +158,22 @@ void connection_link::close() {
   });
 }
 
+void connection_link::consumed(size_t n) {
+  unread_ -= n;
+  if (!paused.load() || unread_.load() >= resume_unread_bytes)
+    return;
+  owner_.post([this, self = shared_from_this(), id = id_] {
+    auto& im = *owner_.impl_;
+    auto it = im.connections.find(id);
+    if (it == im.connections.end() || it->second->closing || !paused.load() ||
+        unread_.load() >= resume_unread_bytes)
+      return;
+    paused = false;
+    uv_read_start(reinterpret_cast<uv_stream_t*>(&it->second->handle), on_alloc,
+                  on_read);
+  });
+}
+
 bool connection_link::wait_for_room(size_t bound,
                                     std::chrono::milliseconds timeout) {
   std::unique_lock g(mu_);
@@ -154,15 +207,6 @@ void listener::post(std::function<void()> task) {
   impl_->tasks.push_back(std::move(task));
   uv_async_send(&impl_->wake);
 }
-
-namespace {
-
-void on_alloc(uv_handle_t*, size_t suggested, uv_buf_t* buf) {
-  buf->base = new char[suggested];
-  buf->len = static_cast<decltype(buf->len)>(suggested);
-}
-
-} // namespace
 
 expected<std::unique_ptr<listener>>
 listener::start(const std::string& addresses, int port,
@@ -239,31 +283,11 @@ listener::start(const std::string& addresses, int port,
                 *static_cast<listener*>(self->wake.data), id, ip);
             c->handle.data = c;
             self->connections[id] = c;
+            c->id = id;
+            c->registry = &self->connections;
             c->actor = self->factory(c->link);
-            uv_read_start(
-                reinterpret_cast<uv_stream_t*>(&c->handle), on_alloc,
-                [](uv_stream_t* s, ssize_t n, const uv_buf_t* buf) {
-                  auto* conn = static_cast<connection*>(s->data);
-                  if (n > 0)
-                    caf::anon_send(
-                        conn->actor, data_atom::value,
-                        std::string(buf->base, static_cast<size_t>(n)));
-                  delete[] buf->base;
-                  if (n < 0) {
-                    auto* self2 = static_cast<impl*>(s->loop->data);
-                    for (auto it = self2->connections.begin();
-                         it != self2->connections.end(); ++it)
-                      if (it->second == conn) {
-                        self2->connections.erase(it);
-                        break;
-                      }
-                    uv_read_stop(s);
-                    notify_closed(conn);
-                    // A pending shutdown closes the handle itself.
-                    if (!conn->closing)
-                      close_handle(conn);
-                  }
-                });
+            uv_read_start(reinterpret_cast<uv_stream_t*>(&c->handle), on_alloc,
+                          on_read);
           });
     if (rc != 0) {
       im->servers.push_back(std::move(server));

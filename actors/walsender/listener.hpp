@@ -9,7 +9,10 @@
 // wait_for_room(): a client that stops reading costs at most that bound
 // (plus one message) and slows no other connection.
 // Received bytes go to the actor as (data_atom, std::string); the end of
-// the connection as (closed_atom).
+// the connection as (closed_atom). The actor reports each chunk it has
+// handled with consumed(); the loop stops reading a connection while more
+// than max_unread_bytes are in its actor's mailbox, so a client that floods
+// walmux costs bounded memory too.
 //
 // Threading: uv_* calls happen on the loop thread only; other threads post
 // tasks through one uv_async handle (stack.md P6).
@@ -51,15 +54,26 @@ class connection_link : public std::enable_shared_from_this<connection_link> {
   bool closed() const { return closed_.load(); }
   const std::string& peer_address() const { return peer_; }
 
+  // The actor has handled `n` received bytes (any thread).
+  void consumed(size_t n);
+
+  static constexpr size_t max_unread_bytes = 1 << 20;
+  static constexpr size_t resume_unread_bytes = 256 << 10;
+
   // Loop thread only.
   void written(size_t n);
   void mark_closed();
+  // Counts received bytes; true when reading should pause.
+  bool received(size_t n) { return (unread_ += n) >= max_unread_bytes; }
+  size_t unread() const { return unread_.load(); }
+  std::atomic<bool> paused{false}; // reading stopped for unread bytes
 
  private:
   listener& owner_;
   const uint64_t id_;
   const std::string peer_;
   std::atomic<size_t> queued_{0};
+  std::atomic<size_t> unread_{0};
   std::atomic<bool> closed_{false};
   std::mutex mu_;
   std::condition_variable room_;

@@ -150,6 +150,14 @@ bool session::on_data(const std::string& bytes) {
 bool session::on_frame(const wire::frame& f) {
   if (!started_)
     return on_startup(f);
+  // A client that sends commands without reading the answers waits here:
+  // its answers stay within the send bound, and the listener stops reading
+  // from it once this actor's mailbox holds its limit.
+  const size_t bound = static_cast<size_t>(env_.send_buffer_bytes.load());
+  while (link_->queued() >= bound && !link_->closed())
+    link_->wait_for_room(bound, pump_wait);
+  if (link_->closed())
+    return false;
   auto m = wire::decode_frontend(f);
   if (!m)
     return fatal(m.err());
@@ -684,6 +692,7 @@ bool session::on_query(const std::string& sql) {
 
 struct walsender_state {
   std::unique_ptr<session> s;
+  std::shared_ptr<connection_link> link;
   bool pumping = false;
   static inline const char* name = "walsender";
 };
@@ -691,6 +700,7 @@ struct walsender_state {
 caf::behavior walsender_actor(caf::stateful_actor<walsender_state>* self,
                               walsender_env* env,
                               std::shared_ptr<connection_link> link) {
+  self->state.link = link;
   self->state.s = std::make_unique<session>(*env, std::move(link));
   auto schedule = [self] {
     if (self->state.s->streaming() && !self->state.pumping) {
@@ -700,6 +710,7 @@ caf::behavior walsender_actor(caf::stateful_actor<walsender_state>* self,
   };
   return {
       [=](data_atom, const std::string& bytes) {
+        self->state.link->consumed(bytes.size());
         if (!self->state.s->on_data(bytes)) {
           self->quit();
           return;

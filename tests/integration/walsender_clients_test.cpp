@@ -148,6 +148,16 @@ TEST_F(walsender_clients, pg_recvlogical_prints_what_the_upstream_prints) {
 class stalled_client {
  public:
   bool start(int port, const std::string& slot) {
+    if (!connect(port))
+      return false;
+    std::string out;
+    wire::encode(out, wire::query{"START_REPLICATION SLOT " + slot +
+                                  " LOGICAL 0/0 (proto_version '1', "
+                                  "publication_names 'pub_all')"});
+    return send_all(out);
+  }
+  // Connects and logs in as a replication session.
+  bool connect(int port) {
     fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
     int small = 4096;
     ::setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
@@ -162,13 +172,20 @@ class stalled_client {
                                             {{"user", "postgres"},
                                              {"database", "postgres"},
                                              {"replication", "database"}}});
-    if (!send_all(out) || !wait_ready())
-      return false;
-    out.clear();
-    wire::encode(out, wire::query{"START_REPLICATION SLOT " + slot +
-                                  " LOGICAL 0/0 (proto_version '1', "
-                                  "publication_names 'pub_all')"});
-    return send_all(out);
+    return send_all(out) && wait_ready();
+  }
+  // Sends without blocking for long: false once the peer stops taking.
+  bool send_some(const std::string& b) {
+    size_t done = 0;
+    for (int tries = 0; done < b.size() && tries < 50; ++tries) {
+      ssize_t n = ::send(fd_, b.data() + done, b.size() - done, MSG_DONTWAIT);
+      if (n > 0) {
+        done += static_cast<size_t>(n);
+        continue;
+      }
+      ::usleep(10000);
+    }
+    return done == b.size();
   }
   ~stalled_client() {
     if (fd_ >= 0)
@@ -244,6 +261,30 @@ TEST_F(walsender_clients, a_client_that_never_reads_costs_bounded_memory) {
   auto active = run_query(node_->conninfo(), "DROP_REPLICATION_SLOT stall");
   ASSERT_FALSE(active);
   EXPECT_EQ(active.err().code, "55006") << active.err().message;
+}
+
+TEST_F(walsender_clients, a_client_that_floods_commands_costs_bounded_memory) {
+  start({"wal_sender_buffer_size=256kB"});
+  stalled_client flood;
+  ASSERT_TRUE(flood.connect(node_->port()));
+  const long rss_before = node_->rss_kb();
+  // 300 queries of 100kB each (forwarded to the upstream, 100kB answers),
+  // and no answer is ever read: 30MB in, 30MB out.
+  std::string q;
+  wire::encode(q, wire::query{"SELECT '" + std::string(100000, 'x') + "'"});
+  for (int i = 0; i < 300 && flood.send_some(q); ++i) {
+  }
+  // Give walmux time to take what it will take.
+  ASSERT_TRUE(
+      wait_until([&] { return node_->rss_kb() - rss_before > 64 * 1024; },
+                 3s) == false);
+  const long growth_kb = node_->rss_kb() - rss_before;
+  std::printf("walmux RSS +%ld kB while a client sent 30MB of queries and "
+              "read nothing\n",
+              growth_kb);
+  EXPECT_LT(growth_kb, 24 * 1024);
+  // walmux still serves others.
+  EXPECT_TRUE(run_query(node_->conninfo(), "IDENTIFY_SYSTEM"));
 }
 
 TEST_F(walsender_clients, limits_answer_with_postgresql_texts) {
