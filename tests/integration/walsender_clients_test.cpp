@@ -356,6 +356,25 @@ TEST_F(walsender_clients, limits_answer_with_postgresql_texts) {
   // Released at disconnect: DROP ... WAIT succeeds.
   EXPECT_TRUE(run_query(repl, "DROP_REPLICATION_SLOT s1 WAIT"));
 
+  // SQL on a replication connection: catalog SELECTs reach the upstream,
+  // nothing that writes does.
+  auto pubs = run_query(repl, "SELECT t.pubname FROM pg_catalog.pg_publication "
+                              "t WHERE t.pubname IN ('pub_all')");
+  ASSERT_TRUE(pubs) << pubs.err().message;
+  EXPECT_EQ(pubs->size(), 1u);
+  for (const char* write :
+       {"INSERT INTO t_full VALUES (1, 'x')", "SELECT 1; DELETE FROM t_full",
+        "SELECT set_config('default_transaction_read_only', 'off', false)",
+        "SET default_transaction_read_only = off"})
+    expect_error(write, "0A000",
+                 "walmux forwards only single read-only SELECT");
+  auto write_cte = run_query(
+      repl, "SELECT 1 FROM (SELECT pg_catalog.nextval('no_such_seq')) s");
+  EXPECT_FALSE(write_cte);
+  auto rows = upstream_->query("SELECT count(*) FROM t_full");
+  ASSERT_TRUE(rows);
+  EXPECT_EQ((*rows)[0][0], "0");
+
   // Plain SQL sessions are refused clearly (until the admin role lands).
   auto plain = run_query(node_->conninfo(false), "SELECT 1");
   ASSERT_FALSE(plain);

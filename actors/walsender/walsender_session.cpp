@@ -1,0 +1,375 @@
+// walsender_session.cpp: a walsender session's startup, replication
+// commands and SQL forwarding (walsender_session.hpp).
+#include "actors/walsender/walsender_session.hpp"
+
+#include "actors/common/pq_session.hpp"
+#include "actors/source/source.hpp"
+#include "common/log.hpp"
+
+#include <cctype>
+#include <random>
+
+namespace walmux::actors::walsender_detail {
+
+bool session::on_data(const std::string& bytes) {
+  frames_.feed(bytes);
+  while (true) {
+    auto f = frames_.next();
+    if (!f)
+      return fatal(f.err());
+    if (!*f)
+      return true;
+    if (!on_frame(**f))
+      return false;
+  }
+}
+
+bool session::on_frame(const wire::frame& f) {
+  if (!started_)
+    return on_startup(f);
+  // A client that sends commands without reading the answers waits here:
+  // its answers stay within the send bound, and the listener stops reading
+  // from it once this actor's mailbox holds its limit.
+  const size_t bound = static_cast<size_t>(env_.send_buffer_bytes.load());
+  while (link_->queued() >= bound && !link_->closed())
+    link_->wait_for_room(bound, pump_wait);
+  if (link_->closed())
+    return false;
+  auto m = wire::decode_frontend(f);
+  if (!m)
+    return fatal(m.err());
+  if (auto* q = std::get_if<wire::query>(&*m))
+    return on_query(q->sql);
+  if (auto* d = std::get_if<wire::copy_data>(&*m))
+    return on_copy_data(d->data);
+  if (std::holds_alternative<wire::copy_done>(*m)) {
+    if (stream_) {
+      end_streaming();
+      link_->send(encoded(wire::copy_done{}));
+      link_->send(encoded(wire::command_complete{"COPY 0"}));
+      link_->send(encoded(wire::command_complete{"START_REPLICATION"}));
+      ready();
+    }
+    return true;
+  }
+  if (std::holds_alternative<wire::terminate>(*m)) {
+    link_->close();
+    return false;
+  }
+  if (std::holds_alternative<wire::copy_fail>(*m))
+    return true;
+  return fatal(error{sqlstate::protocol_violation,
+                     "extended query protocol not supported in a replication "
+                     "connection"});
+}
+
+bool session::on_startup(const wire::frame& f) {
+  auto m = wire::decode_initial(f);
+  if (!m)
+    return fatal(m.err());
+  if (std::holds_alternative<wire::ssl_request>(*m) ||
+      std::holds_alternative<wire::gssenc_request>(*m)) {
+    link_->send("N");
+    return true;
+  }
+  if (std::holds_alternative<wire::cancel_request>(*m)) {
+    link_->close();
+    return false;
+  }
+  const auto& s = std::get<wire::startup_message>(*m);
+  auto param = [&](std::string_view n) -> std::string {
+    const std::string* v = s.get(n);
+    return v ? *v : "";
+  };
+  user_ = param("user");
+  database_ = param("database").empty() ? user_ : param("database");
+  application_name_ = param("application_name");
+  options_ = param("options");
+  if (!param("client_encoding").empty())
+    client_encoding_ = param("client_encoding");
+  if (link_->peer_address() != "127.0.0.1")
+    return fatal(error{sqlstate::invalid_authorization,
+                       "no pg_hba.conf entry for host \"" +
+                           link_->peer_address() + "\", user \"" + user_ +
+                           "\", database \"" + database_ + "\""}
+                     .with_detail("walmux accepts connections from 127.0.0.1 "
+                                  "only (trust)."));
+  if (param("replication") != "database")
+    return fatal(
+        error{sqlstate::feature_not_supported,
+              "walmux accepts only logical replication connections"}
+            .with_hint("Connect with replication=database; walmux has no "
+                       "SQL interface for plain sessions yet."));
+  if (!env_.logical_replication)
+    return fatal(error{"55000", "logical decoding requires wal_level >= "
+                                "logical"}
+                     .with_hint("Set rds.logical_replication = on in "
+                                "walmux.conf and restart walmux."));
+  if (++env_.active_senders > env_.max_wal_senders) {
+    --env_.active_senders;
+    return fatal(error{"53300", "number of requested standby connections "
+                                "exceeds max_wal_senders (currently " +
+                                    std::to_string(env_.max_wal_senders) +
+                                    ")"});
+  }
+  counted_ = true;
+  std::string version = env_.upstream->server_version();
+  if (version.empty()) {
+    // The source has not reached the upstream yet: ask it directly.
+    auto probe = pq_session::connect(env_.upstream_conninfo, {});
+    if (!probe)
+      return fatal(error{"57P03", "the upstream server is not reachable yet"}
+                       .with_detail(probe.err().message));
+    env_.upstream->set_server_version((*probe)->parameter("server_version"),
+                                      (*probe)->server_version());
+    version = env_.upstream->server_version();
+  }
+  pid_ = ++env_.next_pid;
+  started_ = true;
+  frames_ = wire::frame_reader(wire::frame_mode::typed);
+  std::string out;
+  wire::encode(out, wire::authentication{});
+  const std::pair<const char*, std::string> params[] = {
+      {"application_name", application_name_},
+      {"client_encoding", client_encoding_},
+      {"DateStyle", "ISO, MDY"},
+      {"default_transaction_read_only", "off"},
+      {"in_hot_standby", "off"},
+      {"integer_datetimes", "on"},
+      {"IntervalStyle", "postgres"},
+      {"is_superuser", "on"},
+      {"server_encoding", "UTF8"},
+      {"server_version", version},
+      {"session_authorization", user_},
+      {"standard_conforming_strings", "on"},
+      {"TimeZone", "Etc/UTC"},
+  };
+  for (const auto& [name, value] : params)
+    wire::encode(out, wire::parameter_status{name, value});
+  static thread_local std::mt19937 rng{std::random_device{}()};
+  wire::encode(out, wire::backend_key_data{pid_, static_cast<int32_t>(rng())});
+  wire::encode(out, wire::ready_for_query{'I'});
+  link_->send(std::move(out));
+  return true;
+}
+
+void session::send_rows(
+    const std::vector<field_description>& fields,
+    const std::vector<std::vector<std::optional<std::string>>>& rows,
+    const std::string& tag) {
+  std::string out;
+  wire::encode(out, wire::row_description{fields});
+  for (const auto& r : rows)
+    wire::encode(out, wire::data_row{r});
+  wire::encode(out, wire::command_complete{tag});
+  link_->send(std::move(out));
+}
+
+lsn session::advertisable_end() const {
+  lsn end{std::max({env_.store->last_end_lsn().value,
+                    env_.upstream->confirmed.load(),
+                    env_.upstream->wal_end.load()})};
+  return end;
+}
+
+void session::identify_system() {
+  send_rows({{"systemid", 0, 0, text_oid, -1, -1, 0},
+             {"timeline", 0, 0, int4_oid, 4, -1, 0},
+             {"xlogpos", 0, 0, text_oid, -1, -1, 0},
+             {"dbname", 0, 0, text_oid, -1, -1, 0}},
+            {{std::to_string(env_.system_identifier), "1",
+              lsn_to_string(advertisable_end()), database_}},
+            "IDENTIFY_SYSTEM");
+}
+
+status session::create_slot(const repl::create_replication_slot& c) {
+  if (!c.logical)
+    return error{sqlstate::feature_not_supported,
+                 "walmux does not support physical replication slots"};
+  auto opts = repl::interpret_create_slot_options(c);
+  if (!opts)
+    return std::move(opts).err();
+  if (c.plugin != "pgoutput" && c.plugin != "wal2json")
+    return error{"58P01", "could not access file \"" + c.plugin +
+                              "\": No such file or directory"};
+  if (opts->snapshot == repl::snapshot_action::use)
+    return error{sqlstate::feature_not_supported,
+                 "walmux cannot use a snapshot for a new slot yet"}
+        .with_hint("Create the subscription with copy_data = false.");
+  storage::slot_record slot;
+  slot.name = c.slot;
+  slot.plugin = c.plugin;
+  slot.database = database_;
+  slot.temporary = c.temporary;
+  slot.two_phase = opts->two_phase;
+  // Every transaction committing from here on is in the store or on its
+  // way; none before it will be sent.
+  const lsn consistent{std::max(env_.store->last_end_lsn().value,
+                                env_.upstream->confirmed.load())};
+  slot.confirmed_flush = consistent;
+  slot.restart_lsn = consistent;
+  if (auto st = env_.slots->create(slot, pid_); !st)
+    return st;
+  log_message(elevel::log, "created replication slot \"" + slot.name + "\" (" +
+                               slot.plugin + ") at " +
+                               lsn_to_string(consistent));
+  send_rows({{"slot_name", 0, 0, text_oid, -1, -1, 0},
+             {"consistent_point", 0, 0, text_oid, -1, -1, 0},
+             {"snapshot_name", 0, 0, text_oid, -1, -1, 0},
+             {"output_plugin", 0, 0, text_oid, -1, -1, 0}},
+            {{slot.name, lsn_to_string(consistent), std::nullopt, slot.plugin}},
+            "CREATE_REPLICATION_SLOT");
+  return ok();
+}
+
+void session::read_slot(const repl::read_replication_slot& r) {
+  std::vector<std::optional<std::string>> row{std::nullopt, std::nullopt,
+                                              std::nullopt};
+  if (auto s = env_.slots->get(r.slot)) {
+    send_error(error{sqlstate::feature_not_supported,
+                     "cannot use READ_REPLICATION_SLOT with a logical "
+                     "replication slot"});
+    return;
+  }
+  send_rows({{"slot_type", 0, 0, text_oid, -1, -1, 0},
+             {"restart_lsn", 0, 0, text_oid, -1, -1, 0},
+             {"restart_tli", 0, 0, 20, 8, -1, 0}},
+            {row}, "READ_REPLICATION_SLOT");
+}
+
+// Until the strict proxy of the initial-copy issue exists, only single
+// SELECT statements reach the upstream, in a session whose transactions are
+// read-only and which cannot change that setting: what CREATE SUBSCRIPTION
+// and pg_recvlogical ask about publications and tables. Returns the refusal
+// or nothing.
+std::optional<error> refuse_forwarding(std::string_view sql) {
+  std::string lower;
+  for (char c : sql)
+    lower += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  const size_t first = lower.find_first_not_of(" \t\r\n(");
+  size_t last = lower.find_last_not_of(" \t\r\n;");
+  const bool select =
+      first != std::string::npos && lower.compare(first, 6, "select") == 0;
+  const bool one_statement = last == std::string::npos ||
+                             lower.find(';') == std::string::npos ||
+                             lower.find(';') > last;
+  if (select && one_statement && lower.find("set_config") == std::string::npos)
+    return std::nullopt;
+  return error{sqlstate::feature_not_supported,
+               "walmux forwards only single read-only SELECT statements to "
+               "the upstream"}
+      .with_detail("Replication connections to walmux may run the catalog "
+                   "queries of subscribers; the initial table copy is not "
+                   "supported yet.");
+}
+
+void session::forward_sql(const std::string& sql) {
+  if (auto refused = refuse_forwarding(sql)) {
+    send_error(*refused);
+    ready();
+    return;
+  }
+  if (!upstream_sql_) {
+    std::vector<std::pair<std::string, std::string>> extra{
+        {"application_name", "walmux: " + application_name_},
+        {"client_encoding", client_encoding_},
+        {"options", options_ + " -c default_transaction_read_only=on"}};
+    auto s = pq_session::connect(env_.upstream_conninfo, extra);
+    if (!s) {
+      send_error(s.err());
+      ready();
+      return;
+    }
+    upstream_sql_ = std::move(*s);
+  }
+  auto r = upstream_sql_->exec(sql);
+  if (!r) {
+    send_error(r.err());
+  } else if (r->has_rows) {
+    std::vector<field_description> fields;
+    for (const auto& c : r->columns)
+      fields.push_back({c.name, static_cast<int32_t>(c.table_oid),
+                        c.table_column, static_cast<int32_t>(c.type_oid),
+                        c.type_size, c.type_modifier, 0});
+    send_rows(fields, r->rows, r->command_tag);
+  } else {
+    link_->send(encoded(wire::command_complete{r->command_tag}));
+  }
+  link_->send(
+      encoded(wire::ready_for_query{upstream_sql_->transaction_status()}));
+}
+
+bool session::on_query(const std::string& sql) {
+  if (stream_) {
+    send_error(error{sqlstate::protocol_violation,
+                     "unexpected query while streaming"});
+    return true;
+  }
+  auto parsed = repl::parse_command(sql);
+  if (!parsed) {
+    send_error(parsed.err());
+    ready();
+    return true;
+  }
+  if (!*parsed) {
+    std::string_view text(sql);
+    while (!text.empty() &&
+           (text.back() == ';' || text.back() == ' ' || text.back() == '\n'))
+      text.remove_suffix(1);
+    if (text == "SELECT pg_catalog.set_config('search_path', '', false)") {
+      send_rows({{"set_config", 0, 0, text_oid, -1, -1, 0}}, {{""}},
+                "SELECT 1");
+      ready();
+      return true;
+    }
+    forward_sql(sql);
+    return true;
+  }
+  status result = ok();
+  std::visit(
+      [&](auto& cmd) {
+        using T = std::decay_t<decltype(cmd)>;
+        if constexpr (std::is_same_v<T, repl::identify_system>) {
+          identify_system();
+        } else if constexpr (std::is_same_v<T, repl::show>) {
+          if (cmd.name == "data_directory_mode")
+            send_rows({{"data_directory_mode", 0, 0, text_oid, -1, -1, 0}},
+                      {{"0700"}}, "SHOW");
+          else
+            result = error{sqlstate::undefined_object,
+                           "unrecognized configuration parameter \"" +
+                               cmd.name + "\""};
+        } else if constexpr (std::is_same_v<T, repl::create_replication_slot>) {
+          result = create_slot(cmd);
+        } else if constexpr (std::is_same_v<T, repl::drop_replication_slot>) {
+          result = env_.slots->drop(cmd.slot, cmd.wait, pid_);
+          if (result) {
+            env_.cache->forget(cmd.slot);
+            link_->send(
+                encoded(wire::command_complete{"DROP_REPLICATION_SLOT"}));
+          }
+        } else if constexpr (std::is_same_v<T, repl::read_replication_slot>) {
+          read_slot(cmd);
+        } else if constexpr (std::is_same_v<T, repl::start_replication>) {
+          result = start_replication(cmd);
+        } else if constexpr (std::is_same_v<T, repl::alter_replication_slot>) {
+          result = error{sqlstate::feature_not_supported,
+                         "walmux does not support ALTER_REPLICATION_SLOT"};
+        } else {
+          result = error{sqlstate::feature_not_supported,
+                         "walmux does not support physical replication "
+                         "commands"};
+        }
+      },
+      **parsed);
+  if (!result) {
+    send_error(result.err());
+    ready();
+    return true;
+  }
+  if (!stream_)
+    ready();
+  return true;
+}
+
+} // namespace walmux::actors::walsender_detail

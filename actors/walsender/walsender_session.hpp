@@ -1,0 +1,138 @@
+// walsender_session.hpp: the state and steps of one walsender session,
+// shared by walsender_session.cpp (startup, commands, SQL forwarding),
+// walsender_stream.cpp (START_REPLICATION and the streaming pump) and
+// walsender.cpp (the actor that drives them). Internal to the walsender
+// role; see walsender.hpp for the contracts.
+#pragma once
+
+#include "actors/decoder/decoder.hpp"
+#include "actors/walsender/upstream_lookup.hpp"
+#include "actors/walsender/walsender.hpp"
+#include "protocol/frame.hpp"
+#include "protocol/messages.hpp"
+#include "protocol/repl_command.hpp"
+#include "protocol/stream.hpp"
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace walmux::actors::walsender_detail {
+
+using namespace std::chrono_literals;
+using clock = std::chrono::steady_clock;
+using wire::field_description;
+
+inline constexpr int32_t text_oid = 25, int4_oid = 23;
+// Bytes of CopyData gathered before they are handed to the link at once.
+inline constexpr size_t send_batch_bytes = 128 << 10;
+// How long a pump step waits for new data or room before yielding to the
+// mailbox (status updates, CopyDone).
+inline constexpr auto pump_wait = 20ms;
+inline constexpr auto keepalive_min_interval = 100ms;
+
+inline error slot_invalidated(const std::string& slot) {
+  return error{"55000", "can no longer get changes from replication slot \"" +
+                            slot + "\""}
+      .with_detail("This slot has been invalidated because it exceeded the "
+                   "maximum reserved size.");
+}
+
+inline int64_t pg_now() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+             .count() -
+         stream::postgres_epoch_offset_us;
+}
+
+template <class Message>
+std::string encoded(const Message& m) {
+  std::string out;
+  wire::encode(out, m);
+  return out;
+}
+
+struct streaming_state {
+  std::string slot;
+  std::unique_ptr<pq_upstream_lookup> lookup;
+  std::unique_ptr<decoder> dec;
+  std::unique_ptr<wal_cache::reader_source> source;
+  std::unique_ptr<storage::wal_reader> reader;
+  std::vector<decoder::output> pending;
+  size_t pending_next = 0;
+  lsn processed_end; // every stored transaction ending before it is handled
+  lsn idle_end;      // upstream.confirmed seen at the durable end
+  lsn told_end;      // walEnd of the last keepalive sent
+  lsn sent_end;      // end of the last message sent
+  bool at_end = false;
+  clock::time_point last_keepalive;
+  clock::time_point last_reply;
+  bool ping_sent = false;
+};
+
+class session {
+ public:
+  session(walsender_env& env, std::shared_ptr<connection_link> link)
+      : env_(env)
+      , link_(std::move(link))
+      , frames_(wire::frame_mode::untyped, wire::max_startup_packet) {}
+
+  ~session() {
+    end_streaming();
+    if (pid_ != 0)
+      env_.slots->release_session(pid_);
+    if (counted_)
+      --env_.active_senders;
+  }
+
+  // Returns false when the session is over.
+  bool on_data(const std::string& bytes);
+  // One streaming step; false when the session is over.
+  bool pump();
+  bool streaming() const { return stream_ != nullptr; }
+
+ private:
+  bool on_frame(const wire::frame& f);
+  bool on_startup(const wire::frame& f);
+  bool on_query(const std::string& sql);
+  bool on_copy_data(const std::string& data);
+  void end_streaming();
+
+  void send_error(const error& e, const char* severity = "ERROR") {
+    link_->send(
+        encoded(wire::error_response{wire::notice_from_error(e, severity)}));
+  }
+  bool fatal(const error& e) {
+    send_error(e, "FATAL");
+    link_->close();
+    return false;
+  }
+  void ready() { link_->send(encoded(wire::ready_for_query{'I'})); }
+  void
+  send_rows(const std::vector<field_description>& fields,
+            const std::vector<std::vector<std::optional<std::string>>>& rows,
+            const std::string& tag);
+
+  void identify_system();
+  status create_slot(const repl::create_replication_slot& c);
+  status start_replication(const repl::start_replication& s);
+  void read_slot(const repl::read_replication_slot& r);
+  void forward_sql(const std::string& sql);
+  void send_keepalive(bool reply_requested);
+  lsn advertisable_end() const;
+
+  walsender_env& env_;
+  std::shared_ptr<connection_link> link_;
+  wire::frame_reader frames_;
+  bool started_ = false;
+  bool counted_ = false;
+  int pid_ = 0;
+  std::string database_, user_, application_name_, client_encoding_ = "UTF8",
+                                                   options_;
+  std::unique_ptr<pq_session> upstream_sql_;
+  std::unique_ptr<streaming_state> stream_;
+};
+
+} // namespace walmux::actors::walsender_detail

@@ -1,0 +1,239 @@
+// walsender_stream.cpp: START_REPLICATION and the streaming pump of a
+// walsender session (walsender_session.hpp): the start point, the learning
+// scan, credit-bounded sending, keepalives, status updates and timeouts.
+#include "actors/common/pq_session.hpp"
+#include "actors/source/source.hpp"
+#include "actors/walsender/walsender_session.hpp"
+#include "common/log.hpp"
+
+#include <mutex>
+#include <shared_mutex>
+
+namespace walmux::actors::walsender_detail {
+
+status session::start_replication(const repl::start_replication& s) {
+  if (!s.logical || !s.slot)
+    return error{sqlstate::feature_not_supported,
+                 "walmux does not support physical replication"};
+  auto slot = env_.slots->acquire(*s.slot, pid_);
+  if (!slot)
+    return std::move(slot).err();
+  auto release = [&] { env_.slots->release(*s.slot, pid_); };
+  if (slot->database != database_) {
+    release();
+    return error{"55000", "replication slot \"" + *s.slot +
+                              "\" was not created in this database"};
+  }
+  if (!slot->invalidation_reason.empty()) {
+    release();
+    return slot_invalidated(*s.slot);
+  }
+  auto st = std::make_unique<streaming_state>();
+  st->slot = *s.slot;
+  st->lookup = std::make_unique<pq_upstream_lookup>(env_.upstream_conninfo);
+  decoder_params p;
+  p.plugin = slot->plugin;
+  p.start_point = std::max(s.start, slot->confirmed_flush);
+  p.options = s.options;
+  p.max_proto_version =
+      pgoutput_version_for(env_.upstream->server_version_num());
+  p.upstream_publications = env_.upstream_publications;
+  p.lookup = st->lookup.get();
+  auto dec = decoder::create(std::move(p));
+  if (!dec) {
+    release();
+    return std::move(dec).err();
+  }
+  st->dec = std::move(*dec);
+  // Learn the relation definitions stored before the start point (the
+  // retention snapshot, then the store from START) without counting cache
+  // use, then read on through the slot's cache reader.
+  std::shared_lock no_removal(*env_.store_start_lock);
+  const uint64_t restart = env_.store->scan_start_for(st->dec->start_point());
+  {
+    auto snap = env_.catalog->read_relation_snapshot();
+    if (!snap) {
+      release();
+      return std::move(snap).err();
+    }
+    if (*snap) {
+      storage::transaction_view known;
+      for (const auto& [at, b] : (*snap)->messages)
+        known.messages.push_back({at, b});
+      if (auto l = st->dec->learn(known); !l) {
+        release();
+        return l;
+      }
+    }
+    storage::wal_reader prescan(*env_.store, env_.store->start_position());
+    storage::transaction_view txn;
+    while (prescan.position() < restart) {
+      auto more = prescan.next_view(txn);
+      if (!more) {
+        release();
+        return std::move(more).err();
+      }
+      if (!*more)
+        break;
+      if (auto l = st->dec->learn(txn); !l) {
+        release();
+        return l;
+      }
+    }
+  }
+  st->source = std::make_unique<wal_cache::reader_source>(
+      env_.cache->reader_for(st->slot));
+  st->reader = std::make_unique<storage::wal_reader>(
+      *env_.store, std::max(restart, env_.store->start_position()), 256 << 10,
+      st->source.get());
+  st->processed_end = st->dec->start_point();
+  st->sent_end = st->dec->start_point();
+  st->last_reply = clock::now();
+  log_message(elevel::log,
+              "starting logical decoding for slot \"" + st->slot + "\"");
+  log_message(elevel::debug1, "streaming transactions committing after " +
+                                  lsn_to_string(st->dec->start_point()));
+  stream_ = std::move(st);
+  link_->send(encoded(wire::copy_response{'W', 0, {}}));
+  send_keepalive(false);
+  return ok();
+}
+
+void session::send_keepalive(bool reply_requested) {
+  auto& st = *stream_;
+  lsn end = st.sent_end;
+  if (st.pending_next >= st.pending.size())
+    end = std::max({end, st.processed_end, st.idle_end});
+  std::string body;
+  stream::encode(body, stream::keepalive{end, pg_now(), reply_requested});
+  link_->send(encoded(wire::copy_data{std::move(body)}));
+  st.told_end = end;
+  st.last_keepalive = clock::now();
+}
+
+void session::end_streaming() {
+  if (!stream_)
+    return;
+  for (const auto& c : env_.cache->counters())
+    if (c.slot == stream_->slot)
+      log_message(elevel::log,
+                  "stopped logical decoding for slot \"" + c.slot +
+                      "\": cache_hit " + std::to_string(c.counters.hits) +
+                      ", cache_miss " + std::to_string(c.counters.misses) +
+                      ", blks_read " + std::to_string(c.counters.blocks_read));
+  env_.slots->release(stream_->slot, pid_);
+  stream_.reset();
+}
+
+bool session::on_copy_data(const std::string& data) {
+  if (!stream_)
+    return true;
+  auto m = stream::decode_client(data);
+  if (!m) {
+    send_error(m.err(), "FATAL");
+    link_->close();
+    return false;
+  }
+  if (auto* r = std::get_if<stream::status_update>(&*m)) {
+    stream_->last_reply = clock::now();
+    stream_->ping_sent = false;
+    env_.slots->confirm(stream_->slot, r->flush);
+    if (r->reply_requested)
+      send_keepalive(false);
+  }
+  return true;
+}
+
+bool session::pump() {
+  if (!stream_)
+    return true;
+  auto& st = *stream_;
+  const auto now = clock::now();
+  const auto timeout =
+      std::chrono::milliseconds(env_.wal_sender_timeout_ms.load());
+  if (timeout.count() > 0) {
+    if (now - st.last_reply > timeout) {
+      log_message(elevel::log, "terminating walsender process due to "
+                               "replication timeout");
+      link_->close();
+      return false;
+    }
+    if (!st.ping_sent && now - st.last_reply > timeout / 2) {
+      send_keepalive(true);
+      st.ping_sent = true;
+    }
+  }
+  if (auto v = env_.slots->get(st.slot);
+      v && !v->record.invalidation_reason.empty()) {
+    send_error(slot_invalidated(st.slot));
+    link_->close();
+    return false;
+  }
+  const size_t bound = static_cast<size_t>(env_.send_buffer_bytes.load());
+  std::string batch;
+  bool blocked = false;
+  while (true) {
+    // Send what is decoded, as long as the client takes it.
+    while (st.pending_next < st.pending.size()) {
+      if (link_->queued() + batch.size() >= bound) {
+        blocked = true;
+        break;
+      }
+      auto& o = st.pending[st.pending_next++];
+      std::string body;
+      stream::encode_xlog_header(body, o.data_start, o.wal_end, pg_now());
+      body += o.payload;
+      wire::encode(batch, wire::copy_data{std::move(body)});
+      st.sent_end = std::max(st.sent_end, o.wal_end);
+      if (batch.size() >= send_batch_bytes) {
+        link_->send(std::move(batch));
+        batch.clear();
+      }
+    }
+    if (blocked)
+      break;
+    st.pending.clear();
+    st.pending_next = 0;
+    if (batch.size() >= send_batch_bytes)
+      break;
+    // Decode the next stored transaction. `confirmed` is read before the
+    // store: at the durable end, everything committing before it is sent.
+    const lsn confirmed{env_.upstream->confirmed.load()};
+    storage::transaction_view txn;
+    auto more = st.reader->next_view(txn);
+    if (!more) {
+      link_->send(std::move(batch));
+      send_error(more.err());
+      link_->close();
+      return false;
+    }
+    if (!*more) {
+      st.at_end = true;
+      st.idle_end = std::max(st.idle_end, confirmed);
+      break;
+    }
+    st.at_end = false;
+    if (auto f = st.dec->feed(txn, st.pending); !f) {
+      link_->send(std::move(batch));
+      send_error(f.err());
+      link_->close();
+      return false;
+    }
+    st.processed_end = std::max(st.processed_end, txn.commit.end_lsn);
+  }
+  if (!batch.empty())
+    link_->send(std::move(batch));
+  // Tell the client how far the stream has gone when it is idle: tablesync
+  // catch-up and pg_recvlogical --endpos wait for it.
+  if (st.pending_next >= st.pending.size() &&
+      std::max({st.processed_end, st.idle_end, st.sent_end}) > st.told_end &&
+      now - st.last_keepalive >= keepalive_min_interval)
+    send_keepalive(false);
+  if (blocked)
+    link_->wait_for_room(bound, pump_wait);
+  else if (st.at_end)
+    env_.store->wait_durable_past(st.reader->position(), pump_wait);
+  return !link_->closed();
+}
+
+} // namespace walmux::actors::walsender_detail
