@@ -5,11 +5,13 @@
 // the limits answer with PostgreSQL's texts and SQLSTATEs.
 #include "protocol/frame.hpp"
 #include "protocol/messages.hpp"
+#include "protocol/stream.hpp"
 #include "tests/integration/walmux_node.hpp"
 #include "tests/support/pg_cluster.hpp"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -215,7 +217,39 @@ class stalled_client {
       }
     }
   }
+
+ public:
+  // Reads backend messages for up to `timeout`; returns them (type, body)
+  // in order, and whether the server closed the connection.
+  std::vector<wire::frame> read_for(std::chrono::milliseconds timeout,
+                                    bool& closed) {
+    std::vector<wire::frame> out;
+    closed = false;
+    const auto until = std::chrono::steady_clock::now() + timeout;
+    char buf[65536];
+    while (std::chrono::steady_clock::now() < until) {
+      pollfd p{fd_, POLLIN, 0};
+      if (::poll(&p, 1, 50) <= 0)
+        continue;
+      ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
+      if (n <= 0) {
+        closed = true;
+        break;
+      }
+      reader_.feed(std::string_view(buf, static_cast<size_t>(n)));
+      while (true) {
+        auto f = reader_.next();
+        if (!f || !*f)
+          break;
+        out.push_back(std::move(**f));
+      }
+    }
+    return out;
+  }
+
+ private:
   int fd_ = -1;
+  wire::frame_reader reader_{wire::frame_mode::typed};
 };
 
 TEST_F(walsender_clients, a_client_that_never_reads_costs_bounded_memory) {
@@ -285,6 +319,36 @@ TEST_F(walsender_clients, a_client_that_floods_commands_costs_bounded_memory) {
   EXPECT_LT(growth_kb, 24 * 1024);
   // walmux still serves others.
   EXPECT_TRUE(run_query(node_->conninfo(), "IDENTIFY_SYSTEM"));
+}
+
+TEST_F(walsender_clients,
+       silent_client_is_pinged_then_dropped_at_wal_sender_timeout) {
+  start({"wal_sender_timeout=2s"});
+  ASSERT_TRUE(run_query(node_->conninfo(),
+                        "CREATE_REPLICATION_SLOT quiet LOGICAL pgoutput "
+                        "(SNAPSHOT 'nothing')"));
+  stalled_client quiet; // reads, but never sends a status update
+  ASSERT_TRUE(quiet.start(node_->port(), "quiet"));
+  bool closed = false;
+  auto frames = quiet.read_for(6s, closed);
+  EXPECT_TRUE(closed) << "walmux should drop a client silent for 2s";
+  bool copy_both = false, ping = false;
+  for (const auto& f : frames) {
+    if (f.type == 'W')
+      copy_both = true;
+    if (f.type == 'd' && !f.body.empty() && f.body[0] == 'k') {
+      auto k = stream::decode_server(f.body);
+      ASSERT_TRUE(k);
+      ping = ping || std::get<stream::keepalive>(*k).reply_requested;
+    }
+  }
+  EXPECT_TRUE(copy_both);
+  EXPECT_TRUE(ping) << "a keepalive with reply requested at half the timeout";
+  EXPECT_NE(node_->log().find("terminating walsender process due to "
+                              "replication timeout"),
+            std::string::npos);
+  // The slot is free again.
+  EXPECT_TRUE(run_query(node_->conninfo(), "DROP_REPLICATION_SLOT quiet"));
 }
 
 TEST_F(walsender_clients, limits_answer_with_postgresql_texts) {
