@@ -173,8 +173,12 @@ lsn session::advertisable_end() const {
 }
 
 void session::identify_system() {
+  // The timeline column is int4 up to PostgreSQL 15 and int8 from 16 on;
+  // walmux answers as the version it reports (the upstream's).
+  const bool int8_timeline = env_.upstream->server_version_num() >= 160000;
   send_rows({{"systemid", 0, 0, text_oid, -1, -1, 0},
-             {"timeline", 0, 0, int4_oid, 4, -1, 0},
+             {"timeline", 0, 0, int8_timeline ? 20 : int4_oid,
+              static_cast<int16_t>(int8_timeline ? 8 : 4), -1, 0},
              {"xlogpos", 0, 0, text_oid, -1, -1, 0},
              {"dbname", 0, 0, text_oid, -1, -1, 0}},
             {{std::to_string(env_.system_identifier), "1",

@@ -4,6 +4,7 @@
 // client that never reads costs bounded memory and slows no one else, and
 // the limits answer with PostgreSQL's texts and SQLSTATEs.
 #include "protocol/frame.hpp"
+#include "protocol/lsn.hpp"
 #include "protocol/messages.hpp"
 #include "protocol/stream.hpp"
 #include "tests/integration/walmux_node.hpp"
@@ -361,6 +362,13 @@ TEST_F(walsender_clients, limits_answer_with_postgresql_texts) {
     EXPECT_EQ(r.err().code, code) << r.err().message;
     EXPECT_NE(r.err().message.find(text), std::string::npos) << r.err().message;
   };
+  auto ident = run_query(repl, "IDENTIFY_SYSTEM");
+  ASSERT_TRUE(ident) << ident.err().message;
+  ASSERT_EQ(ident->size(), 1u);
+  ASSERT_EQ((*ident)[0].size(), 4u);
+  EXPECT_EQ((*ident)[0][1], "1");
+  EXPECT_EQ((*ident)[0][3], "postgres");
+  EXPECT_TRUE(lsn_parse((*ident)[0][2])) << (*ident)[0][2];
   ASSERT_TRUE(run_query(repl, "CREATE_REPLICATION_SLOT s1 LOGICAL pgoutput "
                               "(SNAPSHOT 'nothing')"));
   ASSERT_TRUE(run_query(repl, "CREATE_REPLICATION_SLOT s2 LOGICAL wal2json "
