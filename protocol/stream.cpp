@@ -82,6 +82,15 @@ void encode_xlog_header(std::string& out, lsn data_start, lsn wal_end,
   wire::put_i64(out, send_time);
 }
 
+void encode_xlog_copy_data(std::string& out, lsn data_start, lsn wal_end,
+                           int64_t send_time, std::string_view payload) {
+  out += 'd';
+  wire::put_i32(
+      out, static_cast<int32_t>(4 + xlog_data_header_size + payload.size()));
+  encode_xlog_header(out, data_start, wal_end, send_time);
+  out.append(payload);
+}
+
 void encode(std::string& out, const xlog_data& m) {
   encode_xlog_header(out, m.data_start, m.wal_end, m.send_time);
   out.append(m.data);

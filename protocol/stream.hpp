@@ -62,6 +62,10 @@ expected<client_message> decode_client(std::string_view payload);
 void encode_xlog_header(std::string& out, lsn data_start, lsn wal_end,
                         int64_t send_time);
 void encode(std::string& out, const xlog_data& m);
+// Appends a whole CopyData message carrying one XLogData ('d', length, 'w',
+// header, payload) without an intermediate copy: a walsender's hot path.
+void encode_xlog_copy_data(std::string& out, lsn data_start, lsn wal_end,
+                           int64_t send_time, std::string_view payload);
 void encode(std::string& out, const keepalive& m);
 void encode(std::string& out, const status_update& m);
 void encode(std::string& out, const hot_standby_feedback& m);

@@ -172,6 +172,7 @@ bool session::pump() {
   const size_t bound = static_cast<size_t>(env_.send_buffer_bytes.load());
   std::string batch;
   bool blocked = false;
+  const int64_t now_pg = pg_now(); // one send time per step
   while (true) {
     // Send what is decoded, as long as the client takes it.
     while (st.pending_next < st.pending.size()) {
@@ -180,10 +181,8 @@ bool session::pump() {
         break;
       }
       auto& o = st.pending[st.pending_next++];
-      std::string body;
-      stream::encode_xlog_header(body, o.data_start, o.wal_end, pg_now());
-      body += o.payload;
-      wire::encode(batch, wire::copy_data{std::move(body)});
+      stream::encode_xlog_copy_data(batch, o.data_start, o.wal_end, now_pg,
+                                    o.payload);
       st.sent_end = std::max(st.sent_end, o.wal_end);
       if (batch.size() >= send_batch_bytes) {
         link_->send(std::move(batch));

@@ -1,4 +1,5 @@
 // stream_test.cpp: CopyBoth payloads: golden bytes, round trips, rejects.
+#include "protocol/messages.hpp"
 #include "protocol/stream.hpp"
 
 #include <gtest/gtest.h>
@@ -29,6 +30,16 @@ TEST(stream, xlog_data_carries_its_payload) {
   EXPECT_EQ(w.data_start.value, 0x16B14C8u);
   EXPECT_EQ(w.send_time, 42);
   EXPECT_EQ(w.data, "B-payload");
+}
+
+TEST(stream, xlog_copy_data_is_copy_data_of_xlog_data) {
+  std::string direct;
+  encode_xlog_copy_data(direct, lsn{0x16B14C8}, lsn{0x16B14C8}, 42, "B\x01x");
+  std::string body;
+  encode(body, xlog_data{lsn{0x16B14C8}, lsn{0x16B14C8}, 42, "B\x01x"});
+  std::string framed;
+  wire::encode(framed, wire::copy_data{body});
+  EXPECT_EQ(direct, framed);
 }
 
 TEST(stream, status_update_and_feedback_round_trip) {
