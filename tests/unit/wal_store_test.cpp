@@ -340,3 +340,49 @@ TEST_F(wal_store_test, commit_lsns_may_not_go_backwards) {
 
 } // namespace
 } // namespace walmux::storage
+
+namespace walmux::storage {
+namespace {
+
+// Counts the bytes a reader asks its source for.
+class counting_source : public byte_source {
+ public:
+  explicit counting_source(const wal_store& s)
+      : store_(s) {}
+  status read(uint64_t position, size_t n, std::string& out) const override {
+    auto st = store_.read_at(position, n, out);
+    bytes_ += out.size();
+    return st;
+  }
+  mutable uint64_t bytes_ = 0;
+
+ private:
+  const wal_store& store_;
+};
+
+TEST_F(wal_store_test, a_long_transaction_is_read_once_not_at_every_refill) {
+  auto s = open_store();
+  ASSERT_TRUE(s);
+  // One transaction of 4,000 messages of 1kB (4MB), read with 64kB refills:
+  // re-reading it from its start at every refill would cost ~128MB.
+  std::vector<stored_message> big;
+  for (uint64_t k = 0; k < 4000; ++k)
+    big.push_back({lsn(1000 + k), std::string(1000, static_cast<char>(k))});
+  commit_record c;
+  c.commit_lsn = lsn(100000);
+  c.end_lsn = lsn(100008);
+  ASSERT_TRUE(s->append(c, big));
+  ASSERT_TRUE(s->sync());
+  counting_source source(*s);
+  wal_reader reader(*s, s->start_position(), 64 << 10, &source);
+  transaction_view txn;
+  auto more = reader.next_view(txn);
+  ASSERT_TRUE(more) << more.err().message;
+  ASSERT_TRUE(*more);
+  ASSERT_EQ(txn.messages.size(), 4000u);
+  EXPECT_EQ(txn.messages[3999].bytes, big[3999].bytes);
+  EXPECT_LT(source.bytes_, 2 * s->durable_position()) << source.bytes_;
+}
+
+} // namespace
+} // namespace walmux::storage
