@@ -146,6 +146,14 @@ void decoder::ensure_relation_sent(uint32_t relation_oid,
   sent_relations_[relation_oid] = def.bytes;
 }
 
+status decoder::load_columns(const pgoutput::relation& r) {
+  auto cols = params_.lookup->columns(r.oid);
+  if (!cols)
+    return std::move(cols).err();
+  columns_->tables[r.oid] = std::move(*cols);
+  return ok();
+}
+
 status decoder::learn(const storage::transaction_view& txn) {
   for (const auto& m : txn.messages) {
     auto k = pgoutput::peek_kind(m.bytes);
@@ -158,11 +166,8 @@ status decoder::learn(const storage::transaction_view& txn) {
         auto decoded = pgoutput::decode(m.bytes, plain);
         if (!decoded)
           return std::move(decoded).err();
-        const auto& r = std::get<pgoutput::relation>(*decoded);
-        auto cols = params_.lookup->columns(r.oid);
-        if (!cols)
-          return std::move(cols).err();
-        columns_->tables[r.oid] = std::move(*cols);
+        if (auto st = load_columns(std::get<pgoutput::relation>(*decoded)); !st)
+          return st;
         std::vector<wal2json::document> none;
         if (auto st = wal2json_->feed(*decoded, {m.data_start, {}}, none); !st)
           return st;
@@ -316,12 +321,9 @@ status decoder::feed_wal2json(const storage::transaction_view& txn,
     auto decoded = pgoutput::decode(m.bytes, plain);
     if (!decoded)
       return std::move(decoded).err();
-    if (auto* r = std::get_if<pgoutput::relation>(&*decoded)) {
-      auto cols = params_.lookup->columns(r->oid);
-      if (!cols)
-        return std::move(cols).err();
-      columns_->tables[r->oid] = std::move(*cols);
-    }
+    if (auto* r = std::get_if<pgoutput::relation>(&*decoded))
+      if (auto st = load_columns(*r); !st)
+        return st;
     if (auto st =
             wal2json_->feed(*decoded, {m.data_start, txn.commit.end_lsn}, docs);
         !st)

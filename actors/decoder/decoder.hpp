@@ -24,6 +24,7 @@
 
 #include "common/expected.hpp"
 #include "protocol/lsn.hpp"
+#include "protocol/pgoutput.hpp"
 #include "protocol/repl_command.hpp"
 #include "protocol/wal2json.hpp"
 #include "storage/wal_store.hpp"
@@ -97,6 +98,9 @@ class decoder {
   explicit decoder(decoder_params params);
   status parse_pgoutput_options();
   status note_relation(std::string_view bytes);
+  // wal2json: reads a relation's columns from the upstream's catalogs, as
+  // the Relation message that precedes its changes arrives.
+  status load_columns(const pgoutput::relation& r);
   // The actions published for a relation; null when it is not published.
   expected<const published_actions*> actions_for(uint32_t relation_oid);
   // The same for the relation of an R, I, U or D message, whose OID is

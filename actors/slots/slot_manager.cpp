@@ -185,6 +185,12 @@ status slot_manager::persist(bool sync) {
   return ok();
 }
 
+bool slot_manager::invalidated(const std::string& name) const {
+  std::lock_guard g(mu_);
+  auto it = slots_.find(name);
+  return it != slots_.end() && !it->second.record.invalidation_reason.empty();
+}
+
 std::vector<slot_view> slot_manager::list() const {
   std::lock_guard g(mu_);
   std::vector<slot_view> out;

@@ -61,6 +61,9 @@ class slot_manager {
   // Writes every slot whose progress changed since the last persist().
   status persist(bool sync);
 
+  // Whether the slot was invalidated (cheap: no copy of the record).
+  bool invalidated(const std::string& name) const;
+
   std::vector<slot_view> list() const;
   std::optional<slot_view> get(const std::string& name) const;
 

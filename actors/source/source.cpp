@@ -2,6 +2,7 @@
 #include "actors/source/source.hpp"
 
 #include "actors/common/atoms.hpp"
+#include "actors/common/clock.hpp"
 #include "actors/common/pq_session.hpp"
 #include "actors/source/store_writer.hpp"
 #include "common/log.hpp"
@@ -38,13 +39,6 @@ constexpr auto status_min_interval = 100ms;
 constexpr auto drain_interval = 10ms;
 // Bytes one poll() takes from the socket before it reports progress.
 constexpr size_t max_bytes_per_poll = 16 << 20;
-
-int64_t pg_now() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-             .count() -
-         stream::postgres_epoch_offset_us;
-}
 
 class source_session {
  public:
@@ -241,8 +235,8 @@ status source_session::send_status(bool force) {
                                     : now - last_status_ < status_min_interval))
     return ok();
   std::string body;
-  stream::encode(body,
-                 stream::status_update{flush, flush, flush, pg_now(), false});
+  stream::encode(
+      body, stream::status_update{flush, flush, flush, pg_micros_now(), false});
   if (PQputCopyData(conn_->raw(), body.data(), static_cast<int>(body.size())) !=
       1)
     return pq_error(conn_->raw(), nullptr);
@@ -329,7 +323,7 @@ void source_session::stop() {
   if (!conn_)
     return;
   state_.streaming = false;
-  if (writer_->drain())
+  if (writer_->drain(std::chrono::seconds(10)))
     (void)send_status(true);
   PQflush(conn_->raw());
   conn_.reset();

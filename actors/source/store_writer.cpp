@@ -55,10 +55,12 @@ void store_writer::mark(lsn position) {
   changed_.notify_all();
 }
 
-status store_writer::drain() {
+status store_writer::drain(std::chrono::milliseconds timeout) {
   std::unique_lock g(mu_);
   const uint64_t target = pushed_;
-  changed_.wait(g, [&] { return failed_ || written_ >= target; });
+  if (!changed_.wait_for(g, timeout,
+                         [&] { return failed_ || written_ >= target; }))
+    return error{"57014", "timed out waiting for the WAL store writer"};
   if (failed_)
     return *failed_;
   return ok();
@@ -106,9 +108,16 @@ void store_writer::run() {
     const size_t n = batch.size();
     auto st = write_batch(batch);
     while (!st && st.err().code == storage::disk_full_sqlstate) {
-      // The store kept its buffer: retry until the data fits.
+      // The store kept its buffer: retry until the data fits, or until
+      // shutdown (nothing lost: the upstream was never told it is durable,
+      // so it sends it again after the restart).
       log_error(elevel::warning, st.err());
-      std::this_thread::sleep_for(std::chrono::seconds(1));
+      {
+        std::unique_lock g(mu_);
+        if (changed_.wait_for(g, std::chrono::seconds(1),
+                              [&] { return stopping_; }))
+          break;
+      }
       st = write_batch(batch);
     }
     std::lock_guard g(mu_);

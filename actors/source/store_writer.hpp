@@ -15,13 +15,15 @@
 //
 // Bounds: push() blocks while `max_queued_bytes` are queued: the reader then
 // stops reading and the upstream keeps the WAL (back-pressure, no growth).
-// A failed sync (ENOSPC) is retried every second while the queue waits; an
-// fsync failure leaves the store unusable and is reported by every push().
+// A failed sync (ENOSPC) is retried every second while the queue waits (and
+// abandoned at shutdown: the upstream still has the data); an fsync failure
+// leaves the store unusable and is reported by every push().
 #pragma once
 
 #include "actors/source/upstream_state.hpp"
 #include "storage/wal_store.hpp"
 
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <mutex>
@@ -46,8 +48,9 @@ class store_writer {
               std::vector<storage::stored_message> messages);
   // Queues a position to publish once everything before it is durable.
   void mark(lsn position);
-  // Waits until everything queued so far is durable (or failed).
-  status drain();
+  // Waits until everything queued so far is durable (or failed), at most
+  // `timeout`; 57014 when it runs out (e.g. the disk is full).
+  status drain(std::chrono::milliseconds timeout);
 
  private:
   struct item {

@@ -1,18 +1,14 @@
 // wal_cache.cpp: the write-through cache and its miss path (wal_cache.hpp).
 #include "actors/wal_cache/wal_cache.hpp"
 
+#include "actors/common/clock.hpp"
+
 #include <algorithm>
 #include <chrono>
 
 namespace walmux::actors {
 
 using storage::cache_block_size;
-
-int64_t unix_micros_now() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 wal_cache::wal_cache(const storage::wal_store& store, uint64_t capacity_bytes)
     : store_(store)

@@ -73,7 +73,4 @@ class wal_cache {
   std::vector<size_t> free_readers_;
 };
 
-// Microseconds since the Unix epoch, the counters' clock.
-int64_t unix_micros_now();
-
 } // namespace walmux::actors

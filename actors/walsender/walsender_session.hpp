@@ -5,6 +5,7 @@
 // role; see walsender.hpp for the contracts.
 #pragma once
 
+#include "actors/common/clock.hpp"
 #include "actors/decoder/decoder.hpp"
 #include "actors/walsender/upstream_lookup.hpp"
 #include "actors/walsender/walsender.hpp"
@@ -38,13 +39,6 @@ inline error slot_invalidated(const std::string& slot) {
                             slot + "\""}
       .with_detail("This slot has been invalidated because it exceeded the "
                    "maximum reserved size.");
-}
-
-inline int64_t pg_now() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-             .count() -
-         stream::postgres_epoch_offset_us;
 }
 
 template <class Message>

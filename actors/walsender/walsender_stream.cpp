@@ -105,7 +105,8 @@ void session::send_keepalive(bool reply_requested) {
   if (st.pending_next >= st.pending.size())
     end = std::max({end, st.processed_end, st.idle_end});
   std::string body;
-  stream::encode(body, stream::keepalive{end, pg_now(), reply_requested});
+  stream::encode(body,
+                 stream::keepalive{end, pg_micros_now(), reply_requested});
   link_->send(encoded(wire::copy_data{std::move(body)}));
   st.told_end = end;
   st.last_keepalive = clock::now();
@@ -163,8 +164,7 @@ bool session::pump() {
       st.ping_sent = true;
     }
   }
-  if (auto v = env_.slots->get(st.slot);
-      v && !v->record.invalidation_reason.empty()) {
+  if (env_.slots->invalidated(st.slot)) {
     send_error(slot_invalidated(st.slot));
     link_->close();
     return false;
@@ -172,7 +172,7 @@ bool session::pump() {
   const size_t bound = static_cast<size_t>(env_.send_buffer_bytes.load());
   std::string batch;
   bool blocked = false;
-  const int64_t now_pg = pg_now(); // one send time per step
+  const int64_t now_pg = pg_micros_now(); // one send time per step
   while (true) {
     // Send what is decoded, as long as the client takes it.
     while (st.pending_next < st.pending.size()) {

@@ -148,7 +148,7 @@ TEST(store_writer, stores_in_order_and_publishes_marks_once_durable) {
       if (i == 25)
         writer.mark(lsn{2550}); // a keepalive between two transactions
     }
-    ASSERT_TRUE(writer.drain());
+    ASSERT_TRUE(writer.drain(std::chrono::seconds(30)));
     // Everything durable: the newest end LSN (5008) beats the mark.
     EXPECT_EQ(state.confirmed.load(), 5008u);
     EXPECT_EQ((*store)->durable_position(), (*store)->written_position());
