@@ -113,6 +113,8 @@ void encode(std::string& out, const sync& m);
 void encode(std::string& out, const flush& m);
 void encode(std::string& out, const close& m);
 void encode(std::string& out, const copy_data& m);
+// CopyData framed straight from a view (a relayed COPY row, no copy_data).
+void encode_copy_data(std::string& out, std::string_view payload);
 void encode(std::string& out, const copy_done& m);
 void encode(std::string& out, const copy_fail& m);
 void encode(std::string& out, const terminate& m);

@@ -248,8 +248,11 @@ void encode(std::string& out, const close& m) {
   end_message(out, at);
 }
 void encode(std::string& out, const copy_data& m) {
+  encode_copy_data(out, m.data);
+}
+void encode_copy_data(std::string& out, std::string_view payload) {
   size_t at = begin_message(out, 'd');
-  out += m.data;
+  out += payload;
   end_message(out, at);
 }
 void encode(std::string& out, const copy_done&) {

@@ -116,6 +116,53 @@ expected<pq_result> pq_session::exec(const std::string& sql) {
   return out;
 }
 
+expected<std::string>
+pq_session::copy_out(const std::string& sql,
+                     const std::function<void(const pq_copy_format&)>& on_start,
+                     const std::function<bool(std::string_view)>& on_row) {
+  pg_result* res = PQexec(conn_, sql.c_str());
+  if (res == nullptr)
+    return pq_error(conn_, nullptr);
+  if (PQresultStatus(res) != PGRES_COPY_OUT) {
+    error e = PQresultStatus(res) == PGRES_FATAL_ERROR
+                  ? pq_error(conn_, res)
+                  : error{sqlstate::protocol_violation,
+                          "the statement did not start a COPY TO STDOUT"};
+    PQclear(res);
+    return e;
+  }
+  pq_copy_format format;
+  format.overall = static_cast<int8_t>(PQbinaryTuples(res));
+  for (int c = 0; c < PQnfields(res); ++c)
+    format.columns.push_back(static_cast<int16_t>(PQfformat(res, c)));
+  PQclear(res);
+  on_start(format);
+  while (true) {
+    char* row = nullptr;
+    const int n = PQgetCopyData(conn_, &row, 0);
+    if (n == -1)
+      break; // done: the final result follows
+    if (n < 0)
+      return pq_error(conn_, nullptr);
+    const bool more = on_row(std::string_view(row, static_cast<size_t>(n)));
+    PQfreemem(row);
+    if (!more)
+      return error{"57014", "canceling the COPY: its client went away"};
+  }
+  std::string tag;
+  std::optional<error> failed;
+  while (pg_result* end = PQgetResult(conn_)) {
+    if (PQresultStatus(end) == PGRES_COMMAND_OK)
+      tag = PQcmdStatus(end);
+    else if (!failed)
+      failed = pq_error(conn_, end);
+    PQclear(end);
+  }
+  if (failed)
+    return *failed;
+  return tag;
+}
+
 char pq_session::transaction_status() const {
   switch (PQtransactionStatus(conn_)) {
   case PQTRANS_INTRANS:

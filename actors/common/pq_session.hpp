@@ -10,6 +10,7 @@
 #include "common/expected.hpp"
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -37,6 +38,12 @@ struct pq_result {
   std::string command_tag; // "SELECT 2", "BEGIN", ...
 };
 
+// The format of a COPY's rows, as CopyOutResponse states it.
+struct pq_copy_format {
+  int8_t overall = 0; // 0 text, 1 binary
+  std::vector<int16_t> columns;
+};
+
 // The error of a failed result or connection; used by the source too.
 error pq_error(const pg_conn* conn, const pg_result* res);
 
@@ -59,6 +66,16 @@ class pq_session {
 
   // Runs one simple-protocol query (which may be a replication command).
   expected<pq_result> exec(const std::string& sql);
+
+  // Runs a COPY ... TO STDOUT: `on_start` gets the rows' format before the
+  // first row, `on_row` each row as the server sent it (one CopyData
+  // payload). When `on_row` returns false the copy is abandoned with an
+  // error and the session must be dropped. Returns the command tag
+  // ("COPY 42").
+  expected<std::string>
+  copy_out(const std::string& sql,
+           const std::function<void(const pq_copy_format&)>& on_start,
+           const std::function<bool(std::string_view)>& on_row);
 
   // 'I' idle, 'T' in a transaction, 'E' in a failed transaction.
   char transaction_status() const;

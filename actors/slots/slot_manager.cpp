@@ -151,6 +151,30 @@ void slot_manager::confirm(const std::string& name, lsn flush) {
   it->second.dirty = !it->second.record.temporary;
 }
 
+status slot_manager::set_consistent_point(const std::string& name, lsn point) {
+  std::lock_guard g(mu_);
+  auto it = slots_.find(name);
+  if (it == slots_.end())
+    return slot_missing(name);
+  storage::slot_record updated = it->second.record;
+  if (point < updated.confirmed_flush)
+    return error{sqlstate::internal_error,
+                 "consistent point " + lsn_to_string(point) +
+                     " of replication slot \"" + name + "\" is before its " +
+                     "creation point " +
+                     lsn_to_string(updated.confirmed_flush)};
+  updated.confirmed_flush = point;
+  updated.restart_lsn = point;
+  if (!updated.temporary) {
+    storage::catalog_batch b;
+    b.put_slot(updated);
+    if (auto st = catalog_.apply(b, true); !st)
+      return st;
+  }
+  it->second.record = std::move(updated);
+  return ok();
+}
+
 void slot_manager::invalidate(const std::string& name,
                               const std::string& reason) {
   std::lock_guard g(mu_);

@@ -55,6 +55,11 @@ class slot_manager {
   void release_session(int pid);
 
   void confirm(const std::string& name, lsn flush);
+  // Moves a new slot's start (confirmed_flush and restart_lsn) forward to
+  // the consistent point it learnt after creation (a slot created for an
+  // initial copy is created first, at a point that holds retention, and
+  // gets its snapshot's point afterwards). Synced before it returns.
+  status set_consistent_point(const std::string& name, lsn point);
   // Marks a slot unusable (PostgreSQL's invalidation, e.g. "wal_removed");
   // persisted with the next persist().
   void invalidate(const std::string& name, const std::string& reason);

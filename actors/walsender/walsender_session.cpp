@@ -1,5 +1,5 @@
-// walsender_session.cpp: a walsender session's startup, replication
-// commands and SQL forwarding (walsender_session.hpp).
+// walsender_session.cpp: a walsender session's startup and replication
+// commands (walsender_session.hpp).
 #include "actors/walsender/walsender_session.hpp"
 
 #include "actors/common/pq_session.hpp"
@@ -196,10 +196,12 @@ status session::create_slot(const repl::create_replication_slot& c) {
   if (c.plugin != "pgoutput" && c.plugin != "wal2json")
     return error{"58P01", "could not access file \"" + c.plugin +
                               "\": No such file or directory"};
-  if (opts->snapshot == repl::snapshot_action::use)
-    return error{sqlstate::feature_not_supported,
-                 "walmux cannot use a snapshot for a new slot yet"}
-        .with_hint("Create the subscription with copy_data = false.");
+  const bool use_snapshot = opts->snapshot == repl::snapshot_action::use;
+  if (use_snapshot &&
+      (!upstream_sql_ || upstream_sql_->transaction_status() != 'T'))
+    return error{sqlstate::internal_error,
+                 "CREATE_REPLICATION_SLOT ... (SNAPSHOT 'use') must be "
+                 "called inside a transaction"};
   storage::slot_record slot;
   slot.name = c.slot;
   slot.plugin = c.plugin;
@@ -208,15 +210,33 @@ status session::create_slot(const repl::create_replication_slot& c) {
   slot.two_phase = opts->two_phase;
   // Every transaction committing from here on is in the store or on its
   // way; none before it will be sent.
-  const lsn consistent{std::max(env_.store->last_end_lsn().value,
-                                env_.upstream->confirmed.load())};
+  lsn consistent{std::max(env_.store->last_end_lsn().value,
+                          env_.upstream->confirmed.load())};
   slot.confirmed_flush = consistent;
   slot.restart_lsn = consistent;
   if (auto st = env_.slots->create(slot, pid_); !st)
     return st;
-  log_message(elevel::log, "created replication slot \"" + slot.name + "\" (" +
-                               slot.plugin + ") at " +
-                               lsn_to_string(consistent));
+  if (use_snapshot) {
+    // The slot, created above, holds retention from a point before the
+    // snapshot's; it is in use by this session until it has the latter.
+    if (auto held = env_.slots->acquire(slot.name, pid_); !held)
+      return std::move(held).err();
+    auto point = upstream_snapshot_point();
+    status moved = point ? env_.slots->set_consistent_point(slot.name, *point)
+                         : status(std::move(point).err());
+    env_.slots->release(slot.name, pid_);
+    if (!moved) {
+      (void)env_.slots->drop(slot.name, false, pid_);
+      return moved;
+    }
+    consistent = *point;
+  }
+  log_message(elevel::log,
+              "created replication slot \"" + slot.name + "\" (" + slot.plugin +
+                  ") at " + lsn_to_string(consistent) +
+                  (use_snapshot ? ", the consistent point of the snapshot "
+                                  "its session's transaction uses"
+                                : ""));
   send_rows({{"slot_name", 0, 0, text_oid, -1, -1, 0},
              {"consistent_point", 0, 0, text_oid, -1, -1, 0},
              {"snapshot_name", 0, 0, text_oid, -1, -1, 0},
@@ -239,68 +259,6 @@ void session::read_slot(const repl::read_replication_slot& r) {
              {"restart_lsn", 0, 0, text_oid, -1, -1, 0},
              {"restart_tli", 0, 0, 20, 8, -1, 0}},
             {row}, "READ_REPLICATION_SLOT");
-}
-
-// Until the strict proxy of the initial-copy issue exists, only single
-// SELECT statements reach the upstream, in a session whose transactions are
-// read-only and which cannot change that setting: what CREATE SUBSCRIPTION
-// and pg_recvlogical ask about publications and tables. Returns the refusal
-// or nothing.
-std::optional<error> refuse_forwarding(std::string_view sql) {
-  std::string lower;
-  for (char c : sql)
-    lower += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  const size_t first = lower.find_first_not_of(" \t\r\n(");
-  size_t last = lower.find_last_not_of(" \t\r\n;");
-  const bool select =
-      first != std::string::npos && lower.compare(first, 6, "select") == 0;
-  const bool one_statement = last == std::string::npos ||
-                             lower.find(';') == std::string::npos ||
-                             lower.find(';') > last;
-  if (select && one_statement && lower.find("set_config") == std::string::npos)
-    return std::nullopt;
-  return error{sqlstate::feature_not_supported,
-               "walmux forwards only single read-only SELECT statements to "
-               "the upstream"}
-      .with_detail("Replication connections to walmux may run the catalog "
-                   "queries of subscribers; the initial table copy is not "
-                   "supported yet.");
-}
-
-void session::forward_sql(const std::string& sql) {
-  if (auto refused = refuse_forwarding(sql)) {
-    send_error(*refused);
-    ready();
-    return;
-  }
-  if (!upstream_sql_) {
-    std::vector<std::pair<std::string, std::string>> extra{
-        {"application_name", "walmux: " + application_name_},
-        {"client_encoding", client_encoding_},
-        {"options", options_ + " -c default_transaction_read_only=on"}};
-    auto s = pq_session::connect(env_.upstream_conninfo, extra);
-    if (!s) {
-      send_error(s.err());
-      ready();
-      return;
-    }
-    upstream_sql_ = std::move(*s);
-  }
-  auto r = upstream_sql_->exec(sql);
-  if (!r) {
-    send_error(r.err());
-  } else if (r->has_rows) {
-    std::vector<field_description> fields;
-    for (const auto& c : r->columns)
-      fields.push_back({c.name, static_cast<int32_t>(c.table_oid),
-                        c.table_column, static_cast<int32_t>(c.type_oid),
-                        c.type_size, c.type_modifier, 0});
-    send_rows(fields, r->rows, r->command_tag);
-  } else {
-    link_->send(encoded(wire::command_complete{r->command_tag}));
-  }
-  link_->send(
-      encoded(wire::ready_for_query{upstream_sql_->transaction_status()}));
 }
 
 bool session::on_query(const std::string& sql) {
@@ -348,6 +306,8 @@ bool session::on_query(const std::string& sql) {
         } else if constexpr (std::is_same_v<T, repl::drop_replication_slot>) {
           result = env_.slots->drop(cmd.slot, cmd.wait, pid_);
           if (result) {
+            log_message(elevel::log,
+                        "dropped replication slot \"" + cmd.slot + "\"");
             env_.cache->forget(cmd.slot);
             link_->send(
                 encoded(wire::command_complete{"DROP_REPLICATION_SLOT"}));

@@ -1,16 +1,19 @@
 // walsender_session.hpp: the state and steps of one walsender session,
-// shared by walsender_session.cpp (startup, commands, SQL forwarding),
+// shared by walsender_session.cpp (startup, commands), walsender_proxy.cpp
+// (SQL run on the upstream, the snapshot of a table copy),
 // walsender_stream.cpp (START_REPLICATION and the streaming pump) and
 // walsender.cpp (the actor that drives them). Internal to the walsender
 // role; see walsender.hpp for the contracts.
 #pragma once
 
 #include "actors/common/clock.hpp"
+#include "actors/common/pq_session.hpp"
 #include "actors/decoder/decoder.hpp"
 #include "actors/walsender/upstream_lookup.hpp"
 #include "actors/walsender/walsender.hpp"
 #include "protocol/frame.hpp"
 #include "protocol/messages.hpp"
+#include "protocol/proxy_sql.hpp"
 #include "protocol/repl_command.hpp"
 #include "protocol/stream.hpp"
 
@@ -103,7 +106,12 @@ class session {
     link_->close();
     return false;
   }
-  void ready() { link_->send(encoded(wire::ready_for_query{'I'})); }
+  // ReadyForQuery with the transaction state of the upstream session, which
+  // holds the client's transaction.
+  void ready() {
+    link_->send(encoded(wire::ready_for_query{transaction_status()}));
+  }
+  char transaction_status() const;
   void
   send_rows(const std::vector<field_description>& fields,
             const std::vector<std::vector<std::optional<std::string>>>& rows,
@@ -113,7 +121,18 @@ class session {
   status create_slot(const repl::create_replication_slot& c);
   status start_replication(const repl::start_replication& s);
   void read_slot(const repl::read_replication_slot& r);
+  // walsender_proxy.cpp
   void forward_sql(const std::string& sql);
+  expected<pq_session*> upstream_session();
+  void close_upstream_session();
+  // After each upstream statement: drops a broken session, and the
+  // temporary snapshot slot once the client's transaction has ended.
+  void upstream_statement_done(const error* failed);
+  status check_published(const std::string& schema, const std::string& table);
+  void relay_copy(const std::string& sql, const proxy::statement& statement);
+  // Creates the temporary upstream slot whose snapshot the client's open
+  // transaction takes; returns its consistent point.
+  expected<lsn> upstream_snapshot_point();
   void send_keepalive(bool reply_requested);
   lsn advertisable_end() const;
 
@@ -126,6 +145,7 @@ class session {
   std::string database_, user_, application_name_, client_encoding_ = "UTF8",
                                                    options_;
   std::unique_ptr<pq_session> upstream_sql_;
+  std::string upstream_temp_slot_; // quoted-free name, while it exists
   std::unique_ptr<streaming_state> stream_;
 };
 

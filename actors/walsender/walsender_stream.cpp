@@ -15,6 +15,12 @@ status session::start_replication(const repl::start_replication& s) {
   if (!s.logical || !s.slot)
     return error{sqlstate::feature_not_supported,
                  "walmux does not support physical replication"};
+  if (transaction_status() != 'I')
+    return error{"25001",
+                 "START_REPLICATION cannot run inside a transaction block"};
+  // No more SQL until the stream ends: the upstream session (and with it
+  // any snapshot slot) is not kept open meanwhile.
+  close_upstream_session();
   auto slot = env_.slots->acquire(*s.slot, pid_);
   if (!slot)
     return std::move(slot).err();

@@ -23,28 +23,17 @@
 # clock runs from ALTER SUBSCRIPTION ... ENABLE until its origin reaches the
 # end LSN; rows/s = rows written / that time.
 set -euo pipefail
-root=$(cd "$(dirname "$0")/../.." && pwd)
+source "$(dirname "$0")/lib.sh"
 ks=${1:-1 2 4}
 single=${2:-50000}
 bigtxns=${3:-5}
 pgbin=${WALMUX_PGBIN:-/usr/lib/postgresql/15/bin}
-walmux=${WALMUX_BUILD_DIR:-$root/build}/walmux
-[ -x "$walmux" ] || { echo "build first: tools/build" >&2; exit 1; }
-helper=$root/tests/support/pg_cluster.sh
 rows=$(( single + bigtxns * 100000 ))
 
-eval "$("$helper" start --owner $$ -c 'max_wal_senders = 20' -c 'max_replication_slots = 20')"
+bench_cluster -c 'max_wal_senders = 20' -c 'max_replication_slots = 20'
 up_port=$PGPORT up_dir=$WALMUX_PG_DIR
-eval "$("$helper" start --owner $$ -c 'max_logical_replication_workers = 8' -c 'max_worker_processes = 16')"
-sub_port=$PGPORT sub_dir=$WALMUX_PG_DIR
-work=$(mktemp -d /tmp/walmux-fanout.XXXXXX)
-wm_pid=
-cleanup() {
-  [ -n "$wm_pid" ] && kill "$wm_pid" 2>/dev/null && wait "$wm_pid" 2>/dev/null || true
-  "$helper" stop "$up_dir"; "$helper" stop "$sub_dir"; rm -rf "$work"
-}
-trap cleanup EXIT
-export PGHOST=127.0.0.1 PGUSER=postgres
+bench_cluster -c 'max_logical_replication_workers = 8' -c 'max_worker_processes = 16'
+sub_port=$PGPORT
 up() { psql -X -q -v ON_ERROR_STOP=1 -p "$up_port" -d bench "$@"; }
 sub() { local db=$1; shift; psql -X -q -v ON_ERROR_STOP=1 -p "$sub_port" -d "$db" "$@"; }
 table="CREATE TABLE bench (id bigint PRIMARY KEY, k int, payload text);"
@@ -68,8 +57,7 @@ workload() {
   done
 }
 
-# CPU seconds (utime + stime) of a PID, or of the upstream's walsenders.
-cpu_of() { awk '{ printf "%.2f", ($14 + $15) / 100 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
+# CPU seconds (utime + stime) of the upstream's walsenders.
 walsender_cpu() {
   local total=0 pid pm
   pm=$(head -1 "$up_dir/data/postmaster.pid")
@@ -80,7 +68,6 @@ walsender_cpu() {
   done
   echo "$total"
 }
-now() { date +%s.%N; }
 
 # Waits until the subscriptions of databases sub1..sub$1 have applied
 # everything up to upstream LSN $2 (their origins' remote_lsn).
@@ -166,14 +153,7 @@ native_catch=$(catch_up_run "$up_port")
 echo "native   catch-up of one subscriber: ${native_catch}s"
 
 # walmux, on a free port, streaming from the upstream.
-wm_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-"$walmux" init -D "$work/wm" -c rds.logical_replication=on -c port="$wm_port" \
-  -c "upstream_conninfo=host=127.0.0.1 port=$up_port user=postgres dbname=bench" \
-  -c upstream_publications=pub -c max_wal_senders=20 >/dev/null
-"$walmux" -D "$work/wm" >"$work/walmux.log" 2>&1 &
-wm_pid=$!
-for _ in $(seq 300); do grep -q "started streaming" "$work/walmux.log" && break; sleep 0.1; done
-grep -q "started streaming" "$work/walmux.log" || { cat "$work/walmux.log"; exit 1; }
+bench_walmux "$up_port" bench pub -c max_wal_senders=20
 
 printf '\n%-8s %10s %22s %14s %16s %14s\n' "K" "wall s" "upstream walsender s" "vs native" "walmux CPU s" "per subscriber"
 for k in $ks; do

@@ -1,0 +1,48 @@
+# lib.sh: what the benchmark scripts share (sourced, not run): throw-away
+# PostgreSQL clusters, a walmux node streaming from one of them, a work
+# directory, and one cleanup that stops everything when the script ends.
+#
+# After `source lib.sh`: $root, $walmux, $work; bench_cluster, bench_walmux,
+# now, cpu_of.
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+walmux=${WALMUX_BUILD_DIR:-$root/build}/walmux
+[ -x "$walmux" ] || { echo "build first: tools/build" >&2; exit 1; }
+bench_helper=$root/tests/support/pg_cluster.sh
+work=$(mktemp -d /tmp/walmux-bench.XXXXXX)
+bench_dirs=()
+wm_pid=
+bench_cleanup() {
+  [ -n "$wm_pid" ] && kill "$wm_pid" 2>/dev/null && wait "$wm_pid" 2>/dev/null || true
+  local d
+  for d in "${bench_dirs[@]}"; do "$bench_helper" stop "$d" || true; done
+  rm -rf "$work"
+}
+trap bench_cleanup EXIT
+export PGHOST=127.0.0.1 PGUSER=postgres
+
+# bench_cluster [-c 'name = value' ...]: starts a cluster; sets $PGPORT and
+# $WALMUX_PG_DIR for the caller.
+bench_cluster() {
+  eval "$("$bench_helper" start --owner $$ "$@")"
+  bench_dirs+=("$WALMUX_PG_DIR")
+}
+
+# bench_walmux UPSTREAM_PORT DBNAME PUBLICATIONS [-c setting ...]: a walmux
+# node on a free port streaming from the upstream; sets $wm_port, $wm_pid.
+bench_walmux() {
+  local up_port=$1 db=$2 pubs=$3
+  shift 3
+  wm_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  "$walmux" init -D "$work/wm" -c rds.logical_replication=on -c port="$wm_port" \
+    -c "upstream_conninfo=host=127.0.0.1 port=$up_port user=postgres dbname=$db" \
+    -c upstream_publications="$pubs" "$@" >/dev/null
+  "$walmux" -D "$work/wm" >"$work/walmux.log" 2>&1 &
+  wm_pid=$!
+  local _
+  for _ in $(seq 300); do grep -q "started streaming" "$work/walmux.log" && break; sleep 0.1; done
+  grep -q "started streaming" "$work/walmux.log" || { cat "$work/walmux.log"; exit 1; }
+}
+
+now() { date +%s.%N; }
+# CPU seconds (utime + stime) of a PID.
+cpu_of() { awk -v hz="$(getconf CLK_TCK)" '{ printf "%.2f", ($14 + $15) / hz }' "/proc/$1/stat" 2>/dev/null || echo 0; }
