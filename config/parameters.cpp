@@ -50,7 +50,7 @@ constexpr std::string_view group_connections = "Connections";
 constexpr std::string_view group_upstream = "Upstream";
 constexpr std::string_view group_logging = "Reporting and Logging";
 
-const std::array<parameter_def, 17> table = {{
+const std::array<parameter_def, 18> table = {{
     {.name = "rds.logical_replication",
      .type = param_type::boolean,
      .context = param_context::postmaster,
@@ -178,6 +178,15 @@ const std::array<parameter_def, 17> table = {{
      .min = 1,
      .max = 65535,
      .default_int = 5433},
+    {.name = "metrics_port",
+     .type = param_type::integer,
+     .context = param_context::postmaster,
+     .group = group_connections,
+     .description = "Sets the TCP port of the Prometheus metrics endpoint "
+                    "(HTTP, on listen_addresses); 0 turns it off.",
+     .min = 0,
+     .max = 65535,
+     .default_int = 0},
     {.name = "upstream_conninfo",
      .type = param_type::string,
      .context = param_context::postmaster,

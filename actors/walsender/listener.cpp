@@ -4,6 +4,7 @@
 #include "actors/common/atoms.hpp"
 #include "common/log.hpp"
 
+#include <arpa/inet.h>
 #include <deque>
 #include <map>
 #include <thread>
@@ -272,15 +273,18 @@ listener::start(const std::string& addresses, int port,
             sockaddr_storage peer{};
             int len = sizeof(peer);
             char ip[64] = "";
+            int port = 0;
             if (uv_tcp_getpeername(&c->handle,
                                    reinterpret_cast<sockaddr*>(&peer),
                                    &len) == 0 &&
-                peer.ss_family == AF_INET)
-              uv_ip4_name(reinterpret_cast<sockaddr_in*>(&peer), ip,
-                          sizeof(ip));
+                peer.ss_family == AF_INET) {
+              auto* in = reinterpret_cast<sockaddr_in*>(&peer);
+              uv_ip4_name(in, ip, sizeof(ip));
+              port = ntohs(in->sin_port);
+            }
             const uint64_t id = self->next_id++;
             c->link = std::make_shared<connection_link>(
-                *static_cast<listener*>(self->wake.data), id, ip);
+                *static_cast<listener*>(self->wake.data), id, ip, port);
             c->handle.data = c;
             self->connections[id] = c;
             c->id = id;

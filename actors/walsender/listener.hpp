@@ -37,10 +37,12 @@ class listener;
 
 class connection_link : public std::enable_shared_from_this<connection_link> {
  public:
-  connection_link(listener& owner, uint64_t id, std::string peer)
+  connection_link(listener& owner, uint64_t id, std::string peer,
+                  int peer_port = 0)
       : owner_(owner)
       , id_(id)
-      , peer_(std::move(peer)) {}
+      , peer_(std::move(peer))
+      , peer_port_(peer_port) {}
 
   // Queues bytes for writing; ignored after close.
   void send(std::string bytes);
@@ -53,6 +55,7 @@ class connection_link : public std::enable_shared_from_this<connection_link> {
   bool wait_for_room(size_t bound, std::chrono::milliseconds timeout);
   bool closed() const { return closed_.load(); }
   const std::string& peer_address() const { return peer_; }
+  int peer_port() const { return peer_port_; }
 
   // The actor has handled `n` received bytes (any thread).
   void consumed(size_t n);
@@ -72,6 +75,7 @@ class connection_link : public std::enable_shared_from_this<connection_link> {
   listener& owner_;
   const uint64_t id_;
   const std::string peer_;
+  const int peer_port_;
   std::atomic<size_t> queued_{0};
   std::atomic<size_t> unread_{0};
   std::atomic<bool> closed_{false};

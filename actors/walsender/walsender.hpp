@@ -2,9 +2,10 @@
 // connection, speaking PostgreSQL's replication protocol as a publisher
 // (see shared/notes/protocol.md for each obligation).
 //
-// Startup: SSLRequest and GSSENCRequest are refused with 'N'; only
-// replication=database connections are served (plain SQL sessions get a
-// clear FATAL until the admin role exists); trust authentication from
+// Startup: SSLRequest and GSSENCRequest are refused with 'N';
+// replication=database connections are walsenders, connections without
+// replication are handed to the admin role (actors/admin/admin_session.hpp)
+// after startup, physical replication is refused; trust authentication from
 // 127.0.0.1 only; max_wal_senders and rds.logical_replication are enforced
 // with PostgreSQL's texts. The ParameterStatus set is PostgreSQL 15's, with
 // the upstream's server_version, because clients choose their queries by
@@ -12,9 +13,9 @@
 //
 // Commands: IDENTIFY_SYSTEM, CREATE/DROP/READ_REPLICATION_SLOT,
 // START_REPLICATION ... LOGICAL, SHOW; the set_config that every client
-// sends is answered here; any other SQL is run on the upstream in a
-// session of this connection's own (catalog queries of CREATE
-// SUBSCRIPTION) and its result relayed as it came.
+// sends is answered here; the other SQL of subscribers (catalog queries,
+// the table copy) runs on the upstream through the strict proxy of
+// walsender_proxy.cpp.
 //
 // Streaming: the actor's decoder walks the slot's stored stream; each pump
 // step sends what the link has room for (wal_sender_buffer_size), so a
@@ -24,9 +25,12 @@
 #pragma once
 
 #include "actors/slots/slot_manager.hpp"
+#include "actors/slots/slot_stats.hpp"
 #include "actors/source/upstream_state.hpp"
+#include "actors/system/settings_holder.hpp"
 #include "actors/wal_cache/wal_cache.hpp"
 #include "actors/walsender/listener.hpp"
+#include "actors/walsender/sender_registry.hpp"
 #include "storage/catalog.hpp"
 #include "storage/wal_store.hpp"
 
@@ -55,10 +59,14 @@ struct walsender_env {
   bool logical_replication = false;
   int max_wal_senders = 0;
   std::atomic<int> active_senders{0};
+  std::atomic<int> admin_sessions{0};
   // Reloadable (SIGHUP): read at each use.
   std::atomic<int64_t> wal_sender_timeout_ms{60000};
   std::atomic<int64_t> send_buffer_bytes{1 << 20};
   std::atomic<int> next_pid{0};
+  settings_holder settings; // SHOW and the admin catalog
+  sender_registry senders;  // pg_stat_replication
+  slot_stats slot_counts;   // pg_stat_replication_slots
 };
 
 caf::actor spawn_walsender(caf::actor_system& system, walsender_env& env,

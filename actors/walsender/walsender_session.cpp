@@ -4,6 +4,7 @@
 
 #include "actors/common/pq_session.hpp"
 #include "actors/source/source.hpp"
+#include "actors/walsender/slot_commands.hpp"
 #include "common/log.hpp"
 
 #include <cctype>
@@ -27,6 +28,8 @@ bool session::on_data(const std::string& bytes) {
 bool session::on_frame(const wire::frame& f) {
   if (!started_)
     return on_startup(f);
+  if (admin_)
+    return admin_->on_frame(f);
   // A client that sends commands without reading the answers waits here:
   // its answers stay within the send bound, and the listener stops reading
   // from it once this actor's mailbox holds its limit.
@@ -94,38 +97,76 @@ bool session::on_startup(const wire::frame& f) {
                            "\", database \"" + database_ + "\""}
                      .with_detail("walmux accepts connections from 127.0.0.1 "
                                   "only (trust)."));
-  if (param("replication") != "database")
-    return fatal(
-        error{sqlstate::feature_not_supported,
-              "walmux accepts only logical replication connections"}
-            .with_hint("Connect with replication=database; walmux has no "
-                       "SQL interface for plain sessions yet."));
-  if (!env_.logical_replication)
+  std::string replication = param("replication");
+  for (auto& ch : replication)
+    ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  const bool admin = replication.empty() || replication == "false" ||
+                     replication == "off" || replication == "no" ||
+                     replication == "0";
+  if (!admin && replication != "database")
+    return fatal(error{sqlstate::feature_not_supported,
+                       "walmux does not support physical replication"}
+                     .with_hint("Connect with replication=database for "
+                                "logical replication, or without it for "
+                                "walmux's SQL surface."));
+  if (admin) {
+    pid_ = ++env_.next_pid;
+    admin_ =
+        std::make_unique<admin::admin_session>(env_, link_, pid_, database_);
+    ++env_.admin_sessions;
+  } else if (!env_.logical_replication)
     return fatal(error{"55000", "logical decoding requires wal_level >= "
                                 "logical"}
                      .with_hint("Set rds.logical_replication = on in "
                                 "walmux.conf and restart walmux."));
-  if (++env_.active_senders > env_.max_wal_senders) {
+  if (!admin && ++env_.active_senders > env_.max_wal_senders) {
     --env_.active_senders;
     return fatal(error{"53300", "number of requested standby connections "
                                 "exceeds max_wal_senders (currently " +
                                     std::to_string(env_.max_wal_senders) +
                                     ")"});
   }
-  counted_ = true;
+  counted_ = !admin;
   std::string version = env_.upstream->server_version();
   if (version.empty()) {
     // The source has not reached the upstream yet: ask it directly.
     auto probe = pq_session::connect(env_.upstream_conninfo, {});
-    if (!probe)
+    if (!probe && admin) {
+      // The SQL surface works without the upstream; clients need some
+      // server_version, and walmux's surface is PostgreSQL 15's.
+      version = "15.0";
+    } else if (!probe)
       return fatal(error{"57P03", "the upstream server is not reachable yet"}
                        .with_detail(probe.err().message));
-    env_.upstream->set_server_version((*probe)->parameter("server_version"),
-                                      (*probe)->server_version());
-    version = env_.upstream->server_version();
+    if (probe) {
+      env_.upstream->set_server_version((*probe)->parameter("server_version"),
+                                        (*probe)->server_version());
+      version = env_.upstream->server_version();
+    }
   }
-  pid_ = ++env_.next_pid;
+  if (!admin) {
+    pid_ = ++env_.next_pid;
+    sender_status status;
+    status.pid = pid_;
+    status.user = user_;
+    status.application_name = application_name_;
+    status.client_addr = link_->peer_address();
+    status.client_port = link_->peer_port();
+    status.backend_start = unix_micros_now();
+    env_.senders.put(std::move(status));
+  }
   started_ = true;
+  started_at_ = clock::now();
+  log_message(elevel::log,
+              "connection authorized: user=" + user_ +
+                  " database=" + database_ +
+                  (application_name_.empty()
+                       ? ""
+                       : " application_name=" + application_name_) +
+                  (admin ? "" : " replication=database") +
+                  " host=" + link_->peer_address() +
+                  " port=" + std::to_string(link_->peer_port()) +
+                  " pid=" + std::to_string(pid_));
   frames_ = wire::frame_reader(wire::frame_mode::typed);
   std::string out;
   wire::encode(out, wire::authentication{});
@@ -151,6 +192,23 @@ bool session::on_startup(const wire::frame& f) {
   wire::encode(out, wire::ready_for_query{'I'});
   link_->send(std::move(out));
   return true;
+}
+
+void session::log_disconnection() const {
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                      clock::now() - started_at_)
+                      .count();
+  char took[64];
+  std::snprintf(took, sizeof took, "%lld:%02lld:%02lld.%03lld",
+                static_cast<long long>(ms / 3600000),
+                static_cast<long long>(ms / 60000 % 60),
+                static_cast<long long>(ms / 1000 % 60),
+                static_cast<long long>(ms % 1000));
+  log_message(elevel::log, std::string("disconnection: session time: ") + took +
+                               " user=" + user_ + " database=" + database_ +
+                               " host=" + link_->peer_address() +
+                               " port=" + std::to_string(link_->peer_port()) +
+                               " pid=" + std::to_string(pid_));
 }
 
 void session::send_rows(
@@ -193,29 +251,18 @@ status session::create_slot(const repl::create_replication_slot& c) {
   auto opts = repl::interpret_create_slot_options(c);
   if (!opts)
     return std::move(opts).err();
-  if (c.plugin != "pgoutput" && c.plugin != "wal2json")
-    return error{"58P01", "could not access file \"" + c.plugin +
-                              "\": No such file or directory"};
   const bool use_snapshot = opts->snapshot == repl::snapshot_action::use;
   if (use_snapshot &&
       (!upstream_sql_ || upstream_sql_->transaction_status() != 'T'))
     return error{sqlstate::internal_error,
                  "CREATE_REPLICATION_SLOT ... (SNAPSHOT 'use') must be "
                  "called inside a transaction"};
-  storage::slot_record slot;
-  slot.name = c.slot;
-  slot.plugin = c.plugin;
-  slot.database = database_;
-  slot.temporary = c.temporary;
-  slot.two_phase = opts->two_phase;
-  // Every transaction committing from here on is in the store or on its
-  // way; none before it will be sent.
-  lsn consistent{std::max(env_.store->last_end_lsn().value,
-                          env_.upstream->confirmed.load())};
-  slot.confirmed_flush = consistent;
-  slot.restart_lsn = consistent;
-  if (auto st = env_.slots->create(slot, pid_); !st)
-    return st;
+  auto created = create_logical_slot(env_, c.slot, c.plugin, database_,
+                                     c.temporary, opts->two_phase, pid_);
+  if (!created)
+    return std::move(created).err();
+  const storage::slot_record& slot = *created;
+  lsn consistent = slot.confirmed_flush;
   if (use_snapshot) {
     // The slot, created above, holds retention from a point before the
     // snapshot's; it is in use by this session until it has the latter.
@@ -230,13 +277,12 @@ status session::create_slot(const repl::create_replication_slot& c) {
       return moved;
     }
     consistent = *point;
+    log_message(elevel::log,
+                "replication slot \"" + slot.name + "\" starts at " +
+                    lsn_to_string(consistent) +
+                    ", the consistent point of the snapshot its session's "
+                    "transaction uses");
   }
-  log_message(elevel::log,
-              "created replication slot \"" + slot.name + "\" (" + slot.plugin +
-                  ") at " + lsn_to_string(consistent) +
-                  (use_snapshot ? ", the consistent point of the snapshot "
-                                  "its session's transaction uses"
-                                : ""));
   send_rows({{"slot_name", 0, 0, text_oid, -1, -1, 0},
              {"consistent_point", 0, 0, text_oid, -1, -1, 0},
              {"snapshot_name", 0, 0, text_oid, -1, -1, 0},
@@ -304,11 +350,8 @@ bool session::on_query(const std::string& sql) {
         } else if constexpr (std::is_same_v<T, repl::create_replication_slot>) {
           result = create_slot(cmd);
         } else if constexpr (std::is_same_v<T, repl::drop_replication_slot>) {
-          result = env_.slots->drop(cmd.slot, cmd.wait, pid_);
+          result = drop_slot(env_, cmd.slot, cmd.wait, pid_);
           if (result) {
-            log_message(elevel::log,
-                        "dropped replication slot \"" + cmd.slot + "\"");
-            env_.cache->forget(cmd.slot);
             link_->send(
                 encoded(wire::command_complete{"DROP_REPLICATION_SLOT"}));
           }

@@ -6,6 +6,7 @@
 // role; see walsender.hpp for the contracts.
 #pragma once
 
+#include "actors/admin/admin_session.hpp"
 #include "actors/common/clock.hpp"
 #include "actors/common/pq_session.hpp"
 #include "actors/decoder/decoder.hpp"
@@ -78,8 +79,16 @@ class session {
 
   ~session() {
     end_streaming();
-    if (pid_ != 0)
+    if (admin_) {
+      admin_.reset();
+      --env_.admin_sessions;
+    }
+    if (started_)
+      log_disconnection();
+    if (pid_ != 0) {
       env_.slots->release_session(pid_);
+      env_.senders.remove(pid_);
+    }
     if (counted_)
       --env_.active_senders;
   }
@@ -93,6 +102,7 @@ class session {
  private:
   bool on_frame(const wire::frame& f);
   bool on_startup(const wire::frame& f);
+  void log_disconnection() const;
   bool on_query(const std::string& sql);
   bool on_copy_data(const std::string& data);
   void end_streaming();
@@ -140,6 +150,7 @@ class session {
   std::shared_ptr<connection_link> link_;
   wire::frame_reader frames_;
   bool started_ = false;
+  clock::time_point started_at_;
   bool counted_ = false;
   int pid_ = 0;
   std::string database_, user_, application_name_, client_encoding_ = "UTF8",
@@ -147,6 +158,8 @@ class session {
   std::unique_ptr<pq_session> upstream_sql_;
   std::string upstream_temp_slot_; // quoted-free name, while it exists
   std::unique_ptr<streaming_state> stream_;
+  // A connection without replication=database: served by the admin role.
+  std::unique_ptr<admin::admin_session> admin_;
 };
 
 } // namespace walmux::actors::walsender_detail

@@ -99,6 +99,11 @@ status session::start_replication(const repl::start_replication& s) {
               "starting logical decoding for slot \"" + st->slot + "\"");
   log_message(elevel::debug1, "streaming transactions committing after " +
                                   lsn_to_string(st->dec->start_point()));
+  env_.senders.update(pid_, [&](sender_status& s) {
+    s.state = "catchup";
+    s.slot = st->slot;
+    s.sent = st->sent_end;
+  });
   stream_ = std::move(st);
   link_->send(encoded(wire::copy_response{'W', 0, {}}));
   send_keepalive(false);
@@ -121,6 +126,10 @@ void session::send_keepalive(bool reply_requested) {
 void session::end_streaming() {
   if (!stream_)
     return;
+  env_.senders.update(pid_, [](sender_status& s) {
+    s.state = "startup";
+    s.slot.clear();
+  });
   for (const auto& c : env_.cache->counters())
     if (c.slot == stream_->slot)
       log_message(elevel::log,
@@ -145,6 +154,14 @@ bool session::on_copy_data(const std::string& data) {
     stream_->last_reply = clock::now();
     stream_->ping_sent = false;
     env_.slots->confirm(stream_->slot, r->flush);
+    env_.senders.update(pid_, [&](sender_status& s) {
+      s.write = r->write;
+      s.flush = r->flush;
+      s.replay = r->apply;
+      s.reply_time = unix_micros_now();
+      if (r->flush >= s.sent)
+        s.caught_up_at = s.reply_time;
+    });
     if (r->reply_requested)
       send_keepalive(false);
   }
@@ -178,7 +195,9 @@ bool session::pump() {
   const size_t bound = static_cast<size_t>(env_.send_buffer_bytes.load());
   std::string batch;
   bool blocked = false;
-  const int64_t now_pg = pg_micros_now(); // one send time per step
+  uint64_t step_bytes = 0, step_messages = 0;
+  uint64_t step_txns = 0, step_txn_bytes = 0; // decoded for the client
+  const int64_t now_pg = pg_micros_now();     // one send time per step
   while (true) {
     // Send what is decoded, as long as the client takes it.
     while (st.pending_next < st.pending.size()) {
@@ -190,7 +209,9 @@ bool session::pump() {
       stream::encode_xlog_copy_data(batch, o.data_start, o.wal_end, now_pg,
                                     o.payload);
       st.sent_end = std::max(st.sent_end, o.wal_end);
+      ++step_messages;
       if (batch.size() >= send_batch_bytes) {
+        step_bytes += batch.size();
         link_->send(std::move(batch));
         batch.clear();
       }
@@ -218,16 +239,33 @@ bool session::pump() {
       break;
     }
     st.at_end = false;
+    const size_t before = st.pending.size();
     if (auto f = st.dec->feed(txn, st.pending); !f) {
       link_->send(std::move(batch));
       send_error(f.err());
       link_->close();
       return false;
     }
+    if (st.pending.size() > before) {
+      uint64_t bytes = 0;
+      for (size_t i = before; i < st.pending.size(); ++i)
+        bytes += st.pending[i].payload.size();
+      ++step_txns;
+      step_txn_bytes += bytes;
+    }
     st.processed_end = std::max(st.processed_end, txn.commit.end_lsn);
   }
+  step_bytes += batch.size();
+  if (step_txns > 0)
+    env_.slot_counts.add(st.slot, step_txns, step_txn_bytes);
   if (!batch.empty())
     link_->send(std::move(batch));
+  env_.senders.update(pid_, [&](sender_status& s) {
+    s.sent = st.sent_end;
+    s.bytes_sent += step_bytes;
+    s.messages_sent += step_messages;
+    s.state = st.at_end ? "streaming" : "catchup";
+  });
   // Tell the client how far the stream has gone when it is idle: tablesync
   // catch-up and pg_recvlogical --endpos wait for it.
   if (st.pending_next >= st.pending.size() &&

@@ -447,13 +447,20 @@ TEST_F(walsender_clients, limits_answer_with_postgresql_texts) {
   ASSERT_TRUE(rows);
   EXPECT_EQ((*rows)[0][0], "0");
 
-  // Plain SQL sessions are refused clearly (until the admin role lands).
-  auto plain = run_query(node_->conninfo(false), "SELECT 1");
-  ASSERT_FALSE(plain);
-  EXPECT_NE(plain.err().message.find(
-                "walmux accepts only logical replication connections"),
+  // A plain session is served by the SQL surface (admin_sql_test.cpp);
+  // physical replication is refused clearly.
+  auto plain = run_query(node_->conninfo(false), "SELECT 1 AS one");
+  ASSERT_TRUE(plain) << plain.err().message;
+  EXPECT_EQ((*plain)[0][0], "1");
+  auto physical =
+      run_query("host=127.0.0.1 port=" + std::to_string(node_->port()) +
+                    " user=postgres dbname=postgres replication=true",
+                "IDENTIFY_SYSTEM");
+  ASSERT_FALSE(physical);
+  EXPECT_NE(physical.err().message.find(
+                "walmux does not support physical replication"),
             std::string::npos)
-      << plain.err().message;
+      << physical.err().message;
 }
 
 TEST_F(walsender_clients, logical_replication_off_refuses_walsenders) {

@@ -9,6 +9,7 @@
 #include "protocol/frame.hpp"
 #include "protocol/messages.hpp"
 #include "tests/support/pg_cluster.hpp"
+#include "tests/support/process.hpp"
 
 #include <arpa/inet.h>
 #include <cstring>
@@ -62,19 +63,6 @@ class blocking_conn {
   int fd_;
   frame_reader reader_;
 };
-
-int connect_loopback(int port) {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    ::close(fd);
-    return -1;
-  }
-  return fd;
-}
 
 // Logs in as `user` with `password` and returns SELECT current_user, or the
 // server's error message.

@@ -35,6 +35,8 @@ bool wait_until(const std::function<bool()>& condition,
 // A TCP port on 127.0.0.1 that was free a moment ago (bound to port 0 and
 // released); good enough for a test that starts a server on it at once.
 int free_tcp_port();
+// A socket connected to 127.0.0.1:port, or -1.
+int connect_loopback(int port);
 
 // True when `pid` exists and is not a zombie.
 bool process_alive(pid_t pid);

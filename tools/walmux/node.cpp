@@ -7,6 +7,7 @@
 // actor system, catalog, lock (which removes walmux.pid).
 #include "tools/walmux/node.hpp"
 
+#include "actors/admin/metrics.hpp"
 #include "actors/slots/checkpointer.hpp"
 #include "actors/slots/retention.hpp"
 #include "actors/slots/slot_manager.hpp"
@@ -199,6 +200,22 @@ int run_node(const command_line& cl) {
       **cat, static_cast<int>(settings.get_int("max_replication_slots")));
   if (auto st = slots.load(); !st)
     return fatal(st.err());
+  if (!settings.logical_replication()) {
+    // PostgreSQL refuses to start with logical slots and wal_level below
+    // logical; the reference's procedure drops the slots first.
+    std::string names;
+    for (const auto& v : slots.list())
+      names += (names.empty() ? "" : ", ") + v.record.name;
+    if (!names.empty())
+      return fatal(
+          error{"55000", "logical replication slots exist, but "
+                         "rds.logical_replication is off"}
+              .with_detail("Slots to drop: " + names + ".")
+              .with_hint(
+                  "Start walmux with rds.logical_replication = on, "
+                  "drop them (SELECT pg_drop_replication_slot(slot_name) "
+                  "FROM pg_replication_slots), then turn it off."));
+  }
   actors::upstream_state upstream;
   actors::walsender_env env;
   env.slots = &slots;
@@ -222,6 +239,7 @@ int run_node(const command_line& cl) {
     retention.max_slot_wal_keep_size_mb = s.get_int("max_slot_wal_keep_size");
     env.wal_sender_timeout_ms = s.get_int("wal_sender_timeout");
     env.send_buffer_bytes = s.get_int("wal_sender_buffer_size") * 1024;
+    env.settings.set(s);
   };
   apply_reloadable(settings);
   {
@@ -262,6 +280,25 @@ int run_node(const command_line& cl) {
                                  settings.get_string("listen_addresses") +
                                  "\", port " +
                                  std::to_string(settings.get_int("port")));
+    std::unique_ptr<actors::admin::metrics_server> metrics;
+    if (const int mport = static_cast<int>(settings.get_int("metrics_port"));
+        mport > 0) {
+      std::string address = settings.get_string("listen_addresses");
+      address = address.substr(0, address.find(','));
+      auto served =
+          actors::admin::metrics_server::start(address, mport, [&env] {
+            return actors::admin::render_metrics(env);
+          });
+      if (!served) {
+        listener->stop();
+        for (auto& a : roles)
+          caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
+        return fatal(served.err());
+      }
+      metrics = std::move(*served);
+      log_message(elevel::log, "serving metrics on http://" + address + ":" +
+                                   std::to_string(mport) + "/metrics");
+    }
     log_message(elevel::log, "walmux node is running with " +
                                  std::to_string(cfg.scheduler_threads()) +
                                  " scheduler threads");

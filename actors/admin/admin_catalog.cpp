@@ -1,0 +1,352 @@
+// admin_catalog.cpp: the node's state as SQL tables and functions
+// (admin_catalog.hpp).
+#include "actors/admin/admin_catalog.hpp"
+
+#include "actors/common/clock.hpp"
+#include "actors/walsender/slot_commands.hpp"
+#include "protocol/pg_text.hpp"
+#include "storage/retention.hpp"
+
+#include <cstdio>
+#include <map>
+
+namespace walmux::actors::admin {
+namespace {
+
+constexpr int64_t unix_to_pg_epoch_us = 946684800LL * 1000000;
+
+sql_value text(std::string s) {
+  return sql_value{std::move(s)};
+}
+sql_value integer(int64_t v) {
+  return sql_value{v};
+}
+sql_value boolean(bool b) {
+  return sql_value{int64_t{b ? 1 : 0}};
+}
+sql_value null() {
+  return sql_value{std::monostate{}};
+}
+sql_value lsn_value(lsn at) {
+  return text(lsn_to_string(at));
+}
+
+sql_value timestamp_value(int64_t unix_micros) {
+  return unix_micros == 0
+             ? null()
+             : text(pgtext::timestamptz_utc(unix_micros - unix_to_pg_epoch_us));
+}
+
+std::optional<std::string> text_arg(const std::vector<sql_value>& args,
+                                    size_t i) {
+  if (i >= args.size())
+    return std::nullopt;
+  if (auto* s = std::get_if<std::string>(&args[i]))
+    return *s;
+  if (auto* n = std::get_if<int64_t>(&args[i]))
+    return std::to_string(*n);
+  return std::nullopt;
+}
+
+// PostgreSQL's boolean input: true/false, t/f, on/off, yes/no, 1/0.
+expected<bool> bool_arg(const std::vector<sql_value>& args, size_t i,
+                        bool absent) {
+  if (i >= args.size() || std::holds_alternative<std::monostate>(args[i]))
+    return absent;
+  if (auto* n = std::get_if<int64_t>(&args[i]))
+    return *n != 0;
+  std::string s = text_arg(args, i).value_or("");
+  for (auto& c : s)
+    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (s == "t" || s == "true" || s == "on" || s == "yes" || s == "1")
+    return true;
+  if (s == "f" || s == "false" || s == "off" || s == "no" || s == "0")
+    return false;
+  return error{sqlstate::invalid_text_representation,
+               "invalid input syntax for type boolean: \"" + s + "\""};
+}
+
+expected<lsn> lsn_arg(const std::vector<sql_value>& args, size_t i) {
+  auto s = text_arg(args, i);
+  if (!s)
+    return error{sqlstate::invalid_text_representation,
+                 "invalid input syntax for type pg_lsn: \"\""};
+  return lsn_parse(*s);
+}
+
+error null_argument(const char* what) {
+  return error{sqlstate::invalid_parameter_value,
+               std::string(what) + " must not be null"};
+}
+
+// pg_replication_slots, PostgreSQL 15's columns (and, hidden, 16+'s
+// invalidation reason).
+table_def replication_slots(walsender_env& env) {
+  return {
+      "pg_replication_slots",
+      "CREATE TABLE x(slot_name name, plugin name, slot_type text, "
+      "datoid oid, database name, temporary bool, active bool, "
+      "active_pid int4, xmin xid, catalog_xmin xid, restart_lsn pg_lsn, "
+      "confirmed_flush_lsn pg_lsn, wal_status text, safe_wal_size int8, "
+      "two_phase bool, invalidation_reason text HIDDEN)",
+      0,
+      [&env](const std::vector<sql_value>&) -> expected<std::vector<sql_row>> {
+        auto settings = env.settings.get();
+        const int64_t keep_mb =
+            settings ? settings->get_int("max_slot_wal_keep_size") : -1;
+        const uint64_t written = env.store->written_position();
+        std::vector<sql_row> rows;
+        for (const auto& v : env.slots->list()) {
+          const auto& r = v.record;
+          storage::slot_retention need{
+              r.name, env.store->scan_start_for(r.confirmed_flush),
+              !r.invalidation_reason.empty()};
+          auto safe = storage::safe_wal_size(need, written, keep_mb);
+          rows.push_back(
+              {text(r.name), text(r.plugin), text("logical"), null(),
+               text(r.database), boolean(r.temporary),
+               boolean(v.active_pid != 0),
+               v.active_pid ? integer(v.active_pid) : null(), null(), null(),
+               lsn_value(r.restart_lsn), lsn_value(r.confirmed_flush),
+               text(std::string(storage::wal_status(need, written, keep_mb))),
+               safe ? integer(*safe) : null(), boolean(r.two_phase),
+               r.invalidation_reason.empty() ? null()
+                                             : text(r.invalidation_reason)});
+        }
+        return rows;
+      }};
+}
+
+// aurora_stat_logical_wal_cache(): one row per slot; wal_cache_blks_hit is
+// a hidden alias of cache_hit (the reference's example query uses it).
+table_def wal_cache_stats(walsender_env& env) {
+  return {
+      "aurora_stat_logical_wal_cache",
+      "CREATE TABLE x(name text, active_pid int4, cache_hit int8, "
+      "cache_miss int8, blks_read int8, hit_rate text, "
+      "last_reset_timestamp timestamptz, wal_cache_blks_hit int8 HIDDEN)",
+      0,
+      [&env](const std::vector<sql_value>&) -> expected<std::vector<sql_row>> {
+        std::map<std::string, storage::cache_counters> counters;
+        for (auto& c : env.cache->counters())
+          counters[c.slot] = c.counters;
+        std::vector<sql_row> rows;
+        for (const auto& v : env.slots->list()) {
+          auto it = counters.find(v.record.name);
+          const storage::cache_counters c =
+              it == counters.end() ? storage::cache_counters{} : it->second;
+          char rate[32];
+          std::snprintf(rate, sizeof rate, "%.2f%%",
+                        c.blocks_read == 0
+                            ? 0.0
+                            : 100.0 * static_cast<double>(c.hits) /
+                                  static_cast<double>(c.blocks_read));
+          rows.push_back({text(v.record.name),
+                          v.active_pid ? integer(v.active_pid) : null(),
+                          integer(static_cast<int64_t>(c.hits)),
+                          integer(static_cast<int64_t>(c.misses)),
+                          integer(static_cast<int64_t>(c.blocks_read)),
+                          text(rate), timestamp_value(c.last_reset_time),
+                          integer(static_cast<int64_t>(c.hits))});
+        }
+        return rows;
+      }};
+}
+
+table_def origin_status(walsender_env& env, const char* name) {
+  return {
+      name,
+      "CREATE TABLE x(local_id oid, external_id text, remote_lsn pg_lsn, "
+      "local_lsn pg_lsn)",
+      0,
+      [&env](const std::vector<sql_value>&) -> expected<std::vector<sql_row>> {
+        auto origins = env.catalog->list_origins();
+        if (!origins)
+          return std::move(origins).err();
+        std::vector<sql_row> rows;
+        for (const auto& o : *origins)
+          rows.push_back({integer(o.id), text(o.name), lsn_value(o.remote_lsn),
+                          lsn_value(o.local_lsn)});
+        return rows;
+      }};
+}
+
+expected<storage::slot_record>
+create_slot_from_args(walsender_env& env, int pid, const std::string& database,
+                      const std::vector<sql_value>& args) {
+  auto name = text_arg(args, 0);
+  auto plugin = text_arg(args, 1);
+  if (!name)
+    return null_argument("slot_name");
+  if (!plugin)
+    return null_argument("plugin");
+  auto temporary = bool_arg(args, 2, false);
+  if (!temporary)
+    return std::move(temporary).err();
+  auto two_phase = bool_arg(args, 3, false);
+  if (!two_phase)
+    return std::move(two_phase).err();
+  return create_logical_slot(env, *name, *plugin, database, *temporary,
+                             *two_phase, pid);
+}
+
+// pg_stat_replication, PostgreSQL 15's columns. walmux does not measure
+// the lag columns yet: they are NULL, as PostgreSQL shows them for a
+// walsender without recent replies.
+table_def stat_replication(walsender_env& env) {
+  return {
+      "pg_stat_replication",
+      "CREATE TABLE x(pid int4, usesysid oid, usename name, "
+      "application_name text, client_addr text, client_hostname text, "
+      "client_port int4, backend_start timestamptz, backend_xmin xid, "
+      "state text, sent_lsn pg_lsn, write_lsn pg_lsn, flush_lsn pg_lsn, "
+      "replay_lsn pg_lsn, write_lag text, flush_lag text, replay_lag "
+      "text, sync_priority int4, sync_state text, reply_time "
+      "timestamptz, slot_name name HIDDEN)",
+      0,
+      [&env](const std::vector<sql_value>&) -> expected<std::vector<sql_row>> {
+        std::vector<sql_row> rows;
+        for (const auto& s : env.senders.list()) {
+          const bool streaming = s.state != "startup";
+          rows.push_back({integer(s.pid),
+                          integer(10),
+                          text(s.user),
+                          text(s.application_name),
+                          text(s.client_addr),
+                          null(),
+                          integer(s.client_port),
+                          timestamp_value(s.backend_start),
+                          null(),
+                          text(s.state),
+                          streaming ? lsn_value(s.sent) : null(),
+                          streaming ? lsn_value(s.write) : null(),
+                          streaming ? lsn_value(s.flush) : null(),
+                          streaming ? lsn_value(s.replay) : null(),
+                          null(),
+                          null(),
+                          null(),
+                          integer(0),
+                          text("async"),
+                          timestamp_value(s.reply_time),
+                          s.slot.empty() ? null() : text(s.slot)});
+        }
+        return rows;
+      }};
+}
+
+// pg_stat_replication_slots, PostgreSQL 15's columns.
+table_def stat_replication_slots(walsender_env& env) {
+  return {
+      "pg_stat_replication_slots",
+      "CREATE TABLE x(slot_name text, spill_txns int8, spill_count int8, "
+      "spill_bytes int8, stream_txns int8, stream_count int8, "
+      "stream_bytes int8, total_txns int8, total_bytes int8, "
+      "stats_reset timestamptz)",
+      0,
+      [&env](const std::vector<sql_value>&) -> expected<std::vector<sql_row>> {
+        std::vector<sql_row> rows;
+        for (const auto& v : env.slots->list()) {
+          const slot_counts c = env.slot_counts.get(v.record.name);
+          rows.push_back({text(v.record.name), integer(0), integer(0),
+                          integer(0), integer(0), integer(0), integer(0),
+                          integer(static_cast<int64_t>(c.total_txns)),
+                          integer(static_cast<int64_t>(c.total_bytes)),
+                          timestamp_value(c.stats_reset)});
+        }
+        return rows;
+      }};
+}
+
+} // namespace
+
+node_catalog make_node_catalog(walsender_env& env, int session_pid,
+                               const std::string& database) {
+  node_catalog c;
+  c.tables.push_back(replication_slots(env));
+  c.tables.push_back(stat_replication(env));
+  c.tables.push_back(stat_replication_slots(env));
+  c.tables.push_back(wal_cache_stats(env));
+  c.tables.push_back(origin_status(env, "pg_replication_origin_status"));
+  c.tables.push_back(origin_status(env, "pg_show_replication_origin_status"));
+  c.tables.push_back(
+      {"pg_create_logical_replication_slot",
+       "CREATE TABLE x(slot_name name, lsn pg_lsn, arg_slot_name HIDDEN, "
+       "arg_plugin HIDDEN, arg_temporary HIDDEN, arg_two_phase HIDDEN)",
+       4,
+       [&env, session_pid, database](const std::vector<sql_value>& args)
+           -> expected<std::vector<sql_row>> {
+         auto slot = create_slot_from_args(env, session_pid, database, args);
+         if (!slot)
+           return std::move(slot).err();
+         return std::vector<sql_row>{
+             {text(slot->name), lsn_value(slot->confirmed_flush)}};
+       }});
+
+  c.functions.push_back(
+      {"pg_create_logical_replication_slot", 2, 4, "text",
+       [&env, session_pid,
+        database](const std::vector<sql_value>& args) -> expected<sql_value> {
+         auto slot = create_slot_from_args(env, session_pid, database, args);
+         if (!slot)
+           return std::move(slot).err();
+         return text("(" + slot->name + "," +
+                     lsn_to_string(slot->confirmed_flush) + ")");
+       }});
+  c.functions.push_back(
+      {"pg_drop_replication_slot", 1, 1, "void",
+       [&env, session_pid](
+           const std::vector<sql_value>& args) -> expected<sql_value> {
+         auto name = text_arg(args, 0);
+         if (!name)
+           return null_argument("slot_name");
+         if (auto st = drop_slot(env, *name, false, session_pid); !st)
+           return std::move(st).err();
+         return text("");
+       }});
+  c.functions.push_back(
+      {"aurora_stat_reset_wal_cache", 1, 1, "text",
+       [&env](const std::vector<sql_value>& args) -> expected<sql_value> {
+         auto name = text_arg(args, 0);
+         if (name && !env.slots->get(*name))
+           return text("Replication slot not found. Please try again.");
+         env.cache->reset(name);
+         return text("Reset the logical wal cache counter.");
+       }});
+  c.functions.push_back(
+      {"pg_stat_reset_replication_slot", 1, 1, "void",
+       [&env](const std::vector<sql_value>& args) -> expected<sql_value> {
+         auto name = text_arg(args, 0);
+         if (name && !env.slots->get(*name))
+           return error{sqlstate::undefined_object,
+                        "replication slot \"" + *name + "\" does not exist"};
+         env.slot_counts.reset(name, unix_micros_now());
+         return text("");
+       }});
+  c.functions.push_back(
+      {"pg_current_wal_lsn", 0, 0, "pg_lsn",
+       [&env](const std::vector<sql_value>&) -> expected<sql_value> {
+         return lsn_value(creation_point(env));
+       }});
+  c.functions.push_back(
+      {"pg_wal_lsn_diff", 2, 2, "numeric",
+       [](const std::vector<sql_value>& args) -> expected<sql_value> {
+         auto a = lsn_arg(args, 0);
+         if (!a)
+           return std::move(a).err();
+         auto b = lsn_arg(args, 1);
+         if (!b)
+           return std::move(b).err();
+         return integer(static_cast<int64_t>(a->value) -
+                        static_cast<int64_t>(b->value));
+       }});
+  c.functions.push_back(
+      {"version", 0, 0, "text",
+       [&env](const std::vector<sql_value>&) -> expected<sql_value> {
+         return text(
+             "walmux " WALMUX_VERSION " (logical replication for PostgreSQL " +
+             env.upstream->server_version() + ") on x86_64-pc-linux-gnu");
+       }});
+  return c;
+}
+
+} // namespace walmux::actors::admin

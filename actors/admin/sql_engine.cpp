@@ -1,0 +1,552 @@
+// sql_engine.cpp: SQLite with live-state virtual tables (sql_engine.hpp).
+#include "actors/admin/sql_engine.hpp"
+
+#include <cctype>
+#include <charconv>
+#include <cstring>
+
+#include <sqlite3.h>
+
+namespace walmux::actors::admin {
+namespace {
+
+// Errors raised inside SQLite callbacks travel as "\x1f<SQLSTATE>\x1f<text>"
+// so that the engine can give the client the SQLSTATE back.
+constexpr char error_mark = '\x1f';
+
+std::string encode_error(const error& e) {
+  return std::string(1, error_mark) + e.code + error_mark + e.message;
+}
+
+std::string after(std::string_view text, std::string_view prefix) {
+  return std::string(text.substr(prefix.size()));
+}
+
+// PostgreSQL's error for SQLite's message `m`.
+error translate_error(std::string_view m) {
+  if (!m.empty() && m[0] == error_mark) {
+    const size_t second = m.find(error_mark, 1);
+    if (second != std::string_view::npos)
+      return error{std::string(m.substr(1, second - 1)),
+                   std::string(m.substr(second + 1))};
+  }
+  if (m.rfind("no such table: ", 0) == 0)
+    return error{"42P01", "relation \"" + after(m, "no such table: ") +
+                              "\" does not exist"};
+  if (m.rfind("no such table-valued function: ", 0) == 0)
+    return error{"42883", "function " +
+                              after(m, "no such table-valued function: ") +
+                              "() does not exist"};
+  if (m.rfind("no such function: ", 0) == 0)
+    return error{"42883", "function " + after(m, "no such function: ") +
+                              "() does not exist"};
+  if (m.rfind("wrong number of arguments to function ", 0) == 0)
+    return error{"42883",
+                 "function " +
+                     after(m, "wrong number of arguments to function ") +
+                     " does not exist"}
+        .with_hint("No function matches the given name and argument types.");
+  if (m.rfind("no such column: ", 0) == 0)
+    return error{"42703", "column \"" + after(m, "no such column: ") +
+                              "\" does not exist"};
+  if (m.rfind("near \"", 0) == 0 && m.find("syntax error") != m.npos) {
+    const size_t end = m.find('"', 6);
+    return error{sqlstate::syntax_error, "syntax error at or near \"" +
+                                             std::string(m.substr(6, end - 6)) +
+                                             "\""};
+  }
+  if (m == "incomplete input")
+    return error{sqlstate::syntax_error, "syntax error at end of input"};
+  if (m == "not authorized")
+    return error{"42501", "permission denied"}.with_detail(
+        "walmux's SQL surface reads the node's state and runs its "
+        "functions; it has no tables to change, ATTACH or PRAGMA.");
+  return error{sqlstate::internal_error, std::string(m)};
+}
+
+sql_value value_of(sqlite3_value* v) {
+  switch (sqlite3_value_type(v)) {
+  case SQLITE_INTEGER:
+    return static_cast<int64_t>(sqlite3_value_int64(v));
+  case SQLITE_FLOAT:
+    return sqlite3_value_double(v);
+  case SQLITE_NULL:
+    return std::monostate{};
+  default:
+    return std::string(reinterpret_cast<const char*>(sqlite3_value_text(v)),
+                       static_cast<size_t>(sqlite3_value_bytes(v)));
+  }
+}
+
+void set_result(sqlite3_context* ctx, const sql_value& v) {
+  if (auto* i = std::get_if<int64_t>(&v))
+    sqlite3_result_int64(ctx, *i);
+  else if (auto* d = std::get_if<double>(&v))
+    sqlite3_result_double(ctx, *d);
+  else if (auto* s = std::get_if<std::string>(&v))
+    sqlite3_result_text(ctx, s->data(), static_cast<int>(s->size()),
+                        SQLITE_TRANSIENT);
+  else
+    sqlite3_result_null(ctx);
+}
+
+// --- The virtual table module -------------------------------------------
+
+struct vtab {
+  sqlite3_vtab base{};
+  const table_def* def = nullptr;
+  int columns = 0;
+  int first_argument = 0;
+};
+
+struct cursor {
+  sqlite3_vtab_cursor base{};
+  std::vector<sql_row> rows;
+  std::vector<sql_value> args;
+  size_t at = 0;
+};
+
+int count_columns(const std::string& schema) {
+  const size_t open = schema.find('(');
+  const size_t close = schema.rfind(')');
+  if (open == std::string::npos || close == std::string::npos)
+    return 0;
+  int n = 1;
+  for (size_t i = open + 1; i < close; ++i)
+    n += schema[i] == ',';
+  return n;
+}
+
+// Set while a virtual table declares its columns: that CREATE TABLE is the
+// engine's own, and the authorizer lets it through.
+thread_local bool declaring_table = false;
+
+int x_connect(sqlite3* db, void* aux, int, const char* const*,
+              sqlite3_vtab** out, char**) {
+  const auto* def = static_cast<const table_def*>(aux);
+  declaring_table = true;
+  const int rc = sqlite3_declare_vtab(db, def->schema.c_str());
+  declaring_table = false;
+  if (rc != SQLITE_OK)
+    return rc;
+  auto* v = new vtab;
+  v->def = def;
+  v->columns = count_columns(def->schema);
+  v->first_argument = v->columns - def->arguments;
+  *out = &v->base;
+  return SQLITE_OK;
+}
+
+int x_disconnect(sqlite3_vtab* base) {
+  delete reinterpret_cast<vtab*>(base);
+  return SQLITE_OK;
+}
+
+// Arguments are equality constraints on the argument columns; idxNum is the
+// bit set of the arguments given, passed in argument order.
+int x_best_index(sqlite3_vtab* base, sqlite3_index_info* info) {
+  auto* v = reinterpret_cast<vtab*>(base);
+  int mask = 0;
+  int next = 1;
+  for (int a = 0; a < v->def->arguments; ++a) {
+    for (int c = 0; c < info->nConstraint; ++c) {
+      const auto& con = info->aConstraint[c];
+      if (con.iColumn != v->first_argument + a)
+        continue;
+      if (!con.usable || con.op != SQLITE_INDEX_CONSTRAINT_EQ)
+        return SQLITE_CONSTRAINT;
+      info->aConstraintUsage[c].argvIndex = next++;
+      info->aConstraintUsage[c].omit = 1;
+      mask |= 1 << a;
+      break;
+    }
+  }
+  info->idxNum = mask;
+  info->estimatedCost = 1000.0 / (1 + next);
+  return SQLITE_OK;
+}
+
+int x_open(sqlite3_vtab*, sqlite3_vtab_cursor** out) {
+  auto* c = new cursor;
+  *out = &c->base;
+  return SQLITE_OK;
+}
+
+int x_close(sqlite3_vtab_cursor* base) {
+  delete reinterpret_cast<cursor*>(base);
+  return SQLITE_OK;
+}
+
+int x_filter(sqlite3_vtab_cursor* base, int mask, const char*, int argc,
+             sqlite3_value** argv) {
+  auto* c = reinterpret_cast<cursor*>(base);
+  auto* v = reinterpret_cast<vtab*>(base->pVtab);
+  c->args.assign(static_cast<size_t>(v->def->arguments), std::monostate{});
+  int k = 0;
+  for (int a = 0; a < v->def->arguments && k < argc; ++a)
+    if (mask & (1 << a))
+      c->args[static_cast<size_t>(a)] = value_of(argv[k++]);
+  auto rows = v->def->rows(c->args);
+  if (!rows) {
+    sqlite3_free(v->base.zErrMsg);
+    v->base.zErrMsg = sqlite3_mprintf("%s", encode_error(rows.err()).c_str());
+    return SQLITE_ERROR;
+  }
+  c->rows = std::move(*rows);
+  c->at = 0;
+  return SQLITE_OK;
+}
+
+int x_next(sqlite3_vtab_cursor* base) {
+  ++reinterpret_cast<cursor*>(base)->at;
+  return SQLITE_OK;
+}
+
+int x_eof(sqlite3_vtab_cursor* base) {
+  auto* c = reinterpret_cast<cursor*>(base);
+  return c->at >= c->rows.size();
+}
+
+int x_column(sqlite3_vtab_cursor* base, sqlite3_context* ctx, int i) {
+  auto* c = reinterpret_cast<cursor*>(base);
+  auto* v = reinterpret_cast<vtab*>(base->pVtab);
+  if (i >= v->first_argument) {
+    set_result(ctx, c->args[static_cast<size_t>(i - v->first_argument)]);
+    return SQLITE_OK;
+  }
+  const auto& row = c->rows[c->at];
+  if (static_cast<size_t>(i) < row.size())
+    set_result(ctx, row[static_cast<size_t>(i)]);
+  else
+    sqlite3_result_null(ctx);
+  return SQLITE_OK;
+}
+
+int x_rowid(sqlite3_vtab_cursor* base, sqlite3_int64* id) {
+  *id = static_cast<sqlite3_int64>(reinterpret_cast<cursor*>(base)->at);
+  return SQLITE_OK;
+}
+
+sqlite3_module make_module() {
+  sqlite3_module m{};
+  m.iVersion = 0;
+  m.xCreate = nullptr; // eponymous only: no CREATE VIRTUAL TABLE
+  m.xConnect = x_connect;
+  m.xBestIndex = x_best_index;
+  m.xDisconnect = x_disconnect;
+  m.xOpen = x_open;
+  m.xClose = x_close;
+  m.xFilter = x_filter;
+  m.xNext = x_next;
+  m.xEof = x_eof;
+  m.xColumn = x_column;
+  m.xRowid = x_rowid;
+  return m;
+}
+
+const sqlite3_module live_table_module = make_module();
+
+void x_function(sqlite3_context* ctx, int argc, sqlite3_value** argv) {
+  const auto* def = static_cast<const function_def*>(sqlite3_user_data(ctx));
+  std::vector<sql_value> args;
+  for (int i = 0; i < argc; ++i)
+    args.push_back(value_of(argv[i]));
+  auto r = def->call(args);
+  if (!r) {
+    sqlite3_result_error(ctx, encode_error(r.err()).c_str(), -1);
+    return;
+  }
+  set_result(ctx, *r);
+}
+
+// Only reading and calling functions; never ATTACH (files), PRAGMA, DDL or
+// writes; never the functions that reach outside the engine.
+int authorize(void*, int action, const char* a, const char*, const char*,
+              const char*) {
+  if (declaring_table)
+    return SQLITE_OK;
+  switch (action) {
+  case SQLITE_SELECT:
+  case SQLITE_READ:
+  case SQLITE_RECURSIVE:
+    return SQLITE_OK;
+  case SQLITE_FUNCTION:
+    if (a != nullptr && (std::strcmp(a, "load_extension") == 0 ||
+                         std::strcmp(a, "fts3_tokenizer") == 0))
+      return SQLITE_DENY;
+    return SQLITE_OK;
+  default:
+    return SQLITE_DENY;
+  }
+}
+
+bool is_identifier(std::string_view s) {
+  if (s.empty() ||
+      !(std::isalpha(static_cast<unsigned char>(s[0])) || s[0] == '_'))
+    return false;
+  for (char c : s)
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_'))
+      return false;
+  return true;
+}
+
+// Whether an expression's text has a comparison or logical operator at its
+// top level (outside parentheses and literals): SQLite gives such an
+// expression's value as 0/1, PostgreSQL's type is bool.
+bool looks_boolean(std::string_view expr) {
+  // (a > b) is as boolean as a > b.
+  while (expr.size() >= 2 && expr.front() == '(' && expr.back() == ')') {
+    int depth = 0;
+    size_t close = 0;
+    for (size_t i = 0; i < expr.size() && !close; ++i) {
+      depth += expr[i] == '(' ? 1 : expr[i] == ')' ? -1 : 0;
+      if (depth == 0)
+        close = i;
+    }
+    if (close != expr.size() - 1)
+      break;
+    expr = expr.substr(1, expr.size() - 2);
+  }
+  std::string flat = " ";
+  int depth = 0;
+  char quote = 0;
+  for (char c : expr) {
+    if (quote) {
+      if (c == quote)
+        quote = 0;
+      continue;
+    }
+    if (c == '\'' || c == '"') {
+      quote = c;
+      flat += ' ';
+    } else if (c == '(') {
+      ++depth;
+    } else if (c == ')') {
+      --depth;
+    } else if (depth == 0) {
+      flat += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    }
+  }
+  flat += ' ';
+  for (char& c : flat)
+    if (std::isspace(static_cast<unsigned char>(c)))
+      c = ' ';
+  if (flat.find_first_of("<>=") != std::string::npos &&
+      flat.find("->") == std::string::npos)
+    return true;
+  for (const char* word : {" is ", " not ", " and ", " or ", " in ", " like ",
+                           " between ", " exists ", " glob "})
+    if (flat.find(word) != std::string::npos)
+      return true;
+  return false;
+}
+
+std::string lower(std::string_view s) {
+  std::string out;
+  for (char c : s)
+    out += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+} // namespace
+
+sql_column column_type(std::string_view declared) {
+  const std::string t = lower(declared);
+  struct entry {
+    const char* name;
+    int32_t oid;
+    int16_t size;
+  };
+  static constexpr entry types[] = {
+      {"bool", 16, 1},       {"name", 19, 64},         {"int8", 20, 8},
+      {"int2", 21, 2},       {"int4", 23, 4},          {"text", 25, -1},
+      {"oid", 26, 4},        {"xid", 28, 4},           {"float8", 701, 8},
+      {"numeric", 1700, -1}, {"timestamptz", 1184, 8}, {"pg_lsn", 3220, 8},
+      {"void", 2278, 4},
+  };
+  for (const auto& e : types)
+    if (t == e.name)
+      return {"", e.oid, e.size};
+  return {"", 25, -1};
+}
+
+std::string strip_casts(std::string_view sql) {
+  std::string out;
+  size_t i = 0;
+  while (i < sql.size()) {
+    const char c = sql[i];
+    if (c == '\'' || c == '"') {
+      const size_t end = sql.find(c, i + 1);
+      const size_t stop = end == std::string_view::npos ? sql.size() : end + 1;
+      out.append(sql.substr(i, stop - i));
+      i = stop;
+      continue;
+    }
+    if (c == ':' && i + 1 < sql.size() && sql[i + 1] == ':') {
+      i += 2;
+      while (i < sql.size() && std::isspace(static_cast<unsigned char>(sql[i])))
+        ++i;
+      while (i < sql.size() &&
+             (std::isalnum(static_cast<unsigned char>(sql[i])) ||
+              sql[i] == '_' || sql[i] == '.' || sql[i] == '"'))
+        ++i;
+      if (i < sql.size() && sql[i] == '(') {
+        const size_t end = sql.find(')', i);
+        i = end == std::string_view::npos ? sql.size() : end + 1;
+      }
+      while (i + 1 < sql.size() && sql[i] == '[' && sql[i + 1] == ']')
+        i += 2;
+      continue;
+    }
+    out += c;
+    ++i;
+  }
+  return out;
+}
+
+struct sql_engine::impl {
+  sqlite3* db = nullptr;
+  std::vector<table_def> tables;
+  std::vector<function_def> functions;
+  ~impl() {
+    if (db)
+      sqlite3_close_v2(db);
+  }
+};
+
+sql_engine::~sql_engine() = default;
+
+expected<std::unique_ptr<sql_engine>>
+sql_engine::open(std::vector<table_def> tables,
+                 std::vector<function_def> functions) {
+  std::unique_ptr<sql_engine> engine(new sql_engine);
+  engine->impl_ = std::make_unique<impl>();
+  auto& im = *engine->impl_;
+  im.tables = std::move(tables);
+  im.functions = std::move(functions);
+  if (sqlite3_open_v2(":memory:", &im.db,
+                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_MEMORY |
+                          SQLITE_OPEN_NOMUTEX,
+                      nullptr) != SQLITE_OK)
+    return error{sqlstate::internal_error, "could not open the SQL engine"};
+  for (const auto& t : im.tables)
+    if (sqlite3_create_module_v2(im.db, t.name.c_str(), &live_table_module,
+                                 const_cast<table_def*>(&t),
+                                 nullptr) != SQLITE_OK)
+      return error{sqlstate::internal_error,
+                   std::string("could not register ") + t.name};
+  for (const auto& f : im.functions)
+    for (int n = f.min_args; n <= f.max_args; ++n)
+      if (sqlite3_create_function_v2(im.db, f.name.c_str(), n, SQLITE_UTF8,
+                                     const_cast<function_def*>(&f), x_function,
+                                     nullptr, nullptr, nullptr) != SQLITE_OK)
+        return error{sqlstate::internal_error,
+                     std::string("could not register ") + f.name};
+  sqlite3_set_authorizer(im.db, authorize, nullptr);
+  return engine;
+}
+
+expected<sql_result> sql_engine::run_one(std::string_view sql,
+                                         size_t& consumed) {
+  sqlite3_stmt* stmt = nullptr;
+  const char* tail = nullptr;
+  const int rc = sqlite3_prepare_v2(impl_->db, sql.data(),
+                                    static_cast<int>(sql.size()), &stmt, &tail);
+  consumed = tail ? static_cast<size_t>(tail - sql.data()) : sql.size();
+  if (rc != SQLITE_OK)
+    return translate_error(sqlite3_errmsg(impl_->db));
+  struct guard {
+    sqlite3_stmt* s;
+    ~guard() { sqlite3_finalize(s); }
+  } g{stmt};
+  sql_result result;
+  if (stmt == nullptr)
+    return result; // only whitespace or a comment
+  const int ncols = sqlite3_column_count(stmt);
+  std::vector<bool> is_bool(static_cast<size_t>(ncols), false);
+  std::vector<const function_def*> from_function(static_cast<size_t>(ncols));
+  for (int c = 0; c < ncols; ++c) {
+    const char* declared = sqlite3_column_decltype(stmt, c);
+    std::string name = sqlite3_column_name(stmt, c);
+    sql_column col = column_type(declared ? declared : "");
+    if (sqlite3_column_origin_name(stmt, c) == nullptr &&
+        !is_identifier(name)) {
+      // An expression: PostgreSQL names a function call after the function.
+      const size_t paren = name.find('(');
+      std::string fn = lower(name.substr(0, paren));
+      if (paren != std::string::npos && is_identifier(fn) &&
+          name.back() == ')') {
+        name = fn;
+        for (const auto& f : impl_->functions)
+          if (f.name == fn) {
+            from_function[static_cast<size_t>(c)] = &f;
+            col = column_type(f.result_type);
+          }
+        if (fn == "count")
+          col = column_type("int8");
+      } else {
+        if (looks_boolean(name))
+          col = column_type("bool");
+        name = "?column?";
+      }
+    }
+    is_bool[static_cast<size_t>(c)] = col.type_oid == 16;
+    col.name = name;
+    result.columns.push_back(col);
+  }
+  std::vector<bool> typed(static_cast<size_t>(ncols), false);
+  for (int c = 0; c < ncols; ++c)
+    typed[static_cast<size_t>(c)] =
+        sqlite3_column_decltype(stmt, c) != nullptr ||
+        from_function[static_cast<size_t>(c)] != nullptr ||
+        result.columns[static_cast<size_t>(c)].type_oid != 25;
+  while (true) {
+    const int step = sqlite3_step(stmt);
+    if (step == SQLITE_DONE)
+      break;
+    if (step != SQLITE_ROW)
+      return translate_error(sqlite3_errmsg(impl_->db));
+    auto& row = result.rows.emplace_back();
+    for (int c = 0; c < ncols; ++c) {
+      const auto at = static_cast<size_t>(c);
+      const int type = sqlite3_column_type(stmt, c);
+      if (!typed[at] && type != SQLITE_NULL) {
+        // An untyped expression: its first value's type decides.
+        result.columns[at].type_oid = type == SQLITE_INTEGER ? 20
+                                      : type == SQLITE_FLOAT ? 701
+                                                             : 25;
+        result.columns[at].type_size = type == SQLITE_TEXT ? -1 : 8;
+        is_bool[at] = false;
+        typed[at] = true;
+      }
+      if (type == SQLITE_NULL) {
+        row.emplace_back(std::nullopt);
+      } else if (is_bool[at]) {
+        row.emplace_back(sqlite3_column_int64(stmt, c) != 0 ? "t" : "f");
+      } else if (type == SQLITE_FLOAT) {
+        char buf[64];
+        auto [end, ec] = std::to_chars(buf, buf + sizeof buf,
+                                       sqlite3_column_double(stmt, c));
+        row.emplace_back(std::string(buf, ec == std::errc() ? end : buf));
+      } else {
+        row.emplace_back(std::string(
+            reinterpret_cast<const char*>(sqlite3_column_text(stmt, c)),
+            static_cast<size_t>(sqlite3_column_bytes(stmt, c))));
+      }
+    }
+  }
+  if (ncols > 0) {
+    result.tag = "SELECT " + std::to_string(result.rows.size());
+  } else {
+    std::string_view text(sqlite3_sql(stmt));
+    size_t n = 0;
+    while (n < text.size() && std::isalpha(static_cast<unsigned char>(text[n])))
+      ++n;
+    for (char ch : text.substr(0, n))
+      result.tag +=
+          static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+  }
+  return result;
+}
+
+} // namespace walmux::actors::admin

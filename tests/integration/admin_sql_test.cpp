@@ -1,0 +1,309 @@
+// admin_sql_test.cpp: walmux's SQL surface for psql, with real PostgreSQL 15
+// clusters and the real psql binary: the reference document's statements
+// against an expected output file, cache statistics that follow what slots
+// read, dropping active and inactive slots (and the retention a dropped
+// slot held), the Prometheus endpoint, and turning logical replication off.
+#include "tests/integration/walmux_node.hpp"
+#include "tests/support/pg_cluster.hpp"
+
+#include <arpa/inet.h>
+#include <fstream>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+namespace walmux::testing {
+namespace {
+
+using namespace std::chrono_literals;
+
+const std::string pgbin = "/usr/lib/postgresql/15/bin/";
+
+// GET /metrics from 127.0.0.1:port; the body, or "" on failure.
+std::string scrape(int port) {
+  const int fd = connect_loopback(port);
+  if (fd < 0)
+    return "";
+  const std::string request = "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n";
+  (void)!::write(fd, request.data(), request.size());
+  std::string response;
+  char buf[4096];
+  ssize_t n;
+  while ((n = ::read(fd, buf, sizeof buf)) > 0)
+    response.append(buf, static_cast<size_t>(n));
+  ::close(fd);
+  const size_t body = response.find("\r\n\r\n");
+  if (response.rfind("HTTP/1.1 200", 0) != 0 || body == std::string::npos)
+    return "";
+  return response.substr(body + 4);
+}
+
+// The value of the sample `series` (name and labels as printed), or -1.
+double metric(const std::string& text, const std::string& series) {
+  const size_t at = text.find("\n" + series + " ");
+  if (at == std::string::npos)
+    return -1;
+  return std::atof(text.c_str() + at + series.size() + 2);
+}
+
+class admin_sql : public ::testing::Test {
+ protected:
+  // A query on walmux's SQL surface (a plain, non-replication connection).
+  expected<rows> sql(const std::string& q) {
+    return run_query(node_->conninfo(false), q);
+  }
+  std::string value(const std::string& q) {
+    auto r = sql(q);
+    if (!r || r->empty())
+      return r ? "no rows" : "error: " + r.err().message;
+    return (*r)[0][0];
+  }
+
+  temp_dir tmp_;
+  std::unique_ptr<pg_cluster> upstream_;
+  std::unique_ptr<pg_cluster> sub_;
+  std::unique_ptr<walmux_node> node_;
+};
+
+TEST_F(admin_sql, psql_runs_the_reference_statements_verbatim) {
+  node_ = std::make_unique<walmux_node>(
+      tmp_.path(), std::vector<std::string>{"rds.logical_replication=on"});
+  ASSERT_TRUE(node_->initialized());
+  ASSERT_TRUE(node_->start(false)) << node_->log();
+  const std::string dir = WALMUX_SOURCE_DIR "/tests/integration/sql";
+  const std::string out = tmp_.path() + "/psql.out";
+  auto psql =
+      spawn({"/bin/bash", "-c",
+             "cd " + dir + " && " + pgbin + "psql -X -a -h 127.0.0.1 -p " +
+                 std::to_string(node_->port()) +
+                 " -U postgres -d postgres -f "
+                 "reference_statements.sql >" +
+                 out + " 2>&1"},
+            tmp_.path() + "/bash.log");
+  EXPECT_EQ(wait_exit(psql.pid, 60s), 0) << read_file(out);
+  EXPECT_EQ(read_file(out), read_file(dir + "/reference_statements.out"));
+}
+
+TEST_F(admin_sql, cache_statistics_drops_retention_and_metrics) {
+  auto up = pg_cluster::start();
+  ASSERT_TRUE(up) << up.err().message;
+  upstream_ = std::move(*up);
+  const char* table = "CREATE TABLE t (id int PRIMARY KEY, payload text);";
+  ASSERT_TRUE(upstream_->query(std::string(table) +
+                               "CREATE PUBLICATION pub FOR TABLE t;"));
+  const int metrics_port = free_tcp_port();
+  // 1MB segments (and so a 1MB cache): a few MB of writes leave the cache
+  // and fill several segments.
+  node_ = walmux_node::streaming_from(
+      tmp_.path(), upstream_->conninfo(), "pub",
+      {"wal_segment_size=1MB", "metrics_port=" + std::to_string(metrics_port)});
+  for (const char* slot : {"lagging", "holder"})
+    ASSERT_EQ(value(std::string("SELECT slot_name FROM "
+                                "pg_create_logical_replication_slot('") +
+                    slot + "', 'pgoutput')"),
+              slot);
+  auto s = pg_cluster::start();
+  ASSERT_TRUE(s) << s.err().message;
+  sub_ = std::move(*s);
+  ASSERT_TRUE(sub_->query(table));
+  ASSERT_TRUE(sub_->query("CREATE SUBSCRIPTION live CONNECTION 'host=127.0.0.1 "
+                          "port=" +
+                          std::to_string(node_->port()) +
+                          " user=postgres dbname=postgres' PUBLICATION pub"));
+  EXPECT_TRUE(wait_until(
+      [&] {
+        auto r = sub_->query("SELECT count(*) FROM pg_subscription_rel WHERE "
+                             "srsubstate = 'r'");
+        return r && (*r)[0][0] == "1";
+      },
+      60s));
+
+  // A caught-up subscriber reads only from the cache.
+  std::string small;
+  for (int i = 1; i <= 200; ++i)
+    small += "INSERT INTO t VALUES (" + std::to_string(i) + ", 'small');";
+  ASSERT_TRUE(upstream_->query(small));
+  EXPECT_TRUE(wait_until(
+      [&] {
+        auto r = sub_->query("SELECT count(*) FROM t");
+        return r && (*r)[0][0] == "200";
+      },
+      60s));
+  auto live = sql("SELECT active_pid IS NOT NULL, cache_hit > 0, cache_miss, "
+                  "hit_rate FROM aurora_stat_logical_wal_cache() WHERE name = "
+                  "'live'");
+  ASSERT_TRUE(live) << live.err().message;
+  ASSERT_EQ(live->size(), 1u);
+  EXPECT_EQ((*live)[0], (std::vector<std::string>{"t", "t", "0", "100.00%"}));
+
+  // A slot that reads 6MB after they were written misses the cache.
+  ASSERT_TRUE(upstream_->query(
+      "INSERT INTO t SELECT g, repeat('x', 1000) FROM generate_series(1000, "
+      "7000) g"));
+  // Small transactions after it, so that every slot that has read them
+  // holds nothing of the big one.
+  small.clear();
+  for (int i = 201; i <= 250; ++i)
+    small += "INSERT INTO t VALUES (" + std::to_string(i) + ", 'after');";
+  ASSERT_TRUE(upstream_->query(small));
+  EXPECT_TRUE(wait_until(
+      [&] {
+        auto r = sub_->query("SELECT count(*) FROM t");
+        return r && (*r)[0][0] == "6251";
+      },
+      60s));
+  const std::string end = value("SELECT pg_current_wal_lsn()");
+  auto reader = spawn({pgbin + "pg_recvlogical",
+                       "-h",
+                       "127.0.0.1",
+                       "-p",
+                       std::to_string(node_->port()),
+                       "-U",
+                       "postgres",
+                       "-d",
+                       "postgres",
+                       "--slot",
+                       "lagging",
+                       "--start",
+                       "--endpos",
+                       end,
+                       "-o",
+                       "proto_version=1",
+                       "-o",
+                       "publication_names=pub",
+                       "-f",
+                       tmp_.path() + "/lagging.out"},
+                      tmp_.path() + "/recvlogical.log");
+  EXPECT_EQ(wait_exit(reader.pid, 60s), 0)
+      << read_file(tmp_.path() + "/recvlogical.log");
+  auto lagging = sql("SELECT cache_miss > 0, blks_read > 700, "
+                     "hit_rate <> '100.00%' FROM "
+                     "aurora_stat_logical_wal_cache() WHERE name = 'lagging'");
+  ASSERT_TRUE(lagging) << lagging.err().message;
+  EXPECT_EQ((*lagging)[0], (std::vector<std::string>{"t", "t", "t"}));
+
+  // pg_stat_replication_slots counts what each slot decoded (three
+  // transactions: a multi-statement query is one).
+  auto counted = sql("SELECT slot_name, total_txns >= 3, total_bytes > "
+                     "6000000, spill_txns FROM pg_stat_replication_slots "
+                     "WHERE slot_name IN ('live', 'lagging') ORDER BY 1");
+  ASSERT_TRUE(counted) << counted.err().message;
+  ASSERT_EQ(counted->size(), 2u);
+  EXPECT_EQ((*counted)[0],
+            (std::vector<std::string>{"lagging", "t", "t", "0"}));
+  EXPECT_EQ((*counted)[1], (std::vector<std::string>{"live", "t", "t", "0"}));
+  EXPECT_EQ(value("SELECT pg_stat_reset_replication_slot('lagging')"), "");
+  EXPECT_EQ(value("SELECT total_txns || ' ' || (stats_reset IS NOT NULL) "
+                  "FROM pg_stat_replication_slots WHERE slot_name = "
+                  "'lagging'"),
+            "0 1");
+
+  // The endpoint shows the same counters, and the slots' lag.
+  const std::string scraped = scrape(metrics_port);
+  EXPECT_GT(metric(scraped, "walmux_wal_cache_misses_total{slot=\"lagging\"}"),
+            0)
+      << scraped;
+  EXPECT_GE(metric(scraped, "walmux_slot_lag_bytes{slot=\"holder\"}"), 6000000);
+  EXPECT_EQ(metric(scraped, "walmux_slot_active{slot=\"live\"}"), 1);
+  EXPECT_GE(metric(scraped, "walmux_connections{kind=\"replication\"}"), 1);
+  EXPECT_EQ(metric(scraped, "walmux_upstream_streaming"), 1);
+
+  // Reset one slot, then all.
+  EXPECT_EQ(value("SELECT aurora_stat_reset_wal_cache('lagging')"),
+            "Reset the logical wal cache counter.");
+  auto reset = sql("SELECT name, cache_hit, cache_miss, blks_read, "
+                   "last_reset_timestamp IS NOT NULL FROM "
+                   "aurora_stat_logical_wal_cache() ORDER BY name");
+  ASSERT_TRUE(reset) << reset.err().message;
+  ASSERT_EQ(reset->size(), 3u);
+  EXPECT_EQ((*reset)[1],
+            (std::vector<std::string>{"lagging", "0", "0", "0", "t"}));
+  EXPECT_NE((*reset)[2][1], "0"); // live is untouched
+  EXPECT_EQ(value("SELECT aurora_stat_reset_wal_cache(NULL)"),
+            "Reset the logical wal cache counter.");
+  EXPECT_EQ(value("SELECT sum(cache_hit + cache_miss + blks_read) FROM "
+                  "aurora_stat_logical_wal_cache()"),
+            "0");
+  EXPECT_EQ(value("SELECT aurora_stat_reset_wal_cache('nope')"),
+            "Replication slot not found. Please try again.");
+
+  // An active slot cannot be dropped; an inactive one goes, with the WAL it
+  // held back.
+  auto active = sql("SELECT pg_drop_replication_slot('live')");
+  ASSERT_FALSE(active);
+  EXPECT_EQ(active.err().code, "55006");
+  EXPECT_NE(
+      active.err().message.find("replication slot \"live\" is active for PID"),
+      std::string::npos)
+      << active.err().message;
+  const double segments_before =
+      metric(scrape(metrics_port), "walmux_store_segments");
+  EXPECT_GE(segments_before, 6);
+  EXPECT_EQ(value("SELECT pg_drop_replication_slot('holder')"), "");
+  EXPECT_EQ(value("SELECT count(*) FROM pg_replication_slots WHERE slot_name "
+                  "= 'holder'"),
+            "0");
+  EXPECT_TRUE(wait_until(
+      [&] {
+        return metric(scrape(metrics_port), "walmux_store_segments") <= 3;
+      },
+      30s))
+      << scrape(metrics_port);
+
+  // pg_stat_replication shows the subscriber's walsender.
+  auto senders = sql("SELECT application_name, state, sent_lsn IS NOT NULL, "
+                     "client_addr FROM pg_stat_replication WHERE "
+                     "application_name = 'live'");
+  ASSERT_TRUE(senders) << senders.err().message;
+  ASSERT_EQ(senders->size(), 1u);
+  EXPECT_EQ((*senders)[0],
+            (std::vector<std::string>{"live", "streaming", "t", "127.0.0.1"}));
+}
+
+TEST_F(admin_sql, logical_replication_off_needs_the_slots_dropped_first) {
+  node_ = std::make_unique<walmux_node>(
+      tmp_.path(), std::vector<std::string>{"rds.logical_replication=on"});
+  ASSERT_TRUE(node_->initialized());
+  ASSERT_TRUE(node_->start(false)) << node_->log();
+  ASSERT_EQ(value("SELECT slot_name FROM pg_create_logical_replication_slot("
+                  "'keep_me', 'pgoutput')"),
+            "keep_me");
+  ASSERT_TRUE(node_->stop());
+  const std::string conf = node_->data_dir() + "/walmux.conf";
+  std::ofstream(conf, std::ios::app) << "rds.logical_replication = off\n";
+  auto refused = spawn({WALMUX_BINARY, "-D", node_->data_dir()},
+                       tmp_.path() + "/refused.log");
+  EXPECT_EQ(wait_exit(refused.pid, 30s), 1);
+  const std::string why = read_file(tmp_.path() + "/refused.log");
+  EXPECT_NE(why.find("FATAL:  logical replication slots exist, but "
+                     "rds.logical_replication is off"),
+            std::string::npos)
+      << why;
+  EXPECT_NE(why.find("Slots to drop: keep_me."), std::string::npos) << why;
+
+  // On again, drop the slot, off again: walmux starts and serves no
+  // replication, but its SQL surface.
+  std::ofstream(conf, std::ios::app) << "rds.logical_replication = on\n";
+  ASSERT_TRUE(node_->start(false)) << node_->log();
+  EXPECT_EQ(value("SELECT pg_drop_replication_slot(slot_name) FROM "
+                  "pg_replication_slots WHERE slot_name IN (SELECT slot_name "
+                  "FROM pg_replication_slots)"),
+            "");
+  ASSERT_TRUE(node_->stop());
+  std::ofstream(conf, std::ios::app) << "rds.logical_replication = off\n";
+  ASSERT_TRUE(node_->start(false)) << node_->log();
+  EXPECT_EQ(value("SHOW rds.logical_replication"), "off");
+  EXPECT_EQ(value("SHOW wal_level"), "replica");
+  EXPECT_EQ(value("SELECT count(*) FROM pg_replication_slots"), "0");
+  auto repl = run_query(node_->conninfo(true), "IDENTIFY_SYSTEM");
+  ASSERT_FALSE(repl);
+  EXPECT_NE(repl.err().message.find("logical decoding requires wal_level >= "
+                                    "logical"),
+            std::string::npos)
+      << repl.err().message;
+}
+
+} // namespace
+} // namespace walmux::testing
