@@ -51,19 +51,29 @@ uint32_t crc32c_extend_portable(uint32_t crc, const void* data, size_t n) {
 
 bool crc32c_hardware_available() {
 #if defined(__x86_64__)
-  static const bool available = __builtin_cpu_supports("sse4.2");
-  return available;
+  return __builtin_cpu_supports("sse4.2");
 #else
   return false;
 #endif
 }
 
-uint32_t crc32c_extend(uint32_t crc, const void* data, size_t n) {
+namespace {
+// Chosen once, at start-up: every record's CRC goes through it.
+using extend_fn = uint32_t (*)(uint32_t, const void*, size_t);
+const extend_fn chosen_extend = [] {
 #if defined(__x86_64__)
-  if (crc32c_hardware_available())
-    return extend_sse42(crc, static_cast<const unsigned char*>(data), n);
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("sse4.2"))
+    return static_cast<extend_fn>([](uint32_t crc, const void* data, size_t n) {
+      return extend_sse42(crc, static_cast<const unsigned char*>(data), n);
+    });
 #endif
-  return crc32c_extend_portable(crc, data, n);
+  return static_cast<extend_fn>(crc32c_extend_portable);
+}();
+} // namespace
+
+uint32_t crc32c_extend(uint32_t crc, const void* data, size_t n) {
+  return chosen_extend(crc, data, n);
 }
 
 } // namespace walmux::storage

@@ -15,7 +15,9 @@
 
 #include "common/expected.hpp"
 
+#include <bit>
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <string_view>
 
@@ -48,12 +50,50 @@ std::string record_encode(record_kind kind, uint16_t version,
 expected<record_view> record_decode(std::string_view bytes,
                                     std::string_view what);
 
-// Little-endian field helpers shared by payload codecs.
-void put_u16(std::string& out, uint16_t v);
-void put_u32(std::string& out, uint32_t v);
-void put_u64(std::string& out, uint64_t v);
-uint16_t get_u16(const char* p);
-uint32_t get_u32(const char* p);
-uint64_t get_u64(const char* p);
+// Little-endian field helpers shared by payload codecs; inline, as the WAL
+// store's append and read paths call them for every record.
+template <class T>
+inline void put_le(std::string& out, T v) {
+  char buf[sizeof(T)];
+  if constexpr (std::endian::native == std::endian::little) {
+    std::memcpy(buf, &v, sizeof(T));
+  } else {
+    for (size_t i = 0; i < sizeof(T); ++i)
+      buf[i] = static_cast<char>((v >> (8 * i)) & 0xff);
+  }
+  out.append(buf, sizeof(T));
+}
+
+template <class T>
+inline T get_le(const char* p) {
+  T v = 0;
+  if constexpr (std::endian::native == std::endian::little) {
+    std::memcpy(&v, p, sizeof(T));
+  } else {
+    auto u = reinterpret_cast<const unsigned char*>(p);
+    for (size_t i = sizeof(T); i-- > 0;)
+      v = static_cast<T>((v << 8) | u[i]);
+  }
+  return v;
+}
+
+inline void put_u16(std::string& out, uint16_t v) {
+  put_le(out, v);
+}
+inline void put_u32(std::string& out, uint32_t v) {
+  put_le(out, v);
+}
+inline void put_u64(std::string& out, uint64_t v) {
+  put_le(out, v);
+}
+inline uint16_t get_u16(const char* p) {
+  return get_le<uint16_t>(p);
+}
+inline uint32_t get_u32(const char* p) {
+  return get_le<uint32_t>(p);
+}
+inline uint64_t get_u64(const char* p) {
+  return get_le<uint64_t>(p);
+}
 
 } // namespace walmux::storage

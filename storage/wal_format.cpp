@@ -4,6 +4,8 @@
 #include "storage/crc32c.hpp"
 #include "storage/record.hpp"
 
+#include <cstring>
+
 namespace walmux::storage {
 namespace {
 
@@ -35,7 +37,7 @@ void end_record(std::string& out, size_t at) {
                       out.size() - at - wal_header_size);
   std::string le;
   put_u32(le, crc);
-  out.replace(at + 7, 4, le);
+  std::memcpy(out.data() + at + 7, le.data(), 4);
 }
 
 } // namespace
