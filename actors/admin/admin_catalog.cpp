@@ -37,6 +37,28 @@ sql_value timestamp_value(int64_t unix_micros) {
              : text(pgtext::timestamptz_utc(unix_micros - unix_to_pg_epoch_us));
 }
 
+// An interval as PostgreSQL prints a short one: 00:00:01.234567.
+sql_value interval_value(int64_t us) {
+  if (us < 0)
+    return null();
+  char out[48];
+  const int64_t seconds = us / 1000000;
+  std::snprintf(out, sizeof out, "%02lld:%02lld:%02lld",
+                static_cast<long long>(seconds / 3600),
+                static_cast<long long>(seconds / 60 % 60),
+                static_cast<long long>(seconds % 60));
+  std::string shown = out;
+  if (us % 1000000 != 0) {
+    std::snprintf(out, sizeof out, ".%06lld",
+                  static_cast<long long>(us % 1000000));
+    std::string fraction = out;
+    while (fraction.back() == '0')
+      fraction.pop_back();
+    shown += fraction;
+  }
+  return text(shown);
+}
+
 std::optional<std::string> text_arg(const std::vector<sql_value>& args,
                                     size_t i) {
   if (i >= args.size())
@@ -190,9 +212,8 @@ create_slot_from_args(walsender_env& env, int pid, const std::string& database,
                              *two_phase, pid);
 }
 
-// pg_stat_replication, PostgreSQL 15's columns. walmux does not measure
-// the lag columns yet: they are NULL, as PostgreSQL shows them for a
-// walsender without recent replies.
+// pg_stat_replication, PostgreSQL 15's columns; the lags as
+// lag_tracker.hpp measures them (NULL before the first reply).
 table_def stat_replication(walsender_env& env) {
   return {
       "pg_stat_replication",
@@ -200,8 +221,8 @@ table_def stat_replication(walsender_env& env) {
       "application_name text, client_addr text, client_hostname text, "
       "client_port int4, backend_start timestamptz, backend_xmin xid, "
       "state text, sent_lsn pg_lsn, write_lsn pg_lsn, flush_lsn pg_lsn, "
-      "replay_lsn pg_lsn, write_lag text, flush_lag text, replay_lag "
-      "text, sync_priority int4, sync_state text, reply_time "
+      "replay_lsn pg_lsn, write_lag interval, flush_lag interval, "
+      "replay_lag interval, sync_priority int4, sync_state text, reply_time "
       "timestamptz, slot_name name HIDDEN)",
       0,
       [&env](const std::vector<sql_value>&) -> expected<std::vector<sql_row>> {
@@ -222,9 +243,9 @@ table_def stat_replication(walsender_env& env) {
                           streaming ? lsn_value(s.write) : null(),
                           streaming ? lsn_value(s.flush) : null(),
                           streaming ? lsn_value(s.replay) : null(),
-                          null(),
-                          null(),
-                          null(),
+                          interval_value(s.lag_us[0]),
+                          interval_value(s.lag_us[1]),
+                          interval_value(s.lag_us[2]),
                           integer(0),
                           text("async"),
                           timestamp_value(s.reply_time),

@@ -362,7 +362,7 @@ sql_column column_type(std::string_view declared) {
       {"int2", 21, 2},       {"int4", 23, 4},          {"text", 25, -1},
       {"oid", 26, 4},        {"xid", 28, 4},           {"float8", 701, 8},
       {"numeric", 1700, -1}, {"timestamptz", 1184, 8}, {"pg_lsn", 3220, 8},
-      {"void", 2278, 4},
+      {"void", 2278, 4},     {"interval", 1186, 16},
   };
   for (const auto& e : types)
     if (t == e.name)

@@ -31,6 +31,8 @@ struct sender_status {
   int64_t caught_up_at = 0;
   uint64_t bytes_sent = 0;
   uint64_t messages_sent = 0;
+  // write_lag, flush_lag, replay_lag in microseconds; -1: not measured.
+  int64_t lag_us[3] = {-1, -1, -1};
 };
 
 class sender_registry {

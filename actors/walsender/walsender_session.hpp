@@ -10,6 +10,7 @@
 #include "actors/common/clock.hpp"
 #include "actors/common/pq_session.hpp"
 #include "actors/decoder/decoder.hpp"
+#include "actors/walsender/lag_tracker.hpp"
 #include "actors/walsender/upstream_lookup.hpp"
 #include "actors/walsender/walsender.hpp"
 #include "protocol/frame.hpp"
@@ -68,6 +69,7 @@ struct streaming_state {
   clock::time_point last_keepalive;
   clock::time_point last_reply;
   bool ping_sent = false;
+  lag_tracker lags;
 };
 
 class session {

@@ -154,7 +154,10 @@ bool session::on_copy_data(const std::string& data) {
     stream_->last_reply = clock::now();
     stream_->ping_sent = false;
     env_.slots->confirm(stream_->slot, r->flush);
+    stream_->lags.replied(r->write, r->flush, r->apply, unix_micros_now());
     env_.senders.update(pid_, [&](sender_status& s) {
+      for (int k = 0; k < 3; ++k)
+        s.lag_us[k] = stream_->lags.lag_us(static_cast<lag_tracker::kind>(k));
       s.write = r->write;
       s.flush = r->flush;
       s.replay = r->apply;
@@ -260,6 +263,7 @@ bool session::pump() {
     env_.slot_counts.add(st.slot, step_txns, step_txn_bytes);
   if (!batch.empty())
     link_->send(std::move(batch));
+  st.lags.sent(st.sent_end, unix_micros_now());
   env_.senders.update(pid_, [&](sender_status& s) {
     s.sent = st.sent_end;
     s.bytes_sent += step_bytes;

@@ -254,12 +254,12 @@ TEST_F(admin_sql, cache_statistics_drops_retention_and_metrics) {
 
   // pg_stat_replication shows the subscriber's walsender.
   auto senders = sql("SELECT application_name, state, sent_lsn IS NOT NULL, "
-                     "client_addr FROM pg_stat_replication WHERE "
-                     "application_name = 'live'");
+                     "client_addr, flush_lag IS NOT NULL FROM "
+                     "pg_stat_replication WHERE application_name = 'live'");
   ASSERT_TRUE(senders) << senders.err().message;
   ASSERT_EQ(senders->size(), 1u);
-  EXPECT_EQ((*senders)[0],
-            (std::vector<std::string>{"live", "streaming", "t", "127.0.0.1"}));
+  EXPECT_EQ((*senders)[0], (std::vector<std::string>{"live", "streaming", "t",
+                                                     "127.0.0.1", "t"}));
 }
 
 TEST_F(admin_sql, logical_replication_off_needs_the_slots_dropped_first) {
