@@ -108,20 +108,138 @@ bool admin_session::on_frame(const wire::frame& f) {
   }
   if (std::holds_alternative<wire::sync>(*m)) {
     extended_failed_ = false;
+    portals_.erase("");
     link_->send(encoded(wire::ready_for_query{transaction_}));
     return true;
   }
   if (std::holds_alternative<wire::flush>(*m))
     return true;
-  if (!extended_failed_) {
+  if (extended_failed_)
+    return true; // the rest of a failed extended-protocol batch, until Sync
+  if (auto st = on_extended(*m); !st) {
     extended_failed_ = true;
-    send_error(error{sqlstate::feature_not_supported,
-                     "walmux's SQL surface supports the simple query "
-                     "protocol only"}
-                   .with_hint("Send the statement as a simple Query (psql "
-                              "does; libpq's PQexec does)."));
+    send_error(st.err());
   }
   return true;
+}
+
+status admin_session::on_extended(const wire::frontend_message& m) {
+  if (auto* p = std::get_if<wire::parse>(&m)) {
+    statements_[p->statement] = strip_casts(p->sql);
+    link_->send(encoded(wire::parse_complete{}));
+    return ok();
+  }
+  if (auto* b = std::get_if<wire::bind>(&m)) {
+    auto it = statements_.find(b->statement);
+    if (it == statements_.end())
+      return error{"26000", "prepared statement \"" + b->statement +
+                                "\" does not exist"};
+    for (int16_t f : b->param_formats)
+      if (f != 0)
+        return error{sqlstate::feature_not_supported,
+                     "walmux's SQL surface takes parameters in text format "
+                     "only"};
+    for (int16_t f : b->result_formats)
+      if (f != 0)
+        return error{sqlstate::feature_not_supported,
+                     "walmux's SQL surface returns results in text format "
+                     "only"};
+    portals_[b->portal] = portal{it->second, b->params, std::nullopt};
+    link_->send(encoded(wire::bind_complete{}));
+    return ok();
+  }
+  if (auto* d = std::get_if<wire::describe>(&m)) {
+    if (d->kind == 'S') {
+      auto it = statements_.find(d->name);
+      if (it == statements_.end())
+        return error{"26000",
+                     "prepared statement \"" + d->name + "\" does not exist"};
+      return describe_statement(it->second);
+    }
+    auto it = portals_.find(d->name);
+    if (it == portals_.end())
+      return error{"34000", "portal \"" + d->name + "\" does not exist"};
+    // The portal runs now; Execute sends the rows computed here.
+    size_t used = 0;
+    auto r = compute(it->second.sql, used, it->second.params);
+    if (!r)
+      return std::move(r).err();
+    link_->send(r->columns.empty() ? encoded(wire::no_data{})
+                                   : encoded(row_description(r->columns)));
+    it->second.result = std::move(*r);
+    return ok();
+  }
+  if (auto* e = std::get_if<wire::execute>(&m)) {
+    auto it = portals_.find(e->portal);
+    if (it == portals_.end())
+      return error{"34000", "portal \"" + e->portal + "\" does not exist"};
+    if (!it->second.result) {
+      size_t used = 0;
+      auto r = compute(it->second.sql, used, it->second.params);
+      if (!r)
+        return std::move(r).err();
+      it->second.result = std::move(*r);
+    }
+    if (it->second.result->tag.empty())
+      link_->send(encoded(wire::empty_query_response{}));
+    else
+      send_result(*it->second.result, false);
+    it->second.result.reset();
+    return ok();
+  }
+  if (auto* c = std::get_if<wire::close>(&m)) {
+    if (c->kind == 'S')
+      statements_.erase(c->name);
+    else
+      portals_.erase(c->name);
+    link_->send(encoded(wire::close_complete{}));
+    return ok();
+  }
+  return error{sqlstate::protocol_violation,
+               "unexpected message type on an SQL connection"};
+}
+
+status admin_session::describe_statement(const std::string& sql) {
+  size_t at = 0;
+  const std::string first = lower_word(sql, at);
+  std::string out;
+  if (first == "show") {
+    // SHOW name: one text column named after the parameter.
+    const std::string name = lower_word(sql, at);
+    wire::encode(out, wire::parameter_description{{}});
+    std::vector<sql_column> columns;
+    if (name == "all")
+      for (const char* column : {"name", "setting", "description"})
+        columns.push_back({column, 25, -1});
+    else
+      columns.push_back({name, 25, -1});
+    wire::encode(out, row_description(columns));
+    link_->send(std::move(out));
+    return ok();
+  }
+  for (const char* keyword :
+       {"begin", "start", "commit", "end", "rollback", "abort", "set", "reset"})
+    if (first == keyword) {
+      wire::encode(out, wire::parameter_description{{}});
+      wire::encode(out, wire::no_data{});
+      link_->send(std::move(out));
+      return ok();
+    }
+  sql_engine* e = engine();
+  if (e == nullptr)
+    return error{sqlstate::internal_error, "could not open the SQL engine"};
+  auto shape = e->describe(sql);
+  if (!shape)
+    return std::move(shape).err();
+  // Parameters are taken as text.
+  wire::encode(out, wire::parameter_description{std::vector<int32_t>(
+                        static_cast<size_t>(shape->parameters), 25)});
+  if (shape->columns.empty())
+    wire::encode(out, wire::no_data{});
+  else
+    wire::encode(out, row_description(shape->columns));
+  link_->send(std::move(out));
+  return ok();
 }
 
 void admin_session::on_query(const std::string& raw) {
@@ -148,61 +266,8 @@ void admin_session::on_query(const std::string& raw) {
 }
 
 std::optional<size_t> admin_session::run_statement(std::string_view sql) {
-  size_t at = 0;
-  const std::string first = lower_word(sql, at);
-  const size_t end = statement_end(sql);
-  auto complete = [&](const std::string& tag) {
-    link_->send(encoded(wire::command_complete{tag}));
-    return std::optional<size_t>(end);
-  };
-  if (transaction_ == 'E' && first != "rollback" && first != "abort" &&
-      first != "commit" && first != "end") {
-    send_error(error{"25P02", "current transaction is aborted, commands "
-                              "ignored until end of transaction block"});
-    return std::nullopt;
-  }
-  if (first == "show") {
-    if (!show(lower_word(sql, at)))
-      return std::nullopt;
-    return end;
-  }
-  if (first == "begin" || first == "start") {
-    transaction_ = 'T';
-    return complete(first == "begin" ? "BEGIN" : "START TRANSACTION");
-  }
-  if (first == "commit" || first == "end" || first == "rollback" ||
-      first == "abort") {
-    const bool failed = transaction_ == 'E';
-    transaction_ = 'I';
-    return complete(failed || first == "rollback" || first == "abort"
-                        ? "ROLLBACK"
-                        : "COMMIT");
-  }
-  if (first == "set" || first == "reset") {
-    std::string name = lower_word(sql, at);
-    if (name == "session" || name == "local")
-      name = lower_word(sql, at);
-    if (!client_side_setting(name)) {
-      send_error(
-          error{"55P02", "parameter \"" + name + "\" cannot be changed now"}
-              .with_hint("walmux's parameters are set in walmux.conf "
-                         "and take effect on reload or restart."));
-      return std::nullopt;
-    }
-    return complete(first == "set" ? "SET" : "RESET");
-  }
-  if (!engine_) {
-    auto catalog = make_node_catalog(env_, pid_, database_);
-    auto opened = sql_engine::open(std::move(catalog.tables),
-                                   std::move(catalog.functions));
-    if (!opened) {
-      send_error(opened.err());
-      return std::nullopt;
-    }
-    engine_ = std::move(*opened);
-  }
   size_t used = 0;
-  auto r = engine_->run_one(sql, used);
+  auto r = compute(sql, used, {});
   if (!r) {
     send_error(r.err());
     return std::nullopt;
@@ -211,12 +276,65 @@ std::optional<size_t> admin_session::run_statement(std::string_view sql) {
   return used;
 }
 
-bool admin_session::show(std::string_view name) {
-  auto settings = env_.settings.get();
-  if (!settings) {
-    send_error(error{sqlstate::internal_error, "settings are not loaded"});
-    return false;
+sql_engine* admin_session::engine() {
+  if (!engine_) {
+    auto catalog = make_node_catalog(env_, pid_, database_);
+    auto opened = sql_engine::open(std::move(catalog.tables),
+                                   std::move(catalog.functions));
+    if (!opened)
+      return nullptr;
+    engine_ = std::move(*opened);
   }
+  return engine_.get();
+}
+
+expected<sql_result>
+admin_session::compute(std::string_view sql, size_t& consumed,
+                       const std::vector<std::optional<std::string>>& params) {
+  size_t at = 0;
+  const std::string first = lower_word(sql, at);
+  consumed = statement_end(sql);
+  sql_result done;
+  if (transaction_ == 'E' && first != "rollback" && first != "abort" &&
+      first != "commit" && first != "end")
+    return error{"25P02", "current transaction is aborted, commands "
+                          "ignored until end of transaction block"};
+  if (first == "show")
+    return show(lower_word(sql, at));
+  if (first == "begin" || first == "start") {
+    transaction_ = 'T';
+    done.tag = first == "begin" ? "BEGIN" : "START TRANSACTION";
+    return done;
+  }
+  if (first == "commit" || first == "end" || first == "rollback" ||
+      first == "abort") {
+    const bool failed = transaction_ == 'E';
+    transaction_ = 'I';
+    done.tag = failed || first == "rollback" || first == "abort" ? "ROLLBACK"
+                                                                 : "COMMIT";
+    return done;
+  }
+  if (first == "set" || first == "reset") {
+    std::string name = lower_word(sql, at);
+    if (name == "session" || name == "local")
+      name = lower_word(sql, at);
+    if (!client_side_setting(name))
+      return error{"55P02", "parameter \"" + name + "\" cannot be changed now"}
+          .with_hint("walmux's parameters are set in walmux.conf and take "
+                     "effect on reload or restart.");
+    done.tag = first == "set" ? "SET" : "RESET";
+    return done;
+  }
+  sql_engine* e = engine();
+  if (e == nullptr)
+    return error{sqlstate::internal_error, "could not open the SQL engine"};
+  return e->run_one(sql, consumed, params);
+}
+
+expected<sql_result> admin_session::show(std::string_view name) {
+  auto settings = env_.settings.get();
+  if (!settings)
+    return error{sqlstate::internal_error, "settings are not loaded"};
   sql_result r;
   if (name == "all") {
     for (const char* column : {"name", "setting", "description"})
@@ -225,31 +343,32 @@ bool admin_session::show(std::string_view name) {
       r.rows.push_back({row.name, row.setting, row.description});
   } else {
     auto value = settings->show(name);
-    if (!value) {
-      send_error(value.err());
-      return false;
-    }
+    if (!value)
+      return std::move(value).err();
     r.columns.push_back({std::string(name), 25, -1});
     r.rows.push_back({*value});
   }
   r.tag = "SHOW";
-  send_result(r);
-  return true;
+  return r;
 }
 
-void admin_session::send_result(const sql_result& r) {
+void admin_session::send_result(const sql_result& r, bool with_description) {
   std::string out;
-  if (!r.columns.empty()) {
-    std::vector<wire::field_description> fields;
-    for (const auto& c : r.columns)
-      fields.push_back({c.name, 0, 0, c.type_oid, c.type_size, -1, 0});
-    wire::encode(out, wire::row_description{fields});
-    for (const auto& row : r.rows)
-      wire::encode(out, wire::data_row{row});
-  }
+  if (with_description && !r.columns.empty())
+    wire::encode(out, row_description(r.columns));
+  for (const auto& row : r.rows)
+    wire::encode(out, wire::data_row{row});
   if (!r.tag.empty())
     wire::encode(out, wire::command_complete{r.tag});
   link_->send(std::move(out));
+}
+
+wire::row_description
+admin_session::row_description(const std::vector<sql_column>& columns) {
+  std::vector<wire::field_description> fields;
+  for (const auto& c : columns)
+    fields.push_back({c.name, 0, 0, c.type_oid, c.type_size, -1, 0});
+  return wire::row_description{fields};
 }
 
 } // namespace walmux::actors::admin

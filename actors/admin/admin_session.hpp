@@ -10,8 +10,11 @@
 // - everything else goes to the SQL engine (sql_engine.hpp) over the
 //   admin catalog (admin_catalog.hpp): PostgreSQL's errors and SQLSTATEs,
 //   and the session stays usable after an error.
-// The extended query protocol is refused with 0A000 (each message up to
-// Sync), as psql's default simple protocol needs none of it.
+// The extended query protocol (drivers, PQexecParams): Parse, Bind (text
+// parameters bound to $1..$n, text results), Describe of statements and
+// portals (a portal runs at Describe; Execute sends its rows), Execute,
+// Close, Sync; after an error the messages up to Sync are skipped, as
+// PostgreSQL does. Execute's row limit is not honoured (every row is sent).
 //
 // Temporary slots created with pg_create_logical_replication_slot(...,
 // true) belong to the session and are dropped when it ends.
@@ -21,8 +24,11 @@
 #include "actors/walsender/listener.hpp"
 #include "actors/walsender/walsender.hpp"
 #include "protocol/frame.hpp"
+#include "protocol/messages.hpp"
 
+#include <map>
 #include <memory>
+#include <optional>
 #include <string>
 
 namespace walmux::actors::admin {
@@ -38,12 +44,28 @@ class admin_session {
 
  private:
   void on_query(const std::string& sql);
-  // Runs the statement at the start of `sql`; returns its length, or
-  // nothing after an error (already sent).
+  // Runs the statement at the start of `sql` and sends its result; returns
+  // its length, or nothing after an error (already sent).
   std::optional<size_t> run_statement(std::string_view sql);
-  bool show(std::string_view name); // false after an error (sent)
-  void send_result(const sql_result& r);
+  // Runs the statement at the start of `sql` (SHOW, transaction control,
+  // SET, or the engine's SQL) with `params`; `consumed`: its length.
+  expected<sql_result>
+  compute(std::string_view sql, size_t& consumed,
+          const std::vector<std::optional<std::string>>& params);
+  expected<sql_result> show(std::string_view name);
+  status on_extended(const wire::frontend_message& m);
+  status describe_statement(const std::string& sql);
+  sql_engine* engine(); // opened on first use; null if it cannot be
+  void send_result(const sql_result& r, bool with_description = true);
+  static wire::row_description
+  row_description(const std::vector<sql_column>& columns);
   void send_error(const error& e);
+
+  struct portal {
+    std::string sql;
+    std::vector<std::optional<std::string>> params;
+    std::optional<sql_result> result; // computed at Describe
+  };
 
   walsender_env& env_;
   std::shared_ptr<connection_link> link_;
@@ -52,6 +74,8 @@ class admin_session {
   std::unique_ptr<sql_engine> engine_;
   char transaction_ = 'I';
   bool extended_failed_ = false; // skipping extended messages until Sync
+  std::map<std::string, std::string> statements_; // Parse: name -> SQL
+  std::map<std::string, portal> portals_;         // Bind: name -> portal
 };
 
 } // namespace walmux::actors::admin

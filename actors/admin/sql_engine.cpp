@@ -446,25 +446,58 @@ sql_engine::open(std::vector<table_def> tables,
   return engine;
 }
 
-expected<sql_result> sql_engine::run_one(std::string_view sql,
-                                         size_t& consumed) {
-  sqlite3_stmt* stmt = nullptr;
-  const char* tail = nullptr;
-  const int rc = sqlite3_prepare_v2(impl_->db, sql.data(),
-                                    static_cast<int>(sql.size()), &stmt, &tail);
-  consumed = tail ? static_cast<size_t>(tail - sql.data()) : sql.size();
-  if (rc != SQLITE_OK)
-    return translate_error(sqlite3_errmsg(impl_->db));
-  struct guard {
-    sqlite3_stmt* s;
-    ~guard() { sqlite3_finalize(s); }
-  } g{stmt};
-  sql_result result;
-  if (stmt == nullptr)
-    return result; // only whitespace or a comment
+namespace {
+
+// The number of parameters a statement uses: the highest $N.
+int parameter_count(sqlite3_stmt* stmt) {
+  int highest = 0;
+  for (int i = 1; i <= sqlite3_bind_parameter_count(stmt); ++i) {
+    const char* name = sqlite3_bind_parameter_name(stmt, i);
+    if (name != nullptr && name[0] == '$')
+      highest = std::max(highest, std::atoi(name + 1));
+  }
+  return highest;
+}
+
+// Binds $1..$n from `params` (text, or NULL).
+status bind_parameters(sqlite3_stmt* stmt,
+                       const std::vector<std::optional<std::string>>& params) {
+  const int needed = parameter_count(stmt);
+  if (static_cast<size_t>(needed) != params.size())
+    return error{sqlstate::protocol_violation,
+                 "bind message supplies " + std::to_string(params.size()) +
+                     " parameters, but prepared statement \"\" requires " +
+                     std::to_string(needed)};
+  for (int i = 1; i <= sqlite3_bind_parameter_count(stmt); ++i) {
+    const char* name = sqlite3_bind_parameter_name(stmt, i);
+    const int n = name != nullptr && name[0] == '$' ? std::atoi(name + 1) : 0;
+    if (n < 1)
+      return error{sqlstate::syntax_error,
+                   std::string("parameters are written $1, $2, ...; not ") +
+                       (name ? name : "?")};
+    const auto& value = params[static_cast<size_t>(n - 1)];
+    if (value)
+      sqlite3_bind_text(stmt, i, value->data(), static_cast<int>(value->size()),
+                        SQLITE_TRANSIENT);
+    else
+      sqlite3_bind_null(stmt, i);
+  }
+  return ok();
+}
+
+struct statement_guard {
+  sqlite3_stmt* s = nullptr;
+  ~statement_guard() { sqlite3_finalize(s); }
+};
+
+// The result columns of a prepared statement as PostgreSQL would name and
+// type them; `from_function[c]` is set for a call of one of `functions`.
+std::vector<sql_column>
+describe_columns(sqlite3_stmt* stmt, const std::vector<function_def>& functions,
+                 std::vector<const function_def*>& from_function) {
+  std::vector<sql_column> columns;
   const int ncols = sqlite3_column_count(stmt);
-  std::vector<bool> is_bool(static_cast<size_t>(ncols), false);
-  std::vector<const function_def*> from_function(static_cast<size_t>(ncols));
+  from_function.assign(static_cast<size_t>(ncols), nullptr);
   for (int c = 0; c < ncols; ++c) {
     const char* declared = sqlite3_column_decltype(stmt, c);
     std::string name = sqlite3_column_name(stmt, c);
@@ -477,7 +510,7 @@ expected<sql_result> sql_engine::run_one(std::string_view sql,
       if (paren != std::string::npos && is_identifier(fn) &&
           name.back() == ')') {
         name = fn;
-        for (const auto& f : impl_->functions)
+        for (const auto& f : functions)
           if (f.name == fn) {
             from_function[static_cast<size_t>(c)] = &f;
             col = column_type(f.result_type);
@@ -490,10 +523,52 @@ expected<sql_result> sql_engine::run_one(std::string_view sql,
         name = "?column?";
       }
     }
-    is_bool[static_cast<size_t>(c)] = col.type_oid == 16;
     col.name = name;
-    result.columns.push_back(col);
+    columns.push_back(col);
   }
+  return columns;
+}
+
+} // namespace
+
+expected<sql_shape> sql_engine::describe(std::string_view sql) {
+  statement_guard g;
+  const char* tail = nullptr;
+  if (sqlite3_prepare_v2(impl_->db, sql.data(), static_cast<int>(sql.size()),
+                         &g.s, &tail) != SQLITE_OK)
+    return translate_error(sqlite3_errmsg(impl_->db));
+  sql_shape shape;
+  if (g.s == nullptr)
+    return shape;
+  std::vector<const function_def*> from_function;
+  shape.columns = describe_columns(g.s, impl_->functions, from_function);
+  shape.parameters = parameter_count(g.s);
+  return shape;
+}
+
+expected<sql_result>
+sql_engine::run_one(std::string_view sql, size_t& consumed,
+                    const std::vector<std::optional<std::string>>& params) {
+  statement_guard g;
+  const char* tail = nullptr;
+  const int rc = sqlite3_prepare_v2(impl_->db, sql.data(),
+                                    static_cast<int>(sql.size()), &g.s, &tail);
+  consumed = tail ? static_cast<size_t>(tail - sql.data()) : sql.size();
+  if (rc != SQLITE_OK)
+    return translate_error(sqlite3_errmsg(impl_->db));
+  sqlite3_stmt* stmt = g.s;
+  sql_result result;
+  if (stmt == nullptr)
+    return result; // only whitespace or a comment
+  if (auto st = bind_parameters(stmt, params); !st)
+    return std::move(st).err();
+  const int ncols = sqlite3_column_count(stmt);
+  std::vector<const function_def*> from_function;
+  result.columns = describe_columns(stmt, impl_->functions, from_function);
+  std::vector<bool> is_bool(static_cast<size_t>(ncols), false);
+  for (int c = 0; c < ncols; ++c)
+    is_bool[static_cast<size_t>(c)] =
+        result.columns[static_cast<size_t>(c)].type_oid == 16;
   std::vector<bool> typed(static_cast<size_t>(ncols), false);
   for (int c = 0; c < ncols; ++c)
     typed[static_cast<size_t>(c)] =

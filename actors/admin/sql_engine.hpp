@@ -74,6 +74,11 @@ struct sql_result {
   std::string tag; // "SELECT 2"
 };
 
+struct sql_shape {
+  std::vector<sql_column> columns;
+  int parameters = 0;
+};
+
 class sql_engine {
  public:
   static expected<std::unique_ptr<sql_engine>>
@@ -82,9 +87,17 @@ class sql_engine {
   sql_engine(const sql_engine&) = delete;
   sql_engine& operator=(const sql_engine&) = delete;
 
-  // Prepares the statement at the start of `sql`, runs it and returns its
-  // result; `consumed` is set to the length of the statement's text.
-  expected<sql_result> run_one(std::string_view sql, size_t& consumed);
+  // Prepares the statement at the start of `sql`, binds `params` to its
+  // $1..$n (text; nullopt is NULL), runs it and returns its result;
+  // `consumed` is set to the length of the statement's text.
+  expected<sql_result>
+  run_one(std::string_view sql, size_t& consumed,
+          const std::vector<std::optional<std::string>>& params = {});
+
+  // The columns (as run_one would name and type them; expressions whose
+  // type shows only in their values are text) and the number of
+  // parameters of the statement at the start of `sql`, without running it.
+  expected<sql_shape> describe(std::string_view sql);
 
  private:
   sql_engine() = default;

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <gtest/gtest.h>
+#include <libpq-fe.h>
 
 namespace walmux::testing {
 namespace {
@@ -303,6 +304,78 @@ TEST_F(admin_sql, logical_replication_off_needs_the_slots_dropped_first) {
                                     "logical"),
             std::string::npos)
       << repl.err().message;
+}
+
+// Drivers use the extended query protocol: PQexecParams (Parse, Bind,
+// Describe portal, Execute, Sync), PQprepare/PQdescribePrepared (Describe
+// statement), with text parameters.
+TEST_F(admin_sql, extended_query_protocol_for_drivers) {
+  node_ = std::make_unique<walmux_node>(
+      tmp_.path(), std::vector<std::string>{"rds.logical_replication=on"});
+  ASSERT_TRUE(node_->initialized());
+  ASSERT_TRUE(node_->start(false)) << node_->log();
+  ASSERT_EQ(value("SELECT slot_name FROM pg_create_logical_replication_slot("
+                  "'driver_slot', 'pgoutput')"),
+            "driver_slot");
+  PGconn* conn = PQconnectdb(node_->conninfo(false).c_str());
+  ASSERT_EQ(PQstatus(conn), CONNECTION_OK) << PQerrorMessage(conn);
+  const char* params[] = {"driver_slot"};
+  PGresult* r = PQexecParams(
+      conn,
+      "SELECT slot_name, plugin, active FROM pg_replication_slots WHERE "
+      "slot_name = $1",
+      1, nullptr, params, nullptr, nullptr, 0);
+  ASSERT_EQ(PQresultStatus(r), PGRES_TUPLES_OK) << PQerrorMessage(conn);
+  ASSERT_EQ(PQntuples(r), 1);
+  EXPECT_STREQ(PQgetvalue(r, 0, 1), "pgoutput");
+  EXPECT_STREQ(PQgetvalue(r, 0, 2), "f");
+  EXPECT_EQ(PQftype(r, 0), 19u); // name
+  EXPECT_EQ(PQftype(r, 2), 16u); // bool
+  PQclear(r);
+
+  r = PQprepare(conn, "by_name",
+                "SELECT cache_hit, hit_rate FROM "
+                "aurora_stat_logical_wal_cache() WHERE name = $1",
+                1, nullptr);
+  ASSERT_EQ(PQresultStatus(r), PGRES_COMMAND_OK) << PQerrorMessage(conn);
+  PQclear(r);
+  r = PQdescribePrepared(conn, "by_name");
+  ASSERT_EQ(PQresultStatus(r), PGRES_COMMAND_OK) << PQerrorMessage(conn);
+  EXPECT_EQ(PQnparams(r), 1);
+  ASSERT_EQ(PQnfields(r), 2);
+  EXPECT_STREQ(PQfname(r, 1), "hit_rate");
+  EXPECT_EQ(PQftype(r, 0), 20u);
+  PQclear(r);
+  r = PQexecPrepared(conn, "by_name", 1, params, nullptr, nullptr, 0);
+  ASSERT_EQ(PQresultStatus(r), PGRES_TUPLES_OK) << PQerrorMessage(conn);
+  EXPECT_STREQ(PQgetvalue(r, 0, 0), "0");
+  PQclear(r);
+
+  // SHOW through the extended protocol; errors end the batch, the session
+  // goes on; binary results are refused clearly.
+  r = PQexecParams(conn, "SHOW wal_level", 0, nullptr, nullptr, nullptr,
+                   nullptr, 0);
+  ASSERT_EQ(PQresultStatus(r), PGRES_TUPLES_OK) << PQerrorMessage(conn);
+  EXPECT_STREQ(PQgetvalue(r, 0, 0), "logical");
+  PQclear(r);
+  r = PQexecParams(conn, "SELECT * FROM no_such_table", 0, nullptr, nullptr,
+                   nullptr, nullptr, 0);
+  EXPECT_EQ(PQresultStatus(r), PGRES_FATAL_ERROR);
+  EXPECT_STREQ(PQresultErrorField(r, PG_DIAG_SQLSTATE), "42P01");
+  PQclear(r);
+  r = PQexecParams(conn, "SELECT 1", 0, nullptr, nullptr, nullptr, nullptr, 1);
+  EXPECT_EQ(PQresultStatus(r), PGRES_FATAL_ERROR);
+  EXPECT_STREQ(PQresultErrorField(r, PG_DIAG_SQLSTATE), "0A000");
+  PQclear(r);
+  r = PQexecParams(conn, "SELECT pg_drop_replication_slot($1)", 1, nullptr,
+                   params, nullptr, nullptr, 0);
+  ASSERT_EQ(PQresultStatus(r), PGRES_TUPLES_OK) << PQerrorMessage(conn);
+  PQclear(r);
+  r = PQexec(conn, "SELECT count(*) FROM pg_replication_slots");
+  ASSERT_EQ(PQresultStatus(r), PGRES_TUPLES_OK) << PQerrorMessage(conn);
+  EXPECT_STREQ(PQgetvalue(r, 0, 0), "0");
+  PQclear(r);
+  PQfinish(conn);
 }
 
 } // namespace
