@@ -3,6 +3,7 @@
 
 #include "actors/admin/admin_catalog.hpp"
 #include "protocol/messages.hpp"
+#include "protocol/sql_text.hpp"
 
 #include <cctype>
 
@@ -14,35 +15,6 @@ std::string encoded(const Message& m) {
   std::string out;
   wire::encode(out, m);
   return out;
-}
-
-// The end of the statement starting at sql[0]: the first ';' outside
-// literals and quoted identifiers, or the end of the text.
-size_t statement_end(std::string_view sql) {
-  char quote = 0;
-  for (size_t i = 0; i < sql.size(); ++i) {
-    const char c = sql[i];
-    if (quote) {
-      if (c == quote)
-        quote = 0;
-    } else if (c == '\'' || c == '"') {
-      quote = c;
-    } else if (c == ';') {
-      return i;
-    }
-  }
-  return sql.size();
-}
-
-std::string lower_word(std::string_view sql, size_t& at) {
-  while (at < sql.size() && std::isspace(static_cast<unsigned char>(sql[at])))
-    ++at;
-  std::string w;
-  while (at < sql.size() &&
-         (std::isalnum(static_cast<unsigned char>(sql[at])) || sql[at] == '_' ||
-          sql[at] == '.'))
-    w += static_cast<char>(std::tolower(static_cast<unsigned char>(sql[at++])));
-  return w;
 }
 
 // Settings a client library may SET at connection time; they do not change
@@ -125,7 +97,7 @@ bool admin_session::on_frame(const wire::frame& f) {
 
 status admin_session::on_extended(const wire::frontend_message& m) {
   if (auto* p = std::get_if<wire::parse>(&m)) {
-    statements_[p->statement] = strip_casts(p->sql);
+    statements_[p->statement] = sqltext::strip_casts(p->sql);
     link_->send(encoded(wire::parse_complete{}));
     return ok();
   }
@@ -201,11 +173,11 @@ status admin_session::on_extended(const wire::frontend_message& m) {
 
 status admin_session::describe_statement(const std::string& sql) {
   size_t at = 0;
-  const std::string first = lower_word(sql, at);
+  const std::string first = sqltext::next_word(sql, at);
   std::string out;
   if (first == "show") {
     // SHOW name: one text column named after the parameter.
-    const std::string name = lower_word(sql, at);
+    const std::string name = sqltext::next_word(sql, at);
     wire::encode(out, wire::parameter_description{{}});
     std::vector<sql_column> columns;
     if (name == "all")
@@ -243,7 +215,7 @@ status admin_session::describe_statement(const std::string& sql) {
 }
 
 void admin_session::on_query(const std::string& raw) {
-  const std::string sql = strip_casts(raw);
+  const std::string sql = sqltext::strip_casts(raw);
   std::string_view rest(sql);
   bool any = false;
   while (true) {
@@ -292,15 +264,15 @@ expected<sql_result>
 admin_session::compute(std::string_view sql, size_t& consumed,
                        const std::vector<std::optional<std::string>>& params) {
   size_t at = 0;
-  const std::string first = lower_word(sql, at);
-  consumed = statement_end(sql);
+  const std::string first = sqltext::next_word(sql, at);
+  consumed = sqltext::statement_end(sql);
   sql_result done;
   if (transaction_ == 'E' && first != "rollback" && first != "abort" &&
       first != "commit" && first != "end")
     return error{"25P02", "current transaction is aborted, commands "
                           "ignored until end of transaction block"};
   if (first == "show")
-    return show(lower_word(sql, at));
+    return show(sqltext::next_word(sql, at));
   if (first == "begin" || first == "start") {
     transaction_ = 'T';
     done.tag = first == "begin" ? "BEGIN" : "START TRANSACTION";
@@ -315,9 +287,9 @@ admin_session::compute(std::string_view sql, size_t& consumed,
     return done;
   }
   if (first == "set" || first == "reset") {
-    std::string name = lower_word(sql, at);
+    std::string name = sqltext::next_word(sql, at);
     if (name == "session" || name == "local")
-      name = lower_word(sql, at);
+      name = sqltext::next_word(sql, at);
     if (!client_side_setting(name))
       return error{"55P02", "parameter \"" + name + "\" cannot be changed now"}
           .with_hint("walmux's parameters are set in walmux.conf and take "

@@ -1,6 +1,8 @@
 // sql_engine.cpp: SQLite with live-state virtual tables (sql_engine.hpp).
 #include "actors/admin/sql_engine.hpp"
 
+#include "protocol/sql_text.hpp"
+
 #include <cctype>
 #include <charconv>
 #include <cstring>
@@ -280,67 +282,6 @@ int authorize(void*, int action, const char* a, const char*, const char*,
   }
 }
 
-bool is_identifier(std::string_view s) {
-  if (s.empty() ||
-      !(std::isalpha(static_cast<unsigned char>(s[0])) || s[0] == '_'))
-    return false;
-  for (char c : s)
-    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_'))
-      return false;
-  return true;
-}
-
-// Whether an expression's text has a comparison or logical operator at its
-// top level (outside parentheses and literals): SQLite gives such an
-// expression's value as 0/1, PostgreSQL's type is bool.
-bool looks_boolean(std::string_view expr) {
-  // (a > b) is as boolean as a > b.
-  while (expr.size() >= 2 && expr.front() == '(' && expr.back() == ')') {
-    int depth = 0;
-    size_t close = 0;
-    for (size_t i = 0; i < expr.size() && !close; ++i) {
-      depth += expr[i] == '(' ? 1 : expr[i] == ')' ? -1 : 0;
-      if (depth == 0)
-        close = i;
-    }
-    if (close != expr.size() - 1)
-      break;
-    expr = expr.substr(1, expr.size() - 2);
-  }
-  std::string flat = " ";
-  int depth = 0;
-  char quote = 0;
-  for (char c : expr) {
-    if (quote) {
-      if (c == quote)
-        quote = 0;
-      continue;
-    }
-    if (c == '\'' || c == '"') {
-      quote = c;
-      flat += ' ';
-    } else if (c == '(') {
-      ++depth;
-    } else if (c == ')') {
-      --depth;
-    } else if (depth == 0) {
-      flat += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    }
-  }
-  flat += ' ';
-  for (char& c : flat)
-    if (std::isspace(static_cast<unsigned char>(c)))
-      c = ' ';
-  if (flat.find_first_of("<>=") != std::string::npos &&
-      flat.find("->") == std::string::npos)
-    return true;
-  for (const char* word : {" is ", " not ", " and ", " or ", " in ", " like ",
-                           " between ", " exists ", " glob "})
-    if (flat.find(word) != std::string::npos)
-      return true;
-  return false;
-}
-
 std::string lower(std::string_view s) {
   std::string out;
   for (char c : s)
@@ -368,40 +309,6 @@ sql_column column_type(std::string_view declared) {
     if (t == e.name)
       return {"", e.oid, e.size};
   return {"", 25, -1};
-}
-
-std::string strip_casts(std::string_view sql) {
-  std::string out;
-  size_t i = 0;
-  while (i < sql.size()) {
-    const char c = sql[i];
-    if (c == '\'' || c == '"') {
-      const size_t end = sql.find(c, i + 1);
-      const size_t stop = end == std::string_view::npos ? sql.size() : end + 1;
-      out.append(sql.substr(i, stop - i));
-      i = stop;
-      continue;
-    }
-    if (c == ':' && i + 1 < sql.size() && sql[i + 1] == ':') {
-      i += 2;
-      while (i < sql.size() && std::isspace(static_cast<unsigned char>(sql[i])))
-        ++i;
-      while (i < sql.size() &&
-             (std::isalnum(static_cast<unsigned char>(sql[i])) ||
-              sql[i] == '_' || sql[i] == '.' || sql[i] == '"'))
-        ++i;
-      if (i < sql.size() && sql[i] == '(') {
-        const size_t end = sql.find(')', i);
-        i = end == std::string_view::npos ? sql.size() : end + 1;
-      }
-      while (i + 1 < sql.size() && sql[i] == '[' && sql[i + 1] == ']')
-        i += 2;
-      continue;
-    }
-    out += c;
-    ++i;
-  }
-  return out;
 }
 
 struct sql_engine::impl {
@@ -503,11 +410,11 @@ describe_columns(sqlite3_stmt* stmt, const std::vector<function_def>& functions,
     std::string name = sqlite3_column_name(stmt, c);
     sql_column col = column_type(declared ? declared : "");
     if (sqlite3_column_origin_name(stmt, c) == nullptr &&
-        !is_identifier(name)) {
+        !sqltext::is_identifier(name)) {
       // An expression: PostgreSQL names a function call after the function.
       const size_t paren = name.find('(');
       std::string fn = lower(name.substr(0, paren));
-      if (paren != std::string::npos && is_identifier(fn) &&
+      if (paren != std::string::npos && sqltext::is_identifier(fn) &&
           name.back() == ')') {
         name = fn;
         for (const auto& f : functions)
@@ -518,7 +425,7 @@ describe_columns(sqlite3_stmt* stmt, const std::vector<function_def>& functions,
         if (fn == "count")
           col = column_type("int8");
       } else {
-        if (looks_boolean(name))
+        if (sqltext::looks_boolean(name))
           col = column_type("bool");
         name = "?column?";
       }

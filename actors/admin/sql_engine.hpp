@@ -109,8 +109,4 @@ class sql_engine {
 // anything unknown).
 sql_column column_type(std::string_view declared);
 
-// The statement text with PostgreSQL "::type" casts removed (outside string
-// literals and quoted identifiers).
-std::string strip_casts(std::string_view sql);
-
 } // namespace walmux::actors::admin

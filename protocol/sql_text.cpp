@@ -1,0 +1,127 @@
+// sql_text.cpp: see sql_text.hpp.
+#include "protocol/sql_text.hpp"
+
+#include <cctype>
+
+namespace walmux::sqltext {
+
+size_t statement_end(std::string_view sql) {
+  char quote = 0;
+  for (size_t i = 0; i < sql.size(); ++i) {
+    const char c = sql[i];
+    if (quote) {
+      if (c == quote)
+        quote = 0;
+    } else if (c == '\'' || c == '"') {
+      quote = c;
+    } else if (c == ';') {
+      return i;
+    }
+  }
+  return sql.size();
+}
+
+std::string next_word(std::string_view sql, size_t& at) {
+  while (at < sql.size() && std::isspace(static_cast<unsigned char>(sql[at])))
+    ++at;
+  std::string w;
+  while (at < sql.size() &&
+         (std::isalnum(static_cast<unsigned char>(sql[at])) || sql[at] == '_' ||
+          sql[at] == '.'))
+    w += static_cast<char>(std::tolower(static_cast<unsigned char>(sql[at++])));
+  return w;
+}
+
+bool is_identifier(std::string_view s) {
+  if (s.empty() ||
+      !(std::isalpha(static_cast<unsigned char>(s[0])) || s[0] == '_'))
+    return false;
+  for (char c : s)
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_'))
+      return false;
+  return true;
+}
+
+std::string strip_casts(std::string_view sql) {
+  std::string out;
+  size_t i = 0;
+  while (i < sql.size()) {
+    const char c = sql[i];
+    if (c == '\'' || c == '"') {
+      const size_t end = sql.find(c, i + 1);
+      const size_t stop = end == std::string_view::npos ? sql.size() : end + 1;
+      out.append(sql.substr(i, stop - i));
+      i = stop;
+      continue;
+    }
+    if (c == ':' && i + 1 < sql.size() && sql[i + 1] == ':') {
+      i += 2;
+      while (i < sql.size() && std::isspace(static_cast<unsigned char>(sql[i])))
+        ++i;
+      while (i < sql.size() &&
+             (std::isalnum(static_cast<unsigned char>(sql[i])) ||
+              sql[i] == '_' || sql[i] == '.' || sql[i] == '"'))
+        ++i;
+      if (i < sql.size() && sql[i] == '(') {
+        const size_t end = sql.find(')', i);
+        i = end == std::string_view::npos ? sql.size() : end + 1;
+      }
+      while (i + 1 < sql.size() && sql[i] == '[' && sql[i + 1] == ']')
+        i += 2;
+      continue;
+    }
+    out += c;
+    ++i;
+  }
+  return out;
+}
+
+bool looks_boolean(std::string_view expr) {
+  // (a > b) is as boolean as a > b.
+  while (expr.size() >= 2 && expr.front() == '(' && expr.back() == ')') {
+    int depth = 0;
+    size_t close = 0;
+    for (size_t i = 0; i < expr.size() && !close; ++i) {
+      depth += expr[i] == '(' ? 1 : expr[i] == ')' ? -1 : 0;
+      if (depth == 0)
+        close = i;
+    }
+    if (close != expr.size() - 1)
+      break;
+    expr = expr.substr(1, expr.size() - 2);
+  }
+  std::string flat = " ";
+  int depth = 0;
+  char quote = 0;
+  for (char c : expr) {
+    if (quote) {
+      if (c == quote)
+        quote = 0;
+      continue;
+    }
+    if (c == '\'' || c == '"') {
+      quote = c;
+      flat += ' ';
+    } else if (c == '(') {
+      ++depth;
+    } else if (c == ')') {
+      --depth;
+    } else if (depth == 0) {
+      flat += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    }
+  }
+  flat += ' ';
+  for (char& c : flat)
+    if (std::isspace(static_cast<unsigned char>(c)))
+      c = ' ';
+  if (flat.find_first_of("<>=") != std::string::npos &&
+      flat.find("->") == std::string::npos)
+    return true;
+  for (const char* word : {" is ", " not ", " and ", " or ", " in ", " like ",
+                           " between ", " exists ", " glob "})
+    if (flat.find(word) != std::string::npos)
+      return true;
+  return false;
+}
+
+} // namespace walmux::sqltext

@@ -1,0 +1,39 @@
+// sql_text.hpp: the little SQL text handling walmux's SQL surface does
+// before its engine sees a statement: where a statement ends, its leading
+// words, PostgreSQL casts to drop, and whether an expression is boolean.
+// Not a SQL parser: each function states exactly what it recognizes.
+//
+// Pure: no I/O; fuzzed by tests/fuzz/fuzz_sql_text.cpp.
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+
+namespace walmux::sqltext {
+
+// The end of the statement starting at sql[0]: the first ';' outside
+// 'literals' and "quoted identifiers", or the end of the text.
+size_t statement_end(std::string_view sql);
+
+// The next word at or after `at` (spaces skipped; letters, digits, '_' and
+// '.'), down-cased; `at` moves past it. Empty at the end or before any
+// other character.
+std::string next_word(std::string_view sql, size_t& at);
+
+// Whether `s` is a plain identifier: [A-Za-z_][A-Za-z0-9_]*.
+bool is_identifier(std::string_view s);
+
+// The text with PostgreSQL "::type" casts removed (type names with dots,
+// quotes, one parenthesized modifier list and [] suffixes) outside string
+// literals and quoted identifiers: walmux's values are already in their
+// output form.
+std::string strip_casts(std::string_view sql);
+
+// Whether an expression's text has a comparison (=, <, >, <=, >=, <>, !=)
+// or a logical/predicate keyword (IS, NOT, AND, OR, IN, LIKE, BETWEEN,
+// EXISTS, GLOB) at its top level, outside parentheses and literals; an
+// expression wholly in parentheses counts as its inside.
+bool looks_boolean(std::string_view expr);
+
+} // namespace walmux::sqltext

@@ -1,0 +1,27 @@
+// fuzz_sql_text.cpp: the SQL surface's text helpers never crash or read
+// past their input, statement_end stays within it, next_word always moves
+// forward or stops, and stripping casts never lengthens a statement.
+#include "protocol/sql_text.hpp"
+
+#include <cstdint>
+#include <cstdlib>
+#include <string_view>
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  std::string_view text(reinterpret_cast<const char*>(data), size);
+  using namespace walmux::sqltext;
+  if (statement_end(text) > text.size())
+    std::abort();
+  size_t at = 0;
+  for (int i = 0; i < 8; ++i) {
+    const size_t before = at;
+    const std::string word = next_word(text, at);
+    if (at > text.size() || (word.empty() && at < before))
+      std::abort();
+  }
+  if (strip_casts(text).size() > text.size())
+    std::abort();
+  (void)looks_boolean(text);
+  (void)is_identifier(text);
+  return 0;
+}

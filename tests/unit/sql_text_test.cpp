@@ -1,0 +1,54 @@
+// sql_text_test.cpp: the SQL surface's text helpers: statement ends, leading
+// words, PostgreSQL casts, boolean-looking expressions.
+#include "protocol/sql_text.hpp"
+
+#include <gtest/gtest.h>
+
+namespace walmux::sqltext {
+namespace {
+
+TEST(sql_text, statements_end_at_a_semicolon_outside_quotes) {
+  EXPECT_EQ(statement_end("SHOW wal_level; SELECT 1"), 14u);
+  EXPECT_EQ(statement_end("SELECT ';', \"a;b\"; x"), 17u);
+  EXPECT_EQ(statement_end("SELECT 'unterminated;"), 21u);
+  EXPECT_EQ(statement_end(""), 0u);
+}
+
+TEST(sql_text, words_are_down_cased_and_dotted_names_kept) {
+  size_t at = 0;
+  const std::string_view sql = "  SHOW rds.Logical_Replication;";
+  EXPECT_EQ(next_word(sql, at), "show");
+  EXPECT_EQ(next_word(sql, at), "rds.logical_replication");
+  EXPECT_EQ(next_word(sql, at), "");
+  EXPECT_EQ(sql[at], ';');
+}
+
+TEST(sql_text, identifiers) {
+  EXPECT_TRUE(is_identifier("slot_name"));
+  EXPECT_TRUE(is_identifier("_x1"));
+  EXPECT_FALSE(is_identifier("1x"));
+  EXPECT_FALSE(is_identifier("count(*)"));
+  EXPECT_FALSE(is_identifier(""));
+}
+
+TEST(sql_text, casts_are_stripped_outside_literals) {
+  EXPECT_EQ(strip_casts("SELECT '0/10'::pg_lsn, a::text, b :: numeric(10,2)"),
+            "SELECT '0/10', a, b ");
+  EXPECT_EQ(strip_casts("SELECT 'a::b', \"x::y\"::name[]"),
+            "SELECT 'a::b', \"x::y\"");
+  EXPECT_EQ(strip_casts("SELECT x::pg_catalog.int8"), "SELECT x");
+  EXPECT_EQ(strip_casts("'open::"), "'open::");
+}
+
+TEST(sql_text, boolean_expressions) {
+  for (const char* yes :
+       {"a > 0", "(a > 0)", "((a = b))", "a IS NULL", "NOT active",
+        "x IN (1, 2)", "name LIKE 'a%'", "a <> b AND c"})
+    EXPECT_TRUE(looks_boolean(yes)) << yes;
+  for (const char* no : {"a + 1", "count(a > 0)", "'a = b'", "f(x)", "a",
+                         "(a + 1)", "data->>'k'"})
+    EXPECT_FALSE(looks_boolean(no)) << no;
+}
+
+} // namespace
+} // namespace walmux::sqltext
