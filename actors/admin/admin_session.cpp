@@ -97,6 +97,10 @@ bool admin_session::on_frame(const wire::frame& f) {
 
 status admin_session::on_extended(const wire::frontend_message& m) {
   if (auto* p = std::get_if<wire::parse>(&m)) {
+    if (statements_.size() >= max_prepared && !statements_.count(p->statement))
+      return error{sqlstate::program_limit_exceeded,
+                   "too many prepared statements (at most " +
+                       std::to_string(max_prepared) + " per session)"};
     statements_[p->statement] = sqltext::strip_casts(p->sql);
     link_->send(encoded(wire::parse_complete{}));
     return ok();
@@ -116,6 +120,10 @@ status admin_session::on_extended(const wire::frontend_message& m) {
         return error{sqlstate::feature_not_supported,
                      "walmux's SQL surface returns results in text format "
                      "only"};
+    if (portals_.size() >= max_prepared && !portals_.count(b->portal))
+      return error{sqlstate::program_limit_exceeded,
+                   "too many portals (at most " + std::to_string(max_prepared) +
+                       " per session)"};
     portals_[b->portal] = portal{it->second, b->params, std::nullopt};
     link_->send(encoded(wire::bind_complete{}));
     return ok();

@@ -61,6 +61,9 @@ class admin_session {
   row_description(const std::vector<sql_column>& columns);
   void send_error(const error& e);
 
+  // Named statements and portals a session may hold at once.
+  static constexpr size_t max_prepared = 1000;
+
   struct portal {
     std::string sql;
     std::vector<std::optional<std::string>> params;

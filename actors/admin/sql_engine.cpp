@@ -5,6 +5,7 @@
 
 #include <cctype>
 #include <charconv>
+#include <chrono>
 #include <cstring>
 
 #include <sqlite3.h>
@@ -313,6 +314,8 @@ sql_column column_type(std::string_view declared) {
 
 struct sql_engine::impl {
   sqlite3* db = nullptr;
+  sql_limits limits;
+  std::chrono::steady_clock::time_point deadline; // of the running statement
   std::vector<table_def> tables;
   std::vector<function_def> functions;
   ~impl() {
@@ -325,10 +328,11 @@ sql_engine::~sql_engine() = default;
 
 expected<std::unique_ptr<sql_engine>>
 sql_engine::open(std::vector<table_def> tables,
-                 std::vector<function_def> functions) {
+                 std::vector<function_def> functions, sql_limits limits) {
   std::unique_ptr<sql_engine> engine(new sql_engine);
   engine->impl_ = std::make_unique<impl>();
   auto& im = *engine->impl_;
+  im.limits = limits;
   im.tables = std::move(tables);
   im.functions = std::move(functions);
   if (sqlite3_open_v2(":memory:", &im.db,
@@ -350,6 +354,16 @@ sql_engine::open(std::vector<table_def> tables,
         return error{sqlstate::internal_error,
                      std::string("could not register ") + f.name};
   sqlite3_set_authorizer(im.db, authorize, nullptr);
+  // Every 10,000 virtual machine steps: past the statement's deadline?
+  sqlite3_progress_handler(
+      im.db, 10000,
+      [](void* arg) -> int {
+        return std::chrono::steady_clock::now() >
+                       static_cast<impl*>(arg)->deadline
+                   ? 1
+                   : 0;
+      },
+      &im);
   return engine;
 }
 
@@ -482,12 +496,27 @@ sql_engine::run_one(std::string_view sql, size_t& consumed,
         sqlite3_column_decltype(stmt, c) != nullptr ||
         from_function[static_cast<size_t>(c)] != nullptr ||
         result.columns[static_cast<size_t>(c)].type_oid != 25;
+  // Bounds: a statement runs at most limits.statement_time (a recursive
+  // query or a cross join of live tables could run for ever) and its
+  // result holds at most limits.result_bytes.
+  const sql_limits& limits = impl_->limits;
+  impl_->deadline = std::chrono::steady_clock::now() + limits.statement_time;
+  size_t result_bytes = 0;
   while (true) {
     const int step = sqlite3_step(stmt);
     if (step == SQLITE_DONE)
       break;
+    if (step == SQLITE_INTERRUPT)
+      return error{"57014", "canceling statement due to statement timeout"}
+          .with_detail("walmux's SQL surface runs a statement for at most " +
+                       std::to_string(limits.statement_time.count()) + " ms.");
     if (step != SQLITE_ROW)
       return translate_error(sqlite3_errmsg(impl_->db));
+    if (result_bytes > limits.result_bytes)
+      return error{sqlstate::program_limit_exceeded,
+                   "the result exceeds walmux's limit of " +
+                       std::to_string(limits.result_bytes) + " bytes"}
+          .with_hint("Narrow the query with WHERE or LIMIT.");
     auto& row = result.rows.emplace_back();
     for (int c = 0; c < ncols; ++c) {
       const auto at = static_cast<size_t>(c);
@@ -515,6 +544,7 @@ sql_engine::run_one(std::string_view sql, size_t& consumed,
             reinterpret_cast<const char*>(sqlite3_column_text(stmt, c)),
             static_cast<size_t>(sqlite3_column_bytes(stmt, c))));
       }
+      result_bytes += row.back() ? row.back()->size() + 8 : 8;
     }
   }
   if (ncols > 0) {

@@ -18,12 +18,17 @@
 // does not exist, 42883 function does not exist, 42703 column does not
 // exist, 42601 syntax error). Only reading is allowed: an authorizer refuses
 // ATTACH, PRAGMA, DDL and writes (42501), so a session cannot touch files.
+// A statement runs for at most sql_limits::statement_time (57014) and its
+// result holds at most sql_limits::result_bytes (54000): a recursive query
+// or a cross join of live tables ends with an error, not with the node's
+// memory.
 //
 // Thread safety: one engine per session, used by one thread at a time.
 #pragma once
 
 #include "common/expected.hpp"
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -74,6 +79,11 @@ struct sql_result {
   std::string tag; // "SELECT 2"
 };
 
+struct sql_limits {
+  std::chrono::milliseconds statement_time{10000};
+  size_t result_bytes = 64 << 20;
+};
+
 struct sql_shape {
   std::vector<sql_column> columns;
   int parameters = 0;
@@ -82,7 +92,8 @@ struct sql_shape {
 class sql_engine {
  public:
   static expected<std::unique_ptr<sql_engine>>
-  open(std::vector<table_def> tables, std::vector<function_def> functions);
+  open(std::vector<table_def> tables, std::vector<function_def> functions,
+       sql_limits limits = {});
   ~sql_engine();
   sql_engine(const sql_engine&) = delete;
   sql_engine& operator=(const sql_engine&) = delete;

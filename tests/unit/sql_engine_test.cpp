@@ -54,7 +54,9 @@ struct fixture {
          [](const std::vector<sql_value>&) -> expected<sql_value> {
            return sql_value{std::string("0/10")};
          }});
-    auto e = sql_engine::open(std::move(tables), std::move(functions));
+    auto e =
+        sql_engine::open(std::move(tables), std::move(functions),
+                         sql_limits{std::chrono::milliseconds(200), 1 << 20});
     EXPECT_TRUE(e) << (e ? "" : e.err().message);
     if (e)
       engine = std::move(*e);
@@ -172,6 +174,19 @@ TEST(sql_engine, errors_are_postgres_errors) {
   }
   // The engine stays usable.
   EXPECT_TRUE(f.run("SELECT 1"));
+}
+
+TEST(sql_engine, runaway_statements_end_with_an_error) {
+  fixture f;
+  auto forever = f.run("WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x "
+                       "+ 1 FROM c) SELECT count(*) FROM c");
+  ASSERT_FALSE(forever);
+  EXPECT_EQ(forever.err().code, "57014");
+  auto huge = f.run("WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 "
+                    "FROM c) SELECT x, 'padding padding padding' FROM c");
+  ASSERT_FALSE(huge);
+  EXPECT_EQ(huge.err().code, "54000");
+  EXPECT_TRUE(f.run("SELECT 1")); // still usable
 }
 
 } // namespace
