@@ -28,16 +28,17 @@ bool session::on_data(const std::string& bytes) {
 bool session::on_frame(const wire::frame& f) {
   if (!started_)
     return on_startup(f);
-  if (admin_)
-    return admin_->on_frame(f);
-  // A client that sends commands without reading the answers waits here:
-  // its answers stay within the send bound, and the listener stops reading
-  // from it once this actor's mailbox holds its limit.
+  // A client that sends commands without reading the answers waits here
+  // (walsender and SQL sessions alike): its answers stay within the send
+  // bound, and the listener stops reading from it once this actor's
+  // mailbox holds its limit.
   const size_t bound = static_cast<size_t>(env_.send_buffer_bytes.load());
   while (link_->queued() >= bound && !link_->closed())
     link_->wait_for_room(bound, pump_wait);
   if (link_->closed())
     return false;
+  if (admin_)
+    return admin_->on_frame(f);
   auto m = wire::decode_frontend(f);
   if (!m)
     return fatal(m.err());

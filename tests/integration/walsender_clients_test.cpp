@@ -159,8 +159,8 @@ class stalled_client {
                                   "publication_names 'pub_all')"});
     return send_all(out);
   }
-  // Connects and logs in as a replication session.
-  bool connect(int port) {
+  // Connects and logs in as a replication session (or an SQL session).
+  bool connect(int port, bool replication = true) {
     fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
     int small = 4096;
     ::setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
@@ -171,10 +171,11 @@ class stalled_client {
     if (::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0)
       return false;
     std::string out;
-    wire::encode(out, wire::startup_message{wire::protocol_3_0,
-                                            {{"user", "postgres"},
-                                             {"database", "postgres"},
-                                             {"replication", "database"}}});
+    wire::startup_message startup{
+        wire::protocol_3_0, {{"user", "postgres"}, {"database", "postgres"}}};
+    if (replication)
+      startup.parameters.push_back({"replication", "database"});
+    wire::encode(out, startup);
     return send_all(out) && wait_ready();
   }
   // Sends without blocking for long: false once the peer stops taking.
@@ -301,10 +302,10 @@ TEST_F(walsender_clients, a_client_that_never_reads_costs_bounded_memory) {
 TEST_F(walsender_clients, a_client_that_floods_commands_costs_bounded_memory) {
   start({"wal_sender_buffer_size=256kB"});
   stalled_client flood;
-  ASSERT_TRUE(flood.connect(node_->port()));
+  ASSERT_TRUE(flood.connect(node_->port(), false));
   const long rss_before = node_->rss_kb();
-  // 300 queries of 100kB each (forwarded to the upstream, 100kB answers),
-  // and no answer is ever read: 30MB in, 30MB out.
+  // 300 queries of 100kB each on an SQL session (100kB answers from the SQL
+  // surface), and no answer is ever read: 30MB in, 30MB out.
   std::string q;
   wire::encode(q, wire::query{"SELECT '" + std::string(100000, 'x') + "'"});
   for (int i = 0; i < 300 && flood.send_some(q); ++i) {
