@@ -108,6 +108,10 @@ status session::check_published(const std::string& schema,
   std::string list;
   for (const auto& p : env_.upstream_publications)
     list += (list.empty() ? "" : ", ") + pq_quote_literal(p);
+  if (list.empty())
+    return error{"42501", "permission denied for table " + table}.with_detail(
+        "walmux streams no publications (upstream_publications is empty), "
+        "so it copies no tables.");
   auto r = upstream_sql_->exec(
       "SELECT 1 FROM pg_catalog.pg_publication_tables WHERE pubname IN (" +
       list + ") AND schemaname = " + pq_quote_literal(schema) +
