@@ -247,4 +247,12 @@ notice_fields notice_from_error(const error& e, std::string_view severity);
 // The reverse, for errors received from a server.
 error error_from_notice(const notice_fields& f);
 
+// One message as its own byte string (for a send of that message alone).
+template <class Message>
+std::string encoded(const Message& m) {
+  std::string out;
+  encode(out, m);
+  return out;
+}
+
 } // namespace walmux::wire

@@ -5,6 +5,7 @@
 #include "actors/common/clock.hpp"
 #include "actors/walsender/slot_commands.hpp"
 #include "protocol/pg_text.hpp"
+#include "protocol/stream.hpp"
 #include "storage/retention.hpp"
 
 #include <cstdio>
@@ -12,8 +13,6 @@
 
 namespace walmux::actors::admin {
 namespace {
-
-constexpr int64_t unix_to_pg_epoch_us = 946684800LL * 1000000;
 
 sql_value text(std::string s) {
   return sql_value{std::move(s)};
@@ -34,7 +33,8 @@ sql_value lsn_value(lsn at) {
 sql_value timestamp_value(int64_t unix_micros) {
   return unix_micros == 0
              ? null()
-             : text(pgtext::timestamptz_utc(unix_micros - unix_to_pg_epoch_us));
+             : text(pgtext::timestamptz_utc(unix_micros -
+                                            stream::postgres_epoch_offset_us));
 }
 
 // An interval as PostgreSQL prints a short one: 00:00:01.234567.

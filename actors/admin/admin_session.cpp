@@ -10,13 +10,6 @@
 namespace walmux::actors::admin {
 namespace {
 
-template <class Message>
-std::string encoded(const Message& m) {
-  std::string out;
-  wire::encode(out, m);
-  return out;
-}
-
 // Settings a client library may SET at connection time; they do not change
 // what walmux answers, so SET of them succeeds and does nothing.
 bool client_side_setting(const std::string& name) {
@@ -56,7 +49,7 @@ admin_session::~admin_session() {
 
 void admin_session::send_error(const error& e) {
   link_->send(
-      encoded(wire::error_response{wire::notice_from_error(e, "ERROR")}));
+      wire::encoded(wire::error_response{wire::notice_from_error(e, "ERROR")}));
   if (transaction_ == 'T')
     transaction_ = 'E';
 }
@@ -64,14 +57,14 @@ void admin_session::send_error(const error& e) {
 bool admin_session::on_frame(const wire::frame& f) {
   auto m = wire::decode_frontend(f);
   if (!m) {
-    link_->send(encoded(
+    link_->send(wire::encoded(
         wire::error_response{wire::notice_from_error(m.err(), "FATAL")}));
     link_->close();
     return false;
   }
   if (auto* q = std::get_if<wire::query>(&*m)) {
     on_query(q->sql);
-    link_->send(encoded(wire::ready_for_query{transaction_}));
+    link_->send(wire::encoded(wire::ready_for_query{transaction_}));
     return true;
   }
   if (std::holds_alternative<wire::terminate>(*m)) {
@@ -81,7 +74,7 @@ bool admin_session::on_frame(const wire::frame& f) {
   if (std::holds_alternative<wire::sync>(*m)) {
     extended_failed_ = false;
     portals_.erase("");
-    link_->send(encoded(wire::ready_for_query{transaction_}));
+    link_->send(wire::encoded(wire::ready_for_query{transaction_}));
     return true;
   }
   if (std::holds_alternative<wire::flush>(*m))
@@ -102,7 +95,7 @@ status admin_session::on_extended(const wire::frontend_message& m) {
                    "too many prepared statements (at most " +
                        std::to_string(max_prepared) + " per session)"};
     statements_[p->statement] = sqltext::strip_casts(p->sql);
-    link_->send(encoded(wire::parse_complete{}));
+    link_->send(wire::encoded(wire::parse_complete{}));
     return ok();
   }
   if (auto* b = std::get_if<wire::bind>(&m)) {
@@ -125,7 +118,7 @@ status admin_session::on_extended(const wire::frontend_message& m) {
                    "too many portals (at most " + std::to_string(max_prepared) +
                        " per session)"};
     portals_[b->portal] = portal{it->second, b->params, std::nullopt};
-    link_->send(encoded(wire::bind_complete{}));
+    link_->send(wire::encoded(wire::bind_complete{}));
     return ok();
   }
   if (auto* d = std::get_if<wire::describe>(&m)) {
@@ -144,8 +137,9 @@ status admin_session::on_extended(const wire::frontend_message& m) {
     auto r = compute(it->second.sql, used, it->second.params);
     if (!r)
       return std::move(r).err();
-    link_->send(r->columns.empty() ? encoded(wire::no_data{})
-                                   : encoded(row_description(r->columns)));
+    link_->send(r->columns.empty()
+                    ? wire::encoded(wire::no_data{})
+                    : wire::encoded(row_description(r->columns)));
     it->second.result = std::move(*r);
     return ok();
   }
@@ -161,7 +155,7 @@ status admin_session::on_extended(const wire::frontend_message& m) {
       it->second.result = std::move(*r);
     }
     if (it->second.result->tag.empty())
-      link_->send(encoded(wire::empty_query_response{}));
+      link_->send(wire::encoded(wire::empty_query_response{}));
     else
       send_result(*it->second.result, false);
     it->second.result.reset();
@@ -172,7 +166,7 @@ status admin_session::on_extended(const wire::frontend_message& m) {
       statements_.erase(c->name);
     else
       portals_.erase(c->name);
-    link_->send(encoded(wire::close_complete{}));
+    link_->send(wire::encoded(wire::close_complete{}));
     return ok();
   }
   return error{sqlstate::protocol_violation,
@@ -242,7 +236,7 @@ void admin_session::on_query(const std::string& raw) {
     rest.remove_prefix(std::min(*used, rest.size()));
   }
   if (!any)
-    link_->send(encoded(wire::empty_query_response{}));
+    link_->send(wire::encoded(wire::empty_query_response{}));
 }
 
 std::optional<size_t> admin_session::run_statement(std::string_view sql) {

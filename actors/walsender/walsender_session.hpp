@@ -46,12 +46,7 @@ inline error slot_invalidated(const std::string& slot) {
                    "maximum reserved size.");
 }
 
-template <class Message>
-std::string encoded(const Message& m) {
-  std::string out;
-  wire::encode(out, m);
-  return out;
-}
+using wire::encoded;
 
 struct streaming_state {
   std::string slot;
