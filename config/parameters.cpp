@@ -50,7 +50,7 @@ constexpr std::string_view group_connections = "Connections";
 constexpr std::string_view group_upstream = "Upstream";
 constexpr std::string_view group_logging = "Reporting and Logging";
 
-const std::array<parameter_def, 18> table = {{
+const std::array<parameter_def, 19> table = {{
     {.name = "rds.logical_replication",
      .type = param_type::boolean,
      .context = param_context::postmaster,
@@ -85,6 +85,15 @@ const std::array<parameter_def, 18> table = {{
      .min = 0,
      .max = max_backends,
      .default_int = 20},
+    {.name = "max_connections",
+     .type = param_type::integer,
+     .context = param_context::postmaster,
+     .group = group_connections,
+     .description = "Sets the maximum number of concurrent SQL (non-"
+                    "replication) connections.",
+     .min = 1,
+     .max = max_backends,
+     .default_int = 100},
     {.name = "max_logical_replication_workers",
      .type = param_type::integer,
      .context = param_context::postmaster,

@@ -6,7 +6,8 @@
 // replication=database connections are walsenders, connections without
 // replication are handed to the admin role (actors/admin/admin_session.hpp)
 // after startup, physical replication is refused; trust authentication from
-// 127.0.0.1 only; max_wal_senders and rds.logical_replication are enforced
+// 127.0.0.1 only; max_wal_senders, max_connections (SQL sessions) and
+// rds.logical_replication are enforced
 // with PostgreSQL's texts. The ParameterStatus set is PostgreSQL 15's, with
 // the upstream's server_version, because clients choose their queries by
 // it and walmux answers their catalog queries from the upstream.
@@ -58,6 +59,7 @@ struct walsender_env {
   std::vector<std::string> upstream_publications;
   bool logical_replication = false;
   int max_wal_senders = 0;
+  int max_connections = 100; // SQL sessions
   std::atomic<int> active_senders{0};
   std::atomic<int> admin_sessions{0};
   // Reloadable (SIGHUP): read at each use.

@@ -111,10 +111,15 @@ bool session::on_startup(const wire::frame& f) {
                                 "logical replication, or without it for "
                                 "walmux's SQL surface."));
   if (admin) {
+    // Each SQL session holds an SQL engine: their number is bounded as
+    // PostgreSQL bounds its backends.
+    if (++env_.admin_sessions > env_.max_connections) {
+      --env_.admin_sessions;
+      return fatal(error{"53300", "sorry, too many clients already"});
+    }
     pid_ = ++env_.next_pid;
     admin_ =
         std::make_unique<admin::admin_session>(env_, link_, pid_, database_);
-    ++env_.admin_sessions;
   } else if (!env_.logical_replication)
     return fatal(error{"55000", "logical decoding requires wal_level >= "
                                 "logical"}
@@ -274,7 +279,7 @@ status session::create_slot(const repl::create_replication_slot& c) {
                          : status(std::move(point).err());
     env_.slots->release(slot.name, pid_);
     if (!moved) {
-      (void)env_.slots->drop(slot.name, false, pid_);
+      (void)drop_slot(env_, slot.name, false, pid_);
       return moved;
     }
     consistent = *point;

@@ -378,5 +378,28 @@ TEST_F(admin_sql, extended_query_protocol_for_drivers) {
   PQfinish(conn);
 }
 
+// SQL sessions are bounded as PostgreSQL's backends are.
+TEST_F(admin_sql, sql_sessions_are_bounded_by_max_connections) {
+  node_ = std::make_unique<walmux_node>(
+      tmp_.path(), std::vector<std::string>{"rds.logical_replication=on",
+                                            "max_connections=2"});
+  ASSERT_TRUE(node_->initialized());
+  ASSERT_TRUE(node_->start(false)) << node_->log();
+  PGconn* first = PQconnectdb(node_->conninfo(false).c_str());
+  PGconn* second = PQconnectdb(node_->conninfo(false).c_str());
+  ASSERT_EQ(PQstatus(first), CONNECTION_OK) << PQerrorMessage(first);
+  ASSERT_EQ(PQstatus(second), CONNECTION_OK) << PQerrorMessage(second);
+  PGconn* third = PQconnectdb(node_->conninfo(false).c_str());
+  EXPECT_EQ(PQstatus(third), CONNECTION_BAD);
+  EXPECT_NE(std::string(PQerrorMessage(third))
+                .find("sorry, too many clients already"),
+            std::string::npos)
+      << PQerrorMessage(third);
+  PQfinish(third);
+  PQfinish(second);
+  EXPECT_TRUE(wait_until([&] { return value("SELECT 1") == "1"; }, 10s));
+  PQfinish(first);
+}
+
 } // namespace
 } // namespace walmux::testing

@@ -235,6 +235,7 @@ int run_node(const command_line& cl) {
   env.upstream_publications = settings.upstream_publications();
   env.logical_replication = settings.logical_replication();
   env.max_wal_senders = static_cast<int>(settings.get_int("max_wal_senders"));
+  env.max_connections = static_cast<int>(settings.get_int("max_connections"));
   auto apply_reloadable = [&env, &retention](const config::settings& s) {
     retention.max_slot_wal_keep_size_mb = s.get_int("max_slot_wal_keep_size");
     env.wal_sender_timeout_ms = s.get_int("wal_sender_timeout");
