@@ -50,7 +50,7 @@ constexpr std::string_view group_connections = "Connections";
 constexpr std::string_view group_upstream = "Upstream";
 constexpr std::string_view group_logging = "Reporting and Logging";
 
-const std::array<parameter_def, 19> table = {{
+const std::array<parameter_def, 20> table = {{
     {.name = "rds.logical_replication",
      .type = param_type::boolean,
      .context = param_context::postmaster,
@@ -102,6 +102,15 @@ const std::array<parameter_def, 19> table = {{
      .min = 0,
      .max = max_backends,
      .default_int = 4},
+    {.name = "max_sync_workers_per_subscription",
+     .type = param_type::integer,
+     .context = param_context::postmaster,
+     .group = group_replication,
+     .description = "Maximum number of table synchronization workers per "
+                    "subscription.",
+     .min = 0,
+     .max = max_backends,
+     .default_int = 2},
     {.name = "wal_sender_timeout",
      .type = param_type::integer,
      .context = param_context::sighup,

@@ -114,6 +114,13 @@ void catalog_batch::put_origin(const origin_record& o) {
 void catalog_batch::delete_origin(std::string_view name) {
   ops_.push_back({op::kind::del, "origins", std::string(name), {}});
 }
+void catalog_batch::put_subscription(const subscription_record& s) {
+  ops_.push_back(
+      {op::kind::put, "subscriptions", s.name, subscription_encode(s)});
+}
+void catalog_batch::delete_subscription(std::string_view name) {
+  ops_.push_back({op::kind::del, "subscriptions", std::string(name), {}});
+}
 void catalog_batch::put_node_meta(const node_meta& m) {
   ops_.push_back({op::kind::put, "meta", node_key, node_meta_encode(m)});
 }
@@ -198,6 +205,11 @@ expected<std::vector<slot_record>> catalog::list_slots() const {
 expected<std::vector<origin_record>> catalog::list_origins() const {
   return list_family<origin_record>(impl_->db, impl_->cf("origins"),
                                     origin_decode);
+}
+
+expected<std::vector<subscription_record>> catalog::list_subscriptions() const {
+  return list_family<subscription_record>(impl_->db, impl_->cf("subscriptions"),
+                                          subscription_decode);
 }
 
 } // namespace walmux::storage

@@ -35,6 +35,8 @@ class catalog_batch {
   void delete_slot(std::string_view name);
   void put_origin(const origin_record& o);
   void delete_origin(std::string_view name);
+  void put_subscription(const subscription_record& s);
+  void delete_subscription(std::string_view name);
   void put_node_meta(const node_meta& m);
   void put_relation_snapshot(const relation_snapshot& r);
 
@@ -72,6 +74,7 @@ class catalog {
   expected<std::optional<slot_record>> get_slot(std::string_view name) const;
   expected<std::vector<slot_record>> list_slots() const;
   expected<std::vector<origin_record>> list_origins() const;
+  expected<std::vector<subscription_record>> list_subscriptions() const;
   // The relation snapshot, if retention has written one.
   expected<std::optional<relation_snapshot>> read_relation_snapshot() const;
 

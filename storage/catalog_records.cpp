@@ -143,6 +143,85 @@ expected<origin_record> origin_decode(std::string_view bytes) {
   return o;
 }
 
+constexpr uint16_t subscription_version = 1;
+
+std::string subscription_encode(const subscription_record& s) {
+  std::string p;
+  put_u32(p, s.oid);
+  put_string(p, s.name);
+  put_string(p, s.conninfo);
+  put_u32(p, static_cast<uint32_t>(s.publications.size()));
+  for (const auto& pub : s.publications)
+    put_string(p, pub);
+  put_u32(p, static_cast<uint32_t>(s.options.size()));
+  for (const auto& [k, v] : s.options) {
+    put_string(p, k);
+    put_string(p, v);
+  }
+  p += static_cast<char>(s.enabled);
+  put_u64(p, s.skip_lsn.value);
+  p += static_cast<char>(s.slot_created);
+  p += static_cast<char>(s.copy_done);
+  put_u32(p, s.copy_attempts);
+  put_u32(p, static_cast<uint32_t>(s.tables.size()));
+  for (const auto& t : s.tables) {
+    put_string(p, t.schema);
+    put_string(p, t.name);
+    p += t.state;
+    put_u64(p, t.state_lsn.value);
+    put_u32(p, t.target_oid);
+  }
+  return record_encode(record_kind::subscription, subscription_version, p);
+}
+
+expected<subscription_record> subscription_decode(std::string_view bytes) {
+  auto rec = record_decode(bytes, "catalog subscription");
+  if (!rec)
+    return std::move(rec).err();
+  if (rec->kind != record_kind::subscription ||
+      rec->version != subscription_version)
+    return bad("subscription", "Unexpected record kind or version.");
+  payload_reader r{rec->payload};
+  subscription_record s;
+  s.oid = r.u32();
+  s.name = r.str();
+  s.conninfo = r.str();
+  // Every count is bounded by the bytes left (each item takes >= 4).
+  uint32_t n = r.u32();
+  if (!r.need(static_cast<size_t>(n) * 4))
+    return bad("subscription", "The publication count exceeds the record.");
+  for (uint32_t i = 0; i < n && r.ok; ++i)
+    s.publications.push_back(r.str());
+  n = r.u32();
+  if (!r.need(static_cast<size_t>(n) * 8))
+    return bad("subscription", "The option count exceeds the record.");
+  for (uint32_t i = 0; i < n && r.ok; ++i) {
+    std::string k = r.str();
+    std::string v = r.str();
+    s.options.emplace_back(std::move(k), std::move(v));
+  }
+  s.enabled = r.u8() != 0;
+  s.skip_lsn = lsn(r.u64());
+  s.slot_created = r.u8() != 0;
+  s.copy_done = r.u8() != 0;
+  s.copy_attempts = r.u32();
+  n = r.u32();
+  if (!r.need(static_cast<size_t>(n) * 21))
+    return bad("subscription", "The table count exceeds the record.");
+  for (uint32_t i = 0; i < n && r.ok; ++i) {
+    subscription_table t;
+    t.schema = r.str();
+    t.name = r.str();
+    t.state = static_cast<char>(r.u8());
+    t.state_lsn = lsn(r.u64());
+    t.target_oid = r.u32();
+    s.tables.push_back(std::move(t));
+  }
+  if (!r.ok || !r.p.empty())
+    return bad("subscription", "The payload does not match its layout.");
+  return s;
+}
+
 constexpr uint16_t relation_snapshot_version = 1;
 
 std::string relation_snapshot_encode(const relation_snapshot& r) {

@@ -6,6 +6,10 @@
 //   temporary u8, two_phase u8, confirmed_flush u64, restart_lsn u64,
 //   restart_position u64, invalidation_reason
 // Origin payload: id u16, name, remote_lsn u64, local_lsn u64.
+// Subscription payload: oid u32, name, conninfo, publication count u32 +
+//   names, option count u32 + (name, value) pairs, enabled u8, skip_lsn
+//   u64, slot_created u8, copy_done u8, copy_attempts u32, table count u32
+//   + (schema, name, state u8, lsn u64, target oid u32).
 // Pure: no I/O.
 #pragma once
 
@@ -39,6 +43,34 @@ struct origin_record {
   lsn local_lsn;
 };
 
+// A table of a subscription and its state, as pg_subscription_rel shows
+// it: 'i' init, 'd' data being copied, 's' copied, 'r' ready (streaming).
+struct subscription_table {
+  std::string schema;
+  std::string name;
+  char state = 'i';
+  lsn state_lsn;           // the copy's consistent point once copied
+  uint32_t target_oid = 0; // the target table's OID, once known
+  bool operator==(const subscription_table&) const = default;
+};
+
+// A subscription of the apply role. `options` hold the canonical option
+// values (subscription_ddl.hpp's names) as text.
+struct subscription_record {
+  uint32_t oid = 0;
+  std::string name;
+  std::string conninfo;
+  std::vector<std::string> publications;
+  std::vector<std::pair<std::string, std::string>> options;
+  bool enabled = true;
+  lsn skip_lsn;              // SKIP (lsn = ...); 0/0 when none
+  bool slot_created = false; // the source slot exists (created or given)
+  bool copy_done = false;    // the initial copy finished: streaming apply
+  uint32_t copy_attempts = 0;
+  std::vector<subscription_table> tables;
+  bool operator==(const subscription_record&) const = default;
+};
+
 // The Relation and Type messages of the stream as they stood at `position`:
 // what decoders learn before reading the store from START, written before
 // retention removes the segments that held them. Payload: position u64,
@@ -52,6 +84,8 @@ std::string slot_encode(const slot_record& s);
 expected<slot_record> slot_decode(std::string_view bytes);
 std::string origin_encode(const origin_record& o);
 expected<origin_record> origin_decode(std::string_view bytes);
+std::string subscription_encode(const subscription_record& s);
+expected<subscription_record> subscription_decode(std::string_view bytes);
 std::string relation_snapshot_encode(const relation_snapshot& r);
 expected<relation_snapshot> relation_snapshot_decode(std::string_view bytes);
 

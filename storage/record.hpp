@@ -34,6 +34,7 @@ enum class record_kind : uint16_t {
   slot = 3,
   origin = 4,
   relation_snapshot = 5, // catalog meta/relations
+  subscription = 6,
 };
 
 struct record_view {

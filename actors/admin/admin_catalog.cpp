@@ -2,6 +2,7 @@
 // (admin_catalog.hpp).
 #include "actors/admin/admin_catalog.hpp"
 
+#include "actors/apply/subscription_manager.hpp"
 #include "actors/common/clock.hpp"
 #include "actors/walsender/slot_commands.hpp"
 #include "protocol/pg_text.hpp"
@@ -278,6 +279,108 @@ table_def stat_replication_slots(walsender_env& env) {
       }};
 }
 
+// The subscriptions of the apply role: PostgreSQL 15's pg_subscription
+// (with 16's suborigin, and walmux's subtarget), pg_subscription_rel
+// (srrelid is the target table's OID; hidden srrelname names it),
+// pg_stat_subscription (one row per running worker) and
+// pg_stat_subscription_stats (with PostgreSQL 18's conflict counts that
+// walmux keeps).
+std::vector<table_def> subscription_tables(walsender_env& env) {
+  auto* subs = env.subscriptions;
+  std::vector<table_def> out;
+  out.push_back(
+      {"pg_subscription",
+       "CREATE TABLE x(oid oid, subdbid oid, subskiplsn pg_lsn, subname name, "
+       "subowner oid, subenabled bool, subbinary bool, substream text, "
+       "subtwophasestate text, subdisableonerr bool, subconninfo text, "
+       "subslotname name, subsynccommit text, subpublications text, "
+       "suborigin text, subtarget text)",
+       0,
+       [subs](const std::vector<sql_value>&) -> expected<std::vector<sql_row>> {
+         std::vector<sql_row> rows;
+         for (const auto& v : subs->list()) {
+           const auto& r = v.record;
+           std::string pubs = "{";
+           for (size_t i = 0; i < r.publications.size(); ++i)
+             pubs += (i ? "," : "") + r.publications[i];
+           pubs += "}";
+           rows.push_back(
+               {integer(r.oid), integer(0), lsn_value(r.skip_lsn), text(r.name),
+                integer(10), boolean(r.enabled), boolean(v.options.binary),
+                text(v.options.streaming == "on" ? "t" : "f"), text("d"),
+                boolean(v.options.disable_on_error), text(r.conninfo),
+                v.options.slot_name_none
+                    ? null()
+                    : text(v.options.slot_name.value_or(r.name)),
+                text(v.options.synchronous_commit), text(pubs),
+                text(v.options.origin), text(v.options.target)});
+         }
+         return rows;
+       }});
+  out.push_back(
+      {"pg_subscription_rel",
+       "CREATE TABLE x(srsubid oid, srrelid oid, srsubstate text, srsublsn "
+       "pg_lsn, srrelname text HIDDEN)",
+       0,
+       [subs](const std::vector<sql_value>&) -> expected<std::vector<sql_row>> {
+         std::vector<sql_row> rows;
+         for (const auto& v : subs->list())
+           for (const auto& t : v.record.tables)
+             rows.push_back(
+                 {integer(v.record.oid), integer(t.target_oid),
+                  text(std::string(1, t.state)),
+                  t.state_lsn.valid() ? lsn_value(t.state_lsn) : null(),
+                  text(t.schema + "." + t.name)});
+         return rows;
+       }});
+  out.push_back(
+      {"pg_stat_subscription",
+       "CREATE TABLE x(subid oid, subname name, pid int4, relid oid, "
+       "received_lsn pg_lsn, last_msg_send_time timestamptz, "
+       "last_msg_receipt_time timestamptz, latest_end_lsn pg_lsn, "
+       "latest_end_time timestamptz)",
+       0,
+       [subs](const std::vector<sql_value>&) -> expected<std::vector<sql_row>> {
+         auto pg_time = [](int64_t pg_micros) {
+           return pg_micros == 0 ? null()
+                                 : text(pgtext::timestamptz_utc(pg_micros));
+         };
+         std::vector<sql_row> rows;
+         for (const auto& v : subs->list()) {
+           const auto& a = v.activity;
+           rows.push_back(
+               {integer(v.record.oid), text(v.record.name),
+                a.pid ? integer(a.pid) : null(), null(),
+                a.received_lsn.valid() ? lsn_value(a.received_lsn) : null(),
+                pg_time(a.last_msg_send_time), pg_time(a.last_msg_receipt_time),
+                a.latest_end_lsn.valid() ? lsn_value(a.latest_end_lsn) : null(),
+                pg_time(a.latest_end_time)});
+         }
+         return rows;
+       }});
+  out.push_back(
+      {"pg_stat_subscription_stats",
+       "CREATE TABLE x(subid oid, subname name, apply_error_count int8, "
+       "sync_error_count int8, confl_insert_exists int8, "
+       "confl_update_missing int8, confl_delete_missing int8, stats_reset "
+       "timestamptz)",
+       0,
+       [subs](const std::vector<sql_value>&) -> expected<std::vector<sql_row>> {
+         std::vector<sql_row> rows;
+         for (const auto& v : subs->list()) {
+           const auto& a = v.activity;
+           rows.push_back(
+               {integer(v.record.oid), text(v.record.name),
+                integer(a.apply_error_count), integer(a.sync_error_count),
+                integer(a.confl_insert_exists), integer(a.confl_update_missing),
+                integer(a.confl_delete_missing),
+                timestamp_value(a.stats_reset)});
+         }
+         return rows;
+       }});
+  return out;
+}
+
 } // namespace
 
 node_catalog make_node_catalog(walsender_env& env, int session_pid,
@@ -289,6 +392,9 @@ node_catalog make_node_catalog(walsender_env& env, int session_pid,
   c.tables.push_back(wal_cache_stats(env));
   c.tables.push_back(origin_status(env, "pg_replication_origin_status"));
   c.tables.push_back(origin_status(env, "pg_show_replication_origin_status"));
+  if (env.subscriptions != nullptr)
+    for (auto& t : subscription_tables(env))
+      c.tables.push_back(std::move(t));
   c.tables.push_back(
       {"pg_create_logical_replication_slot",
        "CREATE TABLE x(slot_name name, lsn pg_lsn, arg_slot_name HIDDEN, "

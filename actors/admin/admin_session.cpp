@@ -2,8 +2,10 @@
 #include "actors/admin/admin_session.hpp"
 
 #include "actors/admin/admin_catalog.hpp"
+#include "actors/apply/subscription_manager.hpp"
 #include "protocol/messages.hpp"
 #include "protocol/sql_text.hpp"
+#include "protocol/subscription_ddl.hpp"
 
 #include <cctype>
 
@@ -191,9 +193,11 @@ status admin_session::describe_statement(const std::string& sql) {
     link_->send(std::move(out));
     return ok();
   }
+  auto ddl = subddl::parse(sql);
+  const bool subscription_ddl = ddl && ddl->has_value();
   for (const char* keyword :
        {"begin", "start", "commit", "end", "rollback", "abort", "set", "reset"})
-    if (first == keyword) {
+    if (first == keyword || subscription_ddl) {
       wire::encode(out, wire::parameter_description{{}});
       wire::encode(out, wire::no_data{});
       link_->send(std::move(out));
@@ -298,6 +302,21 @@ admin_session::compute(std::string_view sql, size_t& consumed,
                      "effect on reload or restart.");
     done.tag = first == "set" ? "SET" : "RESET";
     return done;
+  }
+  if (first == "create" || first == "alter" || first == "drop") {
+    auto ddl = subddl::parse(sql.substr(0, consumed));
+    if (!ddl)
+      return std::move(ddl).err();
+    if (*ddl) {
+      if (env_.subscriptions == nullptr)
+        return error{sqlstate::feature_not_supported,
+                     "this node has no apply role"};
+      auto tag = env_.subscriptions->execute(**ddl, transaction_ == 'T');
+      if (!tag)
+        return std::move(tag).err();
+      done.tag = *tag;
+      return done;
+    }
   }
   sql_engine* e = engine();
   if (e == nullptr)

@@ -45,6 +45,9 @@
 #include <caf/actor_system.hpp>
 
 namespace walmux::actors {
+namespace apply {
+class subscription_manager;
+}
 
 // What every walsender shares; REQUIRES: outlives every walsender.
 struct walsender_env {
@@ -69,6 +72,7 @@ struct walsender_env {
   settings_holder settings; // SHOW and the admin catalog
   sender_registry senders;  // pg_stat_replication
   slot_stats slot_counts;   // pg_stat_replication_slots
+  apply::subscription_manager* subscriptions = nullptr; // the apply role
 };
 
 caf::actor spawn_walsender(caf::actor_system& system, walsender_env& env,

@@ -153,4 +153,21 @@ expected<rows> run_query(const std::string& conninfo, const std::string& sql) {
   return out;
 }
 
+std::string table_digest(const pg_cluster& c, const std::string& table,
+                         const std::string& key) {
+  auto r = c.query("SELECT count(*), md5(coalesce(string_agg(md5(t::text), "
+                   "'' ORDER BY t." +
+                   key + "), '')) FROM " + table + " t");
+  if (!r)
+    return "error: " + r.err().message;
+  return (*r)[0][0] + " " + (*r)[0][1];
+}
+
+std::string one_value(const pg_cluster& c, const std::string& sql) {
+  auto r = c.query(sql);
+  if (!r || r->empty() || (*r)[0].empty())
+    return "error";
+  return (*r)[0][0];
+}
+
 } // namespace walmux::testing

@@ -60,6 +60,13 @@ class pg_cluster {
 // libpq's message ("ERROR:  ...").
 expected<rows> run_query(const std::string& conninfo, const std::string& sql);
 
+// A table's row count and an md5 over every row's text in `key` order:
+// equal digests mean equal contents ("error: ..." when the query fails).
+std::string table_digest(const pg_cluster& c, const std::string& table,
+                         const std::string& key);
+// The first column of the first row of `sql`'s result, or "error".
+std::string one_value(const pg_cluster& c, const std::string& sql);
+
 // The path of pg_cluster.sh (compiled in from the source tree).
 std::string pg_cluster_script();
 

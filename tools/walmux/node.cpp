@@ -8,6 +8,7 @@
 #include "tools/walmux/node.hpp"
 
 #include "actors/admin/metrics.hpp"
+#include "actors/apply/subscription_manager.hpp"
 #include "actors/slots/checkpointer.hpp"
 #include "actors/slots/retention.hpp"
 #include "actors/slots/slot_manager.hpp"
@@ -243,6 +244,14 @@ int run_node(const command_line& cl) {
     env.settings.set(s);
   };
   apply_reloadable(settings);
+  actors::apply::subscription_manager subscriptions(
+      **cat,
+      {static_cast<int>(settings.get_int("max_logical_replication_workers")),
+       static_cast<int>(settings.get_int("max_sync_workers_per_subscription"))},
+      env.next_pid);
+  if (auto st = subscriptions.load(); !st)
+    return fatal(st.err());
+  env.subscriptions = &subscriptions;
   {
     actors::node_config cfg(settings);
     caf::actor_system system(cfg);
@@ -300,6 +309,8 @@ int run_node(const command_line& cl) {
       log_message(elevel::log, "serving metrics on http://" + address + ":" +
                                    std::to_string(mport) + "/metrics");
     }
+    // Subscriptions apply whether or not this node publishes.
+    subscriptions.start(system);
     log_message(elevel::log, "walmux node is running with " +
                                  std::to_string(cfg.scheduler_threads()) +
                                  " scheduler threads");
@@ -334,8 +345,10 @@ int run_node(const command_line& cl) {
       break;
     }
     // Order (stack.md P7/P8): stop the connections (their walsenders get
-    // closed_atom and quit), then the roles; ~actor_system waits for all.
+    // closed_atom and quit), the apply workers, then the roles;
+    // ~actor_system waits for all.
     listener->stop();
+    subscriptions.shutdown();
     for (auto& a : roles)
       caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
   }

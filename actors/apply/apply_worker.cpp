@@ -1,0 +1,581 @@
+// apply_worker.cpp: one subscription's apply worker (apply_worker.hpp).
+#include "actors/apply/apply_worker.hpp"
+
+#include "actors/apply/initial_copy.hpp"
+#include "actors/apply/target_session.hpp"
+#include "actors/common/atoms.hpp"
+#include "actors/common/clock.hpp"
+#include "actors/common/pq_session.hpp"
+#include "actors/source/source.hpp"
+#include "common/log.hpp"
+#include "protocol/pgoutput.hpp"
+#include "protocol/stream.hpp"
+
+#include <chrono>
+#include <poll.h>
+
+#include <caf/all.hpp>
+#include <libpq-fe.h>
+
+namespace walmux::actors::apply {
+namespace {
+
+using namespace std::chrono_literals;
+using steady = std::chrono::steady_clock;
+
+// A group of upstream transactions closes at the first of these.
+constexpr size_t group_max_transactions = 1000;
+constexpr size_t group_max_bytes = 8 << 20;
+constexpr auto group_max_age = 200ms;
+constexpr auto status_interval = 1s;
+constexpr auto flush_check_interval = 200ms;
+// Bytes one step takes from the source before it looks at time and stop.
+constexpr size_t max_bytes_per_step = 16 << 20;
+
+const char* message_type_name(char kind) {
+  switch (kind) {
+  case 'I':
+    return "INSERT";
+  case 'U':
+    return "UPDATE";
+  case 'D':
+    return "DELETE";
+  case 'T':
+    return "TRUNCATE";
+  default:
+    return "COMMIT";
+  }
+}
+
+class apply_session {
+ public:
+  apply_session(subscription_manager& m, std::string name,
+                std::shared_ptr<worker_control> control)
+      : manager_(m)
+      , name_(std::move(name))
+      , control_(std::move(control)) {}
+
+  // Copies if needed, connects both sides and starts streaming.
+  status start();
+  // One step: waits up to `timeout` for data and applies it.
+  status step(std::chrono::milliseconds timeout);
+  void close() {
+    source_.reset();
+    target_.reset();
+  }
+  // Counts and logs a failure; true when the subscription is disabled.
+  bool failed(const error& e);
+  const std::string& name() const { return name_; }
+
+ private:
+  enum class skip_reason { none, applied, origin, skip_lsn };
+
+  status copy_phase(const subscription_view& v);
+  status handle(const stream::xlog_data& x);
+  status end_transaction(const pgoutput::commit& c);
+  status close_group();
+  status send_status(bool force);
+  error with_context(error e) const;
+  change_context context(char kind, const std::string& relation) const {
+    return {kind, relation, xid_, final_lsn_};
+  }
+  std::string relation_name(uint32_t oid) const {
+    auto it = relation_names_.find(oid);
+    return it == relation_names_.end() ? std::to_string(oid) : it->second;
+  }
+
+  subscription_manager& manager_;
+  std::string name_;
+  std::shared_ptr<worker_control> control_;
+  subddl::subscription_options options_;
+  lsn skip_lsn_;
+  std::unique_ptr<pq_session> source_;
+  std::unique_ptr<target_session> target_;
+  pgoutput::stream_decoder decoder_;
+  std::map<uint32_t, std::string> relation_names_;
+  bool in_txn_ = false;
+  skip_reason skip_ = skip_reason::none;
+  uint32_t xid_ = 0;
+  lsn final_lsn_;
+  bool copying_ = false;
+  // After a failure, transactions up to the failing one commit one by
+  // one, so that those before it are not held back with it.
+  lsn solo_until_;
+  // Everything up to here is handled when nothing waits for the target.
+  lsn idle_end_;
+  lsn received_;
+  int64_t last_send_time_ = 0;
+  steady::time_point group_started_;
+  steady::time_point last_status_ = steady::now() - status_interval;
+  steady::time_point last_flush_check_ = steady::now();
+  lsn reported_flush_;
+  bool reply_requested_ = false;
+};
+
+error apply_session::with_context(error e) const {
+  const change_context& c =
+      target_ && target_->failed_change().final_lsn.valid()
+          ? target_->failed_change()
+          : change_context{0, {}, xid_, final_lsn_};
+  if (!c.final_lsn.valid())
+    return e;
+  std::string where = "processing remote data for replication origin \"" +
+                      target_origin_name(name_) + "\" during message type \"" +
+                      message_type_name(c.kind) + "\"";
+  if (!c.relation.empty())
+    where += " for replication target relation \"" + c.relation + "\"";
+  where += " in transaction " + std::to_string(c.xid) + ", finished at " +
+           lsn_to_string(c.final_lsn);
+  e.context = where;
+  return e;
+}
+
+bool apply_session::failed(const error& raw) {
+  const error e = copying_ ? raw : with_context(raw);
+  if (!copying_ && target_)
+    solo_until_ = target_->failed_change().final_lsn.valid()
+                      ? target_->failed_change().final_lsn
+                      : final_lsn_;
+  manager_.activity(name_, [&](subscription_activity& a) {
+    (copying_ ? a.sync_error_count : a.apply_error_count)++;
+    if (e.code == "23505")
+      a.confl_insert_exists++;
+  });
+  log_error(elevel::error, e);
+  close();
+  if (options_.disable_on_error) {
+    manager_.disable_after_error(name_);
+    return true;
+  }
+  return false;
+}
+
+status apply_session::copy_phase(const subscription_view& v) {
+  copying_ = true;
+  const auto& r = v.record;
+  const std::string slot = v.options.slot_name.value_or(r.name);
+  if (r.copy_attempts > 0 && r.slot_created) {
+    // An earlier copy was interrupted: its snapshot is gone, so it is
+    // redone from a new slot.
+    auto repl = pq_session::connect(r.conninfo, {{"replication", "database"}});
+    if (!repl)
+      return std::move(repl).err();
+    auto d =
+        (*repl)->exec("DROP_REPLICATION_SLOT " + pq_quote_identifier(slot));
+    if (!d && d.err().code != sqlstate::undefined_object)
+      return std::move(d).err();
+  }
+  const bool redo = r.copy_attempts > 0;
+  if (auto st = manager_.update(name_,
+                                [](storage::subscription_record& rec) {
+                                  rec.copy_attempts++;
+                                  rec.slot_created = false;
+                                });
+      !st)
+    return st;
+  if (redo)
+    log_message(elevel::log, "subscription \"" + name_ +
+                                 "\": an earlier initial copy was interrupted;"
+                                 " copying again, emptying each table first");
+  copy_plan plan;
+  plan.subscription = name_;
+  plan.source_conninfo = r.conninfo;
+  plan.target_conninfo = v.options.target;
+  plan.slot_name = slot;
+  plan.publications = r.publications;
+  plan.copy_data = v.options.copy_data;
+  plan.truncate_first = redo;
+  plan.workers = manager_.max_sync_workers();
+  plan.stop = &control_->stop;
+  copy_hooks hooks;
+  hooks.tables =
+      [this](const std::vector<std::pair<std::string, std::string>>& tables) {
+        return manager_.update(name_, [&](storage::subscription_record& rec) {
+          rec.tables.clear();
+          for (const auto& [schema, table] : tables)
+            rec.tables.push_back({schema, table, 'i', {}, 0});
+        });
+      };
+  hooks.slot_created = [this](lsn) {
+    return manager_.update(name_, [](storage::subscription_record& rec) {
+      rec.slot_created = true;
+    });
+  };
+  hooks.table_state = [this](const std::string& schema,
+                             const std::string& table, char state,
+                             uint32_t oid) {
+    auto st = manager_.update(name_, [&](storage::subscription_record& rec) {
+      for (auto& t : rec.tables)
+        if (t.schema == schema && t.name == table) {
+          t.state = state;
+          if (oid != 0)
+            t.target_oid = oid;
+        }
+    });
+    if (!st)
+      log_error(elevel::warning, st.err());
+  };
+  auto point = run_initial_copy(plan, hooks);
+  if (!point)
+    return std::move(point).err();
+  auto target = target_session::connect(
+      {v.options.target, name_, v.options.synchronous_commit});
+  if (!target)
+    return std::move(target).err();
+  if (auto st = (*target)->set_progress(*point, 0); !st)
+    return st;
+  target_ = std::move(*target);
+  copying_ = false;
+  return manager_.update(name_, [&](storage::subscription_record& rec) {
+    rec.copy_done = true;
+    for (auto& t : rec.tables) {
+      t.state = 'r';
+      t.state_lsn = *point;
+    }
+  });
+}
+
+status apply_session::start() {
+  auto v = manager_.get(name_);
+  if (!v || !v->record.enabled)
+    return error{"57P01", "subscription \"" + name_ + "\" is not enabled"};
+  options_ = v->options;
+  skip_lsn_ = v->record.skip_lsn;
+  decoder_ = pgoutput::stream_decoder();
+  relation_names_.clear();
+  in_txn_ = false;
+  if (!v->record.copy_done)
+    if (auto st = copy_phase(*v); !st)
+      return st;
+  if (!target_) {
+    auto target = target_session::connect(
+        {options_.target, name_, options_.synchronous_commit});
+    if (!target)
+      return std::move(target).err();
+    target_ = std::move(*target);
+  }
+  auto src =
+      pq_session::connect(v->record.conninfo, {{"replication", "database"},
+                                               {"application_name", name_}});
+  if (!src)
+    return std::move(src).err();
+  source_ = std::move(*src);
+  const int server = source_->server_version();
+  std::string pubs;
+  for (const auto& p : v->record.publications)
+    pubs += (pubs.empty() ? "" : ",") + pq_quote_identifier(p);
+  std::string cmd = "START_REPLICATION SLOT " +
+                    pq_quote_identifier(v->options.slot_name.value_or(name_)) +
+                    " LOGICAL " + lsn_to_string(target_->progress()) +
+                    " (proto_version '" +
+                    std::to_string(std::min(3, pgoutput_version_for(server))) +
+                    "', publication_names " + pq_quote_literal(pubs);
+  if (server >= 160000 && options_.origin == "none")
+    cmd += ", origin 'none'";
+  cmd += ")";
+  PGresult* res = PQexec(source_->raw(), cmd.c_str());
+  const bool streaming = res && PQresultStatus(res) == PGRES_COPY_BOTH;
+  error e = streaming ? error{} : pq_error(source_->raw(), res);
+  if (res)
+    PQclear(res);
+  if (!streaming)
+    return e;
+  idle_end_ = target_->progress();
+  reported_flush_ = lsn{};
+  log_message(elevel::log, "logical replication apply worker for subscription "
+                           "\"" +
+                               name_ + "\" has started at " +
+                               lsn_to_string(target_->progress()));
+  manager_.mirror_origin(target_origin_name(name_), target_->progress(),
+                         target_->local_lsn());
+  return ok();
+}
+
+status apply_session::handle(const stream::xlog_data& x) {
+  auto decoded = decoder_.decode(x.data);
+  if (!decoded)
+    return std::move(decoded).err();
+  auto& m = *decoded;
+  if (auto* b = std::get_if<pgoutput::begin>(&m)) {
+    in_txn_ = true;
+    xid_ = b->xid;
+    final_lsn_ = b->final_lsn;
+    skip_ = skip_reason::none;
+    if (b->final_lsn < target_->progress()) {
+      skip_ = skip_reason::applied;
+    } else if (skip_lsn_.valid() && b->final_lsn == skip_lsn_) {
+      skip_ = skip_reason::skip_lsn;
+      log_message(elevel::log,
+                  "logical replication starts skipping transaction at LSN " +
+                      lsn_to_string(skip_lsn_));
+    }
+    if (!target_->group_open())
+      group_started_ = steady::now();
+    return ok();
+  }
+  if (auto* c = std::get_if<pgoutput::commit>(&m))
+    return end_transaction(*c);
+  if (auto* o = std::get_if<pgoutput::origin>(&m)) {
+    if (options_.origin == "none" && !o->name.empty() &&
+        skip_ == skip_reason::none)
+      skip_ = skip_reason::origin;
+    return ok();
+  }
+  if (auto* r = std::get_if<pgoutput::relation>(&m)) {
+    relation_names_[r->oid] = r->nspname + "." + r->relname;
+    target_->relation(*r);
+    return ok();
+  }
+  if (std::holds_alternative<pgoutput::type>(m) ||
+      std::holds_alternative<pgoutput::message>(m))
+    return ok();
+  const bool applying = skip_ == skip_reason::none;
+  if (auto* i = std::get_if<pgoutput::insert>(&m))
+    return applying ? target_->insert(
+                          *i, context('I', relation_name(i->relation_oid)))
+                    : status(ok());
+  if (auto* u = std::get_if<pgoutput::update>(&m))
+    return applying ? target_->update(
+                          *u, context('U', relation_name(u->relation_oid)))
+                    : status(ok());
+  if (auto* d = std::get_if<pgoutput::delete_>(&m))
+    return applying ? target_->remove(
+                          *d, context('D', relation_name(d->relation_oid)))
+                    : status(ok());
+  if (auto* t = std::get_if<pgoutput::truncate>(&m)) {
+    std::string names;
+    for (uint32_t oid : t->relation_oids)
+      names += (names.empty() ? "" : ", ") + relation_name(oid);
+    return applying ? target_->truncate(*t, context('T', names)) : status(ok());
+  }
+  return error{sqlstate::protocol_violation,
+               "walmux does not apply streamed or prepared transactions, but "
+               "the publisher sent one"};
+}
+
+status apply_session::end_transaction(const pgoutput::commit& c) {
+  in_txn_ = false;
+  if (skip_ == skip_reason::applied) {
+    // Applied before a restart: the target holds it.
+    if (!target_->group_open())
+      idle_end_ = std::max(idle_end_, c.end_lsn);
+    return ok();
+  }
+  if (skip_ == skip_reason::skip_lsn)
+    log_message(elevel::log,
+                "logical replication completed skipping transaction at LSN " +
+                    lsn_to_string(final_lsn_));
+  if (target_->group_open())
+    target_->transaction_done(c.end_lsn, c.commit_time);
+  else
+    idle_end_ = std::max(idle_end_, c.end_lsn);
+  if (target_->group_open() &&
+      (final_lsn_ <= solo_until_ ||
+       target_->group_transactions() >= group_max_transactions ||
+       target_->group_bytes() >= group_max_bytes ||
+       steady::now() - group_started_ >= group_max_age))
+    return close_group();
+  return ok();
+}
+
+status apply_session::close_group() {
+  if (!target_->group_open())
+    return ok();
+  if (auto st = target_->commit_group(); !st)
+    return st;
+  const lsn progress = target_->progress();
+  idle_end_ = std::max(idle_end_, progress);
+  const auto& conflicts = target_->conflicts();
+  manager_.activity(name_, [&](subscription_activity& a) {
+    a.confl_update_missing = conflicts.update_missing;
+    a.confl_delete_missing = conflicts.delete_missing;
+  });
+  if (skip_lsn_.valid() && progress > skip_lsn_) {
+    // The skipped transaction is behind the committed progress now.
+    const lsn cleared = skip_lsn_;
+    skip_lsn_ = lsn{};
+    return manager_.update(name_, [cleared](storage::subscription_record& r) {
+      if (r.skip_lsn == cleared)
+        r.skip_lsn = lsn{};
+    });
+  }
+  return ok();
+}
+
+status apply_session::send_status(bool force) {
+  const auto now = steady::now();
+  if (!force && now - last_status_ < status_interval)
+    return ok();
+  lsn flush = target_->confirmed();
+  // With nothing applied and unflushed, and no transaction in progress,
+  // everything received so far is handled.
+  if (!in_txn_ && !target_->group_open() &&
+      target_->confirmed() == target_->progress())
+    flush = std::max(flush, idle_end_);
+  std::string body;
+  stream::encode(body, stream::status_update{std::max(received_, flush), flush,
+                                             flush, pg_micros_now(), false});
+  PGconn* c = source_->raw();
+  if (PQputCopyData(c, body.data(), static_cast<int>(body.size())) != 1 ||
+      PQflush(c) < 0)
+    return pq_error(c, nullptr);
+  last_status_ = now;
+  reported_flush_ = flush;
+  manager_.mirror_origin(target_origin_name(name_), target_->progress(),
+                         target_->local_lsn());
+  return ok();
+}
+
+status apply_session::step(std::chrono::milliseconds timeout) {
+  PGconn* c = source_->raw();
+  pollfd pfd{PQsocket(c), POLLIN, 0};
+  if (::poll(&pfd, 1, static_cast<int>(timeout.count())) < 0 && errno != EINTR)
+    return error{sqlstate::io_error, "poll on the source connection failed"};
+  if (PQconsumeInput(c) == 0)
+    return pq_error(c, nullptr);
+  size_t taken = 0;
+  int64_t receipt = 0;
+  lsn latest_end;
+  int64_t latest_end_time = 0;
+  while (!control_->stop.load()) {
+    char* buf = nullptr;
+    const int n = PQgetCopyData(c, &buf, 1);
+    if (n == 0) {
+      pollfd more{PQsocket(c), POLLIN, 0};
+      if (taken >= max_bytes_per_step || ::poll(&more, 1, 0) <= 0 ||
+          !(more.revents & POLLIN))
+        break;
+      if (PQconsumeInput(c) == 0)
+        return pq_error(c, nullptr);
+      continue;
+    }
+    if (n == -1) {
+      PGresult* res = PQgetResult(c);
+      error e = res ? pq_error(c, res)
+                    : error{"08P01", "the publisher ended the stream"};
+      if (res)
+        PQclear(res);
+      return e;
+    }
+    if (n < 0)
+      return pq_error(c, nullptr);
+    taken += static_cast<size_t>(n);
+    receipt = pg_micros_now();
+    auto msg =
+        stream::decode_server(std::string_view(buf, static_cast<size_t>(n)));
+    status st = ok();
+    if (!msg) {
+      st = std::move(msg).err();
+    } else if (auto* x = std::get_if<stream::xlog_data>(&*msg)) {
+      received_ = std::max(received_, x->wal_end);
+      last_send_time_ = x->send_time;
+      st = handle(*x);
+    } else {
+      const auto& k = std::get<stream::keepalive>(*msg);
+      received_ = std::max(received_, k.wal_end);
+      latest_end = k.wal_end;
+      latest_end_time = k.send_time;
+      if (!in_txn_ && !target_->group_open())
+        idle_end_ = std::max(idle_end_, k.wal_end);
+      reply_requested_ = reply_requested_ || k.reply_requested;
+    }
+    PQfreemem(buf);
+    if (!st)
+      return st;
+  }
+  // Nothing more to read now: a finished group commits.
+  if (!in_txn_ && target_->group_open())
+    if (auto st = close_group(); !st)
+      return st;
+  if (!target_->group_open() && target_->confirmed() != target_->progress() &&
+      steady::now() - last_flush_check_ >= flush_check_interval) {
+    last_flush_check_ = steady::now();
+    if (auto st = target_->refresh_confirmed(); !st)
+      return st;
+  }
+  if (receipt != 0 || latest_end.valid())
+    manager_.activity(name_, [&](subscription_activity& a) {
+      a.received_lsn = received_;
+      if (receipt != 0) {
+        a.last_msg_receipt_time = receipt;
+        a.last_msg_send_time = last_send_time_;
+      }
+      if (latest_end.valid()) {
+        a.latest_end_lsn = latest_end;
+        a.latest_end_time = latest_end_time;
+      }
+    });
+  const bool force =
+      reply_requested_ || (target_->confirmed() != reported_flush_ &&
+                           steady::now() - last_status_ >= 100ms);
+  reply_requested_ = false;
+  return send_status(force);
+}
+
+struct worker_state {
+  std::unique_ptr<apply_session> session;
+  std::chrono::milliseconds backoff{1000};
+  static inline const char* name = "apply_worker";
+};
+
+caf::behavior apply_worker(caf::stateful_actor<worker_state>* self,
+                           subscription_manager* manager, std::string name,
+                           std::shared_ptr<worker_control> control) {
+  self->attach_functor([control] { control->done = true; });
+  self->state.session =
+      std::make_unique<apply_session>(*manager, std::move(name), control);
+  self->send(self, connect_atom::value);
+  // Returns false when the worker should end.
+  auto retry = [self, control](const error& e) {
+    if (control->stop.load())
+      return false;
+    if (self->state.session->failed(e))
+      return false;
+    log_message(elevel::log,
+                "logical replication apply worker for subscription \"" +
+                    self->state.session->name() + "\" will restart in " +
+                    std::to_string(self->state.backoff.count()) + " ms");
+    self->delayed_send(self, self->state.backoff, connect_atom::value);
+    self->state.backoff = std::min<std::chrono::milliseconds>(
+        self->state.backoff * 2, std::chrono::milliseconds(30000));
+    return true;
+  };
+  return {
+      [=](connect_atom) {
+        if (control->stop.load()) {
+          self->quit();
+          return;
+        }
+        if (auto st = self->state.session->start(); !st) {
+          if (st.err().code == "57P01" || !retry(st.err()))
+            self->quit();
+          return;
+        }
+        self->send(self, pump_atom::value);
+      },
+      [=](pump_atom) {
+        if (control->stop.load()) {
+          self->quit();
+          return;
+        }
+        if (auto st = self->state.session->step(100ms); !st) {
+          if (!retry(st.err()))
+            self->quit();
+          return;
+        }
+        self->state.backoff = std::chrono::milliseconds(1000);
+        self->send(self, pump_atom::value);
+      },
+  };
+}
+
+} // namespace
+
+caf::actor spawn_apply_worker(caf::actor_system& system,
+                              subscription_manager& manager, std::string name,
+                              std::shared_ptr<worker_control> control) {
+  return system.spawn<caf::detached>(apply_worker, &manager, std::move(name),
+                                     std::move(control));
+}
+
+} // namespace walmux::actors::apply

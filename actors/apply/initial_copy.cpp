@@ -1,0 +1,294 @@
+// initial_copy.cpp: see initial_copy.hpp.
+#include "actors/apply/initial_copy.hpp"
+
+#include "actors/common/pq_session.hpp"
+#include "common/log.hpp"
+
+#include <mutex>
+#include <optional>
+#include <thread>
+
+#include <libpq-fe.h>
+
+namespace walmux::actors::apply {
+namespace {
+
+using table_name = std::pair<std::string, std::string>;
+
+std::string quoted(const table_name& t) {
+  return pq_quote_identifier(t.first) + "." + pq_quote_identifier(t.second);
+}
+
+// The table's columns as PostgreSQL 15's tablesync reads them (the same
+// two catalog queries, so that a walmux source forwards them).
+expected<std::vector<std::string>> source_columns(pq_session& src,
+                                                  const table_name& t) {
+  auto rel = src.exec(
+      "SELECT c.oid, c.relreplident, c.relkind FROM pg_catalog.pg_class c "
+      "INNER JOIN pg_catalog.pg_namespace n ON (c.relnamespace = n.oid) WHERE "
+      "n.nspname = " +
+      pq_quote_literal(t.first) +
+      " AND c.relname = " + pq_quote_literal(t.second));
+  if (!rel)
+    return std::move(rel).err();
+  if (rel->rows.size() != 1 || !rel->rows[0][0])
+    return error{sqlstate::undefined_object, "table \"" + t.first + "." +
+                                                 t.second +
+                                                 "\" not found on publisher"};
+  const std::string oid = *rel->rows[0][0];
+  auto cols = src.exec(
+      "SELECT a.attnum, a.attname, a.atttypid, a.attnum = ANY(i.indkey) FROM "
+      "pg_catalog.pg_attribute a LEFT JOIN pg_catalog.pg_index i ON "
+      "(i.indexrelid = pg_get_replica_identity_index(" +
+      oid +
+      ")) WHERE a.attnum > 0::pg_catalog.int2 AND NOT a.attisdropped AND "
+      "a.attgenerated = '' AND a.attrelid = " +
+      oid + " ORDER BY a.attnum");
+  if (!cols)
+    return std::move(cols).err();
+  std::vector<std::string> out;
+  for (const auto& row : cols->rows)
+    if (row.size() >= 2 && row[1])
+      out.push_back(*row[1]);
+  return out;
+}
+
+struct copy_worker_env {
+  copy_worker_env(const copy_plan& p, const copy_hooks& h)
+      : plan(p)
+      , hooks(h) {}
+  const copy_plan& plan;
+  const copy_hooks& hooks;
+  std::mutex lock; // guards next, failure and the hooks
+  size_t next = 0;
+  std::vector<table_name> tables;
+  std::optional<error> failure;
+  std::atomic<bool> abort{false};
+};
+
+// Copies one table from `src` (in the snapshot) to a target transaction.
+status copy_table(copy_worker_env& env, pq_session& src, pq_session& tgt,
+                  const table_name& t) {
+  auto cols = source_columns(src, t);
+  if (!cols)
+    return std::move(cols).err();
+  std::string list;
+  for (const auto& c : *cols)
+    list += (list.empty() ? "" : ", ") + pq_quote_identifier(c);
+  {
+    std::lock_guard g(env.lock);
+    env.hooks.table_state(t.first, t.second, 'd', 0);
+  }
+  if (auto r = tgt.exec("BEGIN"); !r)
+    return std::move(r).err();
+  if (env.plan.truncate_first)
+    if (auto r = tgt.exec("TRUNCATE ONLY " + quoted(t)); !r)
+      return std::move(r).err();
+  PGconn* c = tgt.raw();
+  PGresult* started =
+      PQexec(c, ("COPY " + quoted(t) + " (" + list + ") FROM STDIN").c_str());
+  const bool copying = started && PQresultStatus(started) == PGRES_COPY_IN;
+  error start_error = copying ? error{} : pq_error(c, started);
+  if (started)
+    PQclear(started);
+  if (!copying)
+    return start_error;
+  bool put_failed = false;
+  auto copied = src.copy_out(
+      "COPY " + quoted(t) + " (" + list + ") TO STDOUT",
+      [](const pq_copy_format&) {},
+      [&](std::string_view row) {
+        if (env.abort.load() || (env.plan.stop && env.plan.stop->load()))
+          return false;
+        if (PQputCopyData(c, row.data(), static_cast<int>(row.size())) != 1) {
+          put_failed = true;
+          return false;
+        }
+        return true;
+      });
+  if (!copied) {
+    PQputCopyEnd(c, "the source COPY failed");
+    while (PGresult* r = PQgetResult(c))
+      PQclear(r);
+    return put_failed ? pq_error(c, nullptr) : std::move(copied).err();
+  }
+  if (PQputCopyEnd(c, nullptr) != 1)
+    return pq_error(c, nullptr);
+  std::optional<error> failed;
+  while (PGresult* r = PQgetResult(c)) {
+    if (PQresultStatus(r) != PGRES_COMMAND_OK && !failed)
+      failed = pq_error(c, r);
+    PQclear(r);
+  }
+  if (failed)
+    return *failed;
+  auto oid = tgt.exec("SELECT pg_catalog.to_regclass(" +
+                      pq_quote_literal(quoted(t)) + ")::oid");
+  if (!oid)
+    return std::move(oid).err();
+  if (auto r = tgt.exec("COMMIT"); !r)
+    return std::move(r).err();
+  uint32_t target_oid = 0;
+  if (!oid->rows.empty() && oid->rows[0][0])
+    target_oid = static_cast<uint32_t>(std::stoul(*oid->rows[0][0]));
+  std::lock_guard g(env.lock);
+  env.hooks.table_state(t.first, t.second, 's', target_oid);
+  log_message(elevel::log, "logical replication table synchronization for "
+                           "subscription \"" +
+                               env.plan.subscription + "\", table \"" +
+                               t.second + "\" has finished (" + *copied + ")");
+  return ok();
+}
+
+expected<std::unique_ptr<pq_session>> connect_target(const copy_plan& plan) {
+  auto tgt = pq_session::connect(
+      plan.target_conninfo,
+      {{"application_name", "walmux_sync_" + plan.subscription}});
+  if (!tgt)
+    return std::move(tgt).err();
+  if (auto r = (*tgt)->exec("SET session_replication_role = replica");
+      !r && r.err().code != "42501")
+    return std::move(r).err();
+  return tgt;
+}
+
+// Takes tables from the shared list until it is empty or a copy failed.
+void copy_loop(copy_worker_env& env, pq_session& src) {
+  auto tgt = connect_target(env.plan);
+  auto fail = [&env](error e) {
+    std::lock_guard g(env.lock);
+    if (!env.failure)
+      env.failure = std::move(e);
+    env.abort = true;
+  };
+  if (!tgt) {
+    fail(std::move(tgt).err());
+    return;
+  }
+  while (!env.abort.load()) {
+    table_name t;
+    {
+      std::lock_guard g(env.lock);
+      if (env.next >= env.tables.size())
+        return;
+      t = env.tables[env.next++];
+    }
+    if (auto st = copy_table(env, src, **tgt, t); !st) {
+      fail(st.err());
+      return;
+    }
+  }
+}
+
+expected<pq_result> create_slot(pq_session& repl, const std::string& slot,
+                                const char* snapshot) {
+  return repl.exec("CREATE_REPLICATION_SLOT " + pq_quote_identifier(slot) +
+                   " LOGICAL pgoutput (SNAPSHOT '" + snapshot + "')");
+}
+
+} // namespace
+
+std::string publication_tables_query(const std::vector<std::string>& pubs) {
+  std::string in;
+  for (const auto& p : pubs)
+    in += (in.empty() ? "" : ", ") + pq_quote_literal(p);
+  return "SELECT DISTINCT t.schemaname, t.tablename FROM "
+         "pg_catalog.pg_publication_tables t WHERE t.pubname IN (" +
+         in + ")";
+}
+
+expected<lsn> run_initial_copy(const copy_plan& plan, const copy_hooks& hooks) {
+  auto repl = pq_session::connect(
+      plan.source_conninfo,
+      {{"replication", "database"}, {"application_name", plan.subscription}});
+  if (!repl)
+    return std::move(repl).err();
+  pq_session& r = **repl;
+  copy_worker_env env(plan, hooks);
+  if (plan.copy_data) {
+    auto listed = r.exec(publication_tables_query(plan.publications));
+    if (!listed)
+      return std::move(listed).err();
+    for (const auto& row : listed->rows)
+      if (row.size() >= 2 && row[0] && row[1])
+        env.tables.emplace_back(*row[0], *row[1]);
+  }
+  if (auto st = hooks.tables(env.tables); !st)
+    return std::move(st).err();
+
+  auto made =
+      create_slot(r, plan.slot_name, plan.copy_data ? "export" : "nothing");
+  if (!made)
+    return std::move(made).err();
+  bool exported = made->rows.size() == 1 && made->rows[0].size() >= 3 &&
+                  made->rows[0][2].has_value();
+  if (plan.copy_data && !exported) {
+    // The source does not export snapshots (a walmux node): make the slot
+    // again inside a transaction that uses its snapshot.
+    if (auto d = r.exec("DROP_REPLICATION_SLOT " +
+                        pq_quote_identifier(plan.slot_name));
+        !d)
+      return std::move(d).err();
+    if (auto b = r.exec("BEGIN READ ONLY ISOLATION LEVEL REPEATABLE READ"); !b)
+      return std::move(b).err();
+    made = create_slot(r, plan.slot_name, "use");
+    if (!made)
+      return std::move(made).err();
+  }
+  if (made->rows.size() != 1 || !made->rows[0][1])
+    return error{sqlstate::protocol_violation,
+                 "CREATE_REPLICATION_SLOT returned no consistent point"};
+  auto point = lsn_parse(*made->rows[0][1]);
+  if (!point)
+    return std::move(point).err();
+  if (auto st = hooks.slot_created(*point); !st)
+    return std::move(st).err();
+  log_message(elevel::log, "created replication slot \"" + plan.slot_name +
+                               "\" on the source for subscription \"" +
+                               plan.subscription + "\" at " +
+                               lsn_to_string(*point));
+  if (!plan.copy_data || env.tables.empty())
+    return *point;
+
+  if (exported) {
+    const std::string snapshot = *made->rows[0][2];
+    const size_t n = std::min<size_t>(
+        env.tables.size(), static_cast<size_t>(std::max(1, plan.workers)));
+    std::vector<std::thread> threads;
+    for (size_t i = 0; i < n; ++i)
+      threads.emplace_back([&env, &plan, &snapshot] {
+        auto src = pq_session::connect(
+            plan.source_conninfo,
+            {{"application_name", "walmux_sync_" + plan.subscription}});
+        status st = src ? status(ok()) : status(std::move(src).err());
+        if (st) {
+          for (const std::string& sql :
+               {std::string("BEGIN READ ONLY ISOLATION LEVEL REPEATABLE READ"),
+                "SET TRANSACTION SNAPSHOT " + pq_quote_literal(snapshot)})
+            if (auto q = (*src)->exec(sql); !q) {
+              st = std::move(q).err();
+              break;
+            }
+        }
+        if (!st) {
+          std::lock_guard g(env.lock);
+          if (!env.failure)
+            env.failure = st.err();
+          env.abort = true;
+          return;
+        }
+        copy_loop(env, **src);
+      });
+    for (auto& t : threads)
+      t.join();
+  } else {
+    copy_loop(env, r);
+  }
+  if (env.failure)
+    return *env.failure;
+  if (plan.stop && plan.stop->load())
+    return error{"57P01", "the initial copy was stopped"};
+  return *point;
+}
+
+} // namespace walmux::actors::apply

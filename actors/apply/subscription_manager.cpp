@@ -1,0 +1,516 @@
+// subscription_manager.cpp: see subscription_manager.hpp.
+#include "actors/apply/subscription_manager.hpp"
+
+#include "actors/apply/apply_worker.hpp"
+#include "actors/apply/initial_copy.hpp"
+#include "actors/apply/target_session.hpp"
+#include "actors/common/clock.hpp"
+#include "actors/common/pq_session.hpp"
+#include "common/log.hpp"
+
+#include <chrono>
+#include <thread>
+
+#include <caf/all.hpp>
+
+namespace walmux::actors::apply {
+namespace {
+
+constexpr uint32_t first_subscription_oid = 16400;
+// How long DROP / DISABLE wait for a worker to stop.
+constexpr auto stop_wait = std::chrono::seconds(30);
+
+std::vector<std::pair<std::string, std::string>>
+options_to_record(const subddl::subscription_options& o) {
+  auto b = [](bool v) { return std::string(v ? "true" : "false"); };
+  return {{"target", o.target},
+          {"create_slot", b(o.create_slot)},
+          {"slot_name", o.slot_name_none ? "none" : o.slot_name.value_or("")},
+          {"copy_data", b(o.copy_data)},
+          {"binary", b(o.binary)},
+          {"streaming", o.streaming},
+          {"synchronous_commit", o.synchronous_commit},
+          {"two_phase", b(o.two_phase)},
+          {"disable_on_error", b(o.disable_on_error)},
+          {"origin", o.origin}};
+}
+
+// What walmux's apply does not do (yet) is refused, not ignored.
+status check_supported(const subddl::subscription_options& o) {
+  if (o.streaming != "off")
+    return error{sqlstate::feature_not_supported,
+                 "walmux applies whole transactions: streaming = " +
+                     o.streaming + " is not supported"};
+  if (o.two_phase)
+    return error{sqlstate::feature_not_supported,
+                 "walmux does not apply prepared transactions: two_phase = "
+                 "true is not supported"};
+  if (o.binary)
+    return error{sqlstate::feature_not_supported,
+                 "walmux applies values in text form: binary = true is not "
+                 "supported"};
+  if (o.target.empty())
+    return error{sqlstate::syntax_error,
+                 "walmux's CREATE SUBSCRIPTION needs the target option"}
+        .with_hint("Add WITH (target = 'conninfo of the database to apply "
+                   "into').");
+  return ok();
+}
+
+status check_connection(const std::string& conninfo, bool replication,
+                        const char* what) {
+  std::vector<std::pair<std::string, std::string>> extra;
+  if (replication)
+    extra.emplace_back("replication", "database");
+  auto s = pq_session::connect(conninfo, extra);
+  if (!s) {
+    error e = std::move(s).err();
+    const std::string prefix = "could not connect to the upstream server: ";
+    if (e.message.rfind(prefix, 0) == 0)
+      e.message = e.message.substr(prefix.size());
+    e.message =
+        std::string("could not connect to the ") + what + ": " + e.message;
+    e.code = "08006";
+    return e;
+  }
+  return ok();
+}
+
+std::string slot_of(const storage::subscription_record& r,
+                    const subddl::subscription_options& o) {
+  return o.slot_name_none ? "" : o.slot_name.value_or(r.name);
+}
+
+} // namespace
+
+subscription_manager::subscription_manager(storage::catalog& catalog, limits l,
+                                           std::atomic<int>& next_pid)
+    : catalog_(catalog)
+    , limits_(l)
+    , next_pid_(next_pid) {}
+
+subscription_manager::~subscription_manager() {
+  shutdown();
+}
+
+subddl::subscription_options
+subscription_manager::options_of(const storage::subscription_record& r) {
+  std::vector<subddl::option> given;
+  for (const auto& [k, v] : r.options)
+    if (!(k == "slot_name" && v.empty()))
+      given.push_back({k, v});
+  subddl::subscription_options base;
+  base.enabled = false; // enabled is the record's own field
+  auto o =
+      subddl::interpret_options(given, subddl::option_context::create, base);
+  return o ? *o : base;
+}
+
+status subscription_manager::load() {
+  auto subs = catalog_.list_subscriptions();
+  if (!subs)
+    return std::move(subs).err();
+  auto origins = catalog_.list_origins();
+  if (!origins)
+    return std::move(origins).err();
+  std::lock_guard g(lock_);
+  for (auto& r : *subs) {
+    const std::string name = r.name;
+    subs_[name].record = std::move(r);
+  }
+  for (auto& o : *origins) {
+    const std::string name = o.name;
+    origins_[name] = std::move(o);
+  }
+  return ok();
+}
+
+void subscription_manager::start(caf::actor_system& system) {
+  std::lock_guard g(lock_);
+  system_ = &system;
+  reconcile_locked();
+}
+
+void subscription_manager::shutdown() {
+  std::unique_lock held(lock_);
+  std::vector<std::string> running;
+  for (auto& [name, e] : subs_)
+    if (e.control)
+      running.push_back(name);
+  for (const auto& name : running)
+    stop_worker(held, name);
+  system_ = nullptr;
+}
+
+status subscription_manager::persist(const storage::subscription_record& r) {
+  storage::catalog_batch b;
+  b.put_subscription(r);
+  return catalog_.apply(b, true);
+}
+
+void subscription_manager::reconcile_locked() {
+  if (system_ == nullptr)
+    return;
+  int running = 0;
+  for (auto& [name, e] : subs_) {
+    if (e.control && e.control->done.load()) {
+      e.control.reset();
+      e.worker = caf::actor();
+      e.activity.pid = 0;
+    }
+    running += e.control ? 1 : 0;
+  }
+  for (auto& [name, e] : subs_) {
+    if (!e.record.enabled || e.control)
+      continue;
+    if (running >= limits_.max_workers) {
+      if (!warned_no_slots_)
+        log_message(elevel::warning,
+                    "out of logical replication worker slots: subscription \"" +
+                        name +
+                        "\" waits; you might need to increase "
+                        "max_logical_replication_workers");
+      warned_no_slots_ = true;
+      continue;
+    }
+    e.control = std::make_shared<worker_control>();
+    e.activity.pid = ++next_pid_;
+    e.worker = spawn_apply_worker(*system_, *this, name, e.control);
+    ++running;
+  }
+}
+
+void subscription_manager::stop_worker(std::unique_lock<std::mutex>& held,
+                                       const std::string& name) {
+  auto it = subs_.find(name);
+  if (it == subs_.end() || !it->second.control)
+    return;
+  auto control = it->second.control;
+  auto worker = it->second.worker;
+  control->stop = true;
+  caf::anon_send_exit(worker, caf::exit_reason::user_shutdown);
+  held.unlock();
+  const auto until = std::chrono::steady_clock::now() + stop_wait;
+  while (!control->done.load() && std::chrono::steady_clock::now() < until)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  held.lock();
+  it = subs_.find(name);
+  if (it != subs_.end() && it->second.control == control) {
+    it->second.control.reset();
+    it->second.worker = caf::actor();
+    it->second.activity.pid = 0;
+  }
+}
+
+std::vector<subscription_view> subscription_manager::list() const {
+  std::lock_guard g(lock_);
+  std::vector<subscription_view> out;
+  for (const auto& [name, e] : subs_)
+    out.push_back({e.record, options_of(e.record), e.activity});
+  return out;
+}
+
+std::optional<subscription_view>
+subscription_manager::get(const std::string& name) const {
+  std::lock_guard g(lock_);
+  auto it = subs_.find(name);
+  if (it == subs_.end())
+    return std::nullopt;
+  return subscription_view{it->second.record, options_of(it->second.record),
+                           it->second.activity};
+}
+
+status subscription_manager::update(
+    const std::string& name,
+    const std::function<void(storage::subscription_record&)>& f) {
+  std::lock_guard g(lock_);
+  auto it = subs_.find(name);
+  if (it == subs_.end())
+    return error{sqlstate::undefined_object,
+                 "subscription \"" + name + "\" does not exist"};
+  storage::subscription_record changed = it->second.record;
+  f(changed);
+  if (auto st = persist(changed); !st)
+    return st;
+  it->second.record = std::move(changed);
+  return ok();
+}
+
+void subscription_manager::activity(
+    const std::string& name,
+    const std::function<void(subscription_activity&)>& f) {
+  std::lock_guard g(lock_);
+  auto it = subs_.find(name);
+  if (it != subs_.end())
+    f(it->second.activity);
+}
+
+void subscription_manager::mirror_origin(const std::string& name, lsn remote,
+                                         lsn local) {
+  storage::origin_record o;
+  {
+    std::lock_guard g(lock_);
+    auto it = origins_.find(name);
+    if (it == origins_.end()) {
+      uint16_t id = 1;
+      for (const auto& [n, r] : origins_)
+        id = std::max<uint16_t>(id, static_cast<uint16_t>(r.id + 1));
+      it = origins_.emplace(name, storage::origin_record{id, name, {}, {}})
+               .first;
+    }
+    it->second.remote_lsn = remote;
+    it->second.local_lsn = local;
+    o = it->second;
+  }
+  storage::catalog_batch b;
+  b.put_origin(o);
+  if (auto st = catalog_.apply(b, false); !st)
+    log_error(elevel::warning, st.err());
+}
+
+void subscription_manager::disable_after_error(const std::string& name) {
+  auto st =
+      update(name, [](storage::subscription_record& r) { r.enabled = false; });
+  if (!st)
+    log_error(elevel::warning, st.err());
+  log_message(elevel::log, "subscription \"" + name +
+                               "\" has been disabled because of an error");
+}
+
+expected<std::string> subscription_manager::execute(const subddl::statement& s,
+                                                    bool in_block) {
+  if (auto* c = std::get_if<subddl::create_subscription>(&s))
+    return create(*c, in_block);
+  if (auto* a = std::get_if<subddl::alter_subscription>(&s))
+    return alter(*a);
+  return drop(std::get<subddl::drop_subscription>(s), in_block);
+}
+
+expected<std::string>
+subscription_manager::create(const subddl::create_subscription& c,
+                             bool in_block) {
+  auto opts =
+      subddl::interpret_options(c.options, subddl::option_context::create, {});
+  if (!opts)
+    return std::move(opts).err();
+  if (auto st = check_supported(*opts); !st)
+    return std::move(st).err();
+  if (in_block && opts->create_slot)
+    return error{"25001", "CREATE SUBSCRIPTION ... WITH (create_slot = true) "
+                          "cannot run inside a transaction block"};
+  if (opts->copy_data && !opts->create_slot)
+    return error{sqlstate::feature_not_supported,
+                 "walmux copies tables in the snapshot of the slot it creates:"
+                 " copy_data = true needs create_slot = true"};
+  {
+    std::lock_guard g(lock_);
+    if (subs_.count(c.name))
+      return error{sqlstate::duplicate_object,
+                   "subscription \"" + c.name + "\" already exists"};
+  }
+  if (opts->connect) {
+    if (auto st = check_connection(c.conninfo, true, "publisher"); !st)
+      return std::move(st).err();
+    if (auto st = check_connection(opts->target, false, "target database"); !st)
+      return std::move(st).err();
+  }
+  storage::subscription_record r;
+  r.name = c.name;
+  r.conninfo = c.conninfo;
+  r.publications = c.publications;
+  r.options = options_to_record(*opts);
+  r.enabled = opts->enabled;
+  // Without create_slot the named slot is taken to exist already.
+  r.slot_created = !opts->create_slot;
+  r.copy_done = !opts->create_slot;
+  std::lock_guard g(lock_);
+  if (subs_.count(c.name))
+    return error{sqlstate::duplicate_object,
+                 "subscription \"" + c.name + "\" already exists"};
+  uint32_t oid = first_subscription_oid;
+  for (const auto& [n, e] : subs_)
+    oid = std::max(oid, e.record.oid + 1);
+  r.oid = oid;
+  if (auto st = persist(r); !st)
+    return std::move(st).err();
+  subs_[c.name].record = r;
+  if (!opts->enabled)
+    log_message(elevel::warning,
+                "subscription \"" + c.name +
+                    "\" was created, but is not enabled: to start "
+                    "replicating, run ALTER SUBSCRIPTION ... ENABLE");
+  reconcile_locked();
+  return std::string("CREATE SUBSCRIPTION");
+}
+
+expected<std::string>
+subscription_manager::alter(const subddl::alter_subscription& a) {
+  using action = subddl::alter_subscription::action;
+  std::unique_lock held(lock_);
+  auto it = subs_.find(a.name);
+  if (it == subs_.end())
+    return error{sqlstate::undefined_object,
+                 "subscription \"" + a.name + "\" does not exist"};
+  storage::subscription_record r = it->second.record;
+  auto opts = options_of(r);
+  bool restart = false;
+  switch (a.what) {
+  case action::enable:
+    if (opts.slot_name_none)
+      return error{"55000", "cannot enable subscription that does not have a "
+                            "slot name"};
+    r.enabled = true;
+    break;
+  case action::disable:
+    r.enabled = false;
+    break;
+  case action::connection:
+    r.conninfo = a.conninfo;
+    restart = true;
+    break;
+  case action::set: {
+    auto changed =
+        subddl::interpret_options(a.options, subddl::option_context::set, opts);
+    if (!changed)
+      return std::move(changed).err();
+    if (auto st = check_supported(*changed); !st)
+      return std::move(st).err();
+    r.options = options_to_record(*changed);
+    restart = true;
+    break;
+  }
+  case action::skip: {
+    auto at = subddl::interpret_skip(a.options);
+    if (!at)
+      return std::move(at).err();
+    r.skip_lsn = *at;
+    restart = true; // a worker retrying the transaction picks it up
+    break;
+  }
+  case action::refresh: {
+    if (!r.enabled)
+      return error{"55000", "ALTER SUBSCRIPTION ... REFRESH is not allowed for "
+                            "disabled subscriptions"};
+    auto refresh = subddl::interpret_options(
+        a.options, subddl::option_context::refresh, opts);
+    if (!refresh)
+      return std::move(refresh).err();
+    held.unlock();
+    // The tables now published; new ones stream from now on.
+    auto repl = pq_session::connect(r.conninfo, {{"replication", "database"}});
+    if (!repl)
+      return std::move(repl).err();
+    auto listed = (*repl)->exec(publication_tables_query(r.publications));
+    if (!listed)
+      return std::move(listed).err();
+    std::vector<storage::subscription_table> now;
+    bool added = false;
+    for (const auto& row : listed->rows) {
+      if (!row[0] || !row[1])
+        continue;
+      storage::subscription_table t{*row[0], *row[1], 'r', {}, 0};
+      bool known = false;
+      for (const auto& old : r.tables)
+        if (old.schema == t.schema && old.name == t.name) {
+          t = old;
+          known = true;
+        }
+      added = added || !known;
+      now.push_back(std::move(t));
+    }
+    if (added && refresh->copy_data)
+      return error{sqlstate::feature_not_supported,
+                   "walmux cannot copy tables added to a subscription's "
+                   "publications yet"}
+          .with_hint("Use ALTER SUBSCRIPTION ... REFRESH PUBLICATION WITH "
+                     "(copy_data = false) after copying the new tables, or "
+                     "create a new subscription for them.");
+    held.lock();
+    it = subs_.find(a.name);
+    if (it == subs_.end())
+      return error{sqlstate::undefined_object,
+                   "subscription \"" + a.name + "\" does not exist"};
+    r = it->second.record;
+    r.tables = std::move(now);
+    break;
+  }
+  }
+  if (auto st = persist(r); !st)
+    return std::move(st).err();
+  it->second.record = r;
+  if (restart || !r.enabled)
+    stop_worker(held, a.name);
+  reconcile_locked();
+  return std::string("ALTER SUBSCRIPTION");
+}
+
+expected<std::string>
+subscription_manager::drop(const subddl::drop_subscription& d, bool in_block) {
+  std::unique_lock held(lock_);
+  auto it = subs_.find(d.name);
+  if (it == subs_.end()) {
+    if (d.if_exists) {
+      log_message(elevel::notice,
+                  "subscription \"" + d.name + "\" does not exist, skipping");
+      return std::string("DROP SUBSCRIPTION");
+    }
+    return error{sqlstate::undefined_object,
+                 "subscription \"" + d.name + "\" does not exist"};
+  }
+  const storage::subscription_record r = it->second.record;
+  const auto opts = options_of(r);
+  const std::string slot = slot_of(r, opts);
+  if (in_block && !slot.empty())
+    return error{"25001", "DROP SUBSCRIPTION cannot run inside a transaction "
+                          "block"};
+  stop_worker(held, d.name);
+  held.unlock();
+  if (!slot.empty() && r.slot_created) {
+    auto repl = pq_session::connect(r.conninfo, {{"replication", "database"}});
+    if (!repl)
+      return error{"08006", "could not connect to publisher when attempting "
+                            "to drop replication slot \"" +
+                                slot + "\": " + repl.err().message}
+          .with_hint("Use ALTER SUBSCRIPTION ... DISABLE to disable the "
+                     "subscription, and then use ALTER SUBSCRIPTION ... SET "
+                     "(slot_name = NONE) to disassociate it from the slot.");
+    auto dropped = (*repl)->exec("DROP_REPLICATION_SLOT " +
+                                 pq_quote_identifier(slot) + " WAIT");
+    if (!dropped && dropped.err().code != sqlstate::undefined_object)
+      return std::move(dropped).err();
+    log_message(elevel::notice, dropped ? "dropped replication slot \"" + slot +
+                                              "\" on publisher"
+                                        : "replication slot \"" + slot +
+                                              "\" does not exist on publisher");
+  }
+  // The target's progress goes with the subscription, as PostgreSQL drops
+  // the subscription's origin.
+  const std::string origin = target_origin_name(r.name);
+  if (auto tgt = pq_session::connect(opts.target, {})) {
+    auto gone = (*tgt)->exec(
+        "SELECT pg_catalog.pg_replication_origin_drop(roname) FROM "
+        "pg_catalog.pg_replication_origin WHERE roname = " +
+        pq_quote_literal(origin));
+    if (!gone)
+      (void)(*tgt)->exec(
+          "DELETE FROM public.walmux_apply_progress WHERE subname = " +
+          pq_quote_literal(r.name));
+  } else {
+    log_message(elevel::warning,
+                "could not connect to the target to drop the progress of "
+                "subscription \"" +
+                    r.name + "\": " + tgt.err().message);
+  }
+  held.lock();
+  storage::catalog_batch b;
+  b.delete_subscription(r.name);
+  b.delete_origin(origin);
+  if (auto st = catalog_.apply(b, true); !st)
+    return std::move(st).err();
+  subs_.erase(r.name);
+  origins_.erase(origin);
+  reconcile_locked();
+  return std::string("DROP SUBSCRIPTION");
+}
+
+} // namespace walmux::actors::apply

@@ -1,0 +1,128 @@
+// subscription_manager.hpp: the subscriptions of the apply role: their
+// definitions (persisted in the catalog's subscriptions family), the SQL
+// statements that change them, their live activity and error counts, and
+// the apply workers that run them (at most max_logical_replication_workers
+// at a time).
+//
+// Thread safety: every method may be called from any thread; a mutex
+// guards the definitions and the activity. Methods that persist or stop a
+// worker block (RocksDB, waiting for the worker, libpq for DROP's slot):
+// call them from a detached actor's thread (admin sessions, workers).
+#pragma once
+
+#include "common/expected.hpp"
+#include "protocol/subscription_ddl.hpp"
+#include "storage/catalog.hpp"
+
+#include <atomic>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <caf/actor.hpp>
+#include <caf/actor_system.hpp>
+
+namespace walmux::actors::apply {
+
+// pg_stat_subscription and pg_stat_subscription_stats for one subscription.
+struct subscription_activity {
+  int pid = 0; // of the running worker; 0 when none
+  lsn received_lsn;
+  lsn latest_end_lsn;
+  int64_t last_msg_send_time = 0; // PostgreSQL epoch micros
+  int64_t last_msg_receipt_time = 0;
+  int64_t latest_end_time = 0;
+  int64_t apply_error_count = 0;
+  int64_t sync_error_count = 0;
+  int64_t confl_insert_exists = 0;
+  int64_t confl_update_missing = 0;
+  int64_t confl_delete_missing = 0;
+  int64_t stats_reset = 0;
+};
+
+struct subscription_view {
+  storage::subscription_record record;
+  subddl::subscription_options options;
+  subscription_activity activity;
+};
+
+// Shared between a worker and the manager.
+struct worker_control {
+  std::atomic<bool> stop{false};
+  std::atomic<bool> done{false};
+};
+
+class subscription_manager {
+ public:
+  struct limits {
+    int max_workers = 4;      // max_logical_replication_workers
+    int max_sync_workers = 2; // max_sync_workers_per_subscription
+  };
+  // REQUIRES: `catalog` and `next_pid` outlive the manager.
+  subscription_manager(storage::catalog& catalog, limits l,
+                       std::atomic<int>& next_pid);
+  ~subscription_manager();
+
+  status load();
+  // Starts the workers of enabled subscriptions; `system` must outlive
+  // shutdown().
+  void start(caf::actor_system& system);
+  // Stops every worker and waits for them (bounded).
+  void shutdown();
+
+  // CREATE / ALTER / DROP SUBSCRIPTION; returns the command tag.
+  expected<std::string> execute(const subddl::statement& s,
+                                bool in_transaction_block);
+
+  std::vector<subscription_view> list() const;
+  std::optional<subscription_view> get(const std::string& name) const;
+  int max_sync_workers() const { return limits_.max_sync_workers; }
+
+  // For workers: changes the record and persists it (synced).
+  status update(const std::string& name,
+                const std::function<void(storage::subscription_record&)>& f);
+  void activity(const std::string& name,
+                const std::function<void(subscription_activity&)>& f);
+  // Mirrors the target's origin progress in walmux's catalog (not synced:
+  // the target's own progress is the authority).
+  void mirror_origin(const std::string& name, lsn remote, lsn local);
+  // disable_on_error: the worker disables its subscription and exits.
+  void disable_after_error(const std::string& name);
+  int next_pid() { return ++next_pid_; }
+
+  // Decodes a record's options (subscription_ddl.hpp's rules).
+  static subddl::subscription_options
+  options_of(const storage::subscription_record& r);
+
+ private:
+  struct entry {
+    storage::subscription_record record;
+    subscription_activity activity;
+    caf::actor worker;
+    std::shared_ptr<worker_control> control;
+  };
+  status persist(const storage::subscription_record& r);
+  // Starts workers for enabled subscriptions while slots remain.
+  void reconcile_locked();
+  // Stops a subscription's worker and waits for it; unlocks meanwhile.
+  void stop_worker(std::unique_lock<std::mutex>& held, const std::string& name);
+  expected<std::string> create(const subddl::create_subscription& c,
+                               bool in_block);
+  expected<std::string> alter(const subddl::alter_subscription& a);
+  expected<std::string> drop(const subddl::drop_subscription& d, bool in_block);
+
+  storage::catalog& catalog_;
+  limits limits_;
+  std::atomic<int>& next_pid_;
+  caf::actor_system* system_ = nullptr;
+  mutable std::mutex lock_;
+  std::map<std::string, entry> subs_;
+  std::map<std::string, storage::origin_record> origins_;
+  bool warned_no_slots_ = false;
+};
+
+} // namespace walmux::actors::apply

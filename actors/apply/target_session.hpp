@@ -1,0 +1,169 @@
+// target_session.hpp: the apply role's connection to the target database:
+// changes become prepared statements sent in libpq pipeline mode, grouped
+// into target transactions, each committing the origin progress of the
+// last upstream transaction it holds together with its rows.
+//
+// Progress is kept where the target allows it: its replication origin
+// (pg_replication_origin_xact_setup, superuser or granted) or else the
+// table public.walmux_apply_progress (created if missing). Either way the
+// progress commits with the rows, so after any crash the target's committed
+// progress says exactly which upstream transactions it holds.
+//
+// The session runs with session_replication_role = replica where the role
+// may set it (triggers and foreign keys behave as on a PostgreSQL
+// subscriber); without that right it logs a warning and goes on.
+//
+// Flush tracking: after each COMMIT the session reads the target's WAL
+// insert and flush positions; confirmed() is the progress of the last
+// group whose commit the target has flushed, which is what the source may
+// be told (with synchronous_commit = off a target crash can lose commits
+// that were not flushed).
+//
+// Statements per relation: INSERT with every column sent; UPDATE and
+// DELETE by the replica identity's key columns, or for REPLICA IDENTITY
+// FULL by one row matching every old value (IS NOT DISTINCT FROM) through
+// its ctid, as PostgreSQL's apply changes one row; unchanged TOAST values
+// ('u') are left out of the SET list. One prepared statement per relation
+// generation, kind and set of unchanged columns.
+//
+// Blocking libpq: use from a detached actor's thread only.
+#pragma once
+
+#include "actors/common/pq_session.hpp"
+#include "common/expected.hpp"
+#include "protocol/lsn.hpp"
+#include "protocol/pgoutput.hpp"
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace walmux::actors::apply {
+
+// What a change was, for error context and conflict counts.
+struct change_context {
+  char kind = 0; // 'I' 'U' 'D' 'T', 0 for control statements
+  std::string relation;
+  uint32_t xid = 0;
+  lsn final_lsn; // the upstream transaction's commit LSN (SKIP takes it)
+};
+
+// Conflicts that are logged and counted, not fatal (PostgreSQL 18 names).
+struct conflict_counts {
+  int64_t update_missing = 0;
+  int64_t delete_missing = 0;
+};
+
+// The name of a subscription's replication origin on the target (and of
+// its mirror in walmux's pg_replication_origin_status).
+std::string target_origin_name(const std::string& subscription);
+
+class target_session {
+ public:
+  struct options {
+    std::string conninfo;
+    std::string subscription;
+    std::string synchronous_commit = "off";
+  };
+  static expected<std::unique_ptr<target_session>> connect(const options& o);
+  ~target_session();
+
+  // The committed progress: end LSN of the last applied upstream
+  // transaction (0/0 if none).
+  lsn progress() const { return progress_; }
+  // The progress whose commit the target has flushed.
+  lsn confirmed() const { return confirmed_; }
+  bool uses_origin() const { return use_origin_; }
+  // The target's WAL insert position after the last commit.
+  lsn local_lsn() const { return local_lsn_; }
+
+  // Sets the committed progress outside any batch (after the initial copy).
+  status set_progress(lsn end, int64_t commit_time);
+
+  // A Relation message: the mapping is checked against the target (the
+  // table and every column must exist) when it is first used.
+  void relation(const pgoutput::relation& r);
+
+  // Adds a change to the open group (opening one if needed).
+  status insert(const pgoutput::insert& m, const change_context& ctx);
+  status update(const pgoutput::update& m, const change_context& ctx);
+  status remove(const pgoutput::delete_& m, const change_context& ctx);
+  status truncate(const pgoutput::truncate& m, const change_context& ctx);
+  // Marks the end of an upstream transaction inside the group.
+  void transaction_done(lsn end, int64_t commit_time);
+
+  bool group_open() const { return group_open_; }
+  size_t group_transactions() const { return group_txns_; }
+  size_t group_bytes() const { return group_bytes_; }
+  // Commits the group with the progress of its last transaction and waits
+  // for every result. An error names the failing change (context).
+  status commit_group();
+  // Rolls an open group back (after an error the session is dropped).
+  void abandon();
+  // Reads the flush position again when commits wait for it.
+  status refresh_confirmed();
+
+  // The error context of the last failure.
+  const change_context& failed_change() const { return failed_; }
+  const conflict_counts& conflicts() const { return conflicts_; }
+
+ private:
+  struct mapped_relation {
+    pgoutput::relation rel;
+    uint64_t generation = 0;
+    bool checked = false;
+    std::string qualified; // "schema"."table"
+  };
+  struct pending {
+    change_context ctx;
+    enum class what { control, change, flush_query } w = what::control;
+  };
+
+  explicit target_session(std::unique_ptr<pq_session> s, options o);
+  status setup();
+  expected<mapped_relation*> relation_for(uint32_t oid);
+  status check_relation(mapped_relation& r);
+  status open_group();
+  // Sends a statement (prepared on first use) with text parameters.
+  status send_prepared(const std::string& name,
+                       const std::function<std::string()>& sql_text,
+                       const std::vector<const std::string*>& values,
+                       const change_context& ctx);
+  status send_query(const std::string& sql, const change_context& ctx,
+                    pending::what w = pending::what::control);
+  // Reads results until at most `keep` are outstanding (after a Sync, 0).
+  status drain(size_t keep);
+  status read_one();
+  expected<pq_result> query_now(const std::string& sql);
+  void confirm_flushed();
+
+  std::unique_ptr<pq_session> session_;
+  options opts_;
+  bool use_origin_ = false;
+  std::string origin_name_;
+  std::map<uint32_t, mapped_relation> relations_;
+  uint64_t next_generation_ = 0;
+  std::map<std::string, bool> prepared_;
+  std::deque<pending> pending_;
+  bool group_open_ = false;
+  size_t group_txns_ = 0;
+  size_t group_bytes_ = 0;
+  lsn group_end_;
+  int64_t group_time_ = 0;
+  lsn progress_;
+  lsn confirmed_;
+  lsn local_lsn_;
+  lsn flushed_lsn_;
+  // (target insert LSN after a commit, progress it committed)
+  std::deque<std::pair<lsn, lsn>> unflushed_;
+  change_context failed_;
+  std::optional<error> first_error_;
+  conflict_counts conflicts_;
+  bool syncs_outstanding_ = false;
+};
+
+} // namespace walmux::actors::apply
