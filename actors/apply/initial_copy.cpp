@@ -205,14 +205,12 @@ expected<lsn> run_initial_copy(const copy_plan& plan, const copy_hooks& hooks) {
     return std::move(repl).err();
   pq_session& r = **repl;
   copy_worker_env env(plan, hooks);
-  if (plan.copy_data) {
-    auto listed = r.exec(publication_tables_query(plan.publications));
-    if (!listed)
-      return std::move(listed).err();
-    for (const auto& row : listed->rows)
-      if (row.size() >= 2 && row[0] && row[1])
-        env.tables.emplace_back(*row[0], *row[1]);
-  }
+  auto listed = r.exec(publication_tables_query(plan.publications));
+  if (!listed)
+    return std::move(listed).err();
+  for (const auto& row : listed->rows)
+    if (row.size() >= 2 && row[0] && row[1])
+      env.tables.emplace_back(*row[0], *row[1]);
   if (auto st = hooks.tables(env.tables); !st)
     return std::move(st).err();
 

@@ -323,6 +323,35 @@ subscription_manager::create(const subddl::create_subscription& c,
   // Without create_slot the named slot is taken to exist already.
   r.slot_created = !opts->create_slot;
   r.copy_done = !opts->create_slot;
+  if (opts->connect && opts->create_slot && !opts->copy_data) {
+    // As PostgreSQL does, the slot is made now, so that the source keeps
+    // every change from here on even while the subscription is disabled.
+    // (A copy needs the slot's snapshot: then the worker makes the slot.)
+    copy_plan plan;
+    plan.subscription = c.name;
+    plan.source_conninfo = c.conninfo;
+    plan.slot_name = opts->slot_name.value_or(c.name);
+    plan.publications = c.publications;
+    plan.copy_data = false;
+    copy_hooks hooks;
+    hooks.tables =
+        [&r](const std::vector<std::pair<std::string, std::string>>& tables)
+        -> status {
+      for (const auto& [schema, table] : tables)
+        r.tables.push_back({schema, table, 'r', {}, 0});
+      return ok();
+    };
+    hooks.slot_created = [](lsn) -> status { return ok(); };
+    hooks.table_state = [](const std::string&, const std::string&, char,
+                           uint32_t) {};
+    auto point = run_initial_copy(plan, hooks);
+    if (!point)
+      return std::move(point).err();
+    for (auto& t : r.tables)
+      t.state_lsn = *point;
+    r.slot_created = true;
+    r.copy_done = true;
+  }
   std::lock_guard g(lock_);
   if (subs_.count(c.name))
     return error{sqlstate::duplicate_object,

@@ -26,6 +26,36 @@ const std::string* value_of(const pgoutput::column_value& v) {
   return v.format == 'n' ? nullptr : &v.data;
 }
 
+// A run of inserts is sent as one COPY once it holds this much.
+constexpr size_t max_copy_bytes = 4 << 20;
+
+// A value in COPY's text format: NULL is \N; backslash, newline, carriage
+// return and tab are escaped.
+void append_copy_text(std::string& out, const pgoutput::column_value& v) {
+  if (v.format == 'n') {
+    out += "\\N";
+    return;
+  }
+  for (char ch : v.data) {
+    switch (ch) {
+    case '\\':
+      out += "\\\\";
+      break;
+    case '\n':
+      out += "\\n";
+      break;
+    case '\r':
+      out += "\\r";
+      break;
+    case '\t':
+      out += "\\t";
+      break;
+    default:
+      out += ch;
+    }
+  }
+}
+
 } // namespace
 
 std::string target_origin_name(const std::string& subscription) {
@@ -125,6 +155,8 @@ status target_session::setup() {
 
 status target_session::send_query(const std::string& sql,
                                   const change_context& ctx, pending::what w) {
+  if (auto st = flush_copy(); !st)
+    return st;
   if (PQsendQueryParams(session_->raw(), sql.c_str(), 0, nullptr, nullptr,
                         nullptr, nullptr, 0) != 1)
     return pq_error(session_->raw(), nullptr);
@@ -135,6 +167,8 @@ status target_session::send_query(const std::string& sql,
 status target_session::send_prepared(
     const std::string& name, const std::function<std::string()>& sql_text,
     const std::vector<const std::string*>& values, const change_context& ctx) {
+  if (auto st = flush_copy(); !st)
+    return st;
   PGconn* c = session_->raw();
   if (!prepared_.count(name)) {
     const std::string sql = sql_text();
@@ -230,6 +264,8 @@ status target_session::drain(size_t keep) {
 
 expected<pq_result> target_session::query_now(const std::string& sql) {
   PGconn* c = session_->raw();
+  if (auto st = flush_copy(); !st)
+    return std::move(st).err();
   if (auto st = drain(0); !st)
     return std::move(st).err();
   if (PQsendQueryParams(c, sql.c_str(), 0, nullptr, nullptr, nullptr, nullptr,
@@ -337,22 +373,82 @@ status target_session::insert(const pgoutput::insert& m,
   if (m.new_tuple.size() != r.rel.columns.size())
     return error{sqlstate::protocol_violation,
                  "the INSERT's column count does not match its relation"};
-  std::vector<const std::string*> values;
-  for (const auto& v : m.new_tuple)
-    values.push_back(value_of(v));
-  const std::string name = "i" + std::to_string(r.generation);
-  return send_prepared(
-      name,
-      [&r] {
-        std::string cols, params;
-        for (size_t i = 0; i < r.rel.columns.size(); ++i) {
-          cols += (i ? ", " : "") + pq_quote_identifier(r.rel.columns[i].name);
-          params += (i ? ", $" : "$") + std::to_string(i + 1);
-        }
-        return "INSERT INTO " + r.qualified + " (" + cols + ") VALUES (" +
-               params + ")";
-      },
-      values, ctx);
+  if (copy_.rows > 0 && copy_.generation != r.generation)
+    if (auto st = flush_copy(); !st)
+      return st;
+  if (copy_.rows == 0) {
+    copy_.generation = r.generation;
+    copy_.first = ctx;
+    std::string cols;
+    for (size_t i = 0; i < r.rel.columns.size(); ++i)
+      cols += (i ? ", " : "") + pq_quote_identifier(r.rel.columns[i].name);
+    copy_.statement = "COPY " + r.qualified + " (" + cols + ") FROM STDIN";
+  }
+  copy_.last = ctx;
+  const size_t before = copy_.data.size();
+  for (size_t i = 0; i < m.new_tuple.size(); ++i) {
+    if (i)
+      copy_.data += '\t';
+    append_copy_text(copy_.data, m.new_tuple[i]);
+  }
+  copy_.data += '\n';
+  ++copy_.rows;
+  group_bytes_ += copy_.data.size() - before;
+  if (copy_.data.size() >= max_copy_bytes)
+    return flush_copy();
+  return ok();
+}
+
+status target_session::flush_copy() {
+  if (copy_.rows == 0)
+    return ok();
+  PGconn* c = session_->raw();
+  // COPY cannot run in pipeline mode: everything sent so far is read to a
+  // Sync (which does not end the open transaction), then the COPY runs
+  // alone, then the pipeline resumes.
+  if (PQpipelineSync(c) != 1)
+    return pq_error(c, nullptr);
+  pending_.push_back(
+      {change_context{'S', {}, 0, {}, {}}, pending::what::control});
+  syncs_outstanding_ = true;
+  auto drained = drain(0);
+  syncs_outstanding_ = false;
+  copy_run run = std::move(copy_);
+  copy_ = copy_run{};
+  if (!drained)
+    return drained;
+  if (PQexitPipelineMode(c) != 1)
+    return pq_error(c, nullptr);
+  PGresult* started = PQexec(c, run.statement.c_str());
+  const bool copying = started && PQresultStatus(started) == PGRES_COPY_IN;
+  std::optional<error> failed;
+  if (!copying)
+    failed = pq_error(c, started);
+  if (started)
+    PQclear(started);
+  if (copying) {
+    if (PQputCopyData(c, run.data.data(), static_cast<int>(run.data.size())) !=
+            1 ||
+        PQputCopyEnd(c, nullptr) != 1)
+      return pq_error(c, nullptr);
+    while (PGresult* r = PQgetResult(c)) {
+      if (PQresultStatus(r) != PGRES_COMMAND_OK && !failed)
+        failed = pq_error(c, r);
+      PQclear(r);
+    }
+  }
+  if (failed) {
+    // The run may span transactions: the last one is named, so that the
+    // retry applies each of them alone and the error finds its own.
+    first_error_ = *failed;
+    failed_ = run.last;
+    if (run.first.final_lsn != run.last.final_lsn)
+      failed_.first_final_lsn = run.first.final_lsn;
+    return *failed;
+  }
+  if (PQenterPipelineMode(c) != 1)
+    return pq_error(c, nullptr);
+  return ok();
 }
 
 namespace {
@@ -509,7 +605,8 @@ status target_session::commit_group() {
     return st;
   if (PQpipelineSync(c) != 1)
     return pq_error(c, nullptr);
-  pending_.push_back({change_context{'S', {}, 0, {}}, pending::what::control});
+  pending_.push_back(
+      {change_context{'S', {}, 0, {}, {}}, pending::what::control});
   syncs_outstanding_ = true;
   auto st = drain(0);
   syncs_outstanding_ = false;
@@ -554,6 +651,7 @@ void target_session::abandon() {
   // transaction back when the connection closes.
   group_open_ = false;
   pending_.clear();
+  copy_ = copy_run{};
 }
 
 status target_session::set_progress(lsn end, int64_t commit_time) {

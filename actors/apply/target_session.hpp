@@ -19,7 +19,11 @@
 // be told (with synchronous_commit = off a target crash can lose commits
 // that were not flushed).
 //
-// Statements per relation: INSERT with every column sent; UPDATE and
+// Inserts: consecutive inserts into one relation (inside a transaction or
+// across the transactions of a group) are sent as one COPY ... FROM STDIN
+// in text format, since COPY cannot run in pipeline mode, the pipeline is
+// read to a Sync first; any other statement ends the run, so the order of
+// changes on every row is kept. UPDATE and
 // DELETE by the replica identity's key columns, or for REPLICA IDENTITY
 // FULL by one row matching every old value (IS NOT DISTINCT FROM) through
 // its ctid, as PostgreSQL's apply changes one row; unchanged TOAST values
@@ -50,6 +54,9 @@ struct change_context {
   std::string relation;
   uint32_t xid = 0;
   lsn final_lsn; // the upstream transaction's commit LSN (SKIP takes it)
+  // A COPY of inserts from several transactions failed: which one is not
+  // known; they are from first_final_lsn to final_lsn.
+  lsn first_final_lsn;
 };
 
 // Conflicts that are logged and counted, not fatal (PostgreSQL 18 names).
@@ -139,9 +146,22 @@ class target_session {
   status drain(size_t keep);
   status read_one();
   expected<pq_result> query_now(const std::string& sql);
+  // Sends the pending run of inserts as one COPY (a no-op without one).
+  status flush_copy();
   void confirm_flushed();
 
+  // Consecutive inserts into one relation, as COPY text rows.
+  struct copy_run {
+    uint64_t generation = 0;
+    size_t rows = 0;
+    std::string statement;
+    std::string data;
+    change_context first;
+    change_context last;
+  };
+
   std::unique_ptr<pq_session> session_;
+  copy_run copy_;
   options opts_;
   bool use_origin_ = false;
   std::string origin_name_;

@@ -217,5 +217,48 @@ TEST(catalog, batches_apply_all_or_nothing_and_survive_reopen) {
   EXPECT_EQ((*origins)[0].local_lsn, lsn(6));
 }
 
+TEST(catalog, subscription_records_round_trip_and_persist) {
+  subscription_record r;
+  r.oid = 16400;
+  r.name = "s1";
+  r.conninfo = "host=127.0.0.1 port=5432 dbname=postgres";
+  r.publications = {"p1", "p2"};
+  r.options = {{"target", "dbname=t"}, {"copy_data", "false"}};
+  r.enabled = false;
+  r.skip_lsn = lsn(0x1234);
+  r.slot_created = true;
+  r.copy_done = true;
+  r.copy_attempts = 2;
+  r.tables = {{"public", "a", 'r', lsn(77), 16500}, {"s", "b", 'd', lsn(), 0}};
+  auto back = subscription_decode(subscription_encode(r));
+  ASSERT_TRUE(back);
+  EXPECT_EQ(*back, r);
+  EXPECT_FALSE(subscription_decode(origin_encode({1, "o", lsn(1), lsn(2)})));
+  // Every truncation is refused, never read past.
+  const std::string bytes = subscription_encode(r);
+  for (size_t n = 0; n < bytes.size(); ++n)
+    EXPECT_FALSE(subscription_decode(bytes.substr(0, n))) << n;
+
+  testing::temp_dir tmp;
+  const auto path = tmp.path() + "/cat";
+  {
+    auto c = catalog::create(path);
+    ASSERT_TRUE(c);
+    catalog_batch b;
+    b.put_subscription(r);
+    ASSERT_TRUE((*c)->apply(b, true));
+  }
+  auto c = catalog::open(path);
+  ASSERT_TRUE(c);
+  auto subs = (*c)->list_subscriptions();
+  ASSERT_TRUE(subs);
+  ASSERT_EQ(subs->size(), 1u);
+  EXPECT_EQ((*subs)[0], r);
+  catalog_batch d;
+  d.delete_subscription("s1");
+  ASSERT_TRUE((*c)->apply(d, true));
+  EXPECT_TRUE((*c)->list_subscriptions()->empty());
+}
+
 } // namespace
 } // namespace walmux::storage

@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# apply.sh: walmux's apply role versus a native PostgreSQL subscription,
+# applying the same upstream changes into the same target cluster, in the
+# same run on this machine (it is shared and noisy, so only same-run ratios
+# mean anything).
+#
+#   tools/bench/apply.sh [rounds, default 2]
+#
+# Two workloads on the upstream table bench(id bigserial primary key,
+# k int, payload text) with 100-byte payloads:
+#   small  100,000 single-row INSERT transactions (pgbench, 4 clients)
+#   large  10 transactions of 100,000 rows each
+# Each round creates both subscriptions disabled (native: CREATE
+# SUBSCRIPTION on the target; walmux: CREATE SUBSCRIPTION on a walmux node
+# with target = the target's conninfo), each with its own slot and target
+# database and copy_data = false, then runs the workload, so both slots
+# hold the same changes. Then each side is enabled in turn (alternating
+# which goes first) and timed from ENABLE until its target table holds
+# every row. Both use synchronous_commit = off on the target (PostgreSQL's
+# subscription default). The figures are the median round of each side.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+rounds=${1:-2}
+
+bench_cluster -c 'max_wal_size = 8GB' -c 'checkpoint_timeout = 1h'
+up_port=$PGPORT
+bench_cluster -c 'max_wal_size = 8GB' -c 'checkpoint_timeout = 1h' -c 'wal_retrieve_retry_interval = 100ms'
+tgt_port=$PGPORT
+up() { psql -X -q -At -v ON_ERROR_STOP=1 -p "$up_port" -d postgres "$@"; }
+tgt() { local db=$1; shift; psql -X -q -At -v ON_ERROR_STOP=1 -p "$tgt_port" -d "$db" "$@"; }
+table="CREATE TABLE bench (id bigserial PRIMARY KEY, k int, payload text);"
+up -c "$table" -c "CREATE PUBLICATION pub FOR TABLE bench"
+for db in native walmux; do
+  psql -X -q -p "$tgt_port" -d postgres -c "CREATE DATABASE $db"
+  tgt "$db" -c "$table"
+done
+
+# An apply-only walmux node (no upstream of its own).
+wm_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+"$walmux" init -D "$work/wm" -c port="$wm_port" >/dev/null
+"$walmux" -D "$work/wm" >"$work/walmux.log" 2>&1 &
+wm_pid=$!
+for _ in $(seq 300); do grep -q "walmux node is running" "$work/walmux.log" && break; sleep 0.1; done
+wm() { psql -X -q -At -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$wm_port" -d postgres "$@"; }
+upstream="host=127.0.0.1 port=$up_port dbname=postgres user=postgres"
+
+echo "\\set k random(1, 1000)
+INSERT INTO bench (k, payload) VALUES (:k, repeat('x', 100));" >"$work/small.sql"
+workload() {
+  case $1 in
+  small*) pgbench -n -h 127.0.0.1 -p "$up_port" -U postgres -c 4 -j 2 -t 25000 -f "$work/small.sql" postgres >/dev/null 2>&1 ;;
+  large) for _ in $(seq 10); do
+      up -c "INSERT INTO bench (k, payload) SELECT g % 1000, repeat('x', 100) FROM generate_series(1, 100000) g"
+    done ;;
+  esac
+}
+
+# time_until_applied SIDE EXPECTED: enables SIDE, seconds until its target
+# table holds EXPECTED rows.
+time_until_applied() {
+  local side=$1 want=$2 t0 t1
+  t0=$(now)
+  if [ "$side" = native ]; then tgt native -c "ALTER SUBSCRIPTION nat ENABLE"; else wm -c "ALTER SUBSCRIPTION wmx ENABLE"; fi
+  until [ "$(tgt "$side" -c "SELECT count(*) FROM bench")" = "$want" ]; do sleep 0.02; done
+  t1=$(now)
+  # The upstream walsender serving this side: its CPU time.
+  local app=nat; [ "$side" = walmux ] && app=wmx
+  local pid; pid=$(up -c "SELECT pid FROM pg_stat_replication WHERE application_name = '$app'")
+  echo "$(echo "$t1 - $t0" | bc -l) $(cpu_of "$pid")"
+}
+
+median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+for w in ${APPLY_WORKLOADS:-small large small_sync}; do
+  sync=off; [ "$w" = small_sync ] && sync=on
+  nat=() wmx=() cpu=()
+  for r in $(seq 1 "$rounds"); do
+    up -c "TRUNCATE bench"
+    tgt native -c "TRUNCATE bench"
+    tgt walmux -c "TRUNCATE bench"
+    tgt native -c "CREATE SUBSCRIPTION nat CONNECTION '$upstream' PUBLICATION pub WITH (copy_data = false, enabled = false, synchronous_commit = $sync)" 2>/dev/null
+    wm -c "CREATE SUBSCRIPTION wmx CONNECTION '$upstream' PUBLICATION pub WITH (target = 'host=127.0.0.1 port=$tgt_port dbname=walmux user=postgres', copy_data = false, enabled = false, synchronous_commit = $sync)" 2>/dev/null
+    workload "$w"
+    want=$(up -c "SELECT count(*) FROM bench")
+    tgt native -c "CHECKPOINT"
+    run_walmux() {
+      c0=$(cpu_of "$wm_pid")
+      read -r m ws < <(time_until_applied walmux "$want")
+      c1=$(cpu_of "$wm_pid")
+    }
+    if [ $((r % 2)) = 1 ]; then
+      read -r n ns < <(time_until_applied native "$want"); run_walmux
+    else
+      run_walmux; read -r n ns < <(time_until_applied native "$want")
+    fi
+    digest="SELECT count(*) || ' ' || md5(string_agg(b::text, ',' ORDER BY id)) FROM bench b"
+    [ "$(tgt native -c "$digest")" = "$(tgt walmux -c "$digest")" ] ||
+      { echo "round $r: the two targets differ" >&2; exit 1; }
+    tgt native -c "DROP SUBSCRIPTION nat"
+    wm -c "DROP SUBSCRIPTION wmx"
+    nat+=("$n") wmx+=("$m") cpu+=("$(echo "$c1 - $c0" | bc -l)")
+    printf '%s round %d: %s rows: native %.2f s (its walsender CPU %.2f s), walmux %.2f s (its walsender CPU %.2f s, walmux CPU %.2f s)\n' \
+      "$w" "$r" "$want" "$n" "$ns" "$m" "$ws" "${cpu[-1]}"
+  done
+  mn=$(median "${nat[@]}") mw=$(median "${wmx[@]}") mc=$(median "${cpu[@]}")
+  target=1.5; [ "$w" = large ] && target=1.0
+  printf '%s: native %8.0f rows/s, walmux %8.0f rows/s (walmux CPU %.2f s): %.2fx native (target >= %.1fx)\n' \
+    "$w" "$(echo "$want / $mn" | bc -l)" "$(echo "$want / $mw" | bc -l)" "$mc" "$(echo "$mn / $mw" | bc -l)" "$target"
+done
