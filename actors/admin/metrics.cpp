@@ -2,6 +2,7 @@
 // (metrics.hpp).
 #include "actors/admin/metrics.hpp"
 
+#include "actors/apply/subscription_manager.hpp"
 #include "actors/common/clock.hpp"
 #include "actors/walsender/slot_commands.hpp"
 
@@ -129,6 +130,45 @@ std::string render_metrics(walsender_env& env) {
   const uint64_t confirmed = env.upstream->confirmed.load();
   e.sample("walmux_upstream_receive_lag_bytes", "",
            static_cast<double>(wal_end > confirmed ? wal_end - confirmed : 0));
+
+  if (env.subscriptions != nullptr) {
+    const auto subs = env.subscriptions->list();
+    e.family("walmux_subscription_worker_running", "gauge",
+             "1 while the subscription's apply worker runs.");
+    for (const auto& v : subs)
+      e.sample("walmux_subscription_worker_running",
+               "subscription=\"" + label(v.record.name) + "\"",
+               v.activity.pid != 0 ? 1 : 0);
+    e.family("walmux_subscription_apply_lag_bytes", "gauge",
+             "Source WAL received but not yet committed on the target.");
+    for (const auto& v : subs) {
+      const uint64_t got = v.activity.received_lsn.value;
+      const uint64_t done = v.activity.applied_lsn.value;
+      e.sample("walmux_subscription_apply_lag_bytes",
+               "subscription=\"" + label(v.record.name) + "\"",
+               static_cast<double>(got > done && done != 0 ? got - done : 0));
+    }
+    const std::tuple<const char*, const char*,
+                     int64_t apply::subscription_activity::*>
+        counts[] = {{"walmux_subscription_apply_errors_total",
+                     "Errors while applying the stream.",
+                     &apply::subscription_activity::apply_error_count},
+                    {"walmux_subscription_sync_errors_total",
+                     "Errors during the initial copy.",
+                     &apply::subscription_activity::sync_error_count},
+                    {"walmux_subscription_update_missing_total",
+                     "Updates of rows the target lacks (skipped).",
+                     &apply::subscription_activity::confl_update_missing},
+                    {"walmux_subscription_delete_missing_total",
+                     "Deletes of rows the target lacks (skipped).",
+                     &apply::subscription_activity::confl_delete_missing}};
+    for (const auto& [name, help, field] : counts) {
+      e.family(name, "counter", help);
+      for (const auto& v : subs)
+        e.sample(name, "subscription=\"" + label(v.record.name) + "\"",
+                 static_cast<double>(v.activity.*field));
+    }
+  }
 
   const uint64_t start = env.store->start_position();
   const uint64_t end = env.store->written_position();

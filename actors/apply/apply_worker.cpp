@@ -407,6 +407,7 @@ status apply_session::close_group() {
   idle_end_ = std::max(idle_end_, progress);
   const auto& conflicts = target_->conflicts();
   manager_.activity(name_, [&](subscription_activity& a) {
+    a.applied_lsn = progress;
     a.confl_update_missing = conflicts.update_missing;
     a.confl_delete_missing = conflicts.delete_missing;
   });

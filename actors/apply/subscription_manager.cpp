@@ -420,8 +420,10 @@ subscription_manager::alter(const subddl::alter_subscription& a) {
     if (!r.enabled)
       return error{"55000", "ALTER SUBSCRIPTION ... REFRESH is not allowed for "
                             "disabled subscriptions"};
+    subddl::subscription_options refresh_base = opts;
+    refresh_base.copy_data = true; // REFRESH's own default
     auto refresh = subddl::interpret_options(
-        a.options, subddl::option_context::refresh, opts);
+        a.options, subddl::option_context::refresh, refresh_base);
     if (!refresh)
       return std::move(refresh).err();
     held.unlock();

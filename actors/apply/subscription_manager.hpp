@@ -33,6 +33,7 @@ struct subscription_activity {
   int pid = 0; // of the running worker; 0 when none
   lsn received_lsn;
   lsn latest_end_lsn;
+  lsn applied_lsn; // end of the last transaction the target committed
   int64_t last_msg_send_time = 0; // PostgreSQL epoch micros
   int64_t last_msg_receipt_time = 0;
   int64_t latest_end_time = 0;

@@ -22,33 +22,6 @@ using namespace std::chrono_literals;
 
 const std::string pgbin = "/usr/lib/postgresql/15/bin/";
 
-// GET /metrics from 127.0.0.1:port; the body, or "" on failure.
-std::string scrape(int port) {
-  const int fd = connect_loopback(port);
-  if (fd < 0)
-    return "";
-  const std::string request = "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n";
-  (void)!::write(fd, request.data(), request.size());
-  std::string response;
-  char buf[4096];
-  ssize_t n;
-  while ((n = ::read(fd, buf, sizeof buf)) > 0)
-    response.append(buf, static_cast<size_t>(n));
-  ::close(fd);
-  const size_t body = response.find("\r\n\r\n");
-  if (response.rfind("HTTP/1.1 200", 0) != 0 || body == std::string::npos)
-    return "";
-  return response.substr(body + 4);
-}
-
-// The value of the sample `series` (name and labels as printed), or -1.
-double metric(const std::string& text, const std::string& series) {
-  const size_t at = text.find("\n" + series + " ");
-  if (at == std::string::npos)
-    return -1;
-  return std::atof(text.c_str() + at + series.size() + 2);
-}
-
 class admin_sql : public ::testing::Test {
  protected:
   // A query on walmux's SQL surface (a plain, non-replication connection).

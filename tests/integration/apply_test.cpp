@@ -69,8 +69,11 @@ class apply_role : public ::testing::Test {
 
   // A walmux node that only applies (no upstream of its own).
   void start_apply_node() {
-    node_ = std::make_unique<walmux_node>(tmp_.path() + "/apply",
-                                          std::vector<std::string>{});
+    metrics_port_ = free_tcp_port();
+    node_ = std::make_unique<walmux_node>(
+        tmp_.path() + "/apply",
+        std::vector<std::string>{"metrics_port=" +
+                                 std::to_string(metrics_port_)});
     ASSERT_TRUE(node_->initialized());
     ASSERT_TRUE(node_->start(false)) << node_->log();
   }
@@ -128,6 +131,7 @@ class apply_role : public ::testing::Test {
   std::unique_ptr<pg_cluster> target_;
   std::unique_ptr<walmux_node> node_;
   child_process load_;
+  int metrics_port_ = 0;
 };
 
 TEST_F(apply_role, initial_copy_under_writes_then_streaming) {
@@ -163,6 +167,15 @@ TEST_F(apply_role, initial_copy_under_writes_then_streaming) {
   EXPECT_EQ(walmux_value("SELECT apply_error_count FROM "
                          "pg_stat_subscription_stats WHERE subname = 's1'"),
             "0");
+  const std::string scraped = scrape(metrics_port_);
+  ASSERT_FALSE(scraped.empty()) << node_->log();
+  EXPECT_EQ(metric(scraped,
+                   "walmux_subscription_worker_running{subscription=\"s1\"}"),
+            1)
+      << scraped;
+  EXPECT_EQ(metric(scraped, "walmux_subscription_apply_errors_total{"
+                            "subscription=\"s1\"}"),
+            0);
   // DROP SUBSCRIPTION drops the slot on the publisher and the target's
   // origin.
   auto dropped = walmux_sql("DROP SUBSCRIPTION s1");
@@ -361,6 +374,70 @@ TEST_F(apply_role, conflicts_retry_skip_and_disable_on_error) {
   EXPECT_EQ(walmux_value("SELECT apply_error_count FROM "
                          "pg_stat_subscription_stats WHERE subname = 's5'"),
             "1");
+}
+
+// PostgreSQL's apply semantics on one stream: an unchanged TOAST value
+// ('u') is left as it is, values with tabs, newlines, backslashes and NULLs
+// arrive intact through the COPY path, an update of the key moves the row,
+// TRUNCATE empties the table, and with origin = none a transaction that
+// carries a replication origin upstream is not applied.
+TEST_F(apply_role, toast_escapes_key_updates_truncate_and_origin_none) {
+  ASSERT_TRUE(upstream_->query(
+      "CREATE TABLE docs (id int PRIMARY KEY, big text, n int, note text);"
+      "CREATE PUBLICATION pub FOR TABLE docs;"));
+  ASSERT_TRUE(target_->query(
+      "CREATE TABLE docs (id int PRIMARY KEY, big text, n int, note text);"));
+  start_apply_node();
+  auto made =
+      walmux_sql("CREATE SUBSCRIPTION s6 CONNECTION '" + upstream_->conninfo() +
+                 "' PUBLICATION pub WITH (target = '" + target_->conninfo() +
+                 "', copy_data = false, origin = none)");
+  ASSERT_TRUE(made) << made.err().message;
+  const std::string big =
+      "(SELECT string_agg(md5(g::text || 'x'), '') FROM generate_series(1, "
+      "400) g)";
+  for (const std::string& sql :
+       {"INSERT INTO docs VALUES (1, " + big +
+            ", 0, E'tab\\there\\nline "
+            "back\\\\slash')",
+        std::string("INSERT INTO docs VALUES (2, NULL, NULL, NULL), (3, 'x', "
+                    "3, '\\N')"),
+        std::string("UPDATE docs SET n = n + 1 WHERE id = 1"),
+        std::string("UPDATE docs SET id = 30 WHERE id = 3")})
+    ASSERT_TRUE(upstream_->query(sql)) << sql;
+  // Marked with an origin upstream: not applied with origin = none.
+  ASSERT_TRUE(
+      upstream_->query("SELECT pg_replication_origin_create('elsewhere')"));
+  ASSERT_TRUE(upstream_->query(
+      "SELECT pg_replication_origin_session_setup('elsewhere'); "
+      "INSERT INTO docs VALUES (99, 'from elsewhere', 0, NULL);"));
+  ASSERT_TRUE(upstream_->query("INSERT INTO docs VALUES (4, 'last', 4, '')"));
+  EXPECT_TRUE(wait_until(
+      [&] {
+        return one_value(*target_, "SELECT count(*) FROM docs WHERE id = 4") ==
+               "1";
+      },
+      60s))
+      << node_->log();
+  // The TOAST value was not sent with the update ('u') and is intact.
+  EXPECT_GT(std::stol(one_value(*upstream_, "SELECT pg_column_size(big) FROM "
+                                            "docs WHERE id = 1")),
+            2000);
+  EXPECT_EQ(one_value(*target_, "SELECT count(*) FROM docs WHERE id = 99"),
+            "0");
+  ASSERT_TRUE(upstream_->query("DELETE FROM docs WHERE id = 99"));
+  EXPECT_TRUE(wait_until(
+      [&] {
+        return table_digest(*target_, "docs", "id") ==
+               table_digest(*upstream_, "docs", "id");
+      },
+      30s))
+      << table_digest(*target_, "docs", "id") << " vs "
+      << table_digest(*upstream_, "docs", "id");
+  ASSERT_TRUE(upstream_->query("TRUNCATE docs"));
+  EXPECT_TRUE(wait_until(
+      [&] { return one_value(*target_, "SELECT count(*) FROM docs") == "0"; },
+      30s));
 }
 
 } // namespace

@@ -6,10 +6,13 @@
 #
 #   tools/bench/apply.sh [rounds, default 2]
 #
-# Two workloads on the upstream table bench(id bigserial primary key,
-# k int, payload text) with 100-byte payloads:
-#   small  100,000 single-row INSERT transactions (pgbench, 4 clients)
-#   large  10 transactions of 100,000 rows each
+# Workloads on the upstream table bench(id bigserial primary key, k int,
+# payload text) with 100-byte payloads:
+#   small       100,000 single-row INSERT transactions (pgbench, 4 clients)
+#   large       10 transactions of 100,000 rows each
+#   small_sync  10,000 single-row transactions, both subscriptions with
+#               synchronous_commit = on (each target commit waits for its
+#               flush)
 # Each round creates both subscriptions disabled (native: CREATE
 # SUBSCRIPTION on the target; walmux: CREATE SUBSCRIPTION on a walmux node
 # with target = the target's conninfo), each with its own slot and target
@@ -17,14 +20,18 @@
 # hold the same changes. Then each side is enabled in turn (alternating
 # which goes first) and timed from ENABLE until its target table holds
 # every row. Both use synchronous_commit = off on the target (PostgreSQL's
-# subscription default). The figures are the median round of each side.
+# subscription default) except in small_sync. The target cluster runs with
+# fsync = on (a real target's commits reach its disk). The CPU time of the
+# upstream walsender serving each side is shown: it bounds both. The
+# figures are the median round of each side.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 rounds=${1:-2}
 
 bench_cluster -c 'max_wal_size = 8GB' -c 'checkpoint_timeout = 1h'
 up_port=$PGPORT
-bench_cluster -c 'max_wal_size = 8GB' -c 'checkpoint_timeout = 1h' -c 'wal_retrieve_retry_interval = 100ms'
+bench_cluster -c 'max_wal_size = 8GB' -c 'checkpoint_timeout = 1h' -c 'wal_retrieve_retry_interval = 100ms' \
+  -c 'fsync = on' -c 'full_page_writes = on'
 tgt_port=$PGPORT
 up() { psql -X -q -At -v ON_ERROR_STOP=1 -p "$up_port" -d postgres "$@"; }
 tgt() { local db=$1; shift; psql -X -q -At -v ON_ERROR_STOP=1 -p "$tgt_port" -d "$db" "$@"; }
@@ -48,7 +55,8 @@ echo "\\set k random(1, 1000)
 INSERT INTO bench (k, payload) VALUES (:k, repeat('x', 100));" >"$work/small.sql"
 workload() {
   case $1 in
-  small*) pgbench -n -h 127.0.0.1 -p "$up_port" -U postgres -c 4 -j 2 -t 25000 -f "$work/small.sql" postgres >/dev/null 2>&1 ;;
+  small) pgbench -n -h 127.0.0.1 -p "$up_port" -U postgres -c 4 -j 2 -t 25000 -f "$work/small.sql" postgres >/dev/null 2>&1 ;;
+  small_sync) pgbench -n -h 127.0.0.1 -p "$up_port" -U postgres -c 4 -j 2 -t 2500 -f "$work/small.sql" postgres >/dev/null 2>&1 ;;
   large) for _ in $(seq 10); do
       up -c "INSERT INTO bench (k, payload) SELECT g % 1000, repeat('x', 100) FROM generate_series(1, 100000) g"
     done ;;
