@@ -21,6 +21,27 @@ constexpr auto special = [] {
 
 } // namespace
 
+void escape_copy_text(std::string& out, std::string_view s) {
+  for (char ch : s) {
+    switch (ch) {
+    case '\\':
+      out += "\\\\";
+      break;
+    case '\n':
+      out += "\\n";
+      break;
+    case '\r':
+      out += "\\r";
+      break;
+    case '\t':
+      out += "\\t";
+      break;
+    default:
+      out += ch;
+    }
+  }
+}
+
 void escape_json(std::string& out, std::string_view s) {
   out += '"';
   const char* p = s.data();

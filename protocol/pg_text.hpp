@@ -1,5 +1,5 @@
 // pg_text.hpp: PostgreSQL's text forms that walmux reproduces byte for byte:
-// escape_json() and timestamptz output (DateStyle ISO).
+// escape_json(), COPY's text format and timestamptz output (DateStyle ISO).
 //
 // Pure: no I/O.
 #pragma once
@@ -14,6 +14,12 @@ namespace walmux::pgtext {
 // quotes, \b \f \n \r \t \" \\, other control characters as \u00XX, all
 // other bytes unchanged. Stops at the first NUL, like the C original.
 void escape_json(std::string& out, std::string_view s);
+
+// Appends `s` as a COPY text-format field: backslash, newline, carriage
+// return and tab escaped (\\ \n \r \t), everything else unchanged, so that
+// COPY FROM reads back exactly `s` (a NULL field is written as \N by the
+// caller).
+void escape_copy_text(std::string& out, std::string_view s);
 
 // timestamptz_to_str() for a value in microseconds since 2000-01-01 UTC,
 // printed in UTC: "2026-11-26 07:38:58.79817+00" (fraction without trailing

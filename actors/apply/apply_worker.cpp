@@ -448,62 +448,31 @@ status apply_session::send_status(bool force) {
 }
 
 expected<bool> apply_session::step(std::chrono::milliseconds timeout) {
-  PGconn* c = source_->raw();
-  pollfd pfd{PQsocket(c), POLLIN, 0};
-  if (::poll(&pfd, 1, static_cast<int>(timeout.count())) < 0 && errno != EINTR)
-    return error{sqlstate::io_error, "poll on the source connection failed"};
-  if (PQconsumeInput(c) == 0)
-    return pq_error(c, nullptr);
-  size_t taken = 0;
   int64_t receipt = 0;
   lsn latest_end;
   int64_t latest_end_time = 0;
-  while (!control_->stop.load()) {
-    char* buf = nullptr;
-    const int n = PQgetCopyData(c, &buf, 1);
-    if (n == 0) {
-      pollfd more{PQsocket(c), POLLIN, 0};
-      if (taken >= max_bytes_per_step || ::poll(&more, 1, 0) <= 0 ||
-          !(more.revents & POLLIN))
-        break;
-      if (PQconsumeInput(c) == 0)
-        return pq_error(c, nullptr);
-      continue;
-    }
-    if (n == -1) {
-      PGresult* res = PQgetResult(c);
-      error e = res ? pq_error(c, res)
-                    : error{"08P01", "the publisher ended the stream"};
-      if (res)
-        PQclear(res);
-      return e;
-    }
-    if (n < 0)
-      return pq_error(c, nullptr);
-    taken += static_cast<size_t>(n);
-    receipt = pg_micros_now();
-    auto msg =
-        stream::decode_server(std::string_view(buf, static_cast<size_t>(n)));
-    status st = ok();
-    if (!msg) {
-      st = std::move(msg).err();
-    } else if (auto* x = std::get_if<stream::xlog_data>(&*msg)) {
-      received_ = std::max(received_, x->wal_end);
-      last_send_time_ = x->send_time;
-      st = handle(*x);
-    } else {
-      const auto& k = std::get<stream::keepalive>(*msg);
-      received_ = std::max(received_, k.wal_end);
-      latest_end = k.wal_end;
-      latest_end_time = k.send_time;
-      if (!in_txn_ && !target_->group_open())
-        idle_end_ = std::max(idle_end_, k.wal_end);
-      reply_requested_ = reply_requested_ || k.reply_requested;
-    }
-    PQfreemem(buf);
-    if (!st)
-      return std::move(st).err();
-  }
+  auto taken = pq_read_stream(
+      source_->raw(), timeout, max_bytes_per_step,
+      [&](const stream::server_message& msg) -> status {
+        receipt = pg_micros_now();
+        if (auto* x = std::get_if<stream::xlog_data>(&msg)) {
+          received_ = std::max(received_, x->wal_end);
+          last_send_time_ = x->send_time;
+          return handle(*x);
+        }
+        const auto& k = std::get<stream::keepalive>(msg);
+        received_ = std::max(received_, k.wal_end);
+        latest_end = k.wal_end;
+        latest_end_time = k.send_time;
+        if (!in_txn_ && !target_->group_open())
+          idle_end_ = std::max(idle_end_, k.wal_end);
+        reply_requested_ = reply_requested_ || k.reply_requested;
+        return ok();
+      },
+      "the publisher ended the stream",
+      [this] { return control_->stop.load(); });
+  if (!taken)
+    return std::move(taken).err();
   // Nothing more to read now: a finished group commits.
   if (!in_txn_ && target_->group_open())
     if (auto st = close_group(); !st)
@@ -532,7 +501,7 @@ expected<bool> apply_session::step(std::chrono::milliseconds timeout) {
   reply_requested_ = false;
   if (auto st = send_status(force); !st)
     return std::move(st).err();
-  return taken > 0;
+  return *taken > 0;
 }
 
 struct worker_state {

@@ -29,31 +29,12 @@ const std::string* value_of(const pgoutput::column_value& v) {
 // A run of inserts is sent as one COPY once it holds this much.
 constexpr size_t max_copy_bytes = 4 << 20;
 
-// A value in COPY's text format: NULL is \N; backslash, newline, carriage
-// return and tab are escaped.
+// A value in COPY's text format (NULL is \N).
 void append_copy_text(std::string& out, const pgoutput::column_value& v) {
-  if (v.format == 'n') {
+  if (v.format == 'n')
     out += "\\N";
-    return;
-  }
-  for (char ch : v.data) {
-    switch (ch) {
-    case '\\':
-      out += "\\\\";
-      break;
-    case '\n':
-      out += "\\n";
-      break;
-    case '\r':
-      out += "\\r";
-      break;
-    case '\t':
-      out += "\\t";
-      break;
-    default:
-      out += ch;
-    }
-  }
+  else
+    pgtext::escape_copy_text(out, v.data);
 }
 
 } // namespace
@@ -353,6 +334,21 @@ target_session::relation_for(uint32_t oid) {
   return &it->second;
 }
 
+expected<target_session::mapped_relation*>
+target_session::change_target(uint32_t oid, const pgoutput::tuple* values,
+                              const char* what) {
+  if (auto st = open_group(); !st)
+    return std::move(st).err();
+  auto rel = relation_for(oid);
+  if (!rel)
+    return std::move(rel).err();
+  if (values && values->size() != (*rel)->rel.columns.size())
+    return error{sqlstate::protocol_violation,
+                 std::string("the ") + what +
+                     "'s column count does not match its relation"};
+  return rel;
+}
+
 status target_session::open_group() {
   if (group_open_)
     return ok();
@@ -364,15 +360,10 @@ status target_session::open_group() {
 
 status target_session::insert(const pgoutput::insert& m,
                               const change_context& ctx) {
-  if (auto st = open_group(); !st)
-    return st;
-  auto rel = relation_for(m.relation_oid);
+  auto rel = change_target(m.relation_oid, &m.new_tuple, "INSERT");
   if (!rel)
     return std::move(rel).err();
   mapped_relation& r = **rel;
-  if (m.new_tuple.size() != r.rel.columns.size())
-    return error{sqlstate::protocol_violation,
-                 "the INSERT's column count does not match its relation"};
   if (copy_.rows > 0 && copy_.generation != r.generation)
     if (auto st = flush_copy(); !st)
       return st;
@@ -489,15 +480,10 @@ row_filter(const pgoutput::relation& rel, const std::string& qualified,
 
 status target_session::update(const pgoutput::update& m,
                               const change_context& ctx) {
-  if (auto st = open_group(); !st)
-    return st;
-  auto rel = relation_for(m.relation_oid);
+  auto rel = change_target(m.relation_oid, &m.new_tuple, "UPDATE");
   if (!rel)
     return std::move(rel).err();
   mapped_relation& r = **rel;
-  if (m.new_tuple.size() != r.rel.columns.size())
-    return error{sqlstate::protocol_violation,
-                 "the UPDATE's column count does not match its relation"};
   std::vector<const std::string*> values;
   std::string set, shape;
   for (size_t i = 0; i < m.new_tuple.size(); ++i) {
@@ -529,9 +515,7 @@ status target_session::update(const pgoutput::update& m,
 
 status target_session::remove(const pgoutput::delete_& m,
                               const change_context& ctx) {
-  if (auto st = open_group(); !st)
-    return st;
-  auto rel = relation_for(m.relation_oid);
+  auto rel = change_target(m.relation_oid, nullptr, "DELETE");
   if (!rel)
     return std::move(rel).err();
   mapped_relation& r = **rel;

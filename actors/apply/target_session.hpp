@@ -133,6 +133,10 @@ class target_session {
   explicit target_session(std::unique_ptr<pq_session> s, options o);
   status setup();
   expected<mapped_relation*> relation_for(uint32_t oid);
+  // Opens the group if needed and maps the relation of a change, checking
+  // its tuple's width (when given).
+  expected<mapped_relation*>
+  change_target(uint32_t oid, const pgoutput::tuple* values, const char* what);
   status check_relation(mapped_relation& r);
   status open_group();
   // Sends a statement (prepared on first use) with text parameters.

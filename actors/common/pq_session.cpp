@@ -1,6 +1,9 @@
 // pq_session.cpp: blocking libpq calls (see pq_session.hpp).
 #include "actors/common/pq_session.hpp"
 
+#include <cerrno>
+#include <poll.h>
+
 #include <libpq-fe.h>
 
 namespace walmux::actors {
@@ -27,6 +30,53 @@ error pq_error(const pg_conn* conn, const pg_result* res) {
   e.detail = field(PG_DIAG_MESSAGE_DETAIL);
   e.hint = field(PG_DIAG_MESSAGE_HINT);
   return e;
+}
+
+expected<size_t> pq_read_stream(
+    pg_conn* c, std::chrono::milliseconds timeout, size_t max_bytes,
+    const std::function<status(const stream::server_message&)>& on_message,
+    const char* ended, const std::function<bool()>& stop) {
+  pollfd pfd{PQsocket(c), POLLIN, 0};
+  if (PQflush(c) == 1)
+    pfd.events |= POLLOUT;
+  if (::poll(&pfd, 1, static_cast<int>(timeout.count())) < 0 && errno != EINTR)
+    return error{sqlstate::io_error, "poll on a replication connection failed"};
+  if (PQconsumeInput(c) == 0)
+    return pq_error(c, nullptr);
+  size_t taken = 0;
+  while (!stop || !stop()) {
+    char* buf = nullptr;
+    const int n = PQgetCopyData(c, &buf, 1);
+    if (n == 0) {
+      // Take what else is in the socket already, up to the bound.
+      pollfd more{PQsocket(c), POLLIN, 0};
+      if (taken >= max_bytes || ::poll(&more, 1, 0) <= 0 ||
+          !(more.revents & POLLIN))
+        break;
+      if (PQconsumeInput(c) == 0)
+        return pq_error(c, nullptr);
+      continue;
+    }
+    if (n == -1) {
+      PGresult* res = PQgetResult(c);
+      error e = res ? pq_error(c, res) : error{"08P01", ended};
+      if (res)
+        PQclear(res);
+      if (e.message.empty())
+        e.message = ended;
+      return e;
+    }
+    if (n < 0)
+      return pq_error(c, nullptr);
+    taken += static_cast<size_t>(n);
+    auto msg =
+        stream::decode_server(std::string_view(buf, static_cast<size_t>(n)));
+    status st = msg ? on_message(*msg) : status(std::move(msg).err());
+    PQfreemem(buf);
+    if (!st)
+      return std::move(st).err();
+  }
+  return taken;
 }
 
 std::string pq_quote_identifier(std::string_view name) {

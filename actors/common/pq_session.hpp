@@ -8,7 +8,9 @@
 #pragma once
 
 #include "common/expected.hpp"
+#include "protocol/stream.hpp"
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -52,6 +54,17 @@ error pq_error(const pg_conn* conn, const pg_result* res);
 std::string pq_quote_identifier(std::string_view name);
 // Quotes a string literal ('it''s'); standard_conforming_strings assumed.
 std::string pq_quote_literal(std::string_view text);
+
+// Reads a replication stream (CopyBoth) on `conn`: waits up to `timeout`
+// for the socket (and for room to flush pending output), then hands every
+// server message to `on_message`, taking what the socket holds up to about
+// `max_bytes` a call. Stops early when `on_message` fails or `stop` (if
+// given) says so. Returns the bytes taken; the server ending the stream is
+// an error (`ended` is its text when the server sent none).
+expected<size_t> pq_read_stream(
+    pg_conn* conn, std::chrono::milliseconds timeout, size_t max_bytes,
+    const std::function<status(const stream::server_message&)>& on_message,
+    const char* ended, const std::function<bool()>& stop = nullptr);
 
 class pq_session {
  public:

@@ -252,66 +252,28 @@ expected<bool> source_session::poll(std::chrono::milliseconds timeout) {
   if (!conn_)
     return error{"08003", "no upstream connection"};
   PGconn* c = conn_->raw();
-  pollfd pfd{PQsocket(c), POLLIN, 0};
-  if (PQflush(c) == 1)
-    pfd.events |= POLLOUT;
-  if (::poll(&pfd, 1, static_cast<int>(timeout.count())) < 0 && errno != EINTR)
-    return error{sqlstate::io_error, "poll on the upstream connection failed"};
-  if (PQconsumeInput(c) == 0)
-    return pq_error(c, nullptr);
-  bool got = false;
-  size_t taken = 0;
-  while (true) {
-    char* buf = nullptr;
-    int n = PQgetCopyData(c, &buf, 1);
-    if (n == 0) {
-      // Take what else is in the socket already, up to a bound per call.
-      pollfd more{PQsocket(c), POLLIN, 0};
-      if (taken >= max_bytes_per_poll || ::poll(&more, 1, 0) <= 0 ||
-          !(more.revents & POLLIN))
-        break;
-      if (PQconsumeInput(c) == 0)
-        return pq_error(c, nullptr);
-      continue;
-    }
-    got = true;
-    if (n > 0)
-      taken += static_cast<size_t>(n);
-    if (n == -1) {
-      PGresult* res = PQgetResult(c);
-      error e = res ? pq_error(c, res)
-                    : error{"08P01", "upstream ended the replication stream"};
-      if (res)
-        PQclear(res);
-      if (e.message.empty())
-        e.message = "upstream ended the replication stream";
-      return e;
-    }
-    if (n < 0)
-      return pq_error(c, nullptr);
-    std::string_view payload(buf, static_cast<size_t>(n));
-    auto msg = stream::decode_server(payload);
-    status st = ok();
-    if (!msg) {
-      st = std::move(msg).err();
-    } else if (auto* x = std::get_if<stream::xlog_data>(&*msg)) {
-      if (x->wal_end.value > state_.wal_end.load())
-        state_.wal_end = x->wal_end.value;
-      st = handle_xlog(*x);
-    } else {
-      const auto& k = std::get<stream::keepalive>(*msg);
-      if (k.wal_end.value > state_.wal_end.load())
-        state_.wal_end = k.wal_end.value;
-      if (!in_txn_ && k.wal_end > marked_) {
-        marked_ = k.wal_end;
-        writer_->mark(k.wal_end);
-      }
-      reply_requested_ = reply_requested_ || k.reply_requested;
-    }
-    PQfreemem(buf);
-    if (!st)
-      return std::move(st).err();
-  }
+  auto taken = pq_read_stream(
+      c, timeout, max_bytes_per_poll,
+      [this](const stream::server_message& msg) -> status {
+        if (auto* x = std::get_if<stream::xlog_data>(&msg)) {
+          if (x->wal_end.value > state_.wal_end.load())
+            state_.wal_end = x->wal_end.value;
+          return handle_xlog(*x);
+        }
+        const auto& k = std::get<stream::keepalive>(msg);
+        if (k.wal_end.value > state_.wal_end.load())
+          state_.wal_end = k.wal_end.value;
+        if (!in_txn_ && k.wal_end > marked_) {
+          marked_ = k.wal_end;
+          writer_->mark(k.wal_end);
+        }
+        reply_requested_ = reply_requested_ || k.reply_requested;
+        return ok();
+      },
+      "upstream ended the replication stream");
+  if (!taken)
+    return std::move(taken).err();
+  const bool got = *taken > 0;
   const bool force = reply_requested_;
   reply_requested_ = false;
   if (auto st = send_status(force); !st)
