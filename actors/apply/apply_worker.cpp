@@ -83,6 +83,15 @@ class apply_session {
   enum class skip_reason { none, applied, origin, skip_lsn };
 
   status copy_phase(const subscription_view& v);
+  // Copies the tables REFRESH PUBLICATION added ('i', or 'd' when a copy
+  // was interrupted) in the snapshot of a temporary slot at point P; they
+  // become 's' at P: their changes apply from transactions committing at or
+  // after P, and they are 'r' once the progress passes P.
+  status sync_phase(const subscription_view& v);
+  void load_table_states(const storage::subscription_record& r);
+  // Whether a change of the relation applies in the current transaction
+  // (PostgreSQL's should_apply_changes_for_rel).
+  bool applies_to(uint32_t oid) const;
   status handle(const stream::xlog_data& x);
   status end_transaction(const pgoutput::commit& c);
   status close_group();
@@ -105,6 +114,10 @@ class apply_session {
   std::unique_ptr<target_session> target_;
   pgoutput::stream_decoder decoder_;
   std::map<uint32_t, std::string> relation_names_;
+  // schema.table -> (state, state LSN) of the subscription's tables.
+  std::map<std::string, std::pair<char, lsn>> table_states_;
+  bool any_synced_ = false; // a table is in state 's'
+
   bool in_txn_ = false;
   skip_reason skip_ = skip_reason::none;
   uint32_t xid_ = 0;
@@ -254,6 +267,78 @@ status apply_session::copy_phase(const subscription_view& v) {
   });
 }
 
+void apply_session::load_table_states(const storage::subscription_record& r) {
+  table_states_.clear();
+  any_synced_ = false;
+  for (const auto& t : r.tables) {
+    table_states_[t.schema + "." + t.name] = {t.state, t.state_lsn};
+    any_synced_ = any_synced_ || t.state == 's';
+  }
+}
+
+bool apply_session::applies_to(uint32_t oid) const {
+  auto it = table_states_.find(relation_name(oid));
+  if (it == table_states_.end())
+    return false; // published, but not in the subscription until REFRESH
+  const auto [state, at] = it->second;
+  return state == 'r' || (state == 's' && final_lsn_ >= at);
+}
+
+status apply_session::sync_phase(const subscription_view& v) {
+  std::vector<std::pair<std::string, std::string>> todo, redo;
+  for (const auto& t : v.record.tables) {
+    if (t.state == 'i' || t.state == 'd')
+      todo.emplace_back(t.schema, t.name);
+    if (t.state == 'd')
+      redo.emplace_back(t.schema, t.name);
+  }
+  if (todo.empty())
+    return ok();
+  copying_ = true;
+  copy_plan plan;
+  plan.subscription = name_;
+  plan.source_conninfo = v.record.conninfo;
+  plan.target_conninfo = v.options.target;
+  plan.slot_name = "walmux_sync_" + std::to_string(v.record.oid);
+  plan.publications = v.record.publications;
+  plan.temporary_slot = true;
+  plan.only_tables = todo;
+  plan.truncate_tables = redo;
+  plan.workers = manager_.max_sync_workers();
+  plan.stop = &control_->stop;
+  copy_hooks hooks;
+  hooks.tables = [](const auto&) -> status { return ok(); };
+  hooks.slot_created = [](lsn) -> status { return ok(); };
+  // A copied table stays 'd' until all are copied and the point is stored
+  // with them: a table left 'd' by an interruption is emptied and copied
+  // again.
+  hooks.table_state = [this](const std::string& schema,
+                             const std::string& table, char, uint32_t oid) {
+    auto st = manager_.update(name_, [&](storage::subscription_record& rec) {
+      for (auto& t : rec.tables)
+        if (t.schema == schema && t.name == table) {
+          t.state = 'd';
+          if (oid != 0)
+            t.target_oid = oid;
+        }
+    });
+    if (!st)
+      log_error(elevel::warning, st.err());
+  };
+  auto point = run_initial_copy(plan, hooks);
+  if (!point)
+    return std::move(point).err();
+  copying_ = false;
+  return manager_.update(name_, [&](storage::subscription_record& rec) {
+    for (auto& t : rec.tables)
+      for (const auto& [schema, table] : todo)
+        if (t.schema == schema && t.name == table) {
+          t.state = 's';
+          t.state_lsn = *point;
+        }
+  });
+}
+
 status apply_session::start() {
   auto v = manager_.get(name_);
   if (!v || !v->record.enabled)
@@ -266,6 +351,9 @@ status apply_session::start() {
   if (!v->record.copy_done)
     if (auto st = copy_phase(*v); !st)
       return st;
+  if (auto st = sync_phase(*manager_.get(name_)); !st)
+    return st;
+  load_table_states(manager_.get(name_)->record);
   if (!target_) {
     auto target = target_session::connect(
         {options_.target, name_, options_.synchronous_commit});
@@ -351,22 +439,32 @@ status apply_session::handle(const stream::xlog_data& x) {
     return ok();
   const bool applying = skip_ == skip_reason::none;
   if (auto* i = std::get_if<pgoutput::insert>(&m))
-    return applying ? target_->insert(
-                          *i, context('I', relation_name(i->relation_oid)))
-                    : status(ok());
+    return applying && applies_to(i->relation_oid)
+               ? target_->insert(*i,
+                                 context('I', relation_name(i->relation_oid)))
+               : status(ok());
   if (auto* u = std::get_if<pgoutput::update>(&m))
-    return applying ? target_->update(
-                          *u, context('U', relation_name(u->relation_oid)))
-                    : status(ok());
+    return applying && applies_to(u->relation_oid)
+               ? target_->update(*u,
+                                 context('U', relation_name(u->relation_oid)))
+               : status(ok());
   if (auto* d = std::get_if<pgoutput::delete_>(&m))
-    return applying ? target_->remove(
-                          *d, context('D', relation_name(d->relation_oid)))
-                    : status(ok());
+    return applying && applies_to(d->relation_oid)
+               ? target_->remove(*d,
+                                 context('D', relation_name(d->relation_oid)))
+               : status(ok());
   if (auto* t = std::get_if<pgoutput::truncate>(&m)) {
+    pgoutput::truncate wanted = *t;
+    wanted.relation_oids.clear();
     std::string names;
     for (uint32_t oid : t->relation_oids)
-      names += (names.empty() ? "" : ", ") + relation_name(oid);
-    return applying ? target_->truncate(*t, context('T', names)) : status(ok());
+      if (applies_to(oid)) {
+        wanted.relation_oids.push_back(oid);
+        names += (names.empty() ? "" : ", ") + relation_name(oid);
+      }
+    return applying && !wanted.relation_oids.empty()
+               ? target_->truncate(wanted, context('T', names))
+               : status(ok());
   }
   return error{sqlstate::protocol_violation,
                "walmux does not apply streamed or prepared transactions, but "
@@ -411,6 +509,27 @@ status apply_session::close_group() {
     a.confl_update_missing = conflicts.update_missing;
     a.confl_delete_missing = conflicts.delete_missing;
   });
+  if (any_synced_) {
+    // Tables copied at a point the progress has passed are ready.
+    bool promoted = false;
+    for (auto& [table, state] : table_states_)
+      if (state.first == 's' && progress >= state.second) {
+        state.first = 'r';
+        promoted = true;
+      }
+    if (promoted) {
+      any_synced_ = false;
+      for (const auto& [table, state] : table_states_)
+        any_synced_ = any_synced_ || state.first == 's';
+      auto st = manager_.update(name_, [&](storage::subscription_record& r) {
+        for (auto& t : r.tables)
+          if (t.state == 's' && progress >= t.state_lsn)
+            t.state = 'r';
+      });
+      if (!st)
+        return st;
+    }
+  }
   if (skip_lsn_.valid() && progress > skip_lsn_) {
     // The skipped transaction is behind the committed progress now.
     const lsn cleared = skip_lsn_;

@@ -4,6 +4,7 @@
 #include "actors/common/pq_session.hpp"
 #include "common/log.hpp"
 
+#include <algorithm>
 #include <mutex>
 #include <optional>
 #include <thread>
@@ -81,7 +82,9 @@ status copy_table(copy_worker_env& env, pq_session& src, pq_session& tgt,
   }
   if (auto r = tgt.exec("BEGIN"); !r)
     return std::move(r).err();
-  if (env.plan.truncate_first)
+  if (env.plan.truncate_first || std::find(env.plan.truncate_tables.begin(),
+                                           env.plan.truncate_tables.end(),
+                                           t) != env.plan.truncate_tables.end())
     if (auto r = tgt.exec("TRUNCATE ONLY " + quoted(t)); !r)
       return std::move(r).err();
   PGconn* c = tgt.raw();
@@ -181,8 +184,9 @@ void copy_loop(copy_worker_env& env, pq_session& src) {
 }
 
 expected<pq_result> create_slot(pq_session& repl, const std::string& slot,
-                                const char* snapshot) {
+                                bool temporary, const char* snapshot) {
   return repl.exec("CREATE_REPLICATION_SLOT " + pq_quote_identifier(slot) +
+                   (temporary ? " TEMPORARY" : "") +
                    " LOGICAL pgoutput (SNAPSHOT '" + snapshot + "')");
 }
 
@@ -205,17 +209,21 @@ expected<lsn> run_initial_copy(const copy_plan& plan, const copy_hooks& hooks) {
     return std::move(repl).err();
   pq_session& r = **repl;
   copy_worker_env env(plan, hooks);
-  auto listed = r.exec(publication_tables_query(plan.publications));
-  if (!listed)
-    return std::move(listed).err();
-  for (const auto& row : listed->rows)
-    if (row.size() >= 2 && row[0] && row[1])
-      env.tables.emplace_back(*row[0], *row[1]);
-  if (auto st = hooks.tables(env.tables); !st)
-    return std::move(st).err();
+  if (plan.temporary_slot) {
+    env.tables = plan.only_tables;
+  } else {
+    auto listed = r.exec(publication_tables_query(plan.publications));
+    if (!listed)
+      return std::move(listed).err();
+    for (const auto& row : listed->rows)
+      if (row.size() >= 2 && row[0] && row[1])
+        env.tables.emplace_back(*row[0], *row[1]);
+    if (auto st = hooks.tables(env.tables); !st)
+      return std::move(st).err();
+  }
 
-  auto made =
-      create_slot(r, plan.slot_name, plan.copy_data ? "export" : "nothing");
+  auto made = create_slot(r, plan.slot_name, plan.temporary_slot,
+                          plan.copy_data ? "export" : "nothing");
   if (!made)
     return std::move(made).err();
   bool exported = made->rows.size() == 1 && made->rows[0].size() >= 3 &&
@@ -229,7 +237,7 @@ expected<lsn> run_initial_copy(const copy_plan& plan, const copy_hooks& hooks) {
       return std::move(d).err();
     if (auto b = r.exec("BEGIN READ ONLY ISOLATION LEVEL REPEATABLE READ"); !b)
       return std::move(b).err();
-    made = create_slot(r, plan.slot_name, "use");
+    made = create_slot(r, plan.slot_name, plan.temporary_slot, "use");
     if (!made)
       return std::move(made).err();
   }
@@ -241,7 +249,9 @@ expected<lsn> run_initial_copy(const copy_plan& plan, const copy_hooks& hooks) {
     return std::move(point).err();
   if (auto st = hooks.slot_created(*point); !st)
     return std::move(st).err();
-  log_message(elevel::log, "created replication slot \"" + plan.slot_name +
+  log_message(elevel::log, std::string("created ") +
+                               (plan.temporary_slot ? "temporary " : "") +
+                               "replication slot \"" + plan.slot_name +
                                "\" on the source for subscription \"" +
                                plan.subscription + "\" at " +
                                lsn_to_string(*point));

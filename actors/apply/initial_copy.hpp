@@ -40,6 +40,14 @@ struct copy_plan {
   std::vector<std::string> publications;
   bool copy_data = true;
   bool truncate_first = false;
+  // A table sync (tables added by REFRESH PUBLICATION): the slot is a
+  // temporary one that only gives the snapshot, and only these tables are
+  // copied (the publication's list is not read).
+  bool temporary_slot = false;
+  std::vector<std::pair<std::string, std::string>> only_tables;
+  // Tables emptied before their copy (besides all with truncate_first):
+  // those whose copy may have committed before an interruption.
+  std::vector<std::pair<std::string, std::string>> truncate_tables;
   int workers = 2;
   const std::atomic<bool>* stop = nullptr; // abandon the copy when set
 };

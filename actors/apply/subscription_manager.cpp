@@ -439,7 +439,9 @@ subscription_manager::alter(const subddl::alter_subscription& a) {
     for (const auto& row : listed->rows) {
       if (!row[0] || !row[1])
         continue;
-      storage::subscription_table t{*row[0], *row[1], 'r', {}, 0};
+      // New tables are copied by the worker ('i') or stream from now on.
+      storage::subscription_table t{
+          *row[0], *row[1], refresh->copy_data ? 'i' : 'r', {}, 0};
       bool known = false;
       for (const auto& old : r.tables)
         if (old.schema == t.schema && old.name == t.name) {
@@ -449,13 +451,6 @@ subscription_manager::alter(const subddl::alter_subscription& a) {
       added = added || !known;
       now.push_back(std::move(t));
     }
-    if (added && refresh->copy_data)
-      return error{sqlstate::feature_not_supported,
-                   "walmux cannot copy tables added to a subscription's "
-                   "publications yet"}
-          .with_hint("Use ALTER SUBSCRIPTION ... REFRESH PUBLICATION WITH "
-                     "(copy_data = false) after copying the new tables, or "
-                     "create a new subscription for them.");
     held.lock();
     it = subs_.find(a.name);
     if (it == subs_.end())
@@ -463,6 +458,7 @@ subscription_manager::alter(const subddl::alter_subscription& a) {
                    "subscription \"" + a.name + "\" does not exist"};
     r = it->second.record;
     r.tables = std::move(now);
+    restart = added; // the worker copies the new tables first
     break;
   }
   }

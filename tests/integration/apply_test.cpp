@@ -440,5 +440,38 @@ TEST_F(apply_role, toast_escapes_key_updates_truncate_and_origin_none) {
       30s));
 }
 
+// ALTER SUBSCRIPTION ... REFRESH PUBLICATION: a table added to the
+// publication is copied (while the upstream writes to it) in the snapshot
+// of a temporary slot and streamed from that point on; a table published
+// but not refreshed into the subscription is not applied (it does not even
+// exist on the target), as on PostgreSQL.
+TEST_F(apply_role, refresh_publication_copies_added_tables) {
+  ASSERT_TRUE(
+      upstream_->query(std::string(tables_sql) + rows_sql +
+                       "CREATE PUBLICATION pub FOR TABLE accounts, events;"));
+  start_apply_node();
+  auto made = walmux_sql(
+      "CREATE SUBSCRIPTION s7 CONNECTION '" + upstream_->conninfo() +
+      "' PUBLICATION pub WITH (target = '" + target_->conninfo() + "')");
+  ASSERT_TRUE(made) << made.err().message;
+  EXPECT_TRUE(wait_until([&] { return ready("s7", 2); }, 120s)) << node_->log();
+  EXPECT_EQ(one_value(*target_, "SELECT count(*) FROM notes"), "0");
+  start_load(*upstream_, 200);
+  ASSERT_TRUE(upstream_->query("CREATE TABLE unrefreshed (id int PRIMARY KEY);"
+                               "ALTER PUBLICATION pub ADD TABLE notes;"));
+  auto refreshed = walmux_sql("ALTER SUBSCRIPTION s7 REFRESH PUBLICATION");
+  ASSERT_TRUE(refreshed) << refreshed.err().message;
+  ASSERT_TRUE(upstream_->query("ALTER PUBLICATION pub ADD TABLE unrefreshed;"
+                               "INSERT INTO unrefreshed VALUES (1);"));
+  EXPECT_TRUE(wait_until([&] { return ready("s7", 3); }, 120s)) << node_->log();
+  std::this_thread::sleep_for(2s);
+  stop_load();
+  expect_target_equal(60s);
+  EXPECT_EQ(walmux_value("SELECT apply_error_count FROM "
+                         "pg_stat_subscription_stats WHERE subname = 's7'"),
+            "0")
+      << node_->log();
+}
+
 } // namespace
 } // namespace walmux::testing
