@@ -1,6 +1,8 @@
 // pg_cluster.cpp: see pg_cluster.hpp.
 #include "tests/support/pg_cluster.hpp"
 
+#include "tests/support/process.hpp"
+
 #include <cerrno>
 #include <cstring>
 #include <fcntl.h>
@@ -103,6 +105,12 @@ pg_cluster::~pg_cluster() {
     while (::waitpid(guard_pid_, &status, 0) < 0 && errno == EINTR) {
     }
   }
+}
+
+bool pg_cluster::crash_restart() const {
+  auto child = spawn({"/bin/bash", pg_cluster_script(), "crash-restart", dir_},
+                     dir_ + "/crash-restart.log");
+  return child.pid > 0 && wait_exit(child.pid, std::chrono::seconds(90)) == 0;
 }
 
 int pg_cluster::postmaster_pid() const {

@@ -37,6 +37,10 @@ class pg_cluster {
   const std::string& dir() const { return dir_; }
   // The postmaster's PID, read from postmaster.pid.
   int postmaster_pid() const;
+  // Stops the cluster as a crash would (immediate: no checkpoint, recovery
+  // at the next start) and starts it again on the same port; true when it
+  // runs again.
+  bool crash_restart() const;
 
   // libpq conninfo for `dbname` on 127.0.0.1 as user postgres.
   std::string conninfo(const std::string& dbname = "postgres") const;

@@ -167,8 +167,18 @@ case "$cmd" in
   alive)
     alive "${1:?usage: pg_cluster.sh alive PID}"
     ;;
+  crash-restart)
+    # An immediate stop (what a crash leaves: recovery at the next start)
+    # and a start on the same port.
+    d=${1:?usage: pg_cluster.sh crash-restart DIR}
+    as_pg "$PGBIN/pg_ctl" -D "$d/data" -l "$d/postgres.log" -m immediate \
+      -w -t 60 restart </dev/null >"$d/pg_ctl.log" 2>&1 || {
+      cat "$d/pg_ctl.log" >&2
+      exit 1
+    }
+    ;;
   *)
-    echo "usage: pg_cluster.sh start (--owner PID | --guard-stdin) [-c name=value]... | stop DIR | alive PID" >&2
+    echo "usage: pg_cluster.sh start (--owner PID | --guard-stdin) [-c name=value]... | stop DIR | alive PID | crash-restart DIR" >&2
     exit 2
     ;;
 esac
