@@ -128,7 +128,7 @@ status target_session::setup() {
       progress_ = *parsed;
     }
   }
-  confirmed_ = progress_;
+  flushes_ = flush_tracker(progress_);
   if (PQenterPipelineMode(session_->raw()) != 1)
     return pq_error(session_->raw(), nullptr);
   return ok();
@@ -600,22 +600,15 @@ status target_session::commit_group() {
   if (group_end_.valid()) {
     progress_ = group_end_;
     // The insert position read after COMMIT bounds the commit record.
-    unflushed_.emplace_back(local_lsn_, group_end_);
+    flushes_.committed(local_lsn_, group_end_);
   }
   group_end_ = lsn{};
-  confirm_flushed();
+  flushes_.flushed(flushed_lsn_);
   return ok();
 }
 
-void target_session::confirm_flushed() {
-  while (!unflushed_.empty() && unflushed_.front().first <= flushed_lsn_) {
-    confirmed_ = unflushed_.front().second;
-    unflushed_.pop_front();
-  }
-}
-
 status target_session::refresh_confirmed() {
-  if (unflushed_.empty() || group_open_)
+  if (!flushes_.waiting() || group_open_)
     return ok();
   auto r = query_now("SELECT pg_catalog.pg_current_wal_flush_lsn()");
   if (!r)
@@ -626,7 +619,7 @@ status target_session::refresh_confirmed() {
       return std::move(flushed).err();
     flushed_lsn_ = *flushed;
   }
-  confirm_flushed();
+  flushes_.flushed(flushed_lsn_);
   return ok();
 }
 
@@ -663,13 +656,16 @@ status target_session::set_progress(lsn end, int64_t commit_time) {
       return std::move(r).err();
   }
   progress_ = end;
-  unflushed_.emplace_back(lsn(~uint64_t{0} >> 1), end);
-  auto flushed = query_now("SELECT pg_catalog.pg_current_wal_insert_lsn()");
-  if (!flushed)
-    return std::move(flushed).err();
-  if (flushed->rows.size() == 1 && flushed->rows[0][0])
-    if (auto l = lsn_parse(*flushed->rows[0][0]))
-      unflushed_.back().first = *l;
+  auto inserted = query_now("SELECT pg_catalog.pg_current_wal_insert_lsn()");
+  if (!inserted)
+    return std::move(inserted).err();
+  auto local = inserted->rows.size() == 1 && inserted->rows[0][0]
+                   ? lsn_parse(*inserted->rows[0][0])
+                   : expected<lsn>(error{sqlstate::protocol_violation,
+                                         "no WAL position from the target"});
+  if (!local)
+    return std::move(local).err();
+  flushes_.committed(*local, end);
   return refresh_confirmed();
 }
 

@@ -33,6 +33,7 @@
 // Blocking libpq: use from a detached actor's thread only.
 #pragma once
 
+#include "actors/apply/flush_tracker.hpp"
 #include "actors/common/pq_session.hpp"
 #include "common/expected.hpp"
 #include "protocol/lsn.hpp"
@@ -83,7 +84,7 @@ class target_session {
   // transaction (0/0 if none).
   lsn progress() const { return progress_; }
   // The progress whose commit the target has flushed.
-  lsn confirmed() const { return confirmed_; }
+  lsn confirmed() const { return flushes_.confirmed(); }
   bool uses_origin() const { return use_origin_; }
   // The target's WAL insert position after the last commit.
   lsn local_lsn() const { return local_lsn_; }
@@ -152,7 +153,6 @@ class target_session {
   expected<pq_result> query_now(const std::string& sql);
   // Sends the pending run of inserts as one COPY (a no-op without one).
   status flush_copy();
-  void confirm_flushed();
 
   // Consecutive inserts into one relation, as COPY text rows.
   struct copy_run {
@@ -179,11 +179,9 @@ class target_session {
   lsn group_end_;
   int64_t group_time_ = 0;
   lsn progress_;
-  lsn confirmed_;
   lsn local_lsn_;
   lsn flushed_lsn_;
-  // (target insert LSN after a commit, progress it committed)
-  std::deque<std::pair<lsn, lsn>> unflushed_;
+  flush_tracker flushes_;
   change_context failed_;
   std::optional<error> first_error_;
   conflict_counts conflicts_;
