@@ -83,6 +83,9 @@ class apply_session {
   enum class skip_reason { none, applied, origin, skip_lsn };
 
   status copy_phase(const subscription_view& v);
+  // Records a table's copy state (and its target OID when known).
+  void set_table_state(const std::string& schema, const std::string& table,
+                       char state, uint32_t target_oid);
   // Copies the tables REFRESH PUBLICATION added ('i', or 'd' when a copy
   // was interrupted) in the snapshot of a temporary slot at point P; they
   // become 's' at P: their changes apply from transactions committing at or
@@ -182,6 +185,21 @@ bool apply_session::failed(const error& raw) {
   return false;
 }
 
+void apply_session::set_table_state(const std::string& schema,
+                                    const std::string& table, char state,
+                                    uint32_t target_oid) {
+  auto st = manager_.update(name_, [&](storage::subscription_record& rec) {
+    for (auto& t : rec.tables)
+      if (t.schema == schema && t.name == table) {
+        t.state = state;
+        if (target_oid != 0)
+          t.target_oid = target_oid;
+      }
+  });
+  if (!st)
+    log_error(elevel::warning, st.err());
+}
+
 status apply_session::copy_phase(const subscription_view& v) {
   copying_ = true;
   const auto& r = v.record;
@@ -233,20 +251,9 @@ status apply_session::copy_phase(const subscription_view& v) {
       rec.slot_created = true;
     });
   };
-  hooks.table_state = [this](const std::string& schema,
-                             const std::string& table, char state,
-                             uint32_t oid) {
-    auto st = manager_.update(name_, [&](storage::subscription_record& rec) {
-      for (auto& t : rec.tables)
-        if (t.schema == schema && t.name == table) {
-          t.state = state;
-          if (oid != 0)
-            t.target_oid = oid;
-        }
-    });
-    if (!st)
-      log_error(elevel::warning, st.err());
-  };
+  hooks.table_state =
+      [this](const std::string& schema, const std::string& table, char state,
+             uint32_t oid) { set_table_state(schema, table, state, oid); };
   auto point = run_initial_copy(plan, hooks);
   if (!point)
     return std::move(point).err();
@@ -314,16 +321,7 @@ status apply_session::sync_phase(const subscription_view& v) {
   // again.
   hooks.table_state = [this](const std::string& schema,
                              const std::string& table, char, uint32_t oid) {
-    auto st = manager_.update(name_, [&](storage::subscription_record& rec) {
-      for (auto& t : rec.tables)
-        if (t.schema == schema && t.name == table) {
-          t.state = 'd';
-          if (oid != 0)
-            t.target_oid = oid;
-        }
-    });
-    if (!st)
-      log_error(elevel::warning, st.err());
+    set_table_state(schema, table, 'd', oid);
   };
   auto point = run_initial_copy(plan, hooks);
   if (!point)
