@@ -343,6 +343,7 @@ status apply_session::start() {
     return error{"57P01", "subscription \"" + name_ + "\" is not enabled"};
   options_ = v->options;
   skip_lsn_ = v->record.skip_lsn;
+  copying_ = false;
   decoder_ = pgoutput::stream_decoder();
   relation_names_.clear();
   in_txn_ = false;

@@ -273,6 +273,7 @@ void subscription_manager::disable_after_error(const std::string& name) {
       update(name, [](storage::subscription_record& r) { r.enabled = false; });
   if (!st)
     log_error(elevel::warning, st.err());
+  activity(name, [](subscription_activity& a) { a.pid = 0; });
   log_message(elevel::log, "subscription \"" + name +
                                "\" has been disabled because of an error");
 }
@@ -404,6 +405,9 @@ subscription_manager::alter(const subddl::alter_subscription& a) {
       return std::move(changed).err();
     if (auto st = check_supported(*changed); !st)
       return std::move(st).err();
+    if (changed->slot_name_none && r.enabled)
+      return error{"55000", "cannot set slot_name = NONE for enabled "
+                            "subscription"};
     r.options = options_to_record(*changed);
     restart = true;
     break;

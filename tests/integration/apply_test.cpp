@@ -510,5 +510,36 @@ TEST_F(apply_role, survives_crashes_of_the_target_and_the_source) {
             0); // the lost connections were seen and retried
 }
 
+// The statements' errors, as PostgreSQL words them where it has them.
+TEST_F(apply_role, statement_errors) {
+  ASSERT_TRUE(upstream_->query("CREATE PUBLICATION pub FOR ALL TABLES"));
+  start_apply_node();
+  const std::string head = "CREATE SUBSCRIPTION e CONNECTION '" +
+                           upstream_->conninfo() + "' PUBLICATION pub WITH (";
+  const std::string target = "target = '" + target_->conninfo() + "'";
+  auto code = [&](const std::string& sql) {
+    auto r = walmux_sql(sql);
+    return r ? std::string("ok") : r.err().code;
+  };
+  EXPECT_EQ(code(head + "copy_data = false)"), "42601"); // no target
+  EXPECT_EQ(code(head + target + ", streaming = on)"), "0A000");
+  EXPECT_EQ(code(head + target + ", nonsense = 1)"), "42601");
+  EXPECT_EQ(code("CREATE SUBSCRIPTION e CONNECTION 'host=127.0.0.1 port=1' "
+                 "PUBLICATION pub WITH (" +
+                 target + ")"),
+            "08006");
+  EXPECT_EQ(code("BEGIN; " + head + target + ", copy_data = false); COMMIT"),
+            "25001");
+  EXPECT_EQ(code(head + target + ", copy_data = false)"), "ok");
+  EXPECT_EQ(code(head + target + ", copy_data = false)"), "42710");
+  EXPECT_EQ(code("ALTER SUBSCRIPTION e SET (slot_name = NONE)"), "55000");
+  EXPECT_EQ(code("ALTER SUBSCRIPTION nope ENABLE"), "42704");
+  EXPECT_EQ(code("DROP SUBSCRIPTION nope"), "42704");
+  EXPECT_EQ(code("DROP SUBSCRIPTION IF EXISTS nope"), "ok");
+  EXPECT_EQ(code("DROP SUBSCRIPTION e"), "ok");
+  EXPECT_EQ(one_value(*upstream_, "SELECT count(*) FROM pg_replication_slots"),
+            "0");
+}
+
 } // namespace
 } // namespace walmux::testing
