@@ -352,6 +352,17 @@ subscription_manager::create(const subddl::create_subscription& c,
       t.state_lsn = *point;
     r.slot_created = true;
     r.copy_done = true;
+  } else if (opts->connect && !opts->create_slot) {
+    // The slot exists already; the published tables stream from it.
+    auto repl = pq_session::connect(c.conninfo, {{"replication", "database"}});
+    if (!repl)
+      return std::move(repl).err();
+    auto listed = (*repl)->exec(publication_tables_query(c.publications));
+    if (!listed)
+      return std::move(listed).err();
+    for (const auto& row : listed->rows)
+      if (row.size() >= 2 && row[0] && row[1])
+        r.tables.push_back({*row[0], *row[1], 'r', {}, 0});
   }
   std::lock_guard g(lock_);
   if (subs_.count(c.name))

@@ -510,9 +510,11 @@ TEST_F(apply_role, survives_crashes_of_the_target_and_the_source) {
             0); // the lost connections were seen and retried
 }
 
-// The statements' errors, as PostgreSQL words them where it has them.
-TEST_F(apply_role, statement_errors) {
-  ASSERT_TRUE(upstream_->query("CREATE PUBLICATION pub FOR ALL TABLES"));
+// The statements' errors, as PostgreSQL words them where it has them; and a
+// subscription to a slot that exists already (create_slot = false).
+TEST_F(apply_role, statement_errors_and_an_existing_slot) {
+  ASSERT_TRUE(upstream_->query(std::string(tables_sql) +
+                               "CREATE PUBLICATION pub FOR ALL TABLES"));
   start_apply_node();
   const std::string head = "CREATE SUBSCRIPTION e CONNECTION '" +
                            upstream_->conninfo() + "' PUBLICATION pub WITH (";
@@ -539,6 +541,23 @@ TEST_F(apply_role, statement_errors) {
   EXPECT_EQ(code("DROP SUBSCRIPTION e"), "ok");
   EXPECT_EQ(one_value(*upstream_, "SELECT count(*) FROM pg_replication_slots"),
             "0");
+
+  ASSERT_TRUE(upstream_->query(
+      "SELECT pg_create_logical_replication_slot('made_before', 'pgoutput')"));
+  ASSERT_TRUE(upstream_->query("INSERT INTO accounts VALUES (1, 10)"));
+  EXPECT_EQ(code(head + target +
+                 ", create_slot = false, copy_data = false, slot_name = "
+                 "made_before)"),
+            "ok");
+  EXPECT_TRUE(wait_until(
+      [&] {
+        return one_value(*target_, "SELECT count(*) FROM accounts") == "1";
+      },
+      60s))
+      << node_->log();
+  EXPECT_EQ(walmux_value("SELECT srsubstate FROM pg_subscription_rel WHERE "
+                         "srrelname = 'public.accounts'"),
+            "r");
 }
 
 } // namespace
