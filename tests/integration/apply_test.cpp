@@ -560,5 +560,40 @@ TEST_F(apply_role, statement_errors_and_an_existing_slot) {
             "r");
 }
 
+// A target role that is not a superuser (a managed service's owner): no
+// replication origin and no session_replication_role, so the progress is
+// kept in public.walmux_apply_progress, in the same transactions as the
+// rows; a restart of walmux resumes from it without loss or duplicates.
+TEST_F(apply_role, a_non_superuser_target_keeps_progress_in_a_table) {
+  ASSERT_TRUE(upstream_->query(std::string(tables_sql) + rows_sql +
+                               "CREATE PUBLICATION pub FOR TABLE accounts, "
+                               "notes, events;"));
+  ASSERT_TRUE(target_->query(
+      "CREATE ROLE loader LOGIN; GRANT CREATE ON SCHEMA public TO loader; "
+      "GRANT ALL ON ALL TABLES IN SCHEMA public TO loader; "
+      "GRANT ALL ON ALL SEQUENCES IN SCHEMA public TO loader;"));
+  start_apply_node();
+  start_load(*upstream_, 200);
+  auto made =
+      walmux_sql("CREATE SUBSCRIPTION s9 CONNECTION '" + upstream_->conninfo() +
+                 "' PUBLICATION pub WITH (target = '" + target_->conninfo() +
+                 " user=loader')");
+  ASSERT_TRUE(made) << made.err().message;
+  EXPECT_TRUE(wait_until([&] { return ready("s9", 3); }, 120s)) << node_->log();
+  std::this_thread::sleep_for(2s);
+  node_->kill();
+  ASSERT_TRUE(node_->start(false)) << node_->log();
+  std::this_thread::sleep_for(2s);
+  stop_load();
+  expect_target_equal(60s);
+  EXPECT_EQ(one_value(*target_, "SELECT count(*) FROM walmux_apply_progress "
+                                "WHERE subname = 's9' AND remote_lsn > '0/0'"),
+            "1");
+  EXPECT_EQ(one_value(*target_, "SELECT count(*) FROM pg_replication_origin"),
+            "0");
+  EXPECT_NE(node_->log().find("may not set session_replication_role"),
+            std::string::npos);
+}
+
 } // namespace
 } // namespace walmux::testing
