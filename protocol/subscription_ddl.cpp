@@ -15,6 +15,13 @@ struct token {
   std::string text; // words down-cased; punct is one character
 };
 
+std::string lowered(std::string_view s) {
+  std::string out(s);
+  for (auto& c : out)
+    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
 error syntax(const std::string& near) {
   return error{sqlstate::syntax_error,
                near.empty() ? "syntax error at end of input"
@@ -376,10 +383,8 @@ interpret_options(const std::vector<option>& given, option_context context,
     } else if (o.name == "slot_name") {
       if (!o.value)
         return error{sqlstate::syntax_error, "slot_name requires a parameter"};
-      std::string lowered = *o.value;
-      for (auto& c : lowered)
-        c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-      if (lowered == "none") {
+      const std::string name = lowered(*o.value);
+      if (name == "none") {
         base.slot_name.reset();
         base.slot_name_none = true;
       } else {
@@ -400,9 +405,7 @@ interpret_options(const std::vector<option>& given, option_context context,
         base.slot_name_none = false;
       }
     } else if (o.name == "streaming") {
-      std::string v = o.value.value_or("on");
-      for (auto& c : v)
-        c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      std::string v = lowered(o.value.value_or("on"));
       bool b = false;
       if (v == "parallel")
         base.streaming = "parallel";
@@ -412,9 +415,7 @@ interpret_options(const std::vector<option>& given, option_context context,
         return error{sqlstate::invalid_parameter_value,
                      "streaming requires a Boolean value or \"parallel\""};
     } else if (o.name == "synchronous_commit") {
-      std::string v = o.value.value_or("");
-      for (auto& c : v)
-        c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      std::string v = lowered(o.value.value_or(""));
       bool b = false;
       if (v == "local" || v == "remote_write" || v == "remote_apply" ||
           v == "on" || v == "off")
@@ -428,9 +429,7 @@ interpret_options(const std::vector<option>& given, option_context context,
             .with_hint("Available values: local, remote_write, remote_apply, "
                        "on, off.");
     } else if (o.name == "origin") {
-      std::string v = o.value.value_or("");
-      for (auto& c : v)
-        c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      std::string v = lowered(o.value.value_or(""));
       if (v != "none" && v != "any")
         return error{sqlstate::invalid_parameter_value,
                      "unrecognized origin value: \"" + o.value.value_or("") +
@@ -488,10 +487,7 @@ expected<lsn> interpret_skip(const std::vector<option>& given) {
     return error{sqlstate::syntax_error, "conflicting or redundant options"};
   }
   std::string v = given[0].value.value_or("");
-  std::string lowered = v;
-  for (auto& c : lowered)
-    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  if (lowered == "none")
+  if (lowered(v) == "none")
     return lsn{};
   auto at = lsn_parse(v);
   if (!at)

@@ -207,7 +207,8 @@ status apply_session::copy_phase(const subscription_view& v) {
   if (r.copy_attempts > 0 && r.slot_created) {
     // An earlier copy was interrupted: its snapshot is gone, so it is
     // redone from a new slot.
-    auto repl = pq_session::connect(r.conninfo, {{"replication", "database"}});
+    auto repl = pq_session::connect(r.conninfo, {{"replication", "database"}},
+                                    "publisher");
     if (!repl)
       return std::move(repl).err();
     auto d =
@@ -360,9 +361,9 @@ status apply_session::start() {
       return std::move(target).err();
     target_ = std::move(*target);
   }
-  auto src =
-      pq_session::connect(v->record.conninfo, {{"replication", "database"},
-                                               {"application_name", name_}});
+  auto src = pq_session::connect(
+      v->record.conninfo,
+      {{"replication", "database"}, {"application_name", name_}}, "publisher");
   if (!src)
     return std::move(src).err();
   source_ = std::move(*src);

@@ -146,7 +146,8 @@ status copy_table(copy_worker_env& env, pq_session& src, pq_session& tgt,
 expected<std::unique_ptr<pq_session>> connect_target(const copy_plan& plan) {
   auto tgt = pq_session::connect(
       plan.target_conninfo,
-      {{"application_name", "walmux_sync_" + plan.subscription}});
+      {{"application_name", "walmux_sync_" + plan.subscription}},
+      "target database");
   if (!tgt)
     return std::move(tgt).err();
   if (auto r = (*tgt)->exec("SET session_replication_role = replica");
@@ -204,7 +205,8 @@ std::string publication_tables_query(const std::vector<std::string>& pubs) {
 expected<lsn> run_initial_copy(const copy_plan& plan, const copy_hooks& hooks) {
   auto repl = pq_session::connect(
       plan.source_conninfo,
-      {{"replication", "database"}, {"application_name", plan.subscription}});
+      {{"replication", "database"}, {"application_name", plan.subscription}},
+      "publisher");
   if (!repl)
     return std::move(repl).err();
   pq_session& r = **repl;
@@ -267,7 +269,8 @@ expected<lsn> run_initial_copy(const copy_plan& plan, const copy_hooks& hooks) {
       threads.emplace_back([&env, &plan, &snapshot] {
         auto src = pq_session::connect(
             plan.source_conninfo,
-            {{"application_name", "walmux_sync_" + plan.subscription}});
+            {{"application_name", "walmux_sync_" + plan.subscription}},
+            "publisher");
         status st = src ? status(ok()) : status(std::move(src).err());
         if (st) {
           for (const std::string& sql :

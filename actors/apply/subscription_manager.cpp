@@ -62,14 +62,9 @@ status check_connection(const std::string& conninfo, bool replication,
   std::vector<std::pair<std::string, std::string>> extra;
   if (replication)
     extra.emplace_back("replication", "database");
-  auto s = pq_session::connect(conninfo, extra);
+  auto s = pq_session::connect(conninfo, extra, what);
   if (!s) {
     error e = std::move(s).err();
-    const std::string prefix = "could not connect to the upstream server: ";
-    if (e.message.rfind(prefix, 0) == 0)
-      e.message = e.message.substr(prefix.size());
-    e.message =
-        std::string("could not connect to the ") + what + ": " + e.message;
     e.code = "08006";
     return e;
   }
@@ -258,6 +253,9 @@ void subscription_manager::mirror_origin(const std::string& name, lsn remote,
       it = origins_.emplace(name, storage::origin_record{id, name, {}, {}})
                .first;
     }
+    if (it->second.remote_lsn == remote && it->second.local_lsn == local &&
+        remote.valid())
+      return; // unchanged: no catalog write
     it->second.remote_lsn = remote;
     it->second.local_lsn = local;
     o = it->second;
@@ -354,7 +352,8 @@ subscription_manager::create(const subddl::create_subscription& c,
     r.copy_done = true;
   } else if (opts->connect && !opts->create_slot) {
     // The slot exists already; the published tables stream from it.
-    auto repl = pq_session::connect(c.conninfo, {{"replication", "database"}});
+    auto repl = pq_session::connect(c.conninfo, {{"replication", "database"}},
+                                    "publisher");
     if (!repl)
       return std::move(repl).err();
     auto listed = (*repl)->exec(publication_tables_query(c.publications));
@@ -443,7 +442,8 @@ subscription_manager::alter(const subddl::alter_subscription& a) {
       return std::move(refresh).err();
     held.unlock();
     // The tables now published; new ones stream from now on.
-    auto repl = pq_session::connect(r.conninfo, {{"replication", "database"}});
+    auto repl = pq_session::connect(r.conninfo, {{"replication", "database"}},
+                                    "publisher");
     if (!repl)
       return std::move(repl).err();
     auto listed = (*repl)->exec(publication_tables_query(r.publications));
@@ -508,7 +508,8 @@ subscription_manager::drop(const subddl::drop_subscription& d, bool in_block) {
   stop_worker(held, d.name);
   held.unlock();
   if (!slot.empty() && r.slot_created) {
-    auto repl = pq_session::connect(r.conninfo, {{"replication", "database"}});
+    auto repl = pq_session::connect(r.conninfo, {{"replication", "database"}},
+                                    "publisher");
     if (!repl)
       return error{"08006", "could not connect to publisher when attempting "
                             "to drop replication slot \"" +
@@ -528,7 +529,7 @@ subscription_manager::drop(const subddl::drop_subscription& d, bool in_block) {
   // The target's progress goes with the subscription, as PostgreSQL drops
   // the subscription's origin.
   const std::string origin = target_origin_name(r.name);
-  if (auto tgt = pq_session::connect(opts.target, {})) {
+  if (auto tgt = pq_session::connect(opts.target, {}, "target database")) {
     auto gone = (*tgt)->exec(
         "SELECT pg_catalog.pg_replication_origin_drop(roname) FROM "
         "pg_catalog.pg_replication_origin WHERE roname = " +

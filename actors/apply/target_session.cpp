@@ -53,15 +53,10 @@ target_session::~target_session() = default;
 expected<std::unique_ptr<target_session>>
 target_session::connect(const options& o) {
   auto s = pq_session::connect(
-      o.conninfo, {{"application_name", "walmux_apply_" + o.subscription}});
-  if (!s) {
-    error e = std::move(s).err();
-    const std::string prefix = "could not connect to the upstream server: ";
-    if (e.message.rfind(prefix, 0) == 0)
-      e.message = "could not connect to the target database: " +
-                  e.message.substr(prefix.size());
-    return e;
-  }
+      o.conninfo, {{"application_name", "walmux_apply_" + o.subscription}},
+      "target database");
+  if (!s)
+    return std::move(s).err();
   std::unique_ptr<target_session> t(new target_session(std::move(*s), o));
   if (auto st = t->setup(); !st)
     return std::move(st).err();
@@ -285,6 +280,15 @@ expected<pq_result> target_session::query_now(const std::string& sql) {
 
 void target_session::relation(const pgoutput::relation& r) {
   auto& m = relations_[r.oid];
+  // pgoutput sends a relation again after any invalidation of it; only a
+  // real change needs new statements (each generation prepares its own, so
+  // re-preparing on every resend would grow the target session's
+  // statements without bound).
+  if (m.generation != 0 && m.rel.nspname == r.nspname &&
+      m.rel.relname == r.relname &&
+      m.rel.replica_identity == r.replica_identity &&
+      m.rel.columns == r.columns)
+    return;
   m.rel = r;
   m.generation = ++next_generation_;
   m.checked = false;

@@ -101,7 +101,8 @@ std::string pq_quote_literal(std::string_view text) {
 
 expected<std::unique_ptr<pq_session>> pq_session::connect(
     const std::string& conninfo,
-    const std::vector<std::pair<std::string, std::string>>& extra) {
+    const std::vector<std::pair<std::string, std::string>>& extra,
+    const char* peer) {
   std::vector<const char*> keys{"dbname"};
   std::vector<const char*> values{conninfo.c_str()};
   for (const auto& [k, v] : extra) {
@@ -113,10 +114,11 @@ expected<std::unique_ptr<pq_session>> pq_session::connect(
   // expand_dbname = 1: the conninfo string is parsed; later keywords win.
   pg_conn* conn = PQconnectdbParams(keys.data(), values.data(), 1);
   if (conn == nullptr)
-    return error{"08006", "could not connect to the upstream server"};
+    return error{"08006", std::string("could not connect to the ") + peer};
   if (PQstatus(conn) != CONNECTION_OK) {
     error e = pq_error(conn, nullptr);
-    e.message = "could not connect to the upstream server: " + e.message;
+    e.message =
+        std::string("could not connect to the ") + peer + ": " + e.message;
     PQfinish(conn);
     return e;
   }

@@ -69,10 +69,12 @@ expected<size_t> pq_read_stream(
 class pq_session {
  public:
   // Connects with `conninfo` plus extra keyword/value pairs that override
-  // it (e.g. replication=database, application_name, options).
+  // it (e.g. replication=database, application_name, options). A failure is
+  // "could not connect to the <peer>: <libpq's text>".
   static expected<std::unique_ptr<pq_session>>
   connect(const std::string& conninfo,
-          const std::vector<std::pair<std::string, std::string>>& extra);
+          const std::vector<std::pair<std::string, std::string>>& extra,
+          const char* peer = "upstream server");
   ~pq_session();
   pq_session(const pq_session&) = delete;
   pq_session& operator=(const pq_session&) = delete;
