@@ -64,25 +64,21 @@ void wal_append_commit(std::string& out, const commit_record& c) {
 }
 
 expected<record_header> wal_parse_header(std::string_view bytes) {
+  record_header h;
+  if (wal_decode_header(bytes.data(), h))
+    return h;
   auto bad = [](const std::string& why) {
     return error{sqlstate::data_corrupted, "invalid WAL record header"}
         .with_detail(why);
   };
   if (get_u16(bytes.data()) != wal_record_magic)
     return bad("The record has the wrong magic number.");
-  record_header h;
-  auto type = static_cast<uint8_t>(bytes[2]);
-  if (type != 1 && type != 2)
+  const auto type = static_cast<uint8_t>(bytes[2]);
+  if (type != static_cast<uint8_t>(record_type::message) &&
+      type != static_cast<uint8_t>(record_type::commit))
     return bad("Unknown record type " + std::to_string(type) + ".");
-  h.type = static_cast<record_type>(type);
-  h.length = get_u32(bytes.data() + 3);
-  h.crc = get_u32(bytes.data() + 7);
-  if (h.length > max_wal_payload ||
-      (h.type == record_type::commit && h.length != commit_payload_size) ||
-      (h.type == record_type::message && h.length < 8))
-    return bad("Record length " + std::to_string(h.length) +
-               " is invalid for its type.");
-  return h;
+  return bad("Record length " + std::to_string(h.length) +
+             " is invalid for its type.");
 }
 
 bool wal_crc_matches(const record_header& h, std::string_view payload) {

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cinttypes>
 #include <cstdio>
+#include <cstring>
 
 namespace walmux::storage {
 namespace {
@@ -36,18 +37,19 @@ bool parse_segment_name(const std::string& name, uint64_t& number) {
   return true;
 }
 
-// Reads raw records from a store through wal_store::read_at, with
+// Reads raw records from a byte source into a scan_window, with
 // read-ahead. On a bad record it reports where and how far the record
 // claimed to reach, which recovery needs to tell a torn tail from damage.
 struct raw_scanner {
-  const byte_source& store;
+  const byte_source& source;
+  scan_window& window;
   uint64_t position;
-  size_t read_ahead;
-  std::string buf;
-  uint64_t buf_start = 0;
+  size_t read_ahead_bytes;
+  // Bytes from it on stay in the window (the current transaction's views).
+  uint64_t anchor;
 
   struct record {
-    uint64_t position;
+    uint64_t position = 0;
     record_header header;
     std::string_view payload;
   };
@@ -55,47 +57,67 @@ struct raw_scanner {
     uint64_t position = 0;
     uint64_t claimed_end = 0;  // 0 if the header itself was unreadable
     bool short_data = false;   // the data ended inside the record
-    const char* why = nullptr; // null: the clean end of the data
+    const char* why = nullptr; // what is wrong with the record
     std::string header_detail; // set only when a header is invalid
   };
+  enum class step { record, end, bad };
 
-  // Bytes before it stay in the buffer (the current transaction's views).
-  uint64_t anchor = 0;
-
-  // Makes [position, position + n) available; false if the data ends first.
-  expected<bool> fill(size_t n) {
-    uint64_t have_end = buf_start + buf.size();
-    if (position >= buf_start && position + n <= have_end)
-      return true;
-    const uint64_t from = std::min(anchor, position);
-    const size_t keep = static_cast<size_t>(position - from);
-    const uint64_t want_end = position + std::max(n, read_ahead);
-    if (from >= buf_start && from <= have_end && have_end > buf_start) {
-      // Keep what is buffered from `from` on and read only what follows:
-      // a long transaction is read once, not again at every refill.
-      buf.erase(0, static_cast<size_t>(from - buf_start));
-      buf_start = from;
-      std::string more;
-      if (auto st = store.read(have_end,
-                               static_cast<size_t>(want_end - have_end), more);
-          !st)
-        return std::move(st).err();
-      buf += more;
-    } else {
-      std::string chunk;
-      if (auto st =
-              store.read(from, static_cast<size_t>(want_end - from), chunk);
-          !st)
-        return std::move(st).err();
-      buf = std::move(chunk);
-      buf_start = from;
+  // The next record into `r`; step::end at the clean end of the data,
+  // step::bad with `f` filled in. Views into the window stay valid until
+  // the next call.
+  expected<step> next(record& r, failure& f) {
+    // Fast path: the whole record is in the window and valid.
+    const uint64_t have_end = window.start + window.size;
+    if (position >= window.start && position + wal_header_size <= have_end) {
+      const char* p = window.at(position);
+      if (wal_decode_header(p, r.header) &&
+          r.header.length <= have_end - position - wal_header_size) {
+        r.payload = std::string_view(p + wal_header_size, r.header.length);
+        if (wal_crc_matches(r.header, r.payload)) {
+          r.position = position;
+          position += wal_header_size + r.header.length;
+          return step::record;
+        }
+      }
     }
-    return buf.size() >= keep + n;
+    return next_with_refill(r, f);
   }
 
-  // nullopt with f.why null: the clean end of the data.
-  expected<std::optional<record>> next(failure& f) {
-    f.why = nullptr;
+ private:
+  // Makes [position, position + n) available; false if the data ends first.
+  expected<bool> fill(size_t n) {
+    const uint64_t have_end = window.start + window.size;
+    if (position >= window.start && position + n <= have_end)
+      return true;
+    const uint64_t from = std::min(anchor, position);
+    const uint64_t want_end =
+        position + std::max<uint64_t>(n, read_ahead_bytes);
+    const auto want = static_cast<size_t>(want_end - from);
+    // Keep what is buffered from `from` on and read only what follows: a
+    // long transaction is read once, not again at every refill.
+    const size_t keep = from >= window.start && from < have_end
+                            ? static_cast<size_t>(have_end - from)
+                            : 0;
+    char* kept = keep > 0 ? window.at(from) : nullptr;
+    if (want > window.capacity) {
+      auto bigger = std::make_unique_for_overwrite<char[]>(want);
+      if (keep > 0)
+        std::memcpy(bigger.get(), kept, keep);
+      window.data = std::move(bigger);
+      window.capacity = want;
+    } else if (keep > 0 && kept != window.data.get()) {
+      std::memmove(window.data.get(), kept, keep);
+    }
+    window.start = from;
+    window.size = keep;
+    auto got = source.read(from + keep, window.data.get() + keep, want - keep);
+    if (!got)
+      return std::move(got).err();
+    window.size = keep + *got;
+    return window.size >= static_cast<size_t>(position - from) + n;
+  }
+
+  expected<step> next_with_refill(record& r, failure& f) {
     f.short_data = false;
     f.claimed_end = 0;
     f.position = position;
@@ -103,18 +125,18 @@ struct raw_scanner {
     if (!have)
       return std::move(have).err();
     if (!*have) {
-      if (buf_start + buf.size() > position) {
-        f.short_data = true;
-        f.why = "The data ends inside a record header.";
-      }
-      return std::optional<record>();
+      if (window.start + window.size <= position)
+        return step::end;
+      f.short_data = true;
+      f.why = "The data ends inside a record header.";
+      return step::bad;
     }
-    std::string_view head(buf.data() + (position - buf_start), wal_header_size);
-    auto h = wal_parse_header(head);
+    const char* head = window.at(position);
+    auto h = wal_parse_header(std::string_view(head, wal_header_size));
     if (!h) {
       f.header_detail = h.err().detail;
       f.why = f.header_detail.c_str();
-      return std::optional<record>();
+      return step::bad;
     }
     f.claimed_end = position + wal_header_size + h->length;
     auto whole = fill(wal_header_size + h->length);
@@ -123,17 +145,16 @@ struct raw_scanner {
     if (!*whole) {
       f.short_data = true;
       f.why = "The data ends inside the record.";
-      return std::optional<record>();
+      return step::bad;
     }
-    std::string_view payload(
-        buf.data() + (position - buf_start) + wal_header_size, h->length);
+    std::string_view payload(window.at(position) + wal_header_size, h->length);
     if (!wal_crc_matches(*h, payload)) {
       f.why = "The record's CRC-32C does not match its contents.";
-      return std::optional<record>();
+      return step::bad;
     }
-    record r{position, *h, payload};
+    r = record{position, *h, payload};
     position = f.claimed_end;
-    return std::optional<record>(r);
+    return step::record;
   }
 };
 
@@ -297,18 +318,20 @@ status wal_store::recover() {
 
   // Scan every record, checking CRCs and transaction structure.
   // Recovery keeps no views: nothing before the position stays buffered.
-  raw_scanner scan{*this, start_, 1 << 20, {}, 0, UINT64_MAX};
+  scan_window window;
+  raw_scanner scan{*this, window, start_, 1 << 20, UINT64_MAX};
   uint64_t complete_end = start_;
   uint64_t txn_start = start_;
   uint32_t pending = 0;
+  raw_scanner::record r;
+  raw_scanner::failure f;
   while (true) {
-    raw_scanner::failure f;
-    auto rec = scan.next(f);
-    if (!rec)
-      return std::move(rec).err();
-    if (!*rec) {
-      if (f.why == nullptr)
-        break; // clean end
+    auto step = scan.next(r, f);
+    if (!step)
+      return std::move(step).err();
+    if (*step == raw_scanner::step::end)
+      break;
+    if (*step == raw_scanner::step::bad) {
       // Torn tail or damage? If any later valid commit record was written
       // by a sync that began after this position, this position had been
       // durable: damage, reported and never skipped. Otherwise it lies in
@@ -324,7 +347,6 @@ status wal_store::recover() {
                            std::string(f.why);
       break;
     }
-    const auto& r = **rec;
     if (r.header.type == record_type::message) {
       if (pending == 0)
         txn_start = r.position;
@@ -520,13 +542,11 @@ uint64_t wal_store::scan_start_for(lsn target) const {
   return std::max(std::prev(it)->second, start_.load());
 }
 
-status wal_store::read_at(uint64_t position, size_t n, std::string& out) const {
-  out.clear();
+expected<size_t> wal_store::read(uint64_t position, char* dst, size_t n) const {
   const uint64_t limit = durable_.load();
   if (position >= limit)
-    return ok();
+    return size_t{0};
   n = static_cast<size_t>(std::min<uint64_t>(n, limit - position));
-  out.resize(n);
   const uint64_t seg_size = opts_.segment_size;
   size_t done = 0;
   while (done < n) {
@@ -546,14 +566,27 @@ status wal_store::read_at(uint64_t position, size_t n, std::string& out) const {
       }
       file = it->second;
     }
-    auto got = file->read_at(offset, out.data() + done, take);
+    auto got = file->read_at(offset, dst + done, take);
     if (!got)
       return std::move(got).err();
     done += *got;
     if (*got < take)
       break;
   }
-  out.resize(done);
+  return done;
+}
+
+status wal_store::read_at(uint64_t position, size_t n, std::string& out) const {
+  const uint64_t limit = durable_.load();
+  out.resize(position >= limit ? 0
+                               : static_cast<size_t>(
+                                     std::min<uint64_t>(n, limit - position)));
+  auto got = read(position, out.data(), out.size());
+  if (!got) {
+    out.clear();
+    return std::move(got).err();
+  }
+  out.resize(*got);
   return ok();
 }
 
@@ -600,30 +633,24 @@ wal_reader::wal_reader(const wal_store& store, uint64_t position,
     , read_ahead_(read_ahead) {}
 
 expected<bool> wal_reader::next_view(transaction_view& txn) {
-  raw_scanner scan{source_,         position_,  read_ahead_,
-                   std::move(buf_), buf_start_, position_};
+  raw_scanner scan{source_, window_, position_, read_ahead_, position_};
   txn.messages.clear();
-  auto keep_buffer = [&] {
-    buf_ = std::move(scan.buf);
-    buf_start_ = scan.buf_start;
-  };
-  // Offsets first: a refill may move the buffer while the transaction is
+  // Offsets first: a refill may move the window while the transaction is
   // read; views are made once its commit record is in.
   offsets_.clear();
+  raw_scanner::record r;
+  raw_scanner::failure f;
   while (true) {
-    raw_scanner::failure f;
-    auto rec = scan.next(f);
-    if (!rec)
-      return std::move(rec).err();
-    if (!*rec) {
-      keep_buffer();
-      if (f.why == nullptr)
-        return false; // durable end
+    auto step = scan.next(r, f);
+    if (!step)
+      return std::move(step).err();
+    if (*step == raw_scanner::step::end)
+      return false; // durable end
+    if (*step == raw_scanner::step::bad) {
       const uint64_t seg = store_.segment_size();
       return corrupt_at(store_.segment_path(f.position / seg), f.position % seg,
                         f.why);
     }
-    const auto& r = **rec;
     if (r.header.type == record_type::message) {
       offsets_.push_back(r.position + wal_header_size);
       continue;
@@ -631,10 +658,9 @@ expected<bool> wal_reader::next_view(transaction_view& txn) {
     auto c = wal_decode_commit(r.payload);
     if (!c)
       return std::move(c).err();
-    keep_buffer();
     for (uint64_t at : offsets_) {
       // at: the payload of a message record; its length is in the header.
-      const char* p = buf_.data() + (at - buf_start_);
+      const char* p = window_.at(at);
       const uint32_t length = get_u32(p - wal_header_size + 3);
       txn.messages.push_back(
           message_view{lsn(get_u64(p)), std::string_view(p + 8, length - 8)});

@@ -73,12 +73,14 @@ struct recovery_report {
 
 // Where a wal_reader gets its bytes: the store itself (pread), or the
 // write-through cache in front of it (actors/wal_cache), which counts hits
-// and misses. read() returns [position, position + n) up to the durable
-// position; the result is shorter at the end. Thread-safe.
+// and misses. read() copies [position, position + n) into dst, up to the
+// durable position, and returns how many bytes it copied: fewer at the end.
+// Thread-safe.
 class byte_source {
  public:
   virtual ~byte_source() = default;
-  virtual status read(uint64_t position, size_t n, std::string& out) const = 0;
+  virtual expected<size_t> read(uint64_t position, char* dst,
+                                size_t n) const = 0;
 };
 
 class wal_store : public byte_source {
@@ -124,12 +126,10 @@ class wal_store : public byte_source {
   // is at or after `target`: at or before it, never after.
   uint64_t scan_start_for(lsn target) const;
 
-  // Reads [position, position + n) up to the durable position; the result
-  // is shorter at the end. Thread-safe.
+  // Reads [position, position + n) up to the durable position with pread;
+  // the result is shorter at the end. Thread-safe.
+  expected<size_t> read(uint64_t position, char* dst, size_t n) const override;
   status read_at(uint64_t position, size_t n, std::string& out) const;
-  status read(uint64_t position, size_t n, std::string& out) const override {
-    return read_at(position, n, out);
-  }
 
   // Removes whole segments below the one holding `first_needed`, which must
   // be a transaction start; it becomes the new START. May run on one thread
@@ -187,6 +187,19 @@ struct transaction_view {
   uint64_t end_position = 0;
 };
 
+// A reader's window on the store: bytes [start, start + size) in a buffer
+// that is reused, not zeroed, and grows only to what one transaction plus
+// the read-ahead needs.
+struct scan_window {
+  std::unique_ptr<char[]> data;
+  size_t capacity = 0;
+  size_t size = 0;
+  uint64_t start = 0;
+
+  // REQUIRES: start <= position <= start + size.
+  char* at(uint64_t position) const { return data.get() + (position - start); }
+};
+
 // Walks stored transactions from a position (a transaction start) up to the
 // store's durable position, reading ahead in large chunks. One thread.
 class wal_reader {
@@ -210,8 +223,7 @@ class wal_reader {
   const byte_source& source_;
   uint64_t position_;
   size_t read_ahead_;
-  std::string buf_;
-  uint64_t buf_start_ = 0;
+  scan_window window_;
   std::vector<uint64_t> offsets_; // message payload positions, reused
   transaction_view view_;         // backs next()
 };

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstring>
 
 namespace walmux::actors {
 
@@ -75,14 +76,12 @@ uint64_t wal_cache::capacity_bytes() const {
   return cache_.capacity_blocks() * cache_block_size;
 }
 
-status wal_cache::read(size_t reader, uint64_t position, size_t n,
-                       std::string& out) const {
-  out.clear();
+expected<size_t> wal_cache::read(size_t reader, uint64_t position, char* dst,
+                                 size_t n) const {
   const uint64_t limit = store_.durable_position();
   if (position >= limit)
-    return ok();
+    return size_t{0};
   const uint64_t end = std::min<uint64_t>(limit, position + n);
-  out.reserve(static_cast<size_t>(end - position));
   std::string disk;        // read-ahead from the segment files
   uint64_t disk_start = 0; // its position
   for (uint64_t block = position / cache_block_size;
@@ -90,6 +89,7 @@ status wal_cache::read(size_t reader, uint64_t position, size_t n,
     const uint64_t block_start = block * cache_block_size;
     const uint64_t from = std::max(position, block_start);
     const uint64_t to = std::min(end, block_start + cache_block_size);
+    char* out = dst + (from - position);
     // Bytes of the block needed, from its start (the cache's unit).
     const size_t need = static_cast<size_t>(to - block_start);
     bool hit = false;
@@ -97,8 +97,8 @@ status wal_cache::read(size_t reader, uint64_t position, size_t n,
       std::lock_guard g(mu_);
       auto cached = cache_.read(block, need, reader);
       if (cached.size() >= need) {
-        out.append(cached.substr(static_cast<size_t>(from - block_start),
-                                 static_cast<size_t>(to - from)));
+        std::memcpy(out, cached.data() + (from - block_start),
+                    static_cast<size_t>(to - from));
         hit = true;
       }
     }
@@ -110,7 +110,7 @@ status wal_cache::read(size_t reader, uint64_t position, size_t n,
       if (auto st = store_.read_at(disk_start,
                                    static_cast<size_t>(end - disk_start), disk);
           !st)
-        return st;
+        return std::move(st).err();
       if (disk.size() < need)
         return error{sqlstate::io_error,
                      "could not read WAL store block at position " +
@@ -125,10 +125,10 @@ status wal_cache::read(size_t reader, uint64_t position, size_t n,
                   std::min<size_t>(cache_block_size,
                                    disk.size() - static_cast<size_t>(at))));
     }
-    out.append(disk, static_cast<size_t>(from - disk_start),
-               static_cast<size_t>(to - from));
+    std::memcpy(out, disk.data() + (from - disk_start),
+                static_cast<size_t>(to - from));
   }
-  return ok();
+  return static_cast<size_t>(end - position);
 }
 
 } // namespace walmux::actors

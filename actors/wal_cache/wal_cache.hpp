@@ -38,8 +38,9 @@ class wal_cache {
     reader_source(wal_cache& cache, size_t reader)
         : cache_(cache)
         , reader_(reader) {}
-    status read(uint64_t position, size_t n, std::string& out) const override {
-      return cache_.read(reader_, position, n, out);
+    expected<size_t> read(uint64_t position, char* dst,
+                          size_t n) const override {
+      return cache_.read(reader_, position, dst, n);
     }
 
    private:
@@ -62,8 +63,8 @@ class wal_cache {
   uint64_t capacity_bytes() const;
 
  private:
-  status read(size_t reader, uint64_t position, size_t n,
-              std::string& out) const;
+  expected<size_t> read(size_t reader, uint64_t position, char* dst,
+                        size_t n) const;
   size_t reader_index(const std::string& slot);
 
   const storage::wal_store& store_;

@@ -349,10 +349,11 @@ class counting_source : public byte_source {
  public:
   explicit counting_source(const wal_store& s)
       : store_(s) {}
-  status read(uint64_t position, size_t n, std::string& out) const override {
-    auto st = store_.read_at(position, n, out);
-    bytes_ += out.size();
-    return st;
+  expected<size_t> read(uint64_t position, char* dst, size_t n) const override {
+    auto got = store_.read(position, dst, n);
+    if (got)
+      bytes_ += *got;
+    return got;
   }
   mutable uint64_t bytes_ = 0;
 

@@ -5,6 +5,10 @@
 //   store_group_commit/B    append transactions until B bytes, sync, repeat
 //   store_sync_each         append one transaction, sync, repeat
 //   raw_read/cold           pread 256kB chunks of a 64MB file
+//   raw_read_segments       the same over four 16MB files (cold): the
+//                           store's layout at the default wal_segment_size
+//   store_pread_only        the store's own reads of its segments, cold, no
+//                           parsing: what the layout costs
 //   store_read/cold         wal_reader over 64MB of stored transactions
 // "cold" evicts the files from the page cache (POSIX_FADV_DONTNEED) before
 // every pass, so both read the disk; "hot" reads the page cache, where the
@@ -17,6 +21,7 @@
 #include <fcntl.h>
 #include <string>
 #include <unistd.h>
+#include <vector>
 
 #include <benchmark/benchmark.h>
 
@@ -174,8 +179,39 @@ void raw_read(benchmark::State& state) {
 }
 BENCHMARK(raw_read)->ArgName("cold")->Arg(0)->Arg(1)->UseRealTime();
 
-void store_read_with(benchmark::State& state, size_t message_size) {
-  const bool cold = state.range(0) != 0;
+void raw_read_segments(benchmark::State& state) {
+  constexpr int files = 4;
+  std::vector<int> fds;
+  std::string buf(1 << 20, 'q');
+  for (int i = 0; i < files; ++i) {
+    std::string path = bench_dir() + "/rawseg" + std::to_string(i);
+    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    for (uint64_t w = 0; w < read_size / files; w += buf.size())
+      if (::write(fd, buf.data(), buf.size()) < 0)
+        std::abort();
+    ::fsync(fd);
+    ::close(fd);
+    fds.push_back(::open(path.c_str(), O_RDONLY));
+  }
+  buf.resize(256 << 10);
+  for (auto _ : state) {
+    state.PauseTiming();
+    for (int fd : fds)
+      ::posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+    state.ResumeTiming();
+    for (int fd : fds)
+      for (uint64_t off = 0; off < read_size / files; off += buf.size())
+        benchmark::DoNotOptimize(
+            ::pread(fd, buf.data(), buf.size(), static_cast<off_t>(off)));
+  }
+  for (int fd : fds)
+    ::close(fd);
+  state.SetBytesProcessed(state.iterations() * static_cast<int64_t>(read_size));
+}
+BENCHMARK(raw_read_segments)->UseRealTime();
+
+// A store of read_size bytes of one-message transactions.
+std::unique_ptr<wal_store> filled_store(size_t message_size) {
   auto store = fresh_store("read");
   const std::vector<stored_message> message = {
       {lsn(1), std::string(message_size, 'v')}};
@@ -186,6 +222,12 @@ void store_read_with(benchmark::State& state, size_t message_size) {
       (void)store->sync();
   }
   (void)store->sync();
+  return store;
+}
+
+void store_read_with(benchmark::State& state, size_t message_size) {
+  const bool cold = state.range(0) != 0;
+  auto store = filled_store(message_size);
   uint64_t txns = 0;
   transaction_view view;
   for (auto _ : state) {
@@ -208,6 +250,21 @@ void store_read_with(benchmark::State& state, size_t message_size) {
   state.counters["txns_per_second"] = benchmark::Counter(
       static_cast<double>(txns), benchmark::Counter::kIsRate);
 }
+void store_pread_only(benchmark::State& state) {
+  auto store = filled_store(200);
+  std::string buf(256 << 10, '\0');
+  for (auto _ : state) {
+    state.PauseTiming();
+    evict_store(*store);
+    state.ResumeTiming();
+    for (uint64_t off = 0; off < store->durable_position(); off += buf.size())
+      benchmark::DoNotOptimize(store->read(off, buf.data(), buf.size()));
+  }
+  state.SetBytesProcessed(state.iterations() *
+                          static_cast<int64_t>(store->durable_position()));
+}
+BENCHMARK(store_pread_only)->UseRealTime();
+
 void store_read(benchmark::State& state) {
   store_read_with(state, 200);
 }
