@@ -35,6 +35,7 @@ enum class record_kind : uint16_t {
   origin = 4,
   relation_snapshot = 5, // catalog meta/relations
   subscription = 6,
+  wal_segment_index = 7, // DATADIR/wal/<segment>.index
 };
 
 struct record_view {

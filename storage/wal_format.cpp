@@ -100,4 +100,67 @@ expected<commit_record> wal_decode_commit(std::string_view p) {
   return c;
 }
 
+namespace {
+constexpr uint16_t segment_index_version = 1;
+constexpr size_t segment_index_fixed = 8 * 5 + 4;
+constexpr size_t segment_index_entry = 16;
+} // namespace
+
+std::string wal_encode_segment_index(const segment_index& x) {
+  std::string p;
+  p.reserve(segment_index_fixed + x.entries.size() * segment_index_entry);
+  put_u64(p, x.segment);
+  put_u64(p, x.boundary);
+  put_u64(p, x.transactions);
+  put_u64(p, x.last_commit.value);
+  put_u64(p, x.last_end.value);
+  put_u32(p, static_cast<uint32_t>(x.entries.size()));
+  for (const auto& [commit, start] : x.entries) {
+    put_u64(p, commit.value);
+    put_u64(p, start);
+  }
+  return record_encode(record_kind::wal_segment_index, segment_index_version,
+                       p);
+}
+
+expected<segment_index> wal_decode_segment_index(std::string_view bytes,
+                                                 uint64_t segment_size) {
+  auto rec = record_decode(bytes, "WAL segment index");
+  if (!rec)
+    return std::move(rec).err();
+  auto bad = [](const std::string& why) {
+    return error{sqlstate::data_corrupted, "invalid WAL segment index"}
+        .with_detail(why);
+  };
+  if (rec->kind != record_kind::wal_segment_index ||
+      rec->version != segment_index_version)
+    return bad("Wrong record kind or version.");
+  std::string_view p = rec->payload;
+  if (p.size() < segment_index_fixed)
+    return bad("The summary is truncated.");
+  segment_index x;
+  x.segment = get_u64(p.data());
+  x.boundary = get_u64(p.data() + 8);
+  x.transactions = get_u64(p.data() + 16);
+  x.last_commit = lsn(get_u64(p.data() + 24));
+  x.last_end = lsn(get_u64(p.data() + 32));
+  const uint32_t count = get_u32(p.data() + 40);
+  if (p.size() - segment_index_fixed !=
+      static_cast<uint64_t>(count) * segment_index_entry)
+    return bad("The entry count does not match the size.");
+  if (segment_size == 0 || x.segment >= UINT64_MAX / segment_size ||
+      x.boundary > (x.segment + 1) * segment_size)
+    return bad("The boundary lies beyond the segment.");
+  x.entries.reserve(count);
+  const char* e = p.data() + segment_index_fixed;
+  for (uint32_t i = 0; i < count; ++i, e += segment_index_entry) {
+    const uint64_t start = get_u64(e + 8);
+    if (start >= x.boundary ||
+        (!x.entries.empty() && start <= x.entries.back().second))
+      return bad("The entries are out of order.");
+    x.entries.emplace_back(lsn(get_u64(e)), start);
+  }
+  return x;
+}
+
 } // namespace walmux::storage

@@ -20,6 +20,8 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 namespace walmux::storage {
 
@@ -86,5 +88,28 @@ expected<record_header> wal_parse_header(std::string_view bytes);
 bool wal_crc_matches(const record_header& h, std::string_view payload);
 
 expected<commit_record> wal_decode_commit(std::string_view payload);
+
+// The summary of one complete, durable segment, kept beside it in
+// "<segment>.index" (a record envelope, kind wal_segment_index), so that
+// recovery scans only the segments after the last summarised one.
+struct segment_index {
+  uint64_t segment = 0;
+  // The end of the last transaction whose commit record ends in this
+  // segment, or, if none does, the same figure of an earlier segment:
+  // always a transaction boundary, at most the segment's end.
+  uint64_t boundary = 0;
+  uint64_t transactions = 0; // complete transactions ending in the segment
+  lsn last_commit;           // of the last transaction before `boundary`
+  lsn last_end;              // the highest end LSN before `boundary`
+  // Sparse index entries (commit LSN, transaction start) of the
+  // transactions ending in the segment, in order.
+  std::vector<std::pair<lsn, uint64_t>> entries;
+};
+
+std::string wal_encode_segment_index(const segment_index& index);
+// An error for anything but a well-formed summary of a segment whose
+// boundary lies at most at its end for `segment_size`.
+expected<segment_index> wal_decode_segment_index(std::string_view bytes,
+                                                 uint64_t segment_size);
 
 } // namespace walmux::storage

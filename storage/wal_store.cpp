@@ -22,6 +22,11 @@ error corrupt_at(const std::string& segment_file, uint64_t offset,
       .with_detail(why);
 }
 
+constexpr std::string_view index_suffix = ".index";
+
+// "<segment>.index" or its temporary "<segment>.index.tmp".
+bool parse_index_name(const std::string& name, uint64_t& number);
+
 bool parse_segment_name(const std::string& name, uint64_t& number) {
   if (name.size() != 16)
     return false;
@@ -35,6 +40,15 @@ bool parse_segment_name(const std::string& name, uint64_t& number) {
     number = number << 4 | static_cast<uint64_t>(v);
   }
   return true;
+}
+
+bool parse_index_name(const std::string& name, uint64_t& number) {
+  if (name.size() < 16 + index_suffix.size())
+    return false;
+  const std::string rest = name.substr(16);
+  if (rest != index_suffix && rest != std::string(index_suffix) + ".tmp")
+    return false;
+  return parse_segment_name(name.substr(0, 16), number);
 }
 
 // Reads raw records from a byte source into a scan_window, with
@@ -172,6 +186,10 @@ std::string wal_store::segment_path(uint64_t segment) const {
   return opts_.dir + "/" + name;
 }
 
+std::string wal_store::index_path(uint64_t segment) const {
+  return segment_path(segment) + std::string(index_suffix);
+}
+
 expected<std::unique_ptr<wal_store>> wal_store::open(options opts) {
   if (opts.segment_size < wal_block_size ||
       (opts.segment_size & (opts.segment_size - 1)) != 0)
@@ -260,10 +278,13 @@ status wal_store::recover() {
   if (!names)
     return std::move(names).err();
   std::vector<uint64_t> segments;
+  std::vector<std::string> index_files;
   for (const auto& n : *names) {
     uint64_t number = 0;
     if (parse_segment_name(n, number))
       segments.push_back(number);
+    else if (parse_index_name(n, number))
+      index_files.push_back(n);
   }
   std::sort(segments.begin(), segments.end());
   const uint64_t first = start_ / seg_size;
@@ -274,8 +295,13 @@ status wal_store::recover() {
     segments.erase(segments.begin());
   }
   if (segments.empty()) {
+    for (const auto& n : index_files)
+      if (auto st = env_->remove(opts_.dir + "/" + n); !st)
+        return st;
     durable_ = start_.load();
     report_.end_position = start_;
+    open_summary_.segment = start_ / seg_size;
+    open_summary_.boundary = start_;
     return ok();
   }
   if (segments.front() != first)
@@ -316,12 +342,17 @@ status wal_store::recover() {
           .with_detail("An earlier segment is shorter than the segment size.");
   const uint64_t data_end = durable_.load();
 
-  // Scan every record, checking CRCs and transaction structure.
-  // Recovery keeps no views: nothing before the position stays buffered.
+  // Summarised segments need no scan; scan every record of the tail,
+  // checking CRCs and transaction structure. Recovery keeps no views:
+  // nothing before the position stays buffered.
+  auto scan_from = load_summaries(segments, data_end);
+  if (!scan_from)
+    return std::move(scan_from).err();
+  report_.scan_start = *scan_from;
   scan_window window;
-  raw_scanner scan{*this, window, start_, 1 << 20, UINT64_MAX};
-  uint64_t complete_end = start_;
-  uint64_t txn_start = start_;
+  raw_scanner scan{*this, window, *scan_from, 1 << 20, UINT64_MAX};
+  uint64_t complete_end = *scan_from;
+  uint64_t txn_start = *scan_from;
   uint32_t pending = 0;
   raw_scanner::record r;
   raw_scanner::failure f;
@@ -362,7 +393,9 @@ status wal_store::recover() {
                         r.position % seg_size,
                         "The commit record does not match the records "
                         "before it.");
-    index_transaction(c->commit_lsn, expected_start);
+    const bool indexed = index_transaction(c->commit_lsn, expected_start);
+    summarise_transaction(c->commit_lsn, c->end_lsn, expected_start,
+                          scan.position, indexed);
     last_commit_ = c->commit_lsn;
     last_end_ = std::max(last_end_, c->end_lsn);
     complete_end = scan.position;
@@ -396,7 +429,123 @@ status wal_store::recover() {
     report_.cut_reason = "segments written after a short segment";
   report_.end_position = complete_end;
   durable_ = complete_end;
+
+  // The tail was read back, maybe from the page cache of a process that
+  // died before its sync: make it durable before counting it so (and
+  // before summarising segments of it).
+  for (uint64_t s = *scan_from / seg_size;
+       s * seg_size < complete_end && s <= last_file; ++s) {
+    auto f = env_->open_writable(segment_path(s));
+    if (!f)
+      return std::move(f).err();
+    if (auto st = (*f)->sync(); !st)
+      return st;
+  }
+  // A summary is valid only beside a complete segment of the kept data:
+  // remove the others (below START, cut, or never finished) first.
+  for (const auto& n : index_files) {
+    uint64_t s = 0;
+    (void)parse_index_name(n, s);
+    const bool temporary = n.size() > 16 + index_suffix.size();
+    if (temporary || s < first || (s + 1) * seg_size > complete_end)
+      if (auto st = env_->remove(opts_.dir + "/" + n); !st)
+        return st;
+  }
+  write_summaries(complete_end);
   return ok();
+}
+
+expected<uint64_t>
+wal_store::load_summaries(const std::vector<uint64_t>& segments,
+                          uint64_t data_end) {
+  const uint64_t seg_size = opts_.segment_size;
+  const uint64_t start = start_.load();
+  open_summary_ = segment_index{};
+  open_summary_.segment = start / seg_size;
+  open_summary_.boundary = start;
+  for (uint64_t s : segments) {
+    if ((s + 1) * seg_size > data_end)
+      break;
+    const std::string path = index_path(s);
+    auto present = env_->exists(path);
+    if (!present)
+      return std::move(present).err();
+    if (!*present)
+      break;
+    auto f = env_->open_readable(path);
+    if (!f)
+      return std::move(f).err();
+    auto size = (*f)->size();
+    if (!size)
+      return std::move(size).err();
+    std::string bytes(static_cast<size_t>(std::min<uint64_t>(*size, 64 << 20)),
+                      '\0');
+    auto got = (*f)->read_at(0, bytes.data(), bytes.size());
+    if (!got)
+      return std::move(got).err();
+    bytes.resize(*got);
+    // A damaged or foreign summary only costs a longer scan: the scan
+    // starts before it and writes it again.
+    auto x = wal_decode_segment_index(bytes, seg_size);
+    if (!x || x->segment != s || x->boundary < open_summary_.boundary)
+      break;
+    {
+      std::lock_guard g(index_mu_);
+      for (const auto& e : x->entries)
+        if (e.second >= start) {
+          index_.push_back(e);
+          last_indexed_ = e.second;
+          has_index_entry_ = true;
+        }
+    }
+    report_.transactions += x->transactions;
+    last_commit_ = x->last_commit;
+    last_end_ = x->last_end;
+    open_summary_ = segment_index{};
+    open_summary_.segment = s + 1;
+    open_summary_.boundary = x->boundary;
+    open_summary_.last_commit = x->last_commit;
+    open_summary_.last_end = x->last_end;
+  }
+  return std::max(open_summary_.boundary, start);
+}
+
+void wal_store::summarise_transaction(lsn commit, lsn end_lsn, uint64_t start,
+                                      uint64_t end, bool indexed) {
+  const uint64_t end_segment = (end - 1) / opts_.segment_size;
+  while (open_summary_.segment < end_segment) {
+    segment_index next;
+    next.segment = open_summary_.segment + 1;
+    next.boundary = open_summary_.boundary;
+    next.last_commit = open_summary_.last_commit;
+    next.last_end = open_summary_.last_end;
+    closed_summaries_.push_back(std::move(open_summary_));
+    open_summary_ = std::move(next);
+  }
+  open_summary_.boundary = end;
+  ++open_summary_.transactions;
+  open_summary_.last_commit = commit;
+  open_summary_.last_end = std::max(open_summary_.last_end, end_lsn);
+  if (indexed)
+    open_summary_.entries.emplace_back(commit, start);
+}
+
+void wal_store::write_summaries(uint64_t durable) {
+  const uint64_t seg_size = opts_.segment_size;
+  size_t done = 0;
+  for (; done < closed_summaries_.size(); ++done) {
+    const auto& x = closed_summaries_[done];
+    if ((x.segment + 1) * seg_size > durable)
+      break;
+    if (x.segment < start_.load() / seg_size)
+      continue; // removed by retention meanwhile
+    if (!env_->write_atomically(index_path(x.segment),
+                                wal_encode_segment_index(x)))
+      break; // retried at the next sync; only recovery work is at stake
+  }
+  closed_summaries_.erase(closed_summaries_.begin(),
+                          closed_summaries_.begin() +
+                              static_cast<std::ptrdiff_t>(done));
 }
 
 status wal_store::open_tail_for_append() {
@@ -412,14 +561,15 @@ status wal_store::open_tail_for_append() {
   return env_->sync_dir(opts_.dir);
 }
 
-void wal_store::index_transaction(lsn commit, uint64_t start) {
+bool wal_store::index_transaction(lsn commit, uint64_t start) {
   // last_indexed_ belongs to the writer; the lock guards index_ for readers.
   if (has_index_entry_ && start < last_indexed_ + opts_.index_spacing)
-    return;
+    return false;
   std::lock_guard g(index_mu_);
   index_.emplace_back(commit, start);
   last_indexed_ = start;
   has_index_entry_ = true;
+  return true;
 }
 
 expected<uint64_t> wal_store::append(const commit_record& meta,
@@ -446,7 +596,9 @@ expected<uint64_t> wal_store::append(const commit_record& meta,
   wal_append_commit(buffer_, c);
   last_commit_ = meta.commit_lsn;
   last_end_ = std::max(last_end_, meta.end_lsn);
-  index_transaction(meta.commit_lsn, start);
+  const bool indexed = index_transaction(meta.commit_lsn, start);
+  summarise_transaction(meta.commit_lsn, meta.end_lsn, start,
+                        written_position(), indexed);
   return written_position();
 }
 
@@ -522,6 +674,7 @@ status wal_store::sync() {
     durable_ = cursor;
   }
   durable_cv_.notify_all();
+  write_summaries(cursor);
   return ok();
 }
 
@@ -611,9 +764,12 @@ status wal_store::remove_before(uint64_t first_needed) {
     for (uint64_t s = from; s < to; ++s)
       readers_.erase(s);
   }
-  for (uint64_t s = from; s < to; ++s)
+  for (uint64_t s = from; s < to; ++s) {
     if (auto st = env_->remove(segment_path(s)); !st)
       return st;
+    if (auto st = env_->remove(index_path(s)); !st)
+      return st;
+  }
   if (auto st = env_->sync_dir(opts_.dir); !st)
     return st;
   start_ = first_needed;

@@ -17,15 +17,26 @@
 // (EIO) leaves durability unknown, as PostgreSQL treats it: the store
 // refuses all further work until it is reopened, and recovery decides.
 //
-// Recovery (open): every record from START on is read and its CRC checked,
-// which also rebuilds the in-memory sparse index. Only the last sync's
-// writes can be missing after a crash. Every commit record carries the
-// durable position at which its sync began, so a bad record followed by a
-// valid commit of a later sync marks damage to durable data: open() fails
-// with an error naming the segment file and offset, nothing is skipped. A
-// bad record with no such commit after it is a torn tail: it is cut,
-// together with any transaction left without its commit record and any
-// segment written after a short one, and reported in recovery().
+// Segment summaries: once a segment is complete and durable, sync() writes
+// "<segment>.index" beside it (wal_format.hpp: its sparse index entries,
+// transaction count, last LSNs and the last transaction boundary in it),
+// atomically. A summary that cannot be written is retried at the next sync:
+// it only saves recovery work. Retention removes it with its segment.
+//
+// Recovery (open) loads the summaries of the complete segments from START
+// on, in order up to the first missing one, and scans every record after
+// the last summarised boundary (the tail), checking its CRC, which rebuilds
+// the rest of the sparse index and writes the summaries that were missing.
+// Only the last sync's writes can be missing after a crash, and no summary
+// is written before its segment is durable, so the tail holds them all.
+// Every commit record carries the durable position at which its sync began,
+// so a bad record followed by a valid commit of a later sync marks damage
+// to durable data: open() fails with an error naming the segment file and
+// offset, nothing is skipped. A bad record with no such commit after it is
+// a torn tail: it is cut, together with any transaction left without its
+// commit record and any segment written after a short one, and reported in
+// recovery(). Damage in a summarised segment is found by the reader that
+// reaches it, with the same error (readers check every record's CRC).
 //
 // Reading (any thread, concurrently with the writer): read_at() serves the
 // block cache with pread; wal_reader walks transactions with read-ahead.
@@ -67,7 +78,8 @@ struct recovery_report {
   uint64_t start_position = 0;
   uint64_t end_position = 0; // after the last complete transaction
   uint64_t cut_bytes = 0;    // torn or incomplete tail removed
-  uint64_t transactions = 0; // complete transactions found
+  uint64_t transactions = 0; // complete: in summaries plus those scanned
+  uint64_t scan_start = 0;   // where the scan began: the tail
   std::string cut_reason;    // empty when nothing was cut
 };
 
@@ -148,7 +160,20 @@ class wal_store : public byte_source {
   expected<bool> find_durable_commit_after(uint64_t position,
                                            uint64_t data_end) const;
   status open_tail_for_append();
-  void index_transaction(lsn commit, uint64_t start);
+  // Loads the summaries of complete segments in order; returns where the
+  // scan of the tail starts.
+  expected<uint64_t> load_summaries(const std::vector<uint64_t>& segments,
+                                    uint64_t data_end);
+  // Adds an index entry if the spacing allows; true if it did.
+  bool index_transaction(lsn commit, uint64_t start);
+  // Counts a complete transaction [start, end) in the summary of the
+  // segment where it ends; closes the summaries of the segments before.
+  void summarise_transaction(lsn commit, lsn end_lsn, uint64_t start,
+                             uint64_t end, bool indexed);
+  // Writes the closed summaries of segments below `durable`; keeps any that
+  // fail for the next call.
+  void write_summaries(uint64_t durable);
+  std::string index_path(uint64_t segment) const;
 
   options opts_;
   env* env_;
@@ -168,6 +193,8 @@ class wal_store : public byte_source {
   std::vector<std::pair<lsn, uint64_t>> index_; // commit LSN -> txn start
   uint64_t last_indexed_ = 0;                   // writer thread only
   bool has_index_entry_ = false;                // writer thread only
+  segment_index open_summary_;                  // writer thread only
+  std::vector<segment_index> closed_summaries_; // writer thread only
 
   mutable std::mutex files_mu_;
   // Shared: a read in progress keeps its file open while remove_before()

@@ -1,7 +1,7 @@
 // fuzz_record.cpp: every decoder of durable bytes on hostile input: the
 // record envelope, node metadata, slot and origin records, WAL record
-// headers and commit records. None may crash; what decodes re-encodes to
-// the same bytes.
+// headers, commit records and segment index files. None may crash; what
+// decodes re-encodes to the same bytes.
 #include "storage/catalog_records.hpp"
 #include "storage/node_meta.hpp"
 #include "storage/record.hpp"
@@ -27,6 +27,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     std::abort();
   auto origin = origin_decode(bytes);
   if (origin && origin_encode(*origin) != bytes)
+    std::abort();
+  auto index = wal_decode_segment_index(bytes, 8192);
+  if (index && wal_encode_segment_index(*index) != bytes)
     std::abort();
   auto subscription = subscription_decode(bytes);
   if (subscription && subscription_encode(*subscription) != bytes)

@@ -1,5 +1,6 @@
 // wal_store_test.cpp: the segment WAL store: round trips across segment
-// boundaries, the sparse LSN index, recovery from torn tails and incomplete
+// boundaries, the sparse LSN index and the segment summaries that spare
+// recovery a full scan, recovery from torn tails and incomplete
 // transactions, refusal of corruption in the middle, injected disk faults
 // (ENOSPC, EIO on fsync, lost unsynced data), retention, back-pressure.
 #include "storage/fault_env.hpp"
@@ -7,6 +8,8 @@
 #include "tests/support/process.hpp"
 
 #include <fcntl.h>
+#include <filesystem>
+#include <fstream>
 #include <random>
 #include <unistd.h>
 
@@ -67,6 +70,14 @@ class wal_store_test : public ::testing::Test {
       ASSERT_TRUE(s.append(commit_for(n), m));
     }
   }
+  // Transactions 0..count-1 in synced batches of 20, as ingest writes:
+  // many syncs, and segment summaries along the way.
+  void append_synced_in_batches(wal_store& s, uint64_t count) {
+    for (uint64_t n = 0; n < count; n += 20) {
+      append_range(s, n, n + 20);
+      ASSERT_TRUE(s.sync());
+    }
+  }
   // Reads every transaction; checks they are from..to-1 in order.
   void expect_all(const wal_store& s, uint64_t from, uint64_t to) {
     wal_reader r(s, s.start_position());
@@ -83,6 +94,30 @@ class wal_store_test : public ::testing::Test {
   }
   std::string segment_file(const wal_store& s, uint64_t seg) {
     return s.segment_path(seg);
+  }
+  // Removes the summaries of segments `from` on: the state of a crash
+  // before they were written. Returns how many it removed.
+  int remove_summaries(uint64_t from) {
+    int removed = 0;
+    for (const auto& e :
+         std::filesystem::directory_iterator(dir_.path() + "/wal")) {
+      const std::string name = e.path().filename().string();
+      if (e.path().extension() == ".index" &&
+          std::stoull(name.substr(0, 16), nullptr, 16) >= from) {
+        std::filesystem::remove(e.path());
+        ++removed;
+      }
+    }
+    return removed;
+  }
+  static void flip_byte(const std::string& file, uint64_t offset) {
+    int fd = ::open(file.c_str(), O_RDWR);
+    ASSERT_GE(fd, 0);
+    char c = 0;
+    ASSERT_EQ(::pread(fd, &c, 1, static_cast<off_t>(offset)), 1);
+    c = static_cast<char>(c ^ 0x40);
+    ASSERT_EQ(::pwrite(fd, &c, 1, static_cast<off_t>(offset)), 1);
+    ::close(fd);
   }
   testing::temp_dir dir_;
 };
@@ -142,6 +177,59 @@ TEST_F(wal_store_test, sparse_index_never_overshoots) {
   EXPECT_EQ(s->scan_start_for(lsn(0)), s->start_position());
 }
 
+TEST_F(wal_store_test, reopen_scans_only_the_tail_after_the_segment_summaries) {
+  std::vector<uint64_t> starts_before;
+  auto target = [](uint64_t n) { return lsn(100 * n + 20); };
+  {
+    auto s = open_store();
+    append_synced_in_batches(*s, 400);
+    ASSERT_GT(s->durable_position(), 10 * small_segment);
+    for (uint64_t n = 0; n < 400; n += 7)
+      starts_before.push_back(s->scan_start_for(target(n)));
+  }
+  auto s = open_store();
+  ASSERT_TRUE(s);
+  // A transaction spans at most two segments here, so the last summarised
+  // boundary is at most four segments before the end.
+  EXPECT_GE(s->recovery().scan_start + 4 * small_segment,
+            s->durable_position());
+  EXPECT_EQ(s->recovery().transactions, 400u);
+  EXPECT_EQ(s->last_commit_lsn(), commit_for(399).commit_lsn);
+  // The sparse index came back from the summaries unchanged.
+  for (uint64_t n = 0, i = 0; n < 400; n += 7, ++i)
+    EXPECT_EQ(s->scan_start_for(target(n)), starts_before[i]) << n;
+  expect_all(*s, 0, 400);
+  append_range(*s, 400, 420);
+  ASSERT_TRUE(s->sync());
+  s.reset();
+  s = open_store();
+  EXPECT_EQ(s->recovery().transactions, 420u);
+  expect_all(*s, 0, 420);
+}
+
+TEST_F(wal_store_test, a_damaged_summary_costs_a_longer_scan_and_is_rewritten) {
+  std::string summary;
+  {
+    auto s = open_store();
+    append_synced_in_batches(*s, 400);
+    summary = segment_file(*s, 3) + ".index";
+  }
+  ASSERT_TRUE(testing::path_exists(summary));
+  flip_byte(summary, 20);
+  auto s = open_store();
+  ASSERT_TRUE(s);
+  EXPECT_LE(s->recovery().scan_start, 3 * small_segment); // from segment 2's
+  EXPECT_EQ(s->recovery().transactions, 400u);
+  EXPECT_EQ(s->recovery().cut_bytes, 0u);
+  expect_all(*s, 0, 400);
+  std::ifstream in(summary, std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(in)),
+                    std::istreambuf_iterator<char>());
+  auto again = wal_decode_segment_index(bytes, small_segment);
+  ASSERT_TRUE(again) << again.err().message << " " << again.err().detail;
+  EXPECT_EQ(again->segment, 3u);
+}
+
 TEST_F(wal_store_test, torn_tail_is_cut_and_appends_continue) {
   uint64_t durable = 0;
   {
@@ -194,31 +282,43 @@ TEST_F(wal_store_test, corruption_in_the_middle_is_an_error_naming_segment) {
     // Synced in many batches, as ingest does: later commits prove that the
     // damaged bytes had been durable.
     auto s = open_store();
-    for (uint64_t n = 0; n < 400; n += 20) {
-      append_range(*s, n, n + 20);
-      ASSERT_TRUE(s->sync());
-    }
+    append_synced_in_batches(*s, 400);
     ASSERT_GT(s->durable_position() / small_segment, 4u);
     victim = segment_file(*s, 1);
   }
   // Flip one byte in segment 1, far from the tail.
-  int fd = ::open(victim.c_str(), O_RDWR);
-  ASSERT_GE(fd, 0);
-  char c = 0;
-  ASSERT_EQ(::pread(fd, &c, 1, 5000), 1);
-  c = static_cast<char>(c ^ 0x40);
-  ASSERT_EQ(::pwrite(fd, &c, 1, 5000), 1);
-  ::close(fd);
+  flip_byte(victim, 5000);
+  auto expect_names_victim = [&](const error& e) {
+    EXPECT_EQ(e.code, "XX001");
+    EXPECT_NE(e.message.find("invalid record in WAL segment \"" + victim +
+                             "\" at offset "),
+              std::string::npos)
+        << e.message;
+  };
+  {
+    // Segment 1 is summarised: recovery does not scan it, and the reader
+    // that reaches the damage stops there with the error.
+    auto s = open_store();
+    ASSERT_TRUE(s);
+    EXPECT_GT(s->recovery().scan_start, 2 * small_segment);
+    wal_reader r(*s, s->start_position());
+    while (true) {
+      auto t = r.next();
+      if (!t) {
+        expect_names_victim(t.err());
+        break;
+      }
+      ASSERT_TRUE(*t) << "the damage was read past";
+    }
+  }
+  // Without the summaries recovery scans it, and refuses to open.
+  EXPECT_GT(remove_summaries(0), 2);
   wal_store::options o;
   o.dir = dir_.path() + "/wal";
   o.segment_size = small_segment;
   auto s = wal_store::open(o);
   ASSERT_FALSE(s);
-  EXPECT_EQ(s.err().code, "XX001");
-  EXPECT_NE(s.err().message.find("invalid record in WAL segment \"" + victim +
-                                 "\" at offset "),
-            std::string::npos)
-      << s.err().message;
+  expect_names_victim(s.err());
 }
 
 TEST_F(wal_store_test, damage_in_the_last_unsynced_batch_is_a_torn_tail) {
@@ -236,12 +336,9 @@ TEST_F(wal_store_test, damage_in_the_last_unsynced_batch_is_a_torn_tail) {
     victim = segment_file(*s, p / small_segment);
     victim_offset = p % small_segment;
   }
-  int fd = ::open(victim.c_str(), O_RDWR);
-  char c = 0;
-  ASSERT_EQ(::pread(fd, &c, 1, static_cast<off_t>(victim_offset)), 1);
-  c = static_cast<char>(c ^ 0x40);
-  ASSERT_EQ(::pwrite(fd, &c, 1, static_cast<off_t>(victim_offset)), 1);
-  ::close(fd);
+  // A crash inside that sync comes before the summaries it would write.
+  remove_summaries(durable_before / small_segment);
+  flip_byte(victim, victim_offset);
   auto s = open_store();
   ASSERT_TRUE(s);
   EXPECT_GT(s->recovery().cut_bytes, 0u);
@@ -309,8 +406,10 @@ TEST_F(wal_store_test, retention_removes_whole_segments_and_survives_reopen) {
     for (int i = 0; i < 200; ++i)
       ASSERT_TRUE(r.next());
     keep_from = r.position();
+    ASSERT_TRUE(testing::path_exists(segment_file(*s, 0) + ".index"));
     ASSERT_TRUE(s->remove_before(keep_from));
     EXPECT_FALSE(testing::path_exists(segment_file(*s, 0)));
+    EXPECT_FALSE(testing::path_exists(segment_file(*s, 0) + ".index"));
     EXPECT_TRUE(
         testing::path_exists(segment_file(*s, keep_from / small_segment)));
     expect_all(*s, 200, 300);

@@ -9,6 +9,8 @@
 //                           store's layout at the default wal_segment_size
 //   store_pread_only        the store's own reads of its segments, cold, no
 //                           parsing: what the layout costs
+//   store_open/summaries    open a 64MB store: recovery scans the tail
+//                           after the segment summaries (1) or all (0)
 //   store_read/cold         wal_reader over 64MB of stored transactions
 // "cold" evicts the files from the page cache (POSIX_FADV_DONTNEED) before
 // every pass, so both read the disk; "hot" reads the page cache, where the
@@ -19,6 +21,7 @@
 
 #include <cstdlib>
 #include <fcntl.h>
+#include <filesystem>
 #include <string>
 #include <unistd.h>
 #include <vector>
@@ -264,6 +267,33 @@ void store_pread_only(benchmark::State& state) {
                           static_cast<int64_t>(store->durable_position()));
 }
 BENCHMARK(store_pread_only)->UseRealTime();
+
+// Opening a store of 64MB: recovery scans only the tail after the segment
+// summaries, or (summaries:0, removed before each open) every record.
+void store_open(benchmark::State& state) {
+  const bool summaries = state.range(0) != 0;
+  const std::string dir = bench_dir() + "/read";
+  filled_store(200).reset();
+  uint64_t scanned = 0;
+  for (auto _ : state) {
+    if (!summaries) {
+      state.PauseTiming();
+      for (const auto& e : std::filesystem::directory_iterator(dir))
+        if (e.path().extension() == ".index")
+          std::filesystem::remove(e.path());
+      state.ResumeTiming();
+    }
+    wal_store::options o;
+    o.dir = dir;
+    auto store = wal_store::open(o);
+    if (!store)
+      std::abort();
+    scanned += (*store)->durable_position() - (*store)->recovery().scan_start;
+  }
+  state.counters["scanned_bytes"] = benchmark::Counter(
+      static_cast<double>(scanned), benchmark::Counter::kAvgIterations);
+}
+BENCHMARK(store_open)->ArgName("summaries")->Arg(0)->Arg(1)->UseRealTime();
 
 void store_read(benchmark::State& state) {
   store_read_with(state, 200);
