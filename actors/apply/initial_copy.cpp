@@ -20,10 +20,45 @@ std::string quoted(const table_name& t) {
   return pq_quote_identifier(t.first) + "." + pq_quote_identifier(t.second);
 }
 
-// The table's columns as PostgreSQL 15's tablesync reads them (the same
-// two catalog queries, so that a walmux source forwards them).
-expected<std::vector<std::string>> source_columns(pq_session& src,
-                                                  const table_name& t) {
+// The elements of an int2vector's text form ("1 3").
+std::vector<std::string> split_words(const std::string& text) {
+  std::vector<std::string> out;
+  size_t i = 0;
+  while (i < text.size()) {
+    while (i < text.size() && text[i] == ' ')
+      ++i;
+    const size_t from = i;
+    while (i < text.size() && text[i] != ' ')
+      ++i;
+    if (i > from)
+      out.push_back(text.substr(from, i - from));
+  }
+  return out;
+}
+
+// What to copy of one table, found as PostgreSQL 15's tablesync finds it
+// (the same catalog queries, so that a walmux source forwards them): the
+// published columns (a publication's column list, else all but generated
+// ones) and the publications' row filters, OR'ed; none if any publication
+// publishes the table unfiltered.
+struct source_table {
+  std::string oid;
+  char relkind = 'r';
+  std::vector<std::string> columns;
+  std::vector<std::string> filters;
+};
+
+std::string publication_list(const std::vector<std::string>& pubs) {
+  std::string in;
+  for (const auto& p : pubs)
+    in += (in.empty() ? "" : ", ") + pq_quote_literal(p);
+  return in;
+}
+
+expected<source_table>
+describe_source_table(pq_session& src, const table_name& t,
+                      const std::vector<std::string>& publications) {
+  const std::string display = t.first + "." + t.second;
   auto rel = src.exec(
       "SELECT c.oid, c.relreplident, c.relkind FROM pg_catalog.pg_class c "
       "INNER JOIN pg_catalog.pg_namespace n ON (c.relnamespace = n.oid) WHERE "
@@ -33,25 +68,72 @@ expected<std::vector<std::string>> source_columns(pq_session& src,
   if (!rel)
     return std::move(rel).err();
   if (rel->rows.size() != 1 || !rel->rows[0][0])
-    return error{sqlstate::undefined_object, "table \"" + t.first + "." +
-                                                 t.second +
-                                                 "\" not found on publisher"};
-  const std::string oid = *rel->rows[0][0];
+    return error{sqlstate::undefined_object,
+                 "table \"" + display + "\" not found on publisher"};
+  source_table out;
+  out.oid = *rel->rows[0][0];
+  if (rel->rows[0].size() >= 3 && rel->rows[0][2] && !rel->rows[0][2]->empty())
+    out.relkind = (*rel->rows[0][2])[0];
+  const std::string pubs = publication_list(publications);
+
+  auto lists = src.exec(
+      "SELECT DISTINCT (CASE WHEN (array_length(gpt.attrs, 1) = c.relnatts) "
+      "THEN NULL ELSE gpt.attrs END) FROM pg_publication p, LATERAL "
+      "pg_get_publication_tables(p.pubname) gpt, pg_class c WHERE gpt.relid "
+      "= " +
+      out.oid + " AND c.oid = gpt.relid AND p.pubname IN ( " + pubs + " )");
+  if (!lists)
+    return std::move(lists).err();
+  if (lists->rows.size() > 1)
+    return error{sqlstate::feature_not_supported,
+                 "cannot use different column lists for table \"" + display +
+                     "\" in different publications"};
+  std::vector<std::string> listed; // attnums of the column list, if any
+  if (lists->rows.size() == 1 && !lists->rows[0].empty() && lists->rows[0][0])
+    listed = split_words(*lists->rows[0][0]);
+
   auto cols = src.exec(
       "SELECT a.attnum, a.attname, a.atttypid, a.attnum = ANY(i.indkey) FROM "
       "pg_catalog.pg_attribute a LEFT JOIN pg_catalog.pg_index i ON "
       "(i.indexrelid = pg_get_replica_identity_index(" +
-      oid +
+      out.oid +
       ")) WHERE a.attnum > 0::pg_catalog.int2 AND NOT a.attisdropped AND "
       "a.attgenerated = '' AND a.attrelid = " +
-      oid + " ORDER BY a.attnum");
+      out.oid + " ORDER BY a.attnum");
   if (!cols)
     return std::move(cols).err();
-  std::vector<std::string> out;
   for (const auto& row : cols->rows)
-    if (row.size() >= 2 && row[1])
-      out.push_back(*row[1]);
+    if (row.size() >= 2 && row[0] && row[1] &&
+        (listed.empty() ||
+         std::find(listed.begin(), listed.end(), *row[0]) != listed.end()))
+      out.columns.push_back(*row[1]);
+
+  auto filters = src.exec(
+      "SELECT DISTINCT pg_get_expr(gpt.qual, gpt.relid) FROM pg_publication "
+      "p, LATERAL pg_get_publication_tables(p.pubname) gpt WHERE gpt.relid = " +
+      out.oid + " AND p.pubname IN ( " + pubs + " )");
+  if (!filters)
+    return std::move(filters).err();
+  for (const auto& row : filters->rows) {
+    if (row.empty() || !row[0]) { // published unfiltered somewhere
+      out.filters.clear();
+      break;
+    }
+    out.filters.push_back(*row[0]);
+  }
   return out;
+}
+
+// The source side of the copy: PostgreSQL 15's two forms.
+std::string copy_out_statement(const table_name& t, const source_table& src,
+                               const std::string& column_list) {
+  if (src.relkind == 'r' && src.filters.empty())
+    return "COPY " + quoted(t) + " (" + column_list + ") TO STDOUT";
+  std::string sql = "COPY (SELECT " + column_list + " FROM " +
+                    (src.relkind == 'r' ? "ONLY " : "") + quoted(t);
+  for (size_t i = 0; i < src.filters.size(); ++i)
+    sql += (i == 0 ? " WHERE (" : " OR (") + src.filters[i] + ")";
+  return sql + ") TO STDOUT";
 }
 
 struct copy_worker_env {
@@ -70,11 +152,11 @@ struct copy_worker_env {
 // Copies one table from `src` (in the snapshot) to a target transaction.
 status copy_table(copy_worker_env& env, pq_session& src, pq_session& tgt,
                   const table_name& t) {
-  auto cols = source_columns(src, t);
-  if (!cols)
-    return std::move(cols).err();
+  auto described = describe_source_table(src, t, env.plan.publications);
+  if (!described)
+    return std::move(described).err();
   std::string list;
-  for (const auto& c : *cols)
+  for (const auto& c : described->columns)
     list += (list.empty() ? "" : ", ") + pq_quote_identifier(c);
   {
     std::lock_guard g(env.lock);
@@ -98,8 +180,7 @@ status copy_table(copy_worker_env& env, pq_session& src, pq_session& tgt,
     return start_error;
   bool put_failed = false;
   auto copied = src.copy_out(
-      "COPY " + quoted(t) + " (" + list + ") TO STDOUT",
-      [](const pq_copy_format&) {},
+      copy_out_statement(t, *described, list), [](const pq_copy_format&) {},
       [&](std::string_view row) {
         if (env.abort.load() || (env.plan.stop && env.plan.stop->load()))
           return false;
@@ -194,12 +275,9 @@ expected<pq_result> create_slot(pq_session& repl, const std::string& slot,
 } // namespace
 
 std::string publication_tables_query(const std::vector<std::string>& pubs) {
-  std::string in;
-  for (const auto& p : pubs)
-    in += (in.empty() ? "" : ", ") + pq_quote_literal(p);
   return "SELECT DISTINCT t.schemaname, t.tablename FROM "
          "pg_catalog.pg_publication_tables t WHERE t.pubname IN (" +
-         in + ")";
+         publication_list(pubs) + ")";
 }
 
 expected<lsn> run_initial_copy(const copy_plan& plan, const copy_hooks& hooks) {
