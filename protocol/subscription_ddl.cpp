@@ -182,6 +182,45 @@ class parser {
   size_t at_ = 0;
 };
 
+// pub [, ...], each named once (PostgreSQL: check_duplicates_in_publist).
+expected<std::vector<std::string>> publication_list(parser& p) {
+  std::vector<std::string> out;
+  while (true) {
+    auto pub = p.name();
+    if (!pub)
+      return std::move(pub).err();
+    if (std::find(out.begin(), out.end(), *pub) != out.end())
+      return error{sqlstate::duplicate_object,
+                   "publication name \"" + *pub + "\" used more than once"};
+    out.push_back(*pub);
+    if (!p.at_punct(','))
+      return out;
+    (void)p.punct(',');
+  }
+}
+
+// [WITH (option [= value] [, ...])]
+expected<std::vector<option>> with_options(parser& p) {
+  if (!p.at_word("with"))
+    return std::vector<option>();
+  (void)p.word("with");
+  return p.options();
+}
+
+// pub [, ...] [WITH (...)]
+status publications_with_options(parser& p, std::vector<std::string>& pubs,
+                                 std::vector<option>& opts) {
+  auto listed = publication_list(p);
+  if (!listed)
+    return std::move(listed).err();
+  pubs = std::move(*listed);
+  auto given = with_options(p);
+  if (!given)
+    return std::move(given).err();
+  opts = std::move(*given);
+  return ok();
+}
+
 expected<statement> parse_create(parser& p) {
   create_subscription c;
   auto n = p.name();
@@ -196,22 +235,8 @@ expected<statement> parse_create(parser& p) {
   c.conninfo = *conninfo;
   if (auto st = p.word("publication"); !st)
     return std::move(st).err();
-  while (true) {
-    auto pub = p.name();
-    if (!pub)
-      return std::move(pub).err();
-    c.publications.push_back(*pub);
-    if (!p.at_punct(','))
-      break;
-    (void)p.punct(',');
-  }
-  if (p.at_word("with")) {
-    (void)p.word("with");
-    auto opts = p.options();
-    if (!opts)
-      return std::move(opts).err();
-    c.options = std::move(*opts);
-  }
+  if (auto st = publications_with_options(p, c.publications, c.options); !st)
+    return std::move(st).err();
   if (auto st = p.end(); !st)
     return std::move(st).err();
   return statement{std::move(c)};
@@ -239,28 +264,38 @@ expected<statement> parse_alter(parser& p) {
     if (auto st = p.word("publication"); !st)
       return std::move(st).err();
     a.what = action::refresh;
-    if (p.at_word("with")) {
-      (void)p.word("with");
+    auto opts = with_options(p);
+    if (!opts)
+      return std::move(opts).err();
+    a.options = std::move(*opts);
+  } else if (p.at_word("set") || p.at_word("add") || p.at_word("drop")) {
+    const std::string verb = p.peek().text;
+    (void)p.name();
+    if (p.at_word("publication")) {
+      (void)p.word("publication");
+      a.what = verb == "set"   ? action::set_publication
+               : verb == "add" ? action::add_publication
+                               : action::drop_publication;
+      if (auto st = publications_with_options(p, a.publications, a.options);
+          !st)
+        return std::move(st).err();
+    } else if (verb == "set") {
+      a.what = action::set;
       auto opts = p.options();
       if (!opts)
         return std::move(opts).err();
       a.options = std::move(*opts);
+    } else {
+      return p.unexpected();
     }
-  } else if (p.at_word("set") || p.at_word("skip")) {
-    a.what = p.at_word("set") ? action::set : action::skip;
+  } else if (p.at_word("skip")) {
+    a.what = action::skip;
     (void)p.name();
-    if (a.what == action::set && p.at_word("publication"))
-      return error{sqlstate::feature_not_supported,
-                   "ALTER SUBSCRIPTION ... SET PUBLICATION is not supported "
-                   "by walmux"}
-          .with_hint("Drop the subscription and create it with the new "
-                     "publication list.");
     auto opts = p.options();
     if (!opts)
       return std::move(opts).err();
     a.options = std::move(*opts);
-  } else if (p.at_word("add") || p.at_word("drop") || p.at_word("owner") ||
-             p.at_word("rename")) {
+  } else if (p.at_word("owner") || p.at_word("rename")) {
     return error{sqlstate::feature_not_supported,
                  "ALTER SUBSCRIPTION ... " + p.peek().text +
                      " is not supported by walmux"};
@@ -326,6 +361,35 @@ expected<std::optional<statement>> parse(std::string_view sql) {
   return std::optional<statement>(std::move(*s));
 }
 
+expected<std::vector<std::string>>
+merge_publications(const std::vector<std::string>& current,
+                   const alter_subscription& a) {
+  using action = alter_subscription::action;
+  if (a.what == action::set_publication)
+    return a.publications;
+  std::vector<std::string> out = current;
+  for (const auto& name : a.publications) {
+    auto at = std::find(out.begin(), out.end(), name);
+    if (a.what == action::add_publication) {
+      if (at != out.end())
+        return error{sqlstate::duplicate_object,
+                     "publication \"" + name +
+                         "\" is already in subscription \"" + a.name + "\""};
+      out.push_back(name);
+    } else {
+      if (at == out.end())
+        return error{"42P17", "publication \"" + name +
+                                  "\" is not in subscription \"" + a.name +
+                                  "\""};
+      out.erase(at);
+    }
+  }
+  if (out.empty())
+    return error{"42P17",
+                 "cannot drop all the publications from a subscription"};
+  return out;
+}
+
 expected<subscription_options>
 interpret_options(const std::vector<option>& given, option_context context,
                   subscription_options base,
@@ -342,10 +406,13 @@ interpret_options(const std::vector<option>& given, option_context context,
       "streaming", "synchronous_commit", "disable_on_error",
       "origin"};
   static const std::vector<std::string> refresh_names = {"copy_data"};
-  const auto& allowed = context == option_context::create    ? create_names
-                        : context == option_context::set     ? set_names
-                        : context == option_context::refresh ? refresh_names
-                                                             : refresh_names;
+  static const std::vector<std::string> publication_names = {"refresh",
+                                                             "copy_data"};
+  const auto& allowed = context == option_context::create ? create_names
+                        : context == option_context::set  ? set_names
+                        : context == option_context::publication
+                            ? publication_names
+                            : refresh_names;
   std::vector<std::string> seen;
   for (const auto& o : given) {
     if (std::find(allowed.begin(), allowed.end(), o.name) == allowed.end())
@@ -374,6 +441,8 @@ interpret_options(const std::vector<option>& given, option_context context,
       st = boolean(base.create_slot);
     } else if (o.name == "copy_data") {
       st = boolean(base.copy_data);
+    } else if (o.name == "refresh") {
+      st = boolean(base.refresh);
     } else if (o.name == "binary") {
       st = boolean(base.binary);
     } else if (o.name == "two_phase") {

@@ -7,6 +7,7 @@
 //       [WITH (option [= value] [, ...])]
 //   ALTER SUBSCRIPTION name ENABLE | DISABLE | CONNECTION 'conninfo'
 //       | REFRESH PUBLICATION [WITH (...)] | SET (...) | SKIP (lsn = ...)
+//       | SET | ADD | DROP PUBLICATION p [, ...] [WITH (...)]
 //   DROP SUBSCRIPTION [IF EXISTS] name
 //
 // Lexical rules are SQL's: key words in any case, identifiers down-cased
@@ -47,11 +48,22 @@ struct create_subscription {
 };
 
 struct alter_subscription {
-  enum class action { enable, disable, connection, refresh, set, skip };
+  enum class action {
+    enable,
+    disable,
+    connection,
+    refresh,
+    set,
+    skip,
+    set_publication,
+    add_publication,
+    drop_publication
+  };
   std::string name;
   action what = action::enable;
-  std::string conninfo;        // connection
-  std::vector<option> options; // refresh, set, skip
+  std::string conninfo;                  // connection
+  std::vector<std::string> publications; // set/add/drop_publication
+  std::vector<option> options;           // all but enable, disable, connection
 };
 
 struct drop_subscription {
@@ -81,10 +93,20 @@ struct subscription_options {
   bool two_phase = false;
   bool disable_on_error = false;
   std::string origin = "any"; // any | none
+  // Not a setting: whether SET/ADD/DROP PUBLICATION refreshes the tables.
+  bool refresh = true;
 };
 
-// Which statement the options belong to: each allows its own set.
-enum class option_context { create, set, refresh, skip };
+// Which statement the options belong to: each allows its own set
+// (publication: SET/ADD/DROP PUBLICATION, which take refresh and copy_data).
+enum class option_context { create, set, refresh, skip, publication };
+
+// The publications of SET/ADD/DROP PUBLICATION merged into `current`, with
+// PostgreSQL's errors: a name already there (ADD) or not there (DROP), or
+// every publication dropped.
+expected<std::vector<std::string>>
+merge_publications(const std::vector<std::string>& current,
+                   const alter_subscription& a);
 
 // Applies `given` over `base` (for CREATE: the defaults), checking names,
 // duplicates and values. `present` receives the names given.

@@ -281,7 +281,7 @@ expected<std::string> subscription_manager::execute(const subddl::statement& s,
   if (auto* c = std::get_if<subddl::create_subscription>(&s))
     return create(*c, in_block);
   if (auto* a = std::get_if<subddl::alter_subscription>(&s))
-    return alter(*a);
+    return alter(*a, in_block);
   return drop(std::get<subddl::drop_subscription>(s), in_block);
 }
 
@@ -384,7 +384,8 @@ subscription_manager::create(const subddl::create_subscription& c,
 }
 
 expected<std::string>
-subscription_manager::alter(const subddl::alter_subscription& a) {
+subscription_manager::alter(const subddl::alter_subscription& a,
+                            bool in_block) {
   using action = subddl::alter_subscription::action;
   std::unique_lock held(lock_);
   auto it = subs_.find(a.name);
@@ -430,50 +431,60 @@ subscription_manager::alter(const subddl::alter_subscription& a) {
     restart = true; // a worker retrying the transaction picks it up
     break;
   }
-  case action::refresh: {
-    if (!r.enabled)
-      return error{"55000", "ALTER SUBSCRIPTION ... REFRESH is not allowed for "
-                            "disabled subscriptions"};
-    subddl::subscription_options refresh_base = opts;
-    refresh_base.copy_data = true; // REFRESH's own default
-    auto refresh = subddl::interpret_options(
-        a.options, subddl::option_context::refresh, refresh_base);
-    if (!refresh)
-      return std::move(refresh).err();
-    held.unlock();
-    // The tables now published; new ones stream from now on.
-    auto repl = pq_session::connect(r.conninfo, {{"replication", "database"}},
-                                    "publisher");
-    if (!repl)
-      return std::move(repl).err();
-    auto listed = (*repl)->exec(publication_tables_query(r.publications));
-    if (!listed)
-      return std::move(listed).err();
-    std::vector<storage::subscription_table> now;
-    bool added = false;
-    for (const auto& row : listed->rows) {
-      if (!row[0] || !row[1])
-        continue;
-      // New tables are copied by the worker ('i') or stream from now on.
-      storage::subscription_table t{
-          *row[0], *row[1], refresh->copy_data ? 'i' : 'r', {}, 0};
-      bool known = false;
-      for (const auto& old : r.tables)
-        if (old.schema == t.schema && old.name == t.name) {
-          t = old;
-          known = true;
-        }
-      added = added || !known;
-      now.push_back(std::move(t));
+  case action::refresh:
+  case action::set_publication:
+  case action::add_publication:
+  case action::drop_publication: {
+    // REFRESH's copy_data defaults to true; SET/ADD/DROP PUBLICATION also
+    // take refresh (default true).
+    subddl::subscription_options given = opts;
+    given.copy_data = true;
+    given.refresh = true;
+    auto o = subddl::interpret_options(
+        a.options,
+        a.what == action::refresh ? subddl::option_context::refresh
+                                  : subddl::option_context::publication,
+        given);
+    if (!o)
+      return std::move(o).err();
+    if (a.what != action::refresh) {
+      auto merged = subddl::merge_publications(r.publications, a);
+      if (!merged)
+        return std::move(merged).err();
+      r.publications = std::move(*merged);
+      restart = true; // the worker streams the new publications
     }
+    if (a.what != action::refresh && !o->refresh)
+      break;
+    const char* what = a.what == action::refresh
+                           ? "ALTER SUBSCRIPTION ... REFRESH"
+                           : "ALTER SUBSCRIPTION with refresh";
+    if (!r.enabled) {
+      error e{"55000",
+              std::string(what) + " is not allowed for disabled subscriptions"};
+      if (a.what == action::refresh)
+        return e;
+      return std::move(e).with_hint("Use ALTER SUBSCRIPTION ... SET "
+                                    "PUBLICATION ... WITH (refresh = false).");
+    }
+    if (in_block)
+      return error{"25001", std::string(what) +
+                                " cannot run inside a transaction block"};
+    held.unlock();
+    auto now = refreshed_tables(r, o->copy_data);
+    if (!now)
+      return std::move(now).err();
     held.lock();
     it = subs_.find(a.name);
     if (it == subs_.end())
       return error{sqlstate::undefined_object,
                    "subscription \"" + a.name + "\" does not exist"};
+    const auto publications = r.publications;
     r = it->second.record;
-    r.tables = std::move(now);
-    restart = added; // the worker copies the new tables first
+    r.publications = publications;
+    // The worker copies added tables first.
+    restart = restart || now->second;
+    r.tables = std::move(now->first);
     break;
   }
   }
@@ -484,6 +495,38 @@ subscription_manager::alter(const subddl::alter_subscription& a) {
     stop_worker(held, a.name);
   reconcile_locked();
   return std::string("ALTER SUBSCRIPTION");
+}
+
+expected<std::pair<std::vector<storage::subscription_table>, bool>>
+subscription_manager::refreshed_tables(const storage::subscription_record& r,
+                                       bool copy_data) {
+  // The tables now published: known ones keep their state, new ones are
+  // copied by the worker ('i') or stream from now on ('r'), and tables no
+  // longer published leave the subscription.
+  auto repl = pq_session::connect(r.conninfo, {{"replication", "database"}},
+                                  "publisher");
+  if (!repl)
+    return std::move(repl).err();
+  auto listed = (*repl)->exec(publication_tables_query(r.publications));
+  if (!listed)
+    return std::move(listed).err();
+  std::vector<storage::subscription_table> now;
+  bool added = false;
+  for (const auto& row : listed->rows) {
+    if (!row[0] || !row[1])
+      continue;
+    storage::subscription_table t{
+        *row[0], *row[1], copy_data ? 'i' : 'r', {}, 0};
+    bool known = false;
+    for (const auto& old : r.tables)
+      if (old.schema == t.schema && old.name == t.name) {
+        t = old;
+        known = true;
+      }
+    added = added || !known;
+    now.push_back(std::move(t));
+  }
+  return std::pair{std::move(now), added};
 }
 
 expected<std::string>

@@ -113,7 +113,12 @@ class subscription_manager {
   void stop_worker(std::unique_lock<std::mutex>& held, const std::string& name);
   expected<std::string> create(const subddl::create_subscription& c,
                                bool in_block);
-  expected<std::string> alter(const subddl::alter_subscription& a);
+  expected<std::string> alter(const subddl::alter_subscription& a,
+                              bool in_block);
+  // The tables `r`'s publications publish now, keeping the states of known
+  // ones; true if any is new. Connects to the publisher: call unlocked.
+  static expected<std::pair<std::vector<storage::subscription_table>, bool>>
+  refreshed_tables(const storage::subscription_record& r, bool copy_data);
   expected<std::string> drop(const subddl::drop_subscription& d, bool in_block);
 
   storage::catalog& catalog_;

@@ -513,6 +513,93 @@ TEST_F(apply_role, row_filters_and_column_lists_in_the_copy_and_the_stream) {
   EXPECT_EQ(one_value(*target_, "SELECT count(*) FROM items"), "0");
 }
 
+TEST_F(apply_role, set_add_and_drop_publication) {
+  ASSERT_TRUE(upstream_->query(std::string(tables_sql) + rows_sql +
+                               "CREATE PUBLICATION pa FOR TABLE accounts;"
+                               "CREATE PUBLICATION pn FOR TABLE notes;"
+                               "CREATE PUBLICATION pe FOR TABLE events;"));
+  start_apply_node();
+  auto made = walmux_sql(
+      "CREATE SUBSCRIPTION s8 CONNECTION '" + upstream_->conninfo() +
+      "' PUBLICATION pa WITH (target = '" + target_->conninfo() + "')");
+  ASSERT_TRUE(made) << made.err().message;
+  EXPECT_TRUE(wait_until([&] { return ready("s8", 1); }, 60s)) << node_->log();
+  // The SQLSTATE and the message without libpq's "ERROR:  " and newline.
+  auto code = [&](const std::string& sql) {
+    auto r = walmux_sql(sql);
+    if (r)
+      return std::string("ok");
+    std::string m = r.err().message;
+    if (m.rfind("ERROR:  ", 0) == 0)
+      m = m.substr(8);
+    while (!m.empty() && m.back() == '\n')
+      m.pop_back();
+    return r.err().code + " " + m;
+  };
+  // A copied table becomes ready once the applied progress passes its
+  // copy's point: upstream writes while waiting move it.
+  auto ready_with_writes = [&](int tables) {
+    return wait_until(
+        [&] {
+          (void)upstream_->query(
+              "UPDATE accounts SET balance = balance + 1 WHERE id = 1");
+          return ready("s8", tables);
+        },
+        60s);
+  };
+  // ADD PUBLICATION refreshes: notes is copied, then streams.
+  EXPECT_EQ(code("ALTER SUBSCRIPTION s8 ADD PUBLICATION pn"), "ok");
+  EXPECT_TRUE(ready_with_writes(2)) << node_->log();
+  EXPECT_EQ(code("ALTER SUBSCRIPTION s8 ADD PUBLICATION pn"),
+            "42710 publication \"pn\" is already in subscription \"s8\"");
+  EXPECT_EQ(code("ALTER SUBSCRIPTION s8 DROP PUBLICATION px"),
+            "42P17 publication \"px\" is not in subscription \"s8\"");
+  EXPECT_EQ(code("ALTER SUBSCRIPTION s8 DROP PUBLICATION pa, pn"),
+            "42P17 cannot drop all the publications from a subscription");
+  EXPECT_EQ(code("BEGIN; ALTER SUBSCRIPTION s8 DROP PUBLICATION pn; COMMIT")
+                .substr(0, 5),
+            "25001");
+  // SET without refresh: the stream follows the new list at once, the
+  // tables only at the next REFRESH, which drops notes and copies events.
+  EXPECT_EQ(code("ALTER SUBSCRIPTION s8 SET PUBLICATION pa, pe WITH (refresh "
+                 "= false)"),
+            "ok");
+  EXPECT_EQ(walmux_value("SELECT subpublications FROM pg_subscription WHERE "
+                         "subname = 's8'"),
+            "{pa,pe}");
+  EXPECT_EQ(code("ALTER SUBSCRIPTION s8 REFRESH PUBLICATION"), "ok");
+  EXPECT_TRUE(ready_with_writes(2)) << node_->log();
+  for (const auto& [table, count] :
+       {std::pair{"accounts", "1"}, {"notes", "0"}, {"events", "1"}})
+    EXPECT_EQ(walmux_value("SELECT count(*) FROM pg_subscription_rel WHERE "
+                           "srrelname = 'public." +
+                           std::string(table) + "'"),
+              count)
+        << table;
+  ASSERT_TRUE(upstream_->query(
+      "UPDATE accounts SET balance = balance + 7 WHERE id <= 100;"
+      "INSERT INTO events VALUES (1, 'late', 5);"
+      "INSERT INTO notes (account, body) VALUES (1, 'not applied');"));
+  for (const auto& [table, key] :
+       {std::pair{"accounts", "id"}, {"events", "account, t.kind, t.amount"}}) {
+    const std::string want = table_digest(*upstream_, table, key);
+    EXPECT_TRUE(wait_until(
+        [&] { return table_digest(*target_, table, key) == want; }, 60s))
+        << table << "\n"
+        << node_->log();
+  }
+  EXPECT_EQ(one_value(*target_, "SELECT count(*) FROM notes"), "30000");
+  // DISABLEd: refreshing is refused, changing the list is not.
+  EXPECT_EQ(code("ALTER SUBSCRIPTION s8 DISABLE"), "ok");
+  EXPECT_EQ(code("ALTER SUBSCRIPTION s8 ADD PUBLICATION pn"),
+            "55000 ALTER SUBSCRIPTION with refresh is not allowed for "
+            "disabled subscriptions\nHINT:  Use ALTER SUBSCRIPTION ... SET "
+            "PUBLICATION ... WITH (refresh = false).");
+  EXPECT_EQ(
+      code("ALTER SUBSCRIPTION s8 ADD PUBLICATION pn WITH (refresh = false)"),
+      "ok");
+}
+
 TEST_F(apply_role, refresh_publication_copies_added_tables) {
   ASSERT_TRUE(
       upstream_->query(std::string(tables_sql) + rows_sql +

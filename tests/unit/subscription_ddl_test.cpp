@@ -82,8 +82,54 @@ TEST(subscription_ddl, malformed_statements_are_syntax_errors) {
             "42601 unterminated quoted string");
   EXPECT_EQ(error_of("ALTER SUBSCRIPTION s FLY"),
             "42601 syntax error at or near \"fly\"");
-  EXPECT_EQ(error_of("ALTER SUBSCRIPTION s SET PUBLICATION p").substr(0, 5),
-            "0A000");
+  EXPECT_EQ(error_of("ALTER SUBSCRIPTION s ADD p"),
+            "42601 syntax error at or near \"p\"");
+  EXPECT_EQ(error_of("CREATE SUBSCRIPTION s CONNECTION '' PUBLICATION a, b, a"),
+            "42710 publication name \"a\" used more than once");
+}
+
+TEST(subscription_ddl, set_add_and_drop_publication) {
+  using action = alter_subscription::action;
+  auto set = std::get<alter_subscription>(parsed(
+      "ALTER SUBSCRIPTION s SET PUBLICATION p1, p2 WITH (refresh = false)"));
+  EXPECT_EQ(set.what, action::set_publication);
+  EXPECT_EQ(set.publications, (std::vector<std::string>{"p1", "p2"}));
+  ASSERT_EQ(set.options.size(), 1u);
+  auto o = interpret_options(set.options, option_context::publication, {});
+  ASSERT_TRUE(o);
+  EXPECT_FALSE(o->refresh);
+  EXPECT_EQ(
+      interpret_options({{"binary", "true"}}, option_context::publication, {})
+          .err()
+          .message,
+      "unrecognized subscription parameter: \"binary\"");
+
+  auto add = std::get<alter_subscription>(
+      parsed("ALTER SUBSCRIPTION s ADD PUBLICATION p3"));
+  EXPECT_EQ(add.what, action::add_publication);
+  const std::vector<std::string> now = {"p1", "p2"};
+  EXPECT_EQ(*merge_publications(now, add),
+            (std::vector<std::string>{"p1", "p2", "p3"}));
+  EXPECT_EQ(*merge_publications(now, set), set.publications);
+  auto again = std::get<alter_subscription>(
+      parsed("ALTER SUBSCRIPTION s ADD PUBLICATION p2"));
+  EXPECT_EQ(merge_publications(now, again).err().message,
+            "publication \"p2\" is already in subscription \"s\"");
+  EXPECT_EQ(merge_publications(now, again).err().code, "42710");
+
+  auto drop = std::get<alter_subscription>(
+      parsed("ALTER SUBSCRIPTION s DROP PUBLICATION p1 WITH (copy_data)"));
+  EXPECT_EQ(drop.what, action::drop_publication);
+  EXPECT_EQ(*merge_publications(now, drop), (std::vector<std::string>{"p2"}));
+  auto missing = std::get<alter_subscription>(
+      parsed("ALTER SUBSCRIPTION s DROP PUBLICATION p9"));
+  EXPECT_EQ(merge_publications(now, missing).err().code, "42P17");
+  EXPECT_EQ(merge_publications(now, missing).err().message,
+            "publication \"p9\" is not in subscription \"s\"");
+  auto all = std::get<alter_subscription>(
+      parsed("ALTER SUBSCRIPTION s DROP PUBLICATION p1, p2"));
+  EXPECT_EQ(merge_publications(now, all).err().message,
+            "cannot drop all the publications from a subscription");
 }
 
 TEST(subscription_ddl, options_are_checked_as_postgresql_checks_them) {
