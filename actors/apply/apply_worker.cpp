@@ -39,6 +39,9 @@ constexpr auto flush_check_interval = 200ms;
 constexpr auto drain_interval = 100ms;
 // Bytes one step takes from the source before it looks at time and stop.
 constexpr size_t max_bytes_per_step = 16 << 20;
+// A step under a stream that never pauses ends after this long, so that
+// status replies, the views and the flush check keep their pace.
+constexpr auto max_step_time = 1s;
 
 const char* message_type_name(char kind) {
   switch (kind) {
@@ -89,8 +92,24 @@ class apply_session {
   // Copies the tables REFRESH PUBLICATION added ('i', or 'd' when a copy
   // was interrupted) in the snapshot of a temporary slot at point P; they
   // become 's' at P: their changes apply from transactions committing at or
-  // after P, and they are 'r' once the progress passes P.
+  // after P, and they are 'r' once the target has flushed progress at or
+  // past P (promote_synced).
   status sync_phase(const subscription_view& v);
+  // Marks 's' tables whose point is at or before `flushed` 'r'. Only
+  // progress the target has flushed counts: were the state ahead of the
+  // target's progress after a target crash, transactions before P would
+  // apply again on top of the copy.
+  status promote_synced(lsn flushed);
+  // Reads the target's flush position again (at most every
+  // flush_check_interval, between groups) and promotes what it allows;
+  // after every group and every step, so that a busy stream does not hold
+  // it back.
+  status check_flushed();
+  // On a quiet publisher, moves the target's progress to what the stream
+  // has passed (idle_end_) when a copied table waits for it, as
+  // PostgreSQL's apply worker promotes tables on the last received
+  // position.
+  status advance_idle_progress();
   void load_table_states(const storage::subscription_record& r);
   // Whether a change of the relation applies in the current transaction
   // (PostgreSQL's should_apply_changes_for_rel).
@@ -509,27 +528,8 @@ status apply_session::close_group() {
     a.confl_update_missing = conflicts.update_missing;
     a.confl_delete_missing = conflicts.delete_missing;
   });
-  if (any_synced_) {
-    // Tables copied at a point the progress has passed are ready.
-    bool promoted = false;
-    for (auto& [table, state] : table_states_)
-      if (state.first == 's' && progress >= state.second) {
-        state.first = 'r';
-        promoted = true;
-      }
-    if (promoted) {
-      any_synced_ = false;
-      for (const auto& [table, state] : table_states_)
-        any_synced_ = any_synced_ || state.first == 's';
-      auto st = manager_.update(name_, [&](storage::subscription_record& r) {
-        for (auto& t : r.tables)
-          if (t.state == 's' && progress >= t.state_lsn)
-            t.state = 'r';
-      });
-      if (!st)
-        return st;
-    }
-  }
+  if (auto st = check_flushed(); !st)
+    return st;
   if (skip_lsn_.valid() && progress > skip_lsn_) {
     // The skipped transaction is behind the committed progress now.
     const lsn cleared = skip_lsn_;
@@ -540,6 +540,51 @@ status apply_session::close_group() {
     });
   }
   return ok();
+}
+
+status apply_session::check_flushed() {
+  if (!target_->group_open() && target_->confirmed() != target_->progress() &&
+      steady::now() - last_flush_check_ >= flush_check_interval) {
+    last_flush_check_ = steady::now();
+    if (auto st = target_->refresh_confirmed(); !st)
+      return st;
+  }
+  if (any_synced_)
+    return promote_synced(target_->confirmed());
+  return ok();
+}
+
+status apply_session::promote_synced(lsn flushed) {
+  bool promoted = false;
+  for (auto& [table, state] : table_states_)
+    if (state.first == 's' && flushed >= state.second) {
+      state.first = 'r';
+      promoted = true;
+    }
+  if (!promoted)
+    return ok();
+  any_synced_ = false;
+  for (const auto& [table, state] : table_states_)
+    any_synced_ = any_synced_ || state.first == 's';
+  return manager_.update(name_, [&](storage::subscription_record& r) {
+    for (auto& t : r.tables)
+      if (t.state == 's' && flushed >= t.state_lsn)
+        t.state = 'r';
+  });
+}
+
+status apply_session::advance_idle_progress() {
+  if (!any_synced_ || in_txn_ || target_->group_open() ||
+      idle_end_ <= target_->progress())
+    return ok();
+  bool waiting = false;
+  for (const auto& [table, state] : table_states_)
+    waiting = waiting || (state.first == 's' && idle_end_ >= state.second);
+  if (!waiting)
+    return ok();
+  // Every transaction committing before idle_end_ has been received and
+  // applied or had nothing for this subscription.
+  return target_->set_progress(idle_end_, pg_micros_now());
 }
 
 status apply_session::send_status(bool force) {
@@ -589,19 +634,19 @@ expected<bool> apply_session::step(std::chrono::milliseconds timeout) {
         return ok();
       },
       "the publisher ended the stream",
-      [this] { return control_->stop.load(); });
+      [this, began = steady::now()] {
+        return control_->stop.load() || steady::now() - began >= max_step_time;
+      });
   if (!taken)
     return std::move(taken).err();
   // Nothing more to read now: a finished group commits.
   if (!in_txn_ && target_->group_open())
     if (auto st = close_group(); !st)
       return std::move(st).err();
-  if (!target_->group_open() && target_->confirmed() != target_->progress() &&
-      steady::now() - last_flush_check_ >= flush_check_interval) {
-    last_flush_check_ = steady::now();
-    if (auto st = target_->refresh_confirmed(); !st)
-      return std::move(st).err();
-  }
+  if (auto st = advance_idle_progress(); !st)
+    return std::move(st).err();
+  if (auto st = check_flushed(); !st)
+    return std::move(st).err();
   if (receipt != 0 || latest_end.valid())
     manager_.activity(name_, [&](subscription_activity& a) {
       a.received_lsn = received_;
