@@ -2,6 +2,7 @@
 #include "storage/wal_store.hpp"
 
 #include "storage/record.hpp"
+#include "storage/wal_scan.hpp"
 
 #include <algorithm>
 #include <cinttypes>
@@ -14,18 +15,7 @@ namespace {
 constexpr const char* start_file = "START";
 constexpr uint16_t start_version = 1;
 
-error corrupt_at(const std::string& segment_file, uint64_t offset,
-                 const std::string& why) {
-  return error{sqlstate::data_corrupted, "invalid record in WAL segment \"" +
-                                             segment_file + "\" at offset " +
-                                             std::to_string(offset)}
-      .with_detail(why);
-}
-
 constexpr std::string_view index_suffix = ".index";
-
-// "<segment>.index" or its temporary "<segment>.index.tmp".
-bool parse_index_name(const std::string& name, uint64_t& number);
 
 bool parse_segment_name(const std::string& name, uint64_t& number) {
   if (name.size() != 16)
@@ -42,6 +32,7 @@ bool parse_segment_name(const std::string& name, uint64_t& number) {
   return true;
 }
 
+// "<segment>.index" or its temporary "<segment>.index.tmp".
 bool parse_index_name(const std::string& name, uint64_t& number) {
   if (name.size() < 16 + index_suffix.size())
     return false;
@@ -50,127 +41,6 @@ bool parse_index_name(const std::string& name, uint64_t& number) {
     return false;
   return parse_segment_name(name.substr(0, 16), number);
 }
-
-// Reads raw records from a byte source into a scan_window, with
-// read-ahead. On a bad record it reports where and how far the record
-// claimed to reach, which recovery needs to tell a torn tail from damage.
-struct raw_scanner {
-  const byte_source& source;
-  scan_window& window;
-  uint64_t position;
-  size_t read_ahead_bytes;
-  // Bytes from it on stay in the window (the current transaction's views).
-  uint64_t anchor;
-
-  struct record {
-    uint64_t position = 0;
-    record_header header;
-    std::string_view payload;
-  };
-  struct failure {
-    uint64_t position = 0;
-    uint64_t claimed_end = 0;  // 0 if the header itself was unreadable
-    bool short_data = false;   // the data ended inside the record
-    const char* why = nullptr; // what is wrong with the record
-    std::string header_detail; // set only when a header is invalid
-  };
-  enum class step { record, end, bad };
-
-  // The next record into `r`; step::end at the clean end of the data,
-  // step::bad with `f` filled in. Views into the window stay valid until
-  // the next call.
-  expected<step> next(record& r, failure& f) {
-    // Fast path: the whole record is in the window and valid.
-    const uint64_t have_end = window.start + window.size;
-    if (position >= window.start && position + wal_header_size <= have_end) {
-      const char* p = window.at(position);
-      if (wal_decode_header(p, r.header) &&
-          r.header.length <= have_end - position - wal_header_size) {
-        r.payload = std::string_view(p + wal_header_size, r.header.length);
-        if (wal_crc_matches(r.header, r.payload)) {
-          r.position = position;
-          position += wal_header_size + r.header.length;
-          return step::record;
-        }
-      }
-    }
-    return next_with_refill(r, f);
-  }
-
- private:
-  // Makes [position, position + n) available; false if the data ends first.
-  expected<bool> fill(size_t n) {
-    const uint64_t have_end = window.start + window.size;
-    if (position >= window.start && position + n <= have_end)
-      return true;
-    const uint64_t from = std::min(anchor, position);
-    const uint64_t want_end =
-        position + std::max<uint64_t>(n, read_ahead_bytes);
-    const auto want = static_cast<size_t>(want_end - from);
-    // Keep what is buffered from `from` on and read only what follows: a
-    // long transaction is read once, not again at every refill.
-    const size_t keep = from >= window.start && from < have_end
-                            ? static_cast<size_t>(have_end - from)
-                            : 0;
-    char* kept = keep > 0 ? window.at(from) : nullptr;
-    if (want > window.capacity) {
-      auto bigger = std::make_unique_for_overwrite<char[]>(want);
-      if (keep > 0)
-        std::memcpy(bigger.get(), kept, keep);
-      window.data = std::move(bigger);
-      window.capacity = want;
-    } else if (keep > 0 && kept != window.data.get()) {
-      std::memmove(window.data.get(), kept, keep);
-    }
-    window.start = from;
-    window.size = keep;
-    auto got = source.read(from + keep, window.data.get() + keep, want - keep);
-    if (!got)
-      return std::move(got).err();
-    window.size = keep + *got;
-    return window.size >= static_cast<size_t>(position - from) + n;
-  }
-
-  expected<step> next_with_refill(record& r, failure& f) {
-    f.short_data = false;
-    f.claimed_end = 0;
-    f.position = position;
-    auto have = fill(wal_header_size);
-    if (!have)
-      return std::move(have).err();
-    if (!*have) {
-      if (window.start + window.size <= position)
-        return step::end;
-      f.short_data = true;
-      f.why = "The data ends inside a record header.";
-      return step::bad;
-    }
-    const char* head = window.at(position);
-    auto h = wal_parse_header(std::string_view(head, wal_header_size));
-    if (!h) {
-      f.header_detail = h.err().detail;
-      f.why = f.header_detail.c_str();
-      return step::bad;
-    }
-    f.claimed_end = position + wal_header_size + h->length;
-    auto whole = fill(wal_header_size + h->length);
-    if (!whole)
-      return std::move(whole).err();
-    if (!*whole) {
-      f.short_data = true;
-      f.why = "The data ends inside the record.";
-      return step::bad;
-    }
-    std::string_view payload(window.at(position) + wal_header_size, h->length);
-    if (!wal_crc_matches(*h, payload)) {
-      f.why = "The record's CRC-32C does not match its contents.";
-      return step::bad;
-    }
-    r = record{position, *h, payload};
-    position = f.claimed_end;
-    return step::record;
-  }
-};
 
 } // namespace
 
@@ -779,68 +649,6 @@ status wal_store::remove_before(uint64_t first_needed) {
                      [&](const auto& e) { return e.second < first_needed; }),
       index_.end());
   return ok();
-}
-
-wal_reader::wal_reader(const wal_store& store, uint64_t position,
-                       size_t read_ahead, const byte_source* source)
-    : store_(store)
-    , source_(source != nullptr ? *source : store)
-    , position_(position)
-    , read_ahead_(read_ahead) {}
-
-expected<bool> wal_reader::next_view(transaction_view& txn) {
-  raw_scanner scan{source_, window_, position_, read_ahead_, position_};
-  txn.messages.clear();
-  // Offsets first: a refill may move the window while the transaction is
-  // read; views are made once its commit record is in.
-  offsets_.clear();
-  raw_scanner::record r;
-  raw_scanner::failure f;
-  while (true) {
-    auto step = scan.next(r, f);
-    if (!step)
-      return std::move(step).err();
-    if (*step == raw_scanner::step::end)
-      return false; // durable end
-    if (*step == raw_scanner::step::bad) {
-      const uint64_t seg = store_.segment_size();
-      return corrupt_at(store_.segment_path(f.position / seg), f.position % seg,
-                        f.why);
-    }
-    if (r.header.type == record_type::message) {
-      offsets_.push_back(r.position + wal_header_size);
-      continue;
-    }
-    auto c = wal_decode_commit(r.payload);
-    if (!c)
-      return std::move(c).err();
-    for (uint64_t at : offsets_) {
-      // at: the payload of a message record; its length is in the header.
-      const char* p = window_.at(at);
-      const uint32_t length = get_u32(p - wal_header_size + 3);
-      txn.messages.push_back(
-          message_view{lsn(get_u64(p)), std::string_view(p + 8, length - 8)});
-    }
-    txn.commit = *c;
-    txn.end_position = scan.position;
-    position_ = scan.position;
-    return true;
-  }
-}
-
-expected<std::optional<stored_transaction>> wal_reader::next() {
-  auto more = next_view(view_);
-  if (!more)
-    return std::move(more).err();
-  if (!*more)
-    return std::optional<stored_transaction>();
-  stored_transaction t;
-  t.commit = view_.commit;
-  t.end_position = view_.end_position;
-  t.messages.reserve(view_.messages.size());
-  for (const auto& m : view_.messages)
-    t.messages.push_back({m.data_start, std::string(m.bytes)});
-  return std::optional<stored_transaction>(std::move(t));
 }
 
 } // namespace walmux::storage

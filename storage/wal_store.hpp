@@ -39,7 +39,8 @@
 // reaches it, with the same error (readers check every record's CRC).
 //
 // Reading (any thread, concurrently with the writer): read_at() serves the
-// block cache with pread; wal_reader walks transactions with read-ahead.
+// block cache with pread; wal_reader (wal_reader.hpp) walks transactions
+// with read-ahead.
 // Readers see data up to durable_position() only.
 #pragma once
 
@@ -200,59 +201,6 @@ class wal_store : public byte_source {
   // Shared: a read in progress keeps its file open while remove_before()
   // drops the segment.
   mutable std::map<uint64_t, std::shared_ptr<readable_file>> readers_;
-};
-
-// A stored transaction whose message bytes point into a reader's buffer,
-// valid until the reader's next call.
-struct message_view {
-  lsn data_start;
-  std::string_view bytes;
-};
-struct transaction_view {
-  commit_record commit;
-  std::vector<message_view> messages;
-  uint64_t end_position = 0;
-};
-
-// A reader's window on the store: bytes [start, start + size) in a buffer
-// that is reused, not zeroed, and grows only to what one transaction plus
-// the read-ahead needs.
-struct scan_window {
-  std::unique_ptr<char[]> data;
-  size_t capacity = 0;
-  size_t size = 0;
-  uint64_t start = 0;
-
-  // REQUIRES: start <= position <= start + size.
-  char* at(uint64_t position) const { return data.get() + (position - start); }
-};
-
-// Walks stored transactions from a position (a transaction start) up to the
-// store's durable position, reading ahead in large chunks. One thread.
-class wal_reader {
- public:
-  // Bytes come from `source` (default: the store); REQUIRES: both outlive
-  // the reader.
-  wal_reader(const wal_store& store, uint64_t position,
-             size_t read_ahead = 256 << 10,
-             const byte_source* source = nullptr);
-
-  // The next complete transaction, or nullopt at the durable end. Errors
-  // name the segment file and offset of a bad record.
-  expected<std::optional<stored_transaction>> next();
-  // The same without copying: false at the durable end; `txn` (its
-  // message vector reused) stays valid until the next call.
-  expected<bool> next_view(transaction_view& txn);
-  uint64_t position() const { return position_; }
-
- private:
-  const wal_store& store_;
-  const byte_source& source_;
-  uint64_t position_;
-  size_t read_ahead_;
-  scan_window window_;
-  std::vector<uint64_t> offsets_; // message payload positions, reused
-  transaction_view view_;         // backs next()
 };
 
 } // namespace walmux::storage

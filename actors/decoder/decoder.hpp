@@ -27,7 +27,7 @@
 #include "protocol/pgoutput.hpp"
 #include "protocol/repl_command.hpp"
 #include "protocol/wal2json.hpp"
-#include "storage/wal_store.hpp"
+#include "storage/wal_reader.hpp"
 
 #include <map>
 #include <memory>

@@ -4,6 +4,7 @@
 #include "common/log.hpp"
 #include "protocol/pgoutput.hpp"
 #include "storage/retention.hpp"
+#include "storage/wal_reader.hpp"
 
 #include <map>
 #include <mutex>

@@ -18,6 +18,7 @@
 #include "protocol/proxy_sql.hpp"
 #include "protocol/repl_command.hpp"
 #include "protocol/stream.hpp"
+#include "storage/wal_reader.hpp"
 
 #include <chrono>
 #include <memory>

@@ -9,7 +9,7 @@
 // one directory, so recovery runs on the result of earlier crashes.
 // WALMUX_CRASH_ITERATIONS sets the count (default 25; tools/stress-storage
 // runs more); the seed is printed so a failure can be replayed.
-#include "storage/wal_store.hpp"
+#include "storage/wal_reader.hpp"
 #include "tests/support/process.hpp"
 
 #include <csignal>

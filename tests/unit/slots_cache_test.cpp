@@ -5,6 +5,7 @@
 #include "actors/source/store_writer.hpp"
 #include "actors/wal_cache/wal_cache.hpp"
 #include "storage/catalog.hpp"
+#include "storage/wal_reader.hpp"
 #include "tests/support/process.hpp"
 
 #include <gtest/gtest.h>

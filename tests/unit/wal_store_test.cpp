@@ -4,7 +4,7 @@
 // transactions, refusal of corruption in the middle, injected disk faults
 // (ENOSPC, EIO on fsync, lost unsynced data), retention, back-pressure.
 #include "storage/fault_env.hpp"
-#include "storage/wal_store.hpp"
+#include "storage/wal_reader.hpp"
 #include "tests/support/process.hpp"
 
 #include <fcntl.h>

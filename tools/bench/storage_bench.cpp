@@ -17,7 +17,7 @@
 // raw figure is memory bandwidth. Transactions carry one message of 200
 // bytes (a small INSERT) or, for store_read_4k, 4kB.
 // Files live under $WALMUX_BENCH_DIR (default /tmp), removed at exit.
-#include "storage/wal_store.hpp"
+#include "storage/wal_reader.hpp"
 
 #include <cstdlib>
 #include <fcntl.h>
