@@ -16,6 +16,8 @@ constexpr const char* start_file = "START";
 constexpr uint16_t start_version = 1;
 
 constexpr std::string_view index_suffix = ".index";
+// Closed segment summaries waiting to be written (one per segment).
+constexpr size_t max_pending_summaries = 1024;
 
 bool parse_segment_name(const std::string& name, uint64_t& number) {
   if (name.size() != 16)
@@ -389,6 +391,10 @@ void wal_store::summarise_transaction(lsn commit, lsn end_lsn, uint64_t start,
     next.boundary = open_summary_.boundary;
     next.last_commit = open_summary_.last_commit;
     next.last_end = open_summary_.last_end;
+    // Bounded: if summaries keep failing to be written, the oldest waiting
+    // one is given up (its segment is then scanned at the next open).
+    if (closed_summaries_.size() >= max_pending_summaries)
+      closed_summaries_.erase(closed_summaries_.begin());
     closed_summaries_.push_back(std::move(open_summary_));
     open_summary_ = std::move(next);
   }

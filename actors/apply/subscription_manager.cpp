@@ -352,16 +352,10 @@ subscription_manager::create(const subddl::create_subscription& c,
     r.copy_done = true;
   } else if (opts->connect && !opts->create_slot) {
     // The slot exists already; the published tables stream from it.
-    auto repl = pq_session::connect(c.conninfo, {{"replication", "database"}},
-                                    "publisher");
-    if (!repl)
-      return std::move(repl).err();
-    auto listed = (*repl)->exec(publication_tables_query(c.publications));
+    auto listed = refreshed_tables(r, false);
     if (!listed)
       return std::move(listed).err();
-    for (const auto& row : listed->rows)
-      if (row.size() >= 2 && row[0] && row[1])
-        r.tables.push_back({*row[0], *row[1], 'r', {}, 0});
+    r.tables = std::move(listed->first);
   }
   std::lock_guard g(lock_);
   if (subs_.count(c.name))
@@ -513,7 +507,7 @@ subscription_manager::refreshed_tables(const storage::subscription_record& r,
   std::vector<storage::subscription_table> now;
   bool added = false;
   for (const auto& row : listed->rows) {
-    if (!row[0] || !row[1])
+    if (row.size() < 2 || !row[0] || !row[1])
       continue;
     storage::subscription_table t{
         *row[0], *row[1], copy_data ? 'i' : 'r', {}, 0};
