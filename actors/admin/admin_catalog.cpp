@@ -9,6 +9,7 @@
 #include "protocol/stream.hpp"
 #include "storage/retention.hpp"
 
+#include <charconv>
 #include <cstdio>
 #include <map>
 
@@ -95,6 +96,17 @@ expected<lsn> lsn_arg(const std::vector<sql_value>& args, size_t i) {
     return error{sqlstate::invalid_text_representation,
                  "invalid input syntax for type pg_lsn: \"\""};
   return lsn_parse(*s);
+}
+
+// PostgreSQL's oid input: an unsigned 32-bit decimal.
+expected<uint32_t> oid_from_text(const std::string& s) {
+  uint32_t v = 0;
+  const char* end = s.data() + s.size();
+  auto [p, ec] = std::from_chars(s.data(), end, v);
+  if (ec != std::errc() || p != end)
+    return error{sqlstate::invalid_text_representation,
+                 "invalid input syntax for type oid: \"" + s + "\""};
+  return v;
 }
 
 error null_argument(const char* what) {
@@ -368,13 +380,13 @@ std::vector<table_def> subscription_tables(walsender_env& env) {
        [subs](const std::vector<sql_value>&) -> expected<std::vector<sql_row>> {
          std::vector<sql_row> rows;
          for (const auto& v : subs->list()) {
-           const auto& a = v.activity;
+           const auto c = v.activity.counts.since(v.activity.counts_at_reset);
            rows.push_back(
                {integer(v.record.oid), text(v.record.name),
-                integer(a.apply_error_count), integer(a.sync_error_count),
-                integer(a.confl_insert_exists), integer(a.confl_update_missing),
-                integer(a.confl_delete_missing),
-                timestamp_value(a.stats_reset)});
+                integer(c.apply_error_count), integer(c.sync_error_count),
+                integer(c.confl_insert_exists), integer(c.confl_update_missing),
+                integer(c.confl_delete_missing),
+                timestamp_value(v.activity.stats_reset)});
          }
          return rows;
        }});
@@ -447,6 +459,24 @@ node_catalog make_node_catalog(walsender_env& env, int session_pid,
            return error{sqlstate::undefined_object,
                         "replication slot \"" + *name + "\" does not exist"};
          env.slot_counts.reset(name, unix_micros_now());
+         return text("");
+       }});
+  c.functions.push_back(
+      {"pg_stat_reset_subscription_stats", 1, 1, "void",
+       [&env](const std::vector<sql_value>& args) -> expected<sql_value> {
+         // Not strict: NULL resets every subscription's counters.
+         std::optional<uint32_t> subid;
+         if (auto text_oid = text_arg(args, 0)) {
+           auto oid = oid_from_text(*text_oid);
+           if (!oid)
+             return std::move(oid).err();
+           if (*oid == 0)
+             return error{sqlstate::invalid_parameter_value,
+                          "invalid subscription OID 0"};
+           subid = *oid;
+         }
+         if (env.subscriptions != nullptr)
+           env.subscriptions->reset_stats(subid, unix_micros_now());
          return text("");
        }});
   c.functions.push_back(

@@ -149,24 +149,24 @@ std::string render_metrics(walsender_env& env) {
                static_cast<double>(got > done && done != 0 ? got - done : 0));
     }
     const std::tuple<const char*, const char*,
-                     int64_t apply::subscription_activity::*>
+                     int64_t apply::subscription_counts::*>
         counts[] = {{"walmux_subscription_apply_errors_total",
                      "Errors while applying the stream.",
-                     &apply::subscription_activity::apply_error_count},
+                     &apply::subscription_counts::apply_error_count},
                     {"walmux_subscription_sync_errors_total",
                      "Errors during the initial copy.",
-                     &apply::subscription_activity::sync_error_count},
+                     &apply::subscription_counts::sync_error_count},
                     {"walmux_subscription_update_missing_total",
                      "Updates of rows the target lacks (skipped).",
-                     &apply::subscription_activity::confl_update_missing},
+                     &apply::subscription_counts::confl_update_missing},
                     {"walmux_subscription_delete_missing_total",
                      "Deletes of rows the target lacks (skipped).",
-                     &apply::subscription_activity::confl_delete_missing}};
+                     &apply::subscription_counts::confl_delete_missing}};
     for (const auto& [name, help, field] : counts) {
       e.family(name, "counter", help);
       for (const auto& v : subs)
         e.sample(name, "subscription=\"" + label(v.record.name) + "\"",
-                 static_cast<double>(v.activity.*field));
+                 static_cast<double>(v.activity.counts.*field));
     }
   }
 

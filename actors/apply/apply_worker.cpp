@@ -191,9 +191,9 @@ bool apply_session::failed(const error& raw) {
                       ? target_->failed_change().final_lsn
                       : final_lsn_;
   manager_.activity(name_, [&](subscription_activity& a) {
-    (copying_ ? a.sync_error_count : a.apply_error_count)++;
+    (copying_ ? a.counts.sync_error_count : a.counts.apply_error_count)++;
     if (e.code == "23505")
-      a.confl_insert_exists++;
+      a.counts.confl_insert_exists++;
   });
   log_error(elevel::error, e);
   close();
@@ -522,11 +522,11 @@ status apply_session::close_group() {
     return st;
   const lsn progress = target_->progress();
   idle_end_ = std::max(idle_end_, progress);
-  const auto& conflicts = target_->conflicts();
+  const conflict_counts conflicts = target_->take_conflicts();
   manager_.activity(name_, [&](subscription_activity& a) {
     a.applied_lsn = progress;
-    a.confl_update_missing = conflicts.update_missing;
-    a.confl_delete_missing = conflicts.delete_missing;
+    a.counts.confl_update_missing += conflicts.update_missing;
+    a.counts.confl_delete_missing += conflicts.delete_missing;
   });
   if (auto st = check_flushed(); !st)
     return st;

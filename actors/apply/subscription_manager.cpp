@@ -240,6 +240,26 @@ void subscription_manager::activity(
     f(it->second.activity);
 }
 
+void subscription_manager::reset_stats(std::optional<uint32_t> subid,
+                                       int64_t now_unix_micros) {
+  std::lock_guard g(lock_);
+  for (auto& [name, e] : subs_) {
+    if (subid && e.record.oid != *subid)
+      continue;
+    e.activity.counts_at_reset = e.activity.counts;
+    e.activity.stats_reset = now_unix_micros;
+  }
+}
+
+subscription_counts
+subscription_counts::since(const subscription_counts& base) const {
+  return {apply_error_count - base.apply_error_count,
+          sync_error_count - base.sync_error_count,
+          confl_insert_exists - base.confl_insert_exists,
+          confl_update_missing - base.confl_update_missing,
+          confl_delete_missing - base.confl_delete_missing};
+}
+
 void subscription_manager::mirror_origin(const std::string& name, lsn remote,
                                          lsn local) {
   storage::origin_record o;

@@ -28,6 +28,18 @@
 
 namespace walmux::actors::apply {
 
+// pg_stat_subscription_stats' counters of one subscription.
+struct subscription_counts {
+  int64_t apply_error_count = 0;
+  int64_t sync_error_count = 0;
+  int64_t confl_insert_exists = 0;
+  int64_t confl_update_missing = 0;
+  int64_t confl_delete_missing = 0;
+
+  // Each counter minus its value in `base`.
+  subscription_counts since(const subscription_counts& base) const;
+};
+
 // pg_stat_subscription and pg_stat_subscription_stats for one subscription.
 struct subscription_activity {
   int pid = 0; // of the running worker; 0 when none
@@ -37,12 +49,12 @@ struct subscription_activity {
   int64_t last_msg_send_time = 0; // PostgreSQL epoch micros
   int64_t last_msg_receipt_time = 0;
   int64_t latest_end_time = 0;
-  int64_t apply_error_count = 0;
-  int64_t sync_error_count = 0;
-  int64_t confl_insert_exists = 0;
-  int64_t confl_update_missing = 0;
-  int64_t confl_delete_missing = 0;
-  int64_t stats_reset = 0;
+  // Since the node started: the metrics' counters, which never go back.
+  subscription_counts counts;
+  // `counts` at the last pg_stat_reset_subscription_stats: the view shows
+  // counts.since(counts_at_reset).
+  subscription_counts counts_at_reset;
+  int64_t stats_reset = 0; // unix micros of that reset; 0: never
 };
 
 struct subscription_view {
@@ -88,6 +100,11 @@ class subscription_manager {
                 const std::function<void(storage::subscription_record&)>& f);
   void activity(const std::string& name,
                 const std::function<void(subscription_activity&)>& f);
+  // pg_stat_reset_subscription_stats: the view's counters of the
+  // subscription with OID `subid`, or of all when nullopt, start again
+  // from zero at `now_unix_micros` (an unknown OID changes nothing, as in
+  // PostgreSQL). The metrics' counters go on.
+  void reset_stats(std::optional<uint32_t> subid, int64_t now_unix_micros);
   // Mirrors the target's origin progress in walmux's catalog (not synced:
   // the target's own progress is the authority).
   void mirror_origin(const std::string& name, lsn remote, lsn local);

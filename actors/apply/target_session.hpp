@@ -45,6 +45,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace walmux::actors::apply {
@@ -117,7 +118,9 @@ class target_session {
 
   // The error context of the last failure.
   const change_context& failed_change() const { return failed_; }
-  const conflict_counts& conflicts() const { return conflicts_; }
+  // The conflicts counted since the last call (the caller adds them up:
+  // a session does not outlive a worker restart, the counters must).
+  conflict_counts take_conflicts() { return std::exchange(conflicts_, {}); }
 
  private:
   struct mapped_relation {

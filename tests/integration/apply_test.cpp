@@ -345,6 +345,59 @@ TEST_F(apply_role, conflicts_retry_skip_and_disable_on_error) {
       << node_->log();
   EXPECT_NE(node_->log().find("conflict=update_missing"), std::string::npos);
 
+  // pg_stat_reset_subscription_stats: the view's counters start again from
+  // zero (stats_reset says when); the metrics' counters do not go back.
+  const long errors_before = std::stol(walmux_value(
+      "SELECT apply_error_count FROM pg_stat_subscription_stats WHERE "
+      "subname = 's4'"));
+  EXPECT_EQ(walmux_value("SELECT count(*) FROM pg_stat_subscription_stats "
+                         "WHERE subname = 's4' AND stats_reset IS NULL"),
+            "1");
+  auto reset = walmux_sql("SELECT pg_stat_reset_subscription_stats(oid) "
+                          "FROM pg_subscription WHERE subname = 's4'");
+  ASSERT_TRUE(reset) << reset.err().message;
+  EXPECT_EQ(walmux_value("SELECT apply_error_count || ' ' || "
+                         "confl_insert_exists || ' ' || confl_update_missing "
+                         "FROM pg_stat_subscription_stats WHERE subname = "
+                         "'s4' AND stats_reset IS NOT NULL"),
+            "0 0 0");
+  EXPECT_EQ(metric(scrape(metrics_port_),
+                   "walmux_subscription_apply_errors_total{subscription="
+                   "\"s4\"}"),
+            errors_before);
+  // A delete of a missing row after the reset counts from zero.
+  ASSERT_TRUE(upstream_->query("INSERT INTO accounts VALUES (11, 11)"));
+  EXPECT_TRUE(wait_until(
+      [&] {
+        return one_value(*target_, "SELECT count(*) FROM accounts WHERE id = "
+                                   "11") == "1";
+      },
+      60s));
+  ASSERT_TRUE(target_->query("DELETE FROM accounts WHERE id = 11"));
+  ASSERT_TRUE(upstream_->query("DELETE FROM accounts WHERE id = 11"));
+  EXPECT_TRUE(wait_until(
+      [&] {
+        return walmux_value("SELECT confl_delete_missing FROM "
+                            "pg_stat_subscription_stats WHERE subname = "
+                            "'s4'") == "1";
+      },
+      30s))
+      << node_->log();
+  EXPECT_EQ(metric(scrape(metrics_port_),
+                   "walmux_subscription_delete_missing_total{subscription="
+                   "\"s4\"}"),
+            2);
+  // NULL resets every subscription; OID 0 is PostgreSQL's error.
+  EXPECT_TRUE(walmux_sql("SELECT pg_stat_reset_subscription_stats(NULL)"));
+  EXPECT_EQ(walmux_value("SELECT confl_delete_missing FROM "
+                         "pg_stat_subscription_stats WHERE subname = 's4'"),
+            "0");
+  auto zero = walmux_sql("SELECT pg_stat_reset_subscription_stats(0)");
+  ASSERT_FALSE(zero);
+  EXPECT_EQ(zero.err().code, "22023");
+  EXPECT_NE(zero.err().message.find("invalid subscription OID 0"),
+            std::string::npos);
+
   // disable_on_error: a table the target lacks disables the subscription.
   auto second =
       walmux_sql("CREATE SUBSCRIPTION s5 CONNECTION '" + upstream_->conninfo() +
