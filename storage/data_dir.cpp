@@ -86,6 +86,10 @@ std::string wal_path(const std::string& dir) {
   return dir + "/wal";
 }
 
+std::string stream_spool_path(const std::string& dir) {
+  return dir + "/stream_spool";
+}
+
 expected<uint64_t> new_system_identifier() {
   uint64_t id = 0;
   while (id == 0) {

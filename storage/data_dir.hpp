@@ -6,6 +6,8 @@
 //   DIR/catalog/      RocksDB catalog (catalog.hpp)
 //   DIR/wal/          segment files of the WAL store (the storage issue)
 //   DIR/walmux.pid    lock file: PID and directory of the running walmux
+//   DIR/stream_spool/ changes of streamed transactions not yet committed
+//                     (subscriptions with streaming = on; made when needed)
 //
 // The lock is an exclusive flock(2) on walmux.pid, held for the life of the
 // process: the kernel releases it when the process dies however it dies, so
@@ -27,6 +29,7 @@ namespace walmux::storage {
 std::string conf_path(const std::string& dir);
 std::string catalog_path(const std::string& dir);
 std::string wal_path(const std::string& dir);
+std::string stream_spool_path(const std::string& dir);
 
 // A random, non-zero 64-bit system identifier (getrandom(2)).
 expected<uint64_t> new_system_identifier();

@@ -12,6 +12,10 @@
 // failing one are applied one per target transaction, so that those before
 // it commit while it is retried.
 //
+// Large transactions (streaming = on): the publisher streams them before
+// they commit; their blocks are kept in files (stream_spool.hpp) and the
+// transaction is applied at its Stream Commit like any other.
+//
 // Exactly once: a transaction whose commit LSN is below the target's
 // committed progress was applied before and is passed over; the source is
 // told flush = only progress the target has flushed, so its slot never

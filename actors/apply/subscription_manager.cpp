@@ -37,10 +37,11 @@ options_to_record(const subddl::subscription_options& o) {
 
 // What walmux's apply does not do (yet) is refused, not ignored.
 status check_supported(const subddl::subscription_options& o) {
-  if (o.streaming != "off")
+  if (o.streaming == "parallel")
     return error{sqlstate::feature_not_supported,
-                 "walmux applies whole transactions: streaming = " +
-                     o.streaming + " is not supported"};
+                 "walmux applies a streamed transaction when it commits: "
+                 "streaming = parallel is not supported"}
+        .with_hint("Use streaming = on.");
   if (o.two_phase)
     return error{sqlstate::feature_not_supported,
                  "walmux does not apply prepared transactions: two_phase = "
@@ -79,9 +80,11 @@ std::string slot_of(const storage::subscription_record& r,
 } // namespace
 
 subscription_manager::subscription_manager(storage::catalog& catalog, limits l,
-                                           std::atomic<int>& next_pid)
+                                           std::atomic<int>& next_pid,
+                                           std::string spool_dir)
     : catalog_(catalog)
     , limits_(l)
+    , spool_dir_(std::move(spool_dir))
     , next_pid_(next_pid) {}
 
 subscription_manager::~subscription_manager() {

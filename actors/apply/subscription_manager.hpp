@@ -75,9 +75,10 @@ class subscription_manager {
     int max_workers = 4;      // max_logical_replication_workers
     int max_sync_workers = 2; // max_sync_workers_per_subscription
   };
-  // REQUIRES: `catalog` and `next_pid` outlive the manager.
+  // REQUIRES: `catalog` and `next_pid` outlive the manager. Workers spool
+  // streamed transactions in `spool_dir`.
   subscription_manager(storage::catalog& catalog, limits l,
-                       std::atomic<int>& next_pid);
+                       std::atomic<int>& next_pid, std::string spool_dir);
   ~subscription_manager();
 
   status load();
@@ -94,6 +95,7 @@ class subscription_manager {
   std::vector<subscription_view> list() const;
   std::optional<subscription_view> get(const std::string& name) const;
   int max_sync_workers() const { return limits_.max_sync_workers; }
+  const std::string& spool_dir() const { return spool_dir_; }
 
   // For workers: changes the record and persists it (synced).
   status update(const std::string& name,
@@ -140,6 +142,7 @@ class subscription_manager {
 
   storage::catalog& catalog_;
   limits limits_;
+  std::string spool_dir_;
   std::atomic<int>& next_pid_;
   caf::actor_system* system_ = nullptr;
   mutable std::mutex lock_;

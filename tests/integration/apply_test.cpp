@@ -4,7 +4,8 @@
 // from a walmux node; SIGKILLs of walmux during a continuous write load
 // (a table without a key and with REPLICA IDENTITY FULL shows any
 // duplicated apply); the conflict paths (a duplicate key retried, then
-// SKIP; disable_on_error).
+// SKIP; disable_on_error); large transactions streamed before they commit
+// (streaming = on).
 //
 // Tables are compared in full (row count and an md5 over every row), with
 // deadlines, never fixed sleeps.
@@ -12,6 +13,7 @@
 #include "tests/support/pg_cluster.hpp"
 
 #include <csignal>
+#include <filesystem>
 #include <fstream>
 #include <random>
 #include <regex>
@@ -429,6 +431,109 @@ TEST_F(apply_role, conflicts_retry_skip_and_disable_on_error) {
             "1");
 }
 
+// streaming = on: the publisher streams a transaction larger than its
+// logical_decoding_work_mem before it commits; walmux keeps the blocks in
+// files and applies the transaction at its Stream Commit, without the
+// changes of a subtransaction rolled back to its savepoint, and drops a
+// transaction streamed and then rolled back. Small transactions committing
+// meanwhile apply first. A worker restarted in the middle of a streamed
+// transaction starts it over from what the publisher streams again.
+TEST_F(apply_role, streaming_on_applies_large_transactions_at_commit) {
+  ASSERT_TRUE(
+      upstream_->query("ALTER SYSTEM SET logical_decoding_work_mem = '64kB'"));
+  ASSERT_TRUE(upstream_->query("SELECT pg_reload_conf()"));
+  const char* table = "CREATE TABLE big (id int PRIMARY KEY, note text);";
+  ASSERT_TRUE(upstream_->query(std::string(table) +
+                               "CREATE PUBLICATION pub FOR TABLE big;"));
+  ASSERT_TRUE(target_->query(table));
+  start_apply_node();
+  auto made =
+      walmux_sql("CREATE SUBSCRIPTION s7 CONNECTION '" + upstream_->conninfo() +
+                 "' PUBLICATION pub WITH (target = '" + target_->conninfo() +
+                 "', copy_data = false, streaming = on)");
+  ASSERT_TRUE(made) << made.err().message;
+  ASSERT_TRUE(wait_until(
+      [&] {
+        return node_->log().find("subscription \"s7\" has started") !=
+               std::string::npos;
+      },
+      60s));
+  // One large transaction, open for a while, with a savepoint rolled back.
+  const std::string script = tmp_.path() + "/large.sql";
+  std::ofstream(script)
+      << "BEGIN;\n"
+         "INSERT INTO big SELECT g, repeat('a', 50) FROM generate_series(1, "
+         "5000) g;\n"
+         "SAVEPOINT a;\n"
+         "INSERT INTO big SELECT g, 'rolled back' FROM generate_series(5001, "
+         "8000) g;\n"
+         "ROLLBACK TO a;\n"
+         "SELECT pg_sleep(4);\n"
+         "INSERT INTO big SELECT g, 'after' FROM generate_series(8001, 10000) "
+         "g;\n"
+         "COMMIT;\n";
+  child_process large = spawn({"/usr/lib/postgresql/15/bin/psql", "-X", "-q",
+                               "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-p",
+                               std::to_string(upstream_->port()), "-U",
+                               "postgres", "-d", "postgres", "-f", script},
+                              tmp_.path() + "/large.log");
+  ASSERT_GT(large.pid, 0);
+  // Its first blocks reach walmux's spool before it commits.
+  const std::string spool = tmp_.path() + "/apply/walmux/stream_spool";
+  auto spooled_files = [&] {
+    size_t n = 0;
+    std::error_code ec;
+    for ([[maybe_unused]] const auto& e :
+         std::filesystem::directory_iterator(spool, ec))
+      ++n;
+    return n;
+  };
+  EXPECT_TRUE(wait_until([&] { return spooled_files() > 0; }, 30s))
+      << node_->log();
+  EXPECT_EQ(one_value(*target_, "SELECT count(*) FROM big"), "0");
+  // Small transactions commit meanwhile and apply before it.
+  for (int i = 1; i <= 20; ++i)
+    ASSERT_TRUE(upstream_->query("INSERT INTO big VALUES (" +
+                                 std::to_string(100000 + i) + ", 'small')"));
+  EXPECT_TRUE(wait_until(
+      [&] { return one_value(*target_, "SELECT count(*) FROM big") == "20"; },
+      30s))
+      << node_->log();
+  // A worker restart drops the spool; the publisher streams it again.
+  ASSERT_TRUE(walmux_sql("ALTER SUBSCRIPTION s7 DISABLE"));
+  EXPECT_TRUE(wait_until([&] { return spooled_files() == 0; }, 30s));
+  ASSERT_TRUE(walmux_sql("ALTER SUBSCRIPTION s7 ENABLE"));
+  // A large transaction streamed and then rolled back leaves nothing.
+  ASSERT_TRUE(upstream_->query(
+      "BEGIN; INSERT INTO big SELECT g, 'aborted' FROM generate_series(20001, "
+      "26000) g; ROLLBACK;"));
+  EXPECT_EQ(wait_exit(large.pid, 60s), std::optional<int>(0))
+      << read_file(large.output_path);
+  ASSERT_TRUE(upstream_->query("INSERT INTO big VALUES (200000, 'last')"));
+  EXPECT_TRUE(wait_until(
+      [&] {
+        return one_value(*target_,
+                         "SELECT count(*) FROM big WHERE id = 200000") == "1";
+      },
+      60s))
+      << node_->log();
+  EXPECT_EQ(table_digest(*target_, "big", "id"),
+            table_digest(*upstream_, "big", "id"));
+  EXPECT_EQ(one_value(*target_, "SELECT count(*) FROM big"), "7021");
+  EXPECT_EQ(one_value(*target_, "SELECT count(*) FROM big WHERE note IN "
+                                "('rolled back', 'aborted')"),
+            "0");
+  // The publisher did stream (PostgreSQL's own counters).
+  EXPECT_TRUE(wait_until(
+      [&] {
+        return one_value(*upstream_, "SELECT stream_txns > 0 FROM "
+                                     "pg_stat_replication_slots WHERE "
+                                     "slot_name = 's7'") == "t";
+      },
+      30s));
+  EXPECT_EQ(spooled_files(), 0u);
+}
+
 // PostgreSQL's apply semantics on one stream: an unchanged TOAST value
 // ('u') is left as it is, values with tabs, newlines, backslashes and NULLs
 // arrive intact through the COPY path, an update of the key moves the row,
@@ -728,7 +833,8 @@ TEST_F(apply_role, statement_errors_and_an_existing_slot) {
     return r ? std::string("ok") : r.err().code;
   };
   EXPECT_EQ(code(head + "copy_data = false)"), "42601"); // no target
-  EXPECT_EQ(code(head + target + ", streaming = on)"), "0A000");
+  EXPECT_EQ(code(head + target + ", streaming = parallel)"), "0A000");
+  EXPECT_EQ(code(head + target + ", two_phase = true)"), "0A000");
   EXPECT_EQ(code(head + target + ", nonsense = 1)"), "42601");
   EXPECT_EQ(code("CREATE SUBSCRIPTION e CONNECTION 'host=127.0.0.1 port=1' "
                  "PUBLICATION pub WITH (" +

@@ -248,7 +248,7 @@ int run_node(const command_line& cl) {
       **cat,
       {static_cast<int>(settings.get_int("max_logical_replication_workers")),
        static_cast<int>(settings.get_int("max_sync_workers_per_subscription"))},
-      env.next_pid);
+      env.next_pid, storage::stream_spool_path(dir));
   if (auto st = subscriptions.load(); !st)
     return fatal(st.err());
   env.subscriptions = &subscriptions;

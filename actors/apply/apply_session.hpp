@@ -1,0 +1,134 @@
+// apply_session.hpp: the state and steps of one subscription's apply
+// worker (apply_worker.hpp has the life and the contracts); internal to
+// actors/apply. apply_session.cpp streams and applies transactions,
+// apply_tables.cpp copies tables and tracks their states.
+#pragma once
+
+#include "actors/apply/apply_worker.hpp"
+#include "actors/apply/stream_spool.hpp"
+#include "actors/apply/target_session.hpp"
+#include "actors/common/pq_session.hpp"
+#include "protocol/pgoutput.hpp"
+#include "protocol/stream.hpp"
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <string>
+
+namespace walmux::actors::apply {
+
+using steady = std::chrono::steady_clock;
+
+class apply_session {
+ public:
+  apply_session(subscription_manager& m, std::string name,
+                std::shared_ptr<worker_control> control)
+      : manager_(m)
+      , name_(std::move(name))
+      , control_(std::move(control)) {}
+
+  // Copies if needed, connects both sides and starts streaming.
+  status start();
+  // One step: waits up to `timeout` for data and applies it; true when
+  // data arrived.
+  expected<bool> step(std::chrono::milliseconds timeout);
+  void close() {
+    source_.reset();
+    target_.reset();
+  }
+  // Counts and logs a failure; true when the subscription is disabled.
+  bool failed(const error& e);
+  const std::string& name() const { return name_; }
+  // Whether this connection has committed anything: only then does a
+  // later failure start the backoff again from its shortest wait.
+  bool advanced() const { return target_ && target_->progress() > started_at_; }
+
+ private:
+  enum class skip_reason { none, applied, origin, skip_lsn };
+
+  status copy_phase(const subscription_view& v);
+  // Records a table's copy state (and its target OID when known).
+  void set_table_state(const std::string& schema, const std::string& table,
+                       char state, uint32_t target_oid);
+  // Copies the tables REFRESH PUBLICATION added ('i', or 'd' when a copy
+  // was interrupted) in the snapshot of a temporary slot at point P; they
+  // become 's' at P: their changes apply from transactions committing at or
+  // after P, and they are 'r' once the target has flushed progress at or
+  // past P (promote_synced).
+  status sync_phase(const subscription_view& v);
+  // Marks 's' tables whose point is at or before `flushed` 'r'. Only
+  // progress the target has flushed counts: were the state ahead of the
+  // target's progress after a target crash, transactions before P would
+  // apply again on top of the copy.
+  status promote_synced(lsn flushed);
+  // Reads the target's flush position again (at most every
+  // flush_check_interval, between groups) and promotes what it allows;
+  // after every group and every step, so that a busy stream does not hold
+  // it back.
+  status check_flushed();
+  // On a quiet publisher, moves the target's progress to what the stream
+  // has passed (idle_end_) when a copied table waits for it, as
+  // PostgreSQL's apply worker promotes tables on the last received
+  // position.
+  status advance_idle_progress();
+  void load_table_states(const storage::subscription_record& r);
+  // Whether a change of the relation applies in the current transaction
+  // (PostgreSQL's should_apply_changes_for_rel).
+  bool applies_to(uint32_t oid) const;
+  status handle(const stream::xlog_data& x);
+  // A transaction's first message: whether and why it is skipped.
+  void begin_transaction(uint32_t xid, lsn final_lsn);
+  // A message inside a transaction (received or replayed from the spool).
+  status apply_change(const pgoutput::any_message& m);
+  // streaming = on: Stream Start/Stop/Abort/Commit and the changes
+  // between them; false if `m` is none of those.
+  expected<bool> handle_streamed(const pgoutput::any_message& m,
+                                 std::string_view bytes);
+  status end_transaction(const pgoutput::commit& c);
+  status close_group();
+  status send_status(bool force);
+  error with_context(error e) const;
+  change_context context(char kind, const std::string& relation) const {
+    return {kind, relation, xid_, final_lsn_, {}};
+  }
+  std::string relation_name(uint32_t oid) const {
+    auto it = relation_names_.find(oid);
+    return it == relation_names_.end() ? std::to_string(oid) : it->second;
+  }
+
+  subscription_manager& manager_;
+  std::string name_;
+  std::shared_ptr<worker_control> control_;
+  subddl::subscription_options options_;
+  lsn skip_lsn_;
+  std::unique_ptr<pq_session> source_;
+  std::unique_ptr<target_session> target_;
+  pgoutput::stream_decoder decoder_;
+  std::unique_ptr<stream_spool> spool_; // streaming = on
+  std::map<uint32_t, std::string> relation_names_;
+  // schema.table -> (state, state LSN) of the subscription's tables.
+  std::map<std::string, std::pair<char, lsn>> table_states_;
+  bool any_synced_ = false; // a table is in state 's'
+
+  bool in_txn_ = false;
+  skip_reason skip_ = skip_reason::none;
+  uint32_t xid_ = 0;
+  lsn final_lsn_;
+  bool copying_ = false;
+  // After a failure, transactions up to the failing one commit one by
+  // one, so that those before it are not held back with it.
+  lsn solo_until_;
+  lsn started_at_;
+  // Everything up to here is handled when nothing waits for the target.
+  lsn idle_end_;
+  lsn received_;
+  int64_t last_send_time_ = 0;
+  steady::time_point group_started_;
+  steady::time_point last_status_{}; // long ago: the first status goes at once
+  steady::time_point last_flush_check_ = steady::now();
+  lsn reported_flush_;
+  bool reply_requested_ = false;
+};
+
+} // namespace walmux::actors::apply
