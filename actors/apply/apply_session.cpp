@@ -136,6 +136,8 @@ status apply_session::start() {
     cmd += ", origin 'none'";
   if (options_.streaming == "on")
     cmd += ", streaming 'on'";
+  if (options_.binary)
+    cmd += ", binary 'true'";
   cmd += ")";
   PGresult* res = PQexec(source_->raw(), cmd.c_str());
   const bool streaming = res && PQresultStatus(res) == PGRES_COPY_BOTH;

@@ -46,10 +46,6 @@ status check_supported(const subddl::subscription_options& o) {
     return error{sqlstate::feature_not_supported,
                  "walmux does not apply prepared transactions: two_phase = "
                  "true is not supported"};
-  if (o.binary)
-    return error{sqlstate::feature_not_supported,
-                 "walmux applies values in text form: binary = true is not "
-                 "supported"};
   if (o.target.empty())
     return error{sqlstate::syntax_error,
                  "walmux's CREATE SUBSCRIPTION needs the target option"}

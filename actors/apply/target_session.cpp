@@ -22,10 +22,6 @@ std::string relation_text(const pgoutput::relation& r) {
   return r.nspname + "." + r.relname;
 }
 
-const std::string* value_of(const pgoutput::column_value& v) {
-  return v.format == 'n' ? nullptr : &v.data;
-}
-
 // A run of inserts is sent as one COPY once it holds this much.
 constexpr size_t max_copy_bytes = 4 << 20;
 
@@ -35,6 +31,46 @@ void append_copy_text(std::string& out, const pgoutput::column_value& v) {
     out += "\\N";
   else
     pgtext::escape_copy_text(out, v.data);
+}
+
+void append_be(std::string& out, uint32_t v, int bytes) {
+  for (int shift = (bytes - 1) * 8; shift >= 0; shift -= 8)
+    out += static_cast<char>((v >> shift) & 0xff);
+}
+
+// COPY's binary format (binary = true): the signature, flags and header
+// extension length; each row a field count and each field a length (-1 for
+// NULL) and the bytes of the type's send function; a trailer of -1.
+constexpr std::string_view copy_binary_header("PGCOPY\n\377\r\n\0"
+                                              "\0\0\0\0"
+                                              "\0\0\0\0",
+                                              19);
+
+void append_copy_binary(std::string& out, const pgoutput::tuple& row) {
+  append_be(out, static_cast<uint32_t>(row.size()), 2);
+  for (const auto& v : row) {
+    if (v.format == 'n') {
+      append_be(out, 0xffffffffu, 4);
+      continue;
+    }
+    append_be(out, static_cast<uint32_t>(v.data.size()), 4);
+    out += v.data;
+  }
+}
+
+// How an INSERT's row can go into a COPY: text when no value is binary,
+// binary when every non-NULL value is; none when they are mixed (a type
+// without a send function among binary ones), and it goes alone as an
+// INSERT.
+enum class copy_format { text, binary, none };
+copy_format copy_format_of(const pgoutput::tuple& row) {
+  bool text = false, binary = false;
+  for (const auto& v : row) {
+    text = text || v.format == 't';
+    binary = binary || v.format == 'b';
+  }
+  return binary ? (text ? copy_format::none : copy_format::binary)
+                : copy_format::text;
 }
 
 } // namespace
@@ -142,7 +178,8 @@ status target_session::send_query(const std::string& sql,
 
 status target_session::send_prepared(
     const std::string& name, const std::function<std::string()>& sql_text,
-    const std::vector<const std::string*>& values, const change_context& ctx) {
+    const std::vector<const pgoutput::column_value*>& values,
+    const change_context& ctx) {
   if (auto st = flush_copy(); !st)
     return st;
   PGconn* c = session_->raw();
@@ -155,15 +192,18 @@ status target_session::send_prepared(
     prepared_[name] = true;
   }
   std::vector<const char*> params;
-  std::vector<int> lengths;
+  std::vector<int> lengths, formats;
   params.reserve(values.size());
   for (const auto* v : values) {
-    params.push_back(v ? v->c_str() : nullptr);
-    lengths.push_back(v ? static_cast<int>(v->size()) : 0);
-    group_bytes_ += v ? v->size() : 0;
+    const bool null = v->format == 'n';
+    params.push_back(null ? nullptr : v->data.c_str());
+    lengths.push_back(static_cast<int>(v->data.size()));
+    formats.push_back(v->format == 'b' ? 1 : 0);
+    group_bytes_ += v->data.size();
   }
   if (PQsendQueryPrepared(c, name.c_str(), static_cast<int>(params.size()),
-                          params.data(), lengths.data(), nullptr, 0) != 1)
+                          params.data(), lengths.data(), formats.data(),
+                          0) != 1)
     return pq_error(c, nullptr);
   pending_.push_back({ctx, pending::what::change});
   if (pending_.size() > max_outstanding)
@@ -297,9 +337,10 @@ void target_session::relation(const pgoutput::relation& r) {
 
 status target_session::check_relation(mapped_relation& m) {
   auto found = query_now(
-      "SELECT c.oid, a.attname FROM pg_catalog.pg_class c LEFT JOIN "
-      "pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND "
-      "NOT a.attisdropped WHERE c.oid = pg_catalog.to_regclass(" +
+      "SELECT c.oid, a.attname, t.typreceive <> 0 FROM pg_catalog.pg_class "
+      "c LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND "
+      "a.attnum > 0 AND NOT a.attisdropped LEFT JOIN pg_catalog.pg_type t ON "
+      "t.oid = a.atttypid WHERE c.oid = pg_catalog.to_regclass(" +
       pq_quote_literal(m.qualified) + ")");
   if (!found)
     return std::move(found).err();
@@ -308,10 +349,14 @@ status target_session::check_relation(mapped_relation& m) {
                  "logical replication target relation \"" +
                      relation_text(m.rel) + "\" does not exist"};
   std::string missing;
+  m.binary_copy = true;
   for (const auto& col : m.rel.columns) {
     bool present = false;
     for (const auto& row : found->rows)
-      present = present || (row[1] && *row[1] == col.name);
+      if (row[1] && *row[1] == col.name) {
+        present = true;
+        m.binary_copy = m.binary_copy && row[2] && *row[2] == "t";
+      }
     if (!present)
       missing += (missing.empty() ? "\"" : ", \"") + col.name + "\"";
   }
@@ -368,25 +413,58 @@ status target_session::insert(const pgoutput::insert& m,
   if (!rel)
     return std::move(rel).err();
   mapped_relation& r = **rel;
-  if (copy_.rows > 0 && copy_.generation != r.generation)
+  copy_format format = copy_format_of(m.new_tuple);
+  // A binary COPY needs every column's binary input, NULL or not.
+  if (format == copy_format::binary && !r.binary_copy)
+    format = copy_format::none;
+  const auto columns = [&r] {
+    std::string cols;
+    for (size_t i = 0; i < r.rel.columns.size(); ++i)
+      cols += (i ? ", " : "") + pq_quote_identifier(r.rel.columns[i].name);
+    return cols;
+  };
+  if (format == copy_format::none) {
+    // send_prepared sends the pending run first: the order holds.
+    std::vector<const pgoutput::column_value*> values;
+    std::string params;
+    for (const auto& v : m.new_tuple) {
+      values.push_back(&v);
+      params += (params.empty() ? "$" : ", $") + std::to_string(values.size());
+    }
+    return send_prepared(
+        "i" + std::to_string(r.generation),
+        [&] {
+          return "INSERT INTO " + r.qualified + " (" + columns() +
+                 ") VALUES (" + params + ")";
+        },
+        values, ctx);
+  }
+  const bool binary = format == copy_format::binary;
+  if (copy_.rows > 0 &&
+      (copy_.generation != r.generation || copy_.binary != binary))
     if (auto st = flush_copy(); !st)
       return st;
   if (copy_.rows == 0) {
     copy_.generation = r.generation;
+    copy_.binary = binary;
     copy_.first = ctx;
-    std::string cols;
-    for (size_t i = 0; i < r.rel.columns.size(); ++i)
-      cols += (i ? ", " : "") + pq_quote_identifier(r.rel.columns[i].name);
-    copy_.statement = "COPY " + r.qualified + " (" + cols + ") FROM STDIN";
+    copy_.statement = "COPY " + r.qualified + " (" + columns() +
+                      ") FROM STDIN" + (binary ? " WITH (FORMAT binary)" : "");
+    if (binary)
+      copy_.data = copy_binary_header;
   }
   copy_.last = ctx;
   const size_t before = copy_.data.size();
-  for (size_t i = 0; i < m.new_tuple.size(); ++i) {
-    if (i)
-      copy_.data += '\t';
-    append_copy_text(copy_.data, m.new_tuple[i]);
+  if (binary) {
+    append_copy_binary(copy_.data, m.new_tuple);
+  } else {
+    for (size_t i = 0; i < m.new_tuple.size(); ++i) {
+      if (i)
+        copy_.data += '\t';
+      append_copy_text(copy_.data, m.new_tuple[i]);
+    }
+    copy_.data += '\n';
   }
-  copy_.data += '\n';
   ++copy_.rows;
   group_bytes_ += copy_.data.size() - before;
   if (copy_.data.size() >= max_copy_bytes)
@@ -410,6 +488,8 @@ status target_session::flush_copy() {
   syncs_outstanding_ = false;
   copy_run run = std::move(copy_);
   copy_ = copy_run{};
+  if (run.binary)
+    run.data += "\xff\xff"; // the trailer: a field count of -1
   if (!drained)
     return drained;
   if (PQexitPipelineMode(c) != 1)
@@ -454,7 +534,8 @@ namespace {
 expected<std::string>
 row_filter(const pgoutput::relation& rel, const std::string& qualified,
            const pgoutput::tuple& old_values, bool full, int first,
-           std::vector<const std::string*>& values, std::string& shape) {
+           std::vector<const pgoutput::column_value*>& values,
+           std::string& shape) {
   std::string where;
   int n = first;
   for (size_t i = 0; i < rel.columns.size(); ++i) {
@@ -467,7 +548,7 @@ row_filter(const pgoutput::relation& rel, const std::string& qualified,
     where += std::string(where.empty() ? "" : " AND ") +
              pq_quote_identifier(rel.columns[i].name) +
              " IS NOT DISTINCT FROM $" + std::to_string(n++);
-    values.push_back(value_of(old_values[i]));
+    values.push_back(&old_values[i]);
   }
   if (where.empty())
     return error{"55000",
@@ -488,7 +569,7 @@ status target_session::update(const pgoutput::update& m,
   if (!rel)
     return std::move(rel).err();
   mapped_relation& r = **rel;
-  std::vector<const std::string*> values;
+  std::vector<const pgoutput::column_value*> values;
   std::string set, shape;
   for (size_t i = 0; i < m.new_tuple.size(); ++i) {
     if (m.new_tuple[i].format == 'u') {
@@ -496,7 +577,7 @@ status target_session::update(const pgoutput::update& m,
       continue;
     }
     shape += 's';
-    values.push_back(value_of(m.new_tuple[i]));
+    values.push_back(&m.new_tuple[i]);
     set += (set.empty() ? "" : ", ") +
            pq_quote_identifier(r.rel.columns[i].name) + " = $" +
            std::to_string(values.size());
@@ -523,7 +604,7 @@ status target_session::remove(const pgoutput::delete_& m,
   if (!rel)
     return std::move(rel).err();
   mapped_relation& r = **rel;
-  std::vector<const std::string*> values;
+  std::vector<const pgoutput::column_value*> values;
   std::string shape;
   auto where = row_filter(r.rel, r.qualified, m.old_tuple,
                           r.rel.replica_identity == 'f', 1, values, shape);

@@ -127,6 +127,9 @@ class target_session {
     pgoutput::relation rel;
     uint64_t generation = 0;
     bool checked = false;
+    // Every replicated column's type on the target has a binary input
+    // function (COPY ... FORMAT binary needs them all, NULL or not).
+    bool binary_copy = false;
     std::string qualified; // "schema"."table"
   };
   struct pending {
@@ -143,10 +146,11 @@ class target_session {
   change_target(uint32_t oid, const pgoutput::tuple* values, const char* what);
   status check_relation(mapped_relation& r);
   status open_group();
-  // Sends a statement (prepared on first use) with text parameters.
+  // Sends a statement (prepared on first use) with the values as its
+  // parameters: NULL for 'n', in binary for 'b', else text.
   status send_prepared(const std::string& name,
                        const std::function<std::string()>& sql_text,
-                       const std::vector<const std::string*>& values,
+                       const std::vector<const pgoutput::column_value*>& values,
                        const change_context& ctx);
   status send_query(const std::string& sql, const change_context& ctx,
                     pending::what w = pending::what::control);
@@ -157,9 +161,11 @@ class target_session {
   // Sends the pending run of inserts as one COPY (a no-op without one).
   status flush_copy();
 
-  // Consecutive inserts into one relation, as COPY text rows.
+  // Consecutive inserts into one relation, as COPY rows in text format,
+  // or in binary format when the publisher sends binary values.
   struct copy_run {
     uint64_t generation = 0;
+    bool binary = false;
     size_t rows = 0;
     std::string statement;
     std::string data;

@@ -5,7 +5,7 @@
 // (a table without a key and with REPLICA IDENTITY FULL shows any
 // duplicated apply); the conflict paths (a duplicate key retried, then
 // SKIP; disable_on_error); large transactions streamed before they commit
-// (streaming = on).
+// (streaming = on); values in binary form (binary = true).
 //
 // Tables are compared in full (row count and an md5 over every row), with
 // deadlines, never fixed sleeps.
@@ -532,6 +532,80 @@ TEST_F(apply_role, streaming_on_applies_large_transactions_at_commit) {
       },
       30s));
   EXPECT_EQ(spooled_files(), 0u);
+}
+
+// binary = true: the publisher sends values in their types' binary form;
+// inserts go to the target as binary COPY, updates and deletes as binary
+// parameters (keys, REPLICA IDENTITY FULL rows), NULLs and unchanged TOAST
+// values as in text mode; a row with a value of a type without a binary
+// form (aclitem: sent as text) goes as an INSERT of its own, in order. The
+// target ends equal to the upstream.
+TEST_F(apply_role, binary_values_in_copy_and_statements) {
+  const char* tables =
+      "CREATE TABLE kinds (id bigint PRIMARY KEY, i int, n numeric, t text, "
+      "b bytea, ts timestamptz, j jsonb, a int[], u uuid, f bool, big text);"
+      "CREATE TABLE acls (id int PRIMARY KEY, acl aclitem);"
+      "CREATE TABLE nokey (x int, y text);"
+      "ALTER TABLE nokey REPLICA IDENTITY FULL;";
+  ASSERT_TRUE(upstream_->query(std::string(tables) +
+                               "CREATE PUBLICATION pub FOR TABLE kinds, "
+                               "nokey, acls;"));
+  ASSERT_TRUE(target_->query(tables));
+  start_apply_node();
+  auto made =
+      walmux_sql("CREATE SUBSCRIPTION s9 CONNECTION '" + upstream_->conninfo() +
+                 "' PUBLICATION pub WITH (target = '" + target_->conninfo() +
+                 "', copy_data = false, binary = true)");
+  ASSERT_TRUE(made) << made.err().message;
+  EXPECT_EQ(walmux_value("SELECT subbinary FROM pg_subscription WHERE "
+                         "subname = 's9'"),
+            "t");
+  ASSERT_TRUE(wait_until(
+      [&] {
+        return node_->log().find("subscription \"s9\" has started") !=
+               std::string::npos;
+      },
+      60s));
+  for (const char* sql :
+       {"INSERT INTO kinds SELECT g, g, g * 1.5, 'text ' || g, "
+        "decode(md5(g::text), 'hex'), '2026-01-01 00:00:00+00'::timestamptz + "
+        "g * interval '1 minute', jsonb_build_object('g', g, 'l', "
+        "jsonb_build_array(g, 'x')), ARRAY[g, g + 1, NULL], "
+        "md5(g::text)::uuid, g % 2 = 0, CASE WHEN g = 1 THEN (SELECT "
+        "string_agg(md5(k::text), '') FROM generate_series(1, 400) k) END "
+        "FROM generate_series(1, 500) g",
+        "INSERT INTO acls SELECT g, CASE WHEN g % 3 = 0 THEN "
+        "'postgres=r/postgres'::aclitem END FROM generate_series(1, 30) g",
+        "INSERT INTO kinds (id) VALUES (1000)",
+        "INSERT INTO nokey SELECT g % 7, 'v' || g FROM generate_series(1, 50) "
+        "g",
+        "UPDATE kinds SET i = -i, n = n / 3, j = j || '{\"u\": true}' WHERE "
+        "id <= 20",
+        "UPDATE kinds SET f = NULL WHERE id = 1", // big stays unchanged
+        "UPDATE kinds SET id = 2000 WHERE id = 2",
+        "DELETE FROM kinds WHERE id BETWEEN 10 AND 15",
+        "UPDATE nokey SET y = y || '!' WHERE x = 3",
+        "DELETE FROM nokey WHERE x = 4",
+        "INSERT INTO kinds (id, t) VALUES (3000, 'last')"})
+    ASSERT_TRUE(upstream_->query(sql)) << sql;
+  EXPECT_TRUE(wait_until(
+      [&] {
+        return one_value(*target_,
+                         "SELECT count(*) FROM kinds WHERE id = 3000") == "1";
+      },
+      60s))
+      << node_->log();
+  EXPECT_EQ(table_digest(*target_, "kinds", "id"),
+            table_digest(*upstream_, "kinds", "id"));
+  EXPECT_EQ(table_digest(*target_, "nokey", "x, t.y"),
+            table_digest(*upstream_, "nokey", "x, t.y"));
+  EXPECT_EQ(table_digest(*target_, "acls", "id"),
+            table_digest(*upstream_, "acls", "id"));
+  EXPECT_EQ(one_value(*target_, "SELECT length(big) FROM kinds WHERE id = 1"),
+            "12800");
+  EXPECT_EQ(walmux_value("SELECT apply_error_count FROM "
+                         "pg_stat_subscription_stats WHERE subname = 's9'"),
+            "0");
 }
 
 // PostgreSQL's apply semantics on one stream: an unchanged TOAST value
