@@ -233,11 +233,12 @@ expected<bool> apply_session::handle_streamed(const pgoutput::any_message& m,
   }
   if (!decoder_.in_stream())
     return false;
-  // R Y I U D T M inside a block carry the (sub)transaction's xid.
+  // R Y I U D T M inside a block carry the (sub)transaction's xid; an
+  // Origin (after a first Stream Start) belongs to the transaction.
   auto info = pgoutput::scan(bytes, {true, false});
   if (!info)
     return std::move(info).err();
-  if (auto st = spool_->append(info->xid, bytes); !st)
+  if (auto st = spool_->append(info->has_xid ? info->xid : 0, bytes); !st)
     return std::move(st).err();
   return true;
 }

@@ -96,7 +96,7 @@ status stream_spool::append(uint32_t subxid, std::string_view message) {
     return error{sqlstate::protocol_violation,
                  "a streamed change arrived outside a stream block"};
   auto& t = txns_[open_xid_];
-  if (subxid != open_xid_ &&
+  if (subxid != 0 && subxid != open_xid_ &&
       std::none_of(t.subxacts.begin(), t.subxacts.end(),
                    [&](const auto& s) { return s.first == subxid; }))
     t.subxacts.emplace_back(subxid, t.size);

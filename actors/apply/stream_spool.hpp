@@ -43,7 +43,8 @@ class stream_spool {
   // Stream Stop: the file is closed.
   status end_block();
   // One message of the open block's transaction, from its (sub)transaction
-  // `subxid` (the xid the message carries).
+  // `subxid` (the xid the message carries; 0 for one that carries none,
+  // such as the Origin after a first Stream Start: the transaction's own).
   status append(uint32_t subxid, std::string_view message);
   // Stream Abort: drops the transaction when subxid == xid, else the
   // subtransaction from its first change on (with the subtransactions

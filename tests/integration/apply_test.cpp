@@ -437,7 +437,8 @@ TEST_F(apply_role, conflicts_retry_skip_and_disable_on_error) {
 // changes of a subtransaction rolled back to its savepoint, and drops a
 // transaction streamed and then rolled back. Small transactions committing
 // meanwhile apply first. A worker restarted in the middle of a streamed
-// transaction starts it over from what the publisher streams again.
+// transaction starts it over from what the publisher streams again. With
+// origin = none a streamed transaction from elsewhere is not applied.
 TEST_F(apply_role, streaming_on_applies_large_transactions_at_commit) {
   ASSERT_TRUE(
       upstream_->query("ALTER SYSTEM SET logical_decoding_work_mem = '64kB'"));
@@ -450,7 +451,7 @@ TEST_F(apply_role, streaming_on_applies_large_transactions_at_commit) {
   auto made =
       walmux_sql("CREATE SUBSCRIPTION s7 CONNECTION '" + upstream_->conninfo() +
                  "' PUBLICATION pub WITH (target = '" + target_->conninfo() +
-                 "', copy_data = false, streaming = on)");
+                 "', copy_data = false, streaming = on, origin = none)");
   ASSERT_TRUE(made) << made.err().message;
   ASSERT_TRUE(wait_until(
       [&] {
@@ -503,10 +504,18 @@ TEST_F(apply_role, streaming_on_applies_large_transactions_at_commit) {
   ASSERT_TRUE(walmux_sql("ALTER SUBSCRIPTION s7 DISABLE"));
   EXPECT_TRUE(wait_until([&] { return spooled_files() == 0; }, 30s));
   ASSERT_TRUE(walmux_sql("ALTER SUBSCRIPTION s7 ENABLE"));
-  // A large transaction streamed and then rolled back leaves nothing.
+  // A large transaction streamed and then rolled back leaves nothing; one
+  // that carries a replication origin upstream is not applied (origin =
+  // none: its Origin message comes inside the first block).
   ASSERT_TRUE(upstream_->query(
       "BEGIN; INSERT INTO big SELECT g, 'aborted' FROM generate_series(20001, "
       "26000) g; ROLLBACK;"));
+  ASSERT_TRUE(
+      upstream_->query("SELECT pg_replication_origin_create('elsewhere')"));
+  ASSERT_TRUE(upstream_->query(
+      "SELECT pg_replication_origin_session_setup('elsewhere'); "
+      "INSERT INTO big SELECT g, 'elsewhere' FROM generate_series(30001, "
+      "36000) g;"));
   EXPECT_EQ(wait_exit(large.pid, 60s), std::optional<int>(0))
       << read_file(large.output_path);
   ASSERT_TRUE(upstream_->query("INSERT INTO big VALUES (200000, 'last')"));
@@ -518,7 +527,9 @@ TEST_F(apply_role, streaming_on_applies_large_transactions_at_commit) {
       60s))
       << node_->log();
   EXPECT_EQ(table_digest(*target_, "big", "id"),
-            table_digest(*upstream_, "big", "id"));
+            table_digest(*upstream_,
+                         "(SELECT * FROM big WHERE note <> 'elsewhere')",
+                         "id"));
   EXPECT_EQ(one_value(*target_, "SELECT count(*) FROM big"), "7021");
   EXPECT_EQ(one_value(*target_, "SELECT count(*) FROM big WHERE note IN "
                                 "('rolled back', 'aborted')"),
