@@ -13,6 +13,10 @@
 #   small_sync  10,000 single-row transactions, both subscriptions with
 #               synchronous_commit = on (each target commit waits for its
 #               flush)
+#   large_streamed  the large workload with streaming = on on both sides
+#               and the publisher's logical_decoding_work_mem at 64kB, so
+#               every transaction is streamed before it commits (native and
+#               walmux both keep it in files and apply it at its commit)
 # Each round creates both subscriptions disabled (native: CREATE
 # SUBSCRIPTION on the target; walmux: CREATE SUBSCRIPTION on a walmux node
 # with target = the target's conninfo), each with its own slot and target
@@ -58,7 +62,7 @@ workload() {
   case $1 in
   small) pgbench -n -h 127.0.0.1 -p "$up_port" -U postgres -c 4 -j 2 -t 25000 -f "$work/small.sql" postgres >/dev/null 2>&1 ;;
   small_sync) pgbench -n -h 127.0.0.1 -p "$up_port" -U postgres -c 4 -j 2 -t 2500 -f "$work/small.sql" postgres >/dev/null 2>&1 ;;
-  large) for _ in $(seq 10); do
+  large | large_streamed) for _ in $(seq 10); do
       up -c "INSERT INTO bench (k, payload) SELECT g % 1000, repeat('x', 100) FROM generate_series(1, 100000) g"
     done ;;
   esac
@@ -79,15 +83,18 @@ time_until_applied() {
 }
 
 median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-for w in ${APPLY_WORKLOADS:-small large small_sync}; do
+for w in ${APPLY_WORKLOADS:-small large small_sync large_streamed}; do
   sync=off; [ "$w" = small_sync ] && sync=on
+  streaming=off; [ "$w" = large_streamed ] && streaming=on
+  work_mem=64MB; [ "$w" = large_streamed ] && work_mem=64kB
+  up -c "ALTER SYSTEM SET logical_decoding_work_mem = '$work_mem'" -c "SELECT pg_reload_conf()" >/dev/null
   nat=() wmx=() cpu=()
   for r in $(seq 1 "$rounds"); do
     up -c "TRUNCATE bench"
     tgt native -c "TRUNCATE bench"
     tgt walmux -c "TRUNCATE bench"
-    tgt native -c "CREATE SUBSCRIPTION nat CONNECTION '$upstream' PUBLICATION pub WITH (copy_data = false, enabled = false, synchronous_commit = $sync)" 2>/dev/null
-    wm -c "CREATE SUBSCRIPTION wmx CONNECTION '$upstream' PUBLICATION pub WITH (target = 'host=127.0.0.1 port=$tgt_port dbname=walmux user=postgres', copy_data = false, enabled = false, synchronous_commit = $sync)" 2>/dev/null
+    tgt native -c "CREATE SUBSCRIPTION nat CONNECTION '$upstream' PUBLICATION pub WITH (copy_data = false, enabled = false, synchronous_commit = $sync, streaming = $streaming)" 2>/dev/null
+    wm -c "CREATE SUBSCRIPTION wmx CONNECTION '$upstream' PUBLICATION pub WITH (target = 'host=127.0.0.1 port=$tgt_port dbname=walmux user=postgres', copy_data = false, enabled = false, synchronous_commit = $sync, streaming = $streaming)" 2>/dev/null
     workload "$w"
     want=$(up -c "SELECT count(*) FROM bench")
     tgt native -c "CHECKPOINT"
@@ -111,7 +118,7 @@ for w in ${APPLY_WORKLOADS:-small large small_sync}; do
       "$w" "$r" "$want" "$n" "$ns" "$m" "$ws" "${cpu[-1]}"
   done
   mn=$(median "${nat[@]}") mw=$(median "${wmx[@]}") mc=$(median "${cpu[@]}")
-  target=1.5; [ "$w" = large ] && target=1.0
+  target=1.5; [ "$w" = large ] || [ "$w" = large_streamed ] && target=1.0
   printf '%s: native %8.0f rows/s, walmux %8.0f rows/s (walmux CPU %.2f s): %.2fx native (target >= %.1fx)\n' \
     "$w" "$(echo "$want / $mn" | bc -l)" "$(echo "$want / $mw" | bc -l)" "$mc" "$(echo "$mn / $mw" | bc -l)" "$target"
 done
