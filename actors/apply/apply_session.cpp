@@ -125,6 +125,8 @@ status apply_session::start() {
     // The publisher streams what was in progress again from its start.
     if (auto st = spool_->remove_all(); !st)
       return st;
+  } else {
+    spool_.reset(); // streaming was turned off: its files go
   }
   std::string cmd = "START_REPLICATION SLOT " +
                     pq_quote_identifier(v->options.slot_name.value_or(name_)) +
