@@ -19,6 +19,7 @@ const std::vector<std::string> column_families = {
 
 constexpr const char* node_key = "node";
 constexpr const char* relations_key = "relations";
+constexpr const char* subscription_stats_key = "subscription_stats";
 
 error rocks_error(const std::string& what, const rocksdb::Status& s) {
   return error{sqlstate::io_error, what + ": " + s.ToString()};
@@ -128,6 +129,27 @@ void catalog_batch::put_node_meta(const node_meta& m) {
 void catalog_batch::put_relation_snapshot(const relation_snapshot& r) {
   ops_.push_back(
       {op::kind::put, "meta", relations_key, relation_snapshot_encode(r)});
+}
+
+void catalog_batch::put_subscription_stats(
+    const std::vector<subscription_stats_record>& stats) {
+  ops_.push_back({op::kind::put, "meta", subscription_stats_key,
+                  subscription_stats_encode(stats)});
+}
+void catalog_batch::delete_subscription_stats() {
+  ops_.push_back({op::kind::del, "meta", subscription_stats_key, {}});
+}
+
+expected<std::vector<subscription_stats_record>>
+catalog::read_subscription_stats() const {
+  std::string value;
+  auto s = impl_->db->Get(rocksdb::ReadOptions(), impl_->cf("meta"),
+                          subscription_stats_key, &value);
+  if (s.IsNotFound())
+    return std::vector<subscription_stats_record>();
+  if (!s.ok())
+    return rocks_error("could not read the subscription statistics", s);
+  return subscription_stats_decode(value);
 }
 
 expected<std::optional<relation_snapshot>>

@@ -39,6 +39,9 @@ class catalog_batch {
   void delete_subscription(std::string_view name);
   void put_node_meta(const node_meta& m);
   void put_relation_snapshot(const relation_snapshot& r);
+  void
+  put_subscription_stats(const std::vector<subscription_stats_record>& stats);
+  void delete_subscription_stats();
 
  private:
   friend class catalog;
@@ -77,6 +80,8 @@ class catalog {
   expected<std::vector<subscription_record>> list_subscriptions() const;
   // The relation snapshot, if retention has written one.
   expected<std::optional<relation_snapshot>> read_relation_snapshot() const;
+  expected<std::vector<subscription_stats_record>>
+  read_subscription_stats() const; // empty when none were saved
 
  private:
   struct impl;

@@ -256,4 +256,47 @@ expected<relation_snapshot> relation_snapshot_decode(std::string_view bytes) {
   return out;
 }
 
+constexpr uint16_t subscription_stats_version = 1;
+
+std::string
+subscription_stats_encode(const std::vector<subscription_stats_record>& stats) {
+  std::string p;
+  put_u32(p, static_cast<uint32_t>(stats.size()));
+  for (const auto& st : stats) {
+    put_string(p, st.name);
+    for (int64_t v :
+         {st.apply_error_count, st.sync_error_count, st.confl_insert_exists,
+          st.confl_update_missing, st.confl_delete_missing, st.stats_reset})
+      put_u64(p, static_cast<uint64_t>(v));
+  }
+  return record_encode(record_kind::subscription_stats,
+                       subscription_stats_version, p);
+}
+
+expected<std::vector<subscription_stats_record>>
+subscription_stats_decode(std::string_view bytes) {
+  auto rec = record_decode(bytes, "catalog subscription statistics");
+  if (!rec)
+    return std::move(rec).err();
+  if (rec->kind != record_kind::subscription_stats ||
+      rec->version != subscription_stats_version)
+    return bad("subscription statistics", "Unexpected record kind or version.");
+  payload_reader r{rec->payload};
+  std::vector<subscription_stats_record> out;
+  const uint32_t n = r.u32();
+  for (uint32_t i = 0; i < n && r.ok; ++i) {
+    subscription_stats_record st;
+    st.name = r.str();
+    for (int64_t* v :
+         {&st.apply_error_count, &st.sync_error_count, &st.confl_insert_exists,
+          &st.confl_update_missing, &st.confl_delete_missing, &st.stats_reset})
+      *v = static_cast<int64_t>(r.u64());
+    out.push_back(std::move(st));
+  }
+  if (!r.ok || !r.p.empty())
+    return bad("subscription statistics",
+               "The payload does not match its layout.");
+  return out;
+}
+
 } // namespace walmux::storage

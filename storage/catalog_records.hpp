@@ -80,12 +80,33 @@ struct relation_snapshot {
   std::vector<std::pair<lsn, std::string>> messages; // data_start, bytes
 };
 
+// One subscription's pg_stat_subscription_stats as they stood at a clean
+// shutdown (catalog meta/subscription_stats, all subscriptions in one
+// record). Read once at start and removed, so that after a crash the
+// counters start from zero, as PostgreSQL's do. Payload: count u32, then
+// per subscription its name and six i64 (the five counters, stats_reset in
+// unix micros, 0 for never).
+struct subscription_stats_record {
+  std::string name;
+  int64_t apply_error_count = 0;
+  int64_t sync_error_count = 0;
+  int64_t confl_insert_exists = 0;
+  int64_t confl_update_missing = 0;
+  int64_t confl_delete_missing = 0;
+  int64_t stats_reset = 0;
+  bool operator==(const subscription_stats_record&) const = default;
+};
+
 std::string slot_encode(const slot_record& s);
 expected<slot_record> slot_decode(std::string_view bytes);
 std::string origin_encode(const origin_record& o);
 expected<origin_record> origin_decode(std::string_view bytes);
 std::string subscription_encode(const subscription_record& s);
 expected<subscription_record> subscription_decode(std::string_view bytes);
+std::string
+subscription_stats_encode(const std::vector<subscription_stats_record>& stats);
+expected<std::vector<subscription_stats_record>>
+subscription_stats_decode(std::string_view bytes);
 std::string relation_snapshot_encode(const relation_snapshot& r);
 expected<relation_snapshot> relation_snapshot_decode(std::string_view bytes);
 

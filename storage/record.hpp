@@ -35,7 +35,8 @@ enum class record_kind : uint16_t {
   origin = 4,
   relation_snapshot = 5, // catalog meta/relations
   subscription = 6,
-  wal_segment_index = 7, // DATADIR/wal/<segment>.index
+  wal_segment_index = 7,  // DATADIR/wal/<segment>.index
+  subscription_stats = 8, // catalog meta/subscription_stats
 };
 
 struct record_view {

@@ -380,7 +380,7 @@ std::vector<table_def> subscription_tables(walsender_env& env) {
        [subs](const std::vector<sql_value>&) -> expected<std::vector<sql_row>> {
          std::vector<sql_row> rows;
          for (const auto& v : subs->list()) {
-           const auto c = v.activity.counts.since(v.activity.counts_at_reset);
+           const auto c = v.activity.view_counts();
            rows.push_back(
                {integer(v.record.oid), text(v.record.name),
                 integer(c.apply_error_count), integer(c.sync_error_count),

@@ -116,6 +116,27 @@ status subscription_manager::load() {
     const std::string name = o.name;
     origins_[name] = std::move(o);
   }
+  // Saved at the last clean shutdown; removed now, so that a crash from
+  // here on does not bring back stale counters.
+  auto stats = catalog_.read_subscription_stats();
+  if (!stats)
+    return std::move(stats).err();
+  for (const auto& st : *stats) {
+    auto it = subs_.find(st.name);
+    if (it == subs_.end())
+      continue;
+    auto& a = it->second.activity;
+    a.carried = {st.apply_error_count, st.sync_error_count,
+                 st.confl_insert_exists, st.confl_update_missing,
+                 st.confl_delete_missing};
+    a.stats_reset = st.stats_reset;
+  }
+  if (!stats->empty()) {
+    storage::catalog_batch b;
+    b.delete_subscription_stats();
+    if (auto st = catalog_.apply(b, true); !st)
+      return st;
+  }
   return ok();
 }
 
@@ -134,6 +155,24 @@ void subscription_manager::shutdown() {
   for (const auto& name : running)
     stop_worker(held, name);
   system_ = nullptr;
+  // Once: the destructor calls this again, when the node may have closed
+  // the catalog already.
+  if (stats_saved_)
+    return;
+  stats_saved_ = true;
+  std::vector<storage::subscription_stats_record> stats;
+  for (const auto& [name, e] : subs_) {
+    const subscription_counts c = e.activity.view_counts();
+    stats.push_back({name, c.apply_error_count, c.sync_error_count,
+                     c.confl_insert_exists, c.confl_update_missing,
+                     c.confl_delete_missing, e.activity.stats_reset});
+  }
+  if (stats.empty())
+    return;
+  storage::catalog_batch b;
+  b.put_subscription_stats(stats);
+  if (auto st = catalog_.apply(b, true); !st)
+    log_error(elevel::warning, st.err());
 }
 
 status subscription_manager::persist(const storage::subscription_record& r) {
@@ -246,8 +285,18 @@ void subscription_manager::reset_stats(std::optional<uint32_t> subid,
     if (subid && e.record.oid != *subid)
       continue;
     e.activity.counts_at_reset = e.activity.counts;
+    e.activity.carried = {};
     e.activity.stats_reset = now_unix_micros;
   }
+}
+
+subscription_counts
+subscription_counts::plus(const subscription_counts& more) const {
+  return {apply_error_count + more.apply_error_count,
+          sync_error_count + more.sync_error_count,
+          confl_insert_exists + more.confl_insert_exists,
+          confl_update_missing + more.confl_update_missing,
+          confl_delete_missing + more.confl_delete_missing};
 }
 
 subscription_counts

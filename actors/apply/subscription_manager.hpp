@@ -38,6 +38,8 @@ struct subscription_counts {
 
   // Each counter minus its value in `base`.
   subscription_counts since(const subscription_counts& base) const;
+  // Each counter plus its value in `more`.
+  subscription_counts plus(const subscription_counts& more) const;
 };
 
 // pg_stat_subscription and pg_stat_subscription_stats for one subscription.
@@ -51,10 +53,16 @@ struct subscription_activity {
   int64_t latest_end_time = 0;
   // Since the node started: the metrics' counters, which never go back.
   subscription_counts counts;
-  // `counts` at the last pg_stat_reset_subscription_stats: the view shows
-  // counts.since(counts_at_reset).
+  // `counts` at the last pg_stat_reset_subscription_stats.
   subscription_counts counts_at_reset;
+  // The view's counters at the last clean shutdown (zero after a reset).
+  subscription_counts carried;
   int64_t stats_reset = 0; // unix micros of that reset; 0: never
+
+  // What pg_stat_subscription_stats shows.
+  subscription_counts view_counts() const {
+    return carried.plus(counts.since(counts_at_reset));
+  }
 };
 
 struct subscription_view {
@@ -85,7 +93,9 @@ class subscription_manager {
   // Starts the workers of enabled subscriptions; `system` must outlive
   // shutdown().
   void start(caf::actor_system& system);
-  // Stops every worker and waits for them (bounded).
+  // Stops every worker and waits for them (bounded), then saves the
+  // pg_stat_subscription_stats counters, which load() restores once: as
+  // in PostgreSQL, they survive a clean shutdown and not a crash.
   void shutdown();
 
   // CREATE / ALTER / DROP SUBSCRIPTION; returns the command tag.
@@ -143,6 +153,7 @@ class subscription_manager {
   storage::catalog& catalog_;
   limits limits_;
   std::string spool_dir_;
+  bool stats_saved_ = false; // by shutdown()
   std::atomic<int>& next_pid_;
   caf::actor_system* system_ = nullptr;
   mutable std::mutex lock_;

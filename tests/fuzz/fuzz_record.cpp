@@ -34,6 +34,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   auto subscription = subscription_decode(bytes);
   if (subscription && subscription_encode(*subscription) != bytes)
     std::abort();
+  auto stats = subscription_stats_decode(bytes);
+  if (stats && subscription_stats_encode(*stats) != bytes)
+    std::abort();
   if (bytes.size() >= wal_header_size) {
     auto h = wal_parse_header(bytes.substr(0, wal_header_size));
     if (h && bytes.size() - wal_header_size >= h->length) {

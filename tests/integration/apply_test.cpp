@@ -429,6 +429,17 @@ TEST_F(apply_role, conflicts_retry_skip_and_disable_on_error) {
   EXPECT_EQ(walmux_value("SELECT apply_error_count FROM "
                          "pg_stat_subscription_stats WHERE subname = 's5'"),
             "1");
+
+  // The view's counters survive a clean restart of walmux, not a crash,
+  // as PostgreSQL's do.
+  const char* s5_stats = "SELECT apply_error_count FROM "
+                         "pg_stat_subscription_stats WHERE subname = 's5'";
+  ASSERT_TRUE(node_->stop()) << node_->log();
+  ASSERT_TRUE(node_->start(false)) << node_->log();
+  EXPECT_EQ(walmux_value(s5_stats), "1");
+  node_->kill();
+  ASSERT_TRUE(node_->start(false)) << node_->log();
+  EXPECT_EQ(walmux_value(s5_stats), "0");
 }
 
 // streaming = on: the publisher streams a transaction larger than its

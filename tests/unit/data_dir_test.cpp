@@ -217,6 +217,38 @@ TEST(catalog, batches_apply_all_or_nothing_and_survive_reopen) {
   EXPECT_EQ((*origins)[0].local_lsn, lsn(6));
 }
 
+TEST(catalog, subscription_stats_round_trip_persist_and_delete) {
+  const std::vector<subscription_stats_record> stats = {
+      {"s1", 3, 1, 2, 5, 8, 1795700000000000}, {"other", 0, 0, 0, 0, 0, 0}};
+  auto back = subscription_stats_decode(subscription_stats_encode(stats));
+  ASSERT_TRUE(back);
+  EXPECT_EQ(*back, stats);
+  EXPECT_FALSE(
+      subscription_stats_decode(origin_encode({1, "o", lsn(1), lsn(2)})));
+  const std::string bytes = subscription_stats_encode(stats);
+  for (size_t n = 0; n < bytes.size(); ++n)
+    EXPECT_FALSE(subscription_stats_decode(bytes.substr(0, n))) << n;
+
+  testing::temp_dir tmp;
+  auto c = catalog::create(tmp.path() + "/cat");
+  ASSERT_TRUE(c);
+  auto none = (*c)->read_subscription_stats();
+  ASSERT_TRUE(none);
+  EXPECT_TRUE(none->empty());
+  catalog_batch put;
+  put.put_subscription_stats(stats);
+  ASSERT_TRUE((*c)->apply(put, true));
+  auto read = (*c)->read_subscription_stats();
+  ASSERT_TRUE(read);
+  EXPECT_EQ(*read, stats);
+  catalog_batch del;
+  del.delete_subscription_stats();
+  ASSERT_TRUE((*c)->apply(del, true));
+  read = (*c)->read_subscription_stats();
+  ASSERT_TRUE(read);
+  EXPECT_TRUE(read->empty());
+}
+
 TEST(catalog, subscription_records_round_trip_and_persist) {
   subscription_record r;
   r.oid = 16400;
