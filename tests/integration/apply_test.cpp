@@ -200,9 +200,12 @@ TEST_F(apply_role, a_walmux_node_as_the_source) {
   node_ =
       walmux_node::streaming_from(tmp_.path(), upstream_->conninfo(), "pub");
   start_load(*upstream_, 200);
-  auto made = walmux_sql(
-      "CREATE SUBSCRIPTION s2 CONNECTION '" + node_->conninfo(false) +
-      "' PUBLICATION pub WITH (target = '" + target_->conninfo() + "')");
+  // streaming = on is accepted by a walmux source, which stores whole
+  // transactions and never streams one.
+  auto made =
+      walmux_sql("CREATE SUBSCRIPTION s2 CONNECTION '" +
+                 node_->conninfo(false) + "' PUBLICATION pub WITH (target = '" +
+                 target_->conninfo() + "', streaming = on)");
   ASSERT_TRUE(made) << made.err().message;
   EXPECT_TRUE(wait_until([&] { return ready("s2", 3); }, 120s)) << node_->log();
   std::this_thread::sleep_for(2s);
