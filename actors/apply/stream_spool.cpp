@@ -166,6 +166,11 @@ stream_spool::replay(uint32_t xid,
     const uint32_t n = (uint32_t{length[0]} << 24) |
                        (uint32_t{length[1]} << 16) |
                        (uint32_t{length[2]} << 8) | length[3];
+    // A length past what was written is damage, not a reason to allocate.
+    if (it->second.size - done < 4 || n > it->second.size - done - 4)
+      return error{sqlstate::data_corrupted, "invalid length " +
+                                                 std::to_string(n) +
+                                                 " in file \"" + path + "\""};
     message.resize(n);
     if (std::fread(message.data(), 1, n, f.get()) != n)
       return read_error(f.get(), path);

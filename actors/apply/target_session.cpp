@@ -2,6 +2,7 @@
 #include "actors/apply/target_session.hpp"
 
 #include "common/log.hpp"
+#include "protocol/copy_rows.hpp"
 #include "protocol/pg_text.hpp"
 
 #include <libpq-fe.h>
@@ -24,54 +25,6 @@ std::string relation_text(const pgoutput::relation& r) {
 
 // A run of inserts is sent as one COPY once it holds this much.
 constexpr size_t max_copy_bytes = 4 << 20;
-
-// A value in COPY's text format (NULL is \N).
-void append_copy_text(std::string& out, const pgoutput::column_value& v) {
-  if (v.format == 'n')
-    out += "\\N";
-  else
-    pgtext::escape_copy_text(out, v.data);
-}
-
-void append_be(std::string& out, uint32_t v, int bytes) {
-  for (int shift = (bytes - 1) * 8; shift >= 0; shift -= 8)
-    out += static_cast<char>((v >> shift) & 0xff);
-}
-
-// COPY's binary format (binary = true): the signature, flags and header
-// extension length; each row a field count and each field a length (-1 for
-// NULL) and the bytes of the type's send function; a trailer of -1.
-constexpr std::string_view copy_binary_header("PGCOPY\n\377\r\n\0"
-                                              "\0\0\0\0"
-                                              "\0\0\0\0",
-                                              19);
-
-void append_copy_binary(std::string& out, const pgoutput::tuple& row) {
-  append_be(out, static_cast<uint32_t>(row.size()), 2);
-  for (const auto& v : row) {
-    if (v.format == 'n') {
-      append_be(out, 0xffffffffu, 4);
-      continue;
-    }
-    append_be(out, static_cast<uint32_t>(v.data.size()), 4);
-    out += v.data;
-  }
-}
-
-// How an INSERT's row can go into a COPY: text when no value is binary,
-// binary when every non-NULL value is; none when they are mixed (a type
-// without a send function among binary ones), and it goes alone as an
-// INSERT.
-enum class copy_format { text, binary, none };
-copy_format copy_format_of(const pgoutput::tuple& row) {
-  bool text = false, binary = false;
-  for (const auto& v : row) {
-    text = text || v.format == 't';
-    binary = binary || v.format == 'b';
-  }
-  return binary ? (text ? copy_format::none : copy_format::binary)
-                : copy_format::text;
-}
 
 } // namespace
 
@@ -413,7 +366,8 @@ status target_session::insert(const pgoutput::insert& m,
   if (!rel)
     return std::move(rel).err();
   mapped_relation& r = **rel;
-  copy_format format = copy_format_of(m.new_tuple);
+  using copyrows::copy_format;
+  copy_format format = copyrows::format_of(m.new_tuple);
   // A binary COPY needs every column's binary input, NULL or not.
   if (format == copy_format::binary && !r.binary_copy)
     format = copy_format::none;
@@ -451,20 +405,14 @@ status target_session::insert(const pgoutput::insert& m,
     copy_.statement = "COPY " + r.qualified + " (" + columns() +
                       ") FROM STDIN" + (binary ? " WITH (FORMAT binary)" : "");
     if (binary)
-      copy_.data = copy_binary_header;
+      copy_.data = copyrows::binary_header;
   }
   copy_.last = ctx;
   const size_t before = copy_.data.size();
-  if (binary) {
-    append_copy_binary(copy_.data, m.new_tuple);
-  } else {
-    for (size_t i = 0; i < m.new_tuple.size(); ++i) {
-      if (i)
-        copy_.data += '\t';
-      append_copy_text(copy_.data, m.new_tuple[i]);
-    }
-    copy_.data += '\n';
-  }
+  if (binary)
+    copyrows::append_binary_row(copy_.data, m.new_tuple);
+  else
+    copyrows::append_text_row(copy_.data, m.new_tuple);
   ++copy_.rows;
   group_bytes_ += copy_.data.size() - before;
   if (copy_.data.size() >= max_copy_bytes)
@@ -489,7 +437,7 @@ status target_session::flush_copy() {
   copy_run run = std::move(copy_);
   copy_ = copy_run{};
   if (run.binary)
-    run.data += "\xff\xff"; // the trailer: a field count of -1
+    run.data += copyrows::binary_trailer;
   if (!drained)
     return drained;
   if (PQexitPipelineMode(c) != 1)
