@@ -140,28 +140,36 @@ void catalog_batch::delete_subscription_stats() {
   ops_.push_back({op::kind::del, "meta", subscription_stats_key, {}});
 }
 
+expected<std::optional<std::string>>
+catalog::read_meta(const char* key, const char* what) const {
+  std::string value;
+  auto s =
+      impl_->db->Get(rocksdb::ReadOptions(), impl_->cf("meta"), key, &value);
+  if (s.IsNotFound())
+    return std::optional<std::string>();
+  if (!s.ok())
+    return rocks_error(std::string("could not read the ") + what, s);
+  return std::optional<std::string>(std::move(value));
+}
+
 expected<std::vector<subscription_stats_record>>
 catalog::read_subscription_stats() const {
-  std::string value;
-  auto s = impl_->db->Get(rocksdb::ReadOptions(), impl_->cf("meta"),
-                          subscription_stats_key, &value);
-  if (s.IsNotFound())
+  auto value = read_meta(subscription_stats_key, "subscription statistics");
+  if (!value)
+    return std::move(value).err();
+  if (!*value)
     return std::vector<subscription_stats_record>();
-  if (!s.ok())
-    return rocks_error("could not read the subscription statistics", s);
-  return subscription_stats_decode(value);
+  return subscription_stats_decode(**value);
 }
 
 expected<std::optional<relation_snapshot>>
 catalog::read_relation_snapshot() const {
-  std::string value;
-  auto s = impl_->db->Get(rocksdb::ReadOptions(), impl_->cf("meta"),
-                          relations_key, &value);
-  if (s.IsNotFound())
+  auto value = read_meta(relations_key, "relation snapshot");
+  if (!value)
+    return std::move(value).err();
+  if (!*value)
     return std::optional<relation_snapshot>();
-  if (!s.ok())
-    return rocks_error("could not read the relation snapshot", s);
-  auto r = relation_snapshot_decode(value);
+  auto r = relation_snapshot_decode(**value);
   if (!r)
     return std::move(r).err();
   return std::optional<relation_snapshot>(std::move(*r));

@@ -85,6 +85,9 @@ class catalog {
 
  private:
   struct impl;
+  // The value of `key` in the meta column family; nullopt when absent.
+  expected<std::optional<std::string>> read_meta(const char* key,
+                                                 const char* what) const;
   explicit catalog(std::unique_ptr<impl> p);
   static expected<std::unique_ptr<catalog>>
   open_or_create(const std::string& dir, bool create);

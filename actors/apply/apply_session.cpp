@@ -161,6 +161,13 @@ status apply_session::start() {
 }
 
 status apply_session::handle(const stream::xlog_data& x) {
+  if (spool_ && decoder_.in_stream()) {
+    auto spooled = spool_change(x.data);
+    if (!spooled)
+      return std::move(spooled).err();
+    if (*spooled)
+      return ok();
+  }
   auto decoded = decoder_.decode(x.data);
   if (!decoded)
     return std::move(decoded).err();
@@ -171,7 +178,7 @@ status apply_session::handle(const stream::xlog_data& x) {
   }
   if (auto* c = std::get_if<pgoutput::commit>(&m))
     return end_transaction(*c);
-  auto streamed = handle_streamed(m, x.data);
+  auto streamed = handle_streamed(m);
   if (!streamed)
     return std::move(streamed).err();
   if (*streamed)
@@ -196,8 +203,7 @@ void apply_session::begin_transaction(uint32_t xid, lsn final_lsn) {
     group_started_ = steady::now();
 }
 
-expected<bool> apply_session::handle_streamed(const pgoutput::any_message& m,
-                                              std::string_view bytes) {
+expected<bool> apply_session::handle_streamed(const pgoutput::any_message& m) {
   if (!spool_)
     return false;
   if (auto* s = std::get_if<pgoutput::stream_start>(&m)) {
@@ -233,8 +239,28 @@ expected<bool> apply_session::handle_streamed(const pgoutput::any_message& m,
       return std::move(end).err();
     return true;
   }
-  if (!decoder_.in_stream())
-    return false;
+  return false;
+}
+
+expected<bool> apply_session::spool_change(std::string_view bytes) {
+  auto k = pgoutput::peek_kind(bytes);
+  if (!k)
+    return std::move(k).err();
+  using pgoutput::kind;
+  switch (*k) {
+  case kind::origin:
+  case kind::relation:
+  case kind::type:
+  case kind::insert:
+  case kind::update:
+  case kind::delete_:
+  case kind::truncate:
+  case kind::message:
+    break;
+  default:
+    return false; // Stream Stop and the rest go through the decoder
+  }
+  // Kept as it came and decoded once, when its Stream Commit applies it.
   // R Y I U D T M inside a block carry the (sub)transaction's xid; an
   // Origin (after a first Stream Start) belongs to the transaction.
   auto info = pgoutput::scan(bytes, {true, false});

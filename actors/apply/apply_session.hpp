@@ -81,10 +81,12 @@ class apply_session {
   void begin_transaction(uint32_t xid, lsn final_lsn);
   // A message inside a transaction (received or replayed from the spool).
   status apply_change(const pgoutput::any_message& m);
-  // streaming = on: Stream Start/Stop/Abort/Commit and the changes
-  // between them; false if `m` is none of those.
-  expected<bool> handle_streamed(const pgoutput::any_message& m,
-                                 std::string_view bytes);
+  // streaming = on: Stream Start/Stop/Abort/Commit; false if `m` is none
+  // of those.
+  expected<bool> handle_streamed(const pgoutput::any_message& m);
+  // streaming = on, inside a block: a change goes to the spool undecoded;
+  // false for what the decoder must see (Stream Stop and the rest).
+  expected<bool> spool_change(std::string_view bytes);
   status end_transaction(const pgoutput::commit& c);
   status close_group();
   status send_status(bool force);
