@@ -319,7 +319,9 @@ std::vector<table_def> subscription_tables(walsender_env& env) {
            rows.push_back(
                {integer(r.oid), integer(0), lsn_value(r.skip_lsn), text(r.name),
                 integer(10), boolean(r.enabled), boolean(v.options.binary),
-                text(v.options.streaming == "on" ? "t" : "f"), text("d"),
+                text(v.options.streaming == "on" ? "t" : "f"),
+                text(std::string(
+                    1, apply::subscription_two_phase_state(r, v.options))),
                 boolean(v.options.disable_on_error), text(r.conninfo),
                 v.options.slot_name_none
                     ? null()

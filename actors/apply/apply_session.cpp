@@ -140,6 +140,13 @@ status apply_session::start() {
     cmd += ", streaming 'on'";
   if (options_.binary)
     cmd += ", binary 'true'";
+  two_phase_pending_ = false;
+  if (options_.two_phase) {
+    if (two_phase_ready())
+      cmd += ", two_phase 'on'";
+    else
+      two_phase_pending_ = true;
+  }
   cmd += ")";
   PGresult* res = PQexec(source_->raw(), cmd.c_str());
   const bool streaming = res && PQresultStatus(res) == PGRES_COPY_BOTH;
@@ -178,6 +185,16 @@ status apply_session::handle(const stream::xlog_data& x) {
   }
   if (auto* c = std::get_if<pgoutput::commit>(&m))
     return end_transaction(*c);
+  if (auto* b = std::get_if<pgoutput::begin_prepare>(&m))
+    return begin_prepared(*b);
+  if (auto* p = std::get_if<pgoutput::prepare>(&m); p && !p->streamed)
+    return end_prepared(*p);
+  if (auto* k = std::get_if<pgoutput::commit_prepared>(&m))
+    return finish_prepared(k->xid, true, k->commit_lsn, k->end_lsn,
+                           k->commit_time);
+  if (auto* r = std::get_if<pgoutput::rollback_prepared>(&m))
+    return finish_prepared(r->xid, false, r->prepare_end_lsn,
+                           r->rollback_end_lsn, r->rollback_time);
   auto streamed = handle_streamed(m);
   if (!streamed)
     return std::move(streamed).err();
@@ -221,22 +238,38 @@ expected<bool> apply_session::handle_streamed(const pgoutput::any_message& m) {
       return std::move(st).err();
     return true;
   }
-  if (auto* c = std::get_if<pgoutput::stream_commit>(&m)) {
-    // The whole transaction, applied as one received at its commit.
-    begin_transaction(c->xid, c->commit_lsn);
+  // The whole transaction, applied as one received at its commit (or its
+  // prepare).
+  auto replay = [this](uint32_t xid) {
     const pgoutput::decode_context in_stream{true, false};
-    auto st = spool_->replay(c->xid, [&](std::string_view spooled) -> status {
+    return spool_->replay(xid, [&](std::string_view spooled) -> status {
       auto change = pgoutput::decode(spooled, in_stream);
       if (!change)
         return std::move(change).err();
       return apply_change(*change);
     });
-    if (!st)
+  };
+  if (auto* c = std::get_if<pgoutput::stream_commit>(&m)) {
+    begin_transaction(c->xid, c->commit_lsn);
+    if (auto st = replay(c->xid); !st)
       return std::move(st).err();
     if (auto end = end_transaction(
             {c->flags, c->commit_lsn, c->end_lsn, c->commit_time});
         !end)
       return std::move(end).err();
+    return true;
+  }
+  if (auto* p = std::get_if<pgoutput::prepare>(&m); p && p->streamed) {
+    if (auto st = begin_prepared(
+            {p->prepare_lsn, p->end_lsn, p->prepare_time, p->xid, p->gid});
+        !st)
+      return std::move(st).err();
+    if (auto st = skip_ == skip_reason::applied ? spool_->abort(p->xid, p->xid)
+                                                : replay(p->xid);
+        !st)
+      return std::move(st).err();
+    if (auto st = end_prepared(*p); !st)
+      return std::move(st).err();
     return true;
   }
   return false;
@@ -316,24 +349,28 @@ status apply_session::apply_change(const pgoutput::any_message& m) {
                : status(ok());
   }
   return error{sqlstate::protocol_violation,
-               spool_ ? "walmux does not apply prepared transactions, but the "
-                        "publisher sent one"
-                      : "walmux does not apply streamed or prepared "
-                        "transactions, but the publisher sent one"};
+               "the publisher sent a streamed transaction, which walmux did "
+               "not ask for"};
 }
 
-status apply_session::end_transaction(const pgoutput::commit& c) {
+bool apply_session::leave_transaction(lsn end) {
   in_txn_ = false;
   if (skip_ == skip_reason::applied) {
     // Applied before a restart: the target holds it.
     if (!target_->group_open())
-      idle_end_ = std::max(idle_end_, c.end_lsn);
-    return ok();
+      idle_end_ = std::max(idle_end_, end);
+    return true;
   }
   if (skip_ == skip_reason::skip_lsn)
     log_message(elevel::log,
                 "logical replication completed skipping transaction at LSN " +
                     lsn_to_string(final_lsn_));
+  return false;
+}
+
+status apply_session::end_transaction(const pgoutput::commit& c) {
+  if (leave_transaction(c.end_lsn))
+    return ok();
   if (target_->group_open())
     target_->transaction_done(c.end_lsn, c.commit_time);
   else
@@ -352,6 +389,10 @@ status apply_session::close_group() {
     return ok();
   if (auto st = target_->commit_group(); !st)
     return st;
+  return group_committed();
+}
+
+status apply_session::group_committed() {
   const lsn progress = target_->progress();
   idle_end_ = std::max(idle_end_, progress);
   const conflict_counts conflicts = target_->take_conflicts();
@@ -434,6 +475,17 @@ expected<bool> apply_session::step(std::chrono::milliseconds timeout) {
     return std::move(st).err();
   if (auto st = check_flushed(); !st)
     return std::move(st).err();
+  if (two_phase_pending_ && !any_synced_ && !in_txn_ &&
+      !target_->group_open() && two_phase_ready()) {
+    // As PostgreSQL's apply worker does once every table is ready.
+    log_message(elevel::log,
+                "logical replication apply worker for subscription \"" + name_ +
+                    "\" will restart so that two_phase can be enabled");
+    source_.reset();
+    if (auto st = start(); !st)
+      return std::move(st).err();
+    return true;
+  }
   if (receipt != 0 || latest_end.valid())
     manager_.activity(name_, [&](subscription_activity& a) {
       a.received_lsn = received_;

@@ -87,8 +87,29 @@ class apply_session {
   // streaming = on, inside a block: a change goes to the spool undecoded;
   // false for what the decoder must see (Stream Stop and the rest).
   expected<bool> spool_change(std::string_view bytes);
+  // A transaction's last message (end: its end LSN): true when it was
+  // applied before a restart and nothing is left to do.
+  bool leave_transaction(lsn end);
   status end_transaction(const pgoutput::commit& c);
+  // two_phase = true (apply_prepared.cpp): Begin Prepare, Prepare (also
+  // Stream Prepare after the spool's replay), Commit/Rollback Prepared.
+  // A prepared transaction is a target transaction of its own, named by
+  // prepared_gid.
+  status begin_prepared(const pgoutput::begin_prepare& b);
+  status end_prepared(const pgoutput::prepare& p);
+  status finish_prepared(uint32_t xid, bool commit, lsn final_lsn, lsn end,
+                         int64_t time);
+  std::string prepared_gid(uint32_t xid) const {
+    return target_origin_name(name_) + "_" + std::to_string(xid);
+  }
+  // Whether START_REPLICATION may ask for two_phase: every table is ready
+  // (PostgreSQL's two_phase state 'e'); until then it is 'p' and prepared
+  // transactions arrive as they commit.
+  bool two_phase_ready() const;
   status close_group();
+  // What follows the commit of a group: progress, counters, the flush
+  // check and a SKIP LSN the progress has passed.
+  status group_committed();
   status send_status(bool force);
   error with_context(error e) const;
   change_context context(char kind, const std::string& relation) const {
@@ -112,6 +133,9 @@ class apply_session {
   // schema.table -> (state, state LSN) of the subscription's tables.
   std::map<std::string, std::pair<char, lsn>> table_states_;
   bool any_synced_ = false; // a table is in state 's'
+  // two_phase = true and the stream was started without it (a table was
+  // not ready): the worker starts the stream again once they all are.
+  bool two_phase_pending_ = false;
 
   bool in_txn_ = false;
   skip_reason skip_ = skip_reason::none;

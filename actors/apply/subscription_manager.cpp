@@ -42,10 +42,6 @@ status check_supported(const subddl::subscription_options& o) {
                  "walmux applies a streamed transaction when it commits: "
                  "streaming = parallel is not supported"}
         .with_hint("Use streaming = on.");
-  if (o.two_phase)
-    return error{sqlstate::feature_not_supported,
-                 "walmux does not apply prepared transactions: two_phase = "
-                 "true is not supported"};
   if (o.target.empty())
     return error{sqlstate::syntax_error,
                  "walmux's CREATE SUBSCRIPTION needs the target option"}
@@ -85,6 +81,18 @@ subscription_manager::subscription_manager(storage::catalog& catalog, limits l,
 
 subscription_manager::~subscription_manager() {
   shutdown();
+}
+
+char subscription_two_phase_state(const storage::subscription_record& r,
+                                  const subddl::subscription_options& o) {
+  if (!o.two_phase)
+    return 'd';
+  if (!r.copy_done)
+    return 'p';
+  for (const auto& t : r.tables)
+    if (t.state != 'r')
+      return 'p';
+  return 'e';
 }
 
 subddl::subscription_options
@@ -528,6 +536,21 @@ subscription_manager::alter(const subddl::alter_subscription& a,
         return e;
       return std::move(e).with_hint("Use ALTER SUBSCRIPTION ... SET "
                                     "PUBLICATION ... WITH (refresh = false).");
+    }
+    // A transaction prepared before a new table's copy point and
+    // committed after it would reach the target without that table's
+    // changes (they were not subscribed when it was prepared there).
+    if (o->copy_data && subscription_two_phase_state(r, opts) == 'e') {
+      if (a.what == action::refresh)
+        return error{"55000", "ALTER SUBSCRIPTION ... REFRESH with copy_data "
+                              "is not allowed when two_phase is enabled"}
+            .with_hint("Use ALTER SUBSCRIPTION ... REFRESH with copy_data = "
+                       "false, or use DROP/CREATE SUBSCRIPTION.");
+      return error{"55000", "ALTER SUBSCRIPTION with refresh and copy_data is "
+                            "not allowed when two_phase is enabled"}
+          .with_hint("Use ALTER SUBSCRIPTION ... SET PUBLICATION with refresh "
+                     "= false, or with copy_data = false, or use DROP/CREATE "
+                     "SUBSCRIPTION.");
     }
     if (in_block)
       return error{"25001", std::string(what) +

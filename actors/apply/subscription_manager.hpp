@@ -71,6 +71,14 @@ struct subscription_view {
   subscription_activity activity;
 };
 
+// pg_subscription.subtwophasestate: 'd' without two_phase; 'p' (pending)
+// until the initial copy is done and every table is ready, the worker
+// streaming without two_phase meanwhile; then 'e', for good: the slot
+// decodes prepared transactions from then on, so no table may be copied
+// any more (REFRESH with copy_data is refused).
+char subscription_two_phase_state(const storage::subscription_record& r,
+                                  const subddl::subscription_options& o);
+
 // Shared between a worker and the manager.
 struct worker_control {
   std::atomic<bool> stop{false};

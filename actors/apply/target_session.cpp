@@ -478,7 +478,8 @@ namespace {
 
 // The WHERE clause that finds the row an UPDATE or DELETE names: by the
 // key columns, or (REPLICA IDENTITY FULL) one row equal in every sent old
-// value. Parameters are numbered from `first`; `values` gets their values.
+// value, NULLs included. Parameters are numbered from `first`; `values` gets
+// their values.
 expected<std::string>
 row_filter(const pgoutput::relation& rel, const std::string& qualified,
            const pgoutput::tuple& old_values, bool full, int first,
@@ -493,9 +494,12 @@ row_filter(const pgoutput::relation& rel, const std::string& qualified,
       continue;
     }
     shape += 'k';
+    // A key column is never NULL (primary key, or a replica identity
+    // index, which PostgreSQL requires NOT NULL), and only `=` lets the
+    // target use its index: IS NOT DISTINCT FROM would scan the table.
     where += std::string(where.empty() ? "" : " AND ") +
              pq_quote_identifier(rel.columns[i].name) +
-             " IS NOT DISTINCT FROM $" + std::to_string(n++);
+             (full ? " IS NOT DISTINCT FROM $" : " = $") + std::to_string(n++);
     values.push_back(&old_values[i]);
   }
   if (where.empty())
@@ -593,10 +597,15 @@ void target_session::transaction_done(lsn end, int64_t commit_time) {
 }
 
 status target_session::commit_group() {
+  return end_group("COMMIT", true);
+}
+
+status target_session::end_group(const std::string& finish,
+                                 bool progress_inside) {
   if (!group_open_)
     return ok();
   PGconn* c = session_->raw();
-  if (group_end_.valid()) {
+  if (progress_inside && group_end_.valid()) {
     const std::string at = lsn_to_string(group_end_);
     const std::string when = pgtext::timestamptz_utc(group_time_);
     std::string sql;
@@ -613,7 +622,7 @@ status target_session::commit_group() {
     if (auto st = send_query(sql, {}); !st)
       return st;
   }
-  if (auto st = send_query("COMMIT", {}); !st)
+  if (auto st = send_query(finish, {}); !st)
     return st;
   if (auto st = send_query("SELECT pg_catalog.pg_current_wal_insert_lsn(), "
                            "pg_catalog.pg_current_wal_flush_lsn()",
@@ -689,6 +698,10 @@ status target_session::set_progress(lsn end, int64_t commit_time) {
       return std::move(r).err();
   }
   progress_ = end;
+  return record_commit(end);
+}
+
+status target_session::record_commit(lsn end) {
   auto inserted = query_now("SELECT pg_catalog.pg_current_wal_insert_lsn()");
   if (!inserted)
     return std::move(inserted).err();

@@ -111,6 +111,19 @@ class target_session {
   // Commits the group with the progress of its last transaction and waits
   // for every result. An error names the failing change (context).
   status commit_group();
+  // two_phase = true. The open group holds exactly one upstream
+  // transaction, prepared upstream: it becomes the prepared transaction
+  // `gid` on the target with its progress (end, prepare_time). Without a
+  // group (nothing of it applied) an empty one is prepared, as PostgreSQL
+  // does, so that its COMMIT PREPARED always finds it.
+  status prepare_group(const std::string& gid, lsn end, int64_t prepare_time);
+  // Whether `gid` is a prepared transaction on the target.
+  expected<bool> is_prepared(const std::string& gid);
+  // COMMIT PREPARED (commit) or ROLLBACK PREPARED of `gid`, with the
+  // progress `end`; no group may be open. Returns false when `gid` was
+  // not prepared on the target (nothing is done then).
+  expected<bool> finish_prepared(const std::string& gid, bool commit, lsn end,
+                                 int64_t time);
   // Rolls an open group back (after an error the session is dropped).
   void abandon();
   // Reads the flush position again when commits wait for it.
@@ -146,6 +159,12 @@ class target_session {
   change_target(uint32_t oid, const pgoutput::tuple* values, const char* what);
   status check_relation(mapped_relation& r);
   status open_group();
+  // Ends the open group with `finish` (COMMIT or PREPARE TRANSACTION),
+  // the progress of its last transaction inside it when progress_inside.
+  status end_group(const std::string& finish, bool progress_inside);
+  // After a commit outside a group: the target's WAL position bounds the
+  // commit of progress `end` (flush tracking).
+  status record_commit(lsn end);
   // Sends a statement (prepared on first use) with the values as its
   // parameters: NULL for 'n', in binary for 'b', else text.
   status send_prepared(const std::string& name,

@@ -5,7 +5,8 @@
 // (a table without a key and with REPLICA IDENTITY FULL shows any
 // duplicated apply); the conflict paths (a duplicate key retried, then
 // SKIP; disable_on_error); large transactions streamed before they commit
-// (streaming = on); values in binary form (binary = true).
+// (streaming = on); values in binary form (binary = true); prepared
+// transactions (two_phase = true).
 //
 // Tables are compared in full (row count and an md5 over every row), with
 // deadlines, never fixed sleeps.
@@ -127,6 +128,8 @@ class apply_role : public ::testing::Test {
           << node_->log();
     }
   }
+
+  void two_phase_case(const std::string& target_user);
 
   temp_dir tmp_;
   std::unique_ptr<pg_cluster> upstream_;
@@ -933,7 +936,6 @@ TEST_F(apply_role, statement_errors_and_an_existing_slot) {
   };
   EXPECT_EQ(code(head + "copy_data = false)"), "42601"); // no target
   EXPECT_EQ(code(head + target + ", streaming = parallel)"), "0A000");
-  EXPECT_EQ(code(head + target + ", two_phase = true)"), "0A000");
   EXPECT_EQ(code(head + target + ", nonsense = 1)"), "42601");
   EXPECT_EQ(code("CREATE SUBSCRIPTION e CONNECTION 'host=127.0.0.1 port=1' "
                  "PUBLICATION pub WITH (" +
@@ -944,12 +946,21 @@ TEST_F(apply_role, statement_errors_and_an_existing_slot) {
   EXPECT_EQ(code(head + target + ", copy_data = false)"), "ok");
   EXPECT_EQ(code(head + target + ", copy_data = false)"), "42710");
   EXPECT_EQ(code("ALTER SUBSCRIPTION e SET (slot_name = NONE)"), "55000");
+  // As in PostgreSQL 15, two_phase is chosen at CREATE only.
+  EXPECT_EQ(code("ALTER SUBSCRIPTION e SET (two_phase = true)"), "42601");
   EXPECT_EQ(code("ALTER SUBSCRIPTION nope ENABLE"), "42704");
   EXPECT_EQ(code("DROP SUBSCRIPTION nope"), "42704");
   EXPECT_EQ(code("DROP SUBSCRIPTION IF EXISTS nope"), "ok");
   EXPECT_EQ(code("DROP SUBSCRIPTION e"), "ok");
   EXPECT_EQ(one_value(*upstream_, "SELECT count(*) FROM pg_replication_slots"),
             "0");
+  // two_phase waits for the initial copy ('p'); without two_phase 'd'.
+  EXPECT_EQ(code(head + target + ", enabled = false, two_phase = true)"), "ok");
+  EXPECT_EQ(walmux_value("SELECT subtwophasestate FROM pg_subscription"), "p");
+  EXPECT_EQ(code("DROP SUBSCRIPTION e"), "ok");
+  EXPECT_EQ(code(head + target + ", enabled = false)"), "ok");
+  EXPECT_EQ(walmux_value("SELECT subtwophasestate FROM pg_subscription"), "d");
+  EXPECT_EQ(code("DROP SUBSCRIPTION e"), "ok");
 
   ASSERT_TRUE(upstream_->query(
       "SELECT pg_create_logical_replication_slot('made_before', 'pgoutput')"));
@@ -1002,6 +1013,159 @@ TEST_F(apply_role, a_non_superuser_target_keeps_progress_in_a_table) {
             "0");
   EXPECT_NE(node_->log().find("may not set session_replication_role"),
             std::string::npos);
+}
+
+// two_phase = true: a transaction prepared upstream is prepared on the
+// target (a prepared transaction of walmux's name, not visible) and
+// committed or rolled back there when the publisher's COMMIT PREPARED or
+// ROLLBACK PREPARED arrives; walmux killed while one is prepared; a large
+// prepared transaction streamed before its PREPARE (streaming = on); one
+// prepared before the slot enabled two_phase, which arrives whole with its
+// COMMIT PREPARED. With the target's replication origin (superuser) or
+// with the progress table (a role without replication rights), where the
+// target's pg_prepared_xacts tells a prepare sent again after a kill.
+void apply_role::two_phase_case(const std::string& target_user) {
+  const char* table = "CREATE TABLE tp (id int PRIMARY KEY, note text);";
+  ASSERT_TRUE(target_->query(table));
+  for (const auto* c : {upstream_.get(), target_.get()}) {
+    ASSERT_TRUE(c->query("ALTER SYSTEM SET max_prepared_transactions = 10"));
+    ASSERT_TRUE(c->crash_restart());
+  }
+  ASSERT_TRUE(
+      upstream_->query("ALTER SYSTEM SET logical_decoding_work_mem = '64kB'"));
+  ASSERT_TRUE(upstream_->query("SELECT pg_reload_conf()"));
+  ASSERT_TRUE(upstream_->query(std::string(table) +
+                               "CREATE PUBLICATION pub FOR TABLE tp;"));
+  if (!target_user.empty()) {
+    ASSERT_TRUE(target_->query("CREATE ROLE " + target_user +
+                               " LOGIN; GRANT CREATE ON SCHEMA public TO " +
+                               target_user + "; GRANT ALL ON tp TO " +
+                               target_user));
+  }
+  // Prepared before the subscription's slot decodes prepared transactions
+  // (the slot is made without two_phase and moved past its PREPARE).
+  ASSERT_TRUE(upstream_->query(
+      "SELECT pg_create_logical_replication_slot('tp_slot', 'pgoutput')"));
+  ASSERT_TRUE(upstream_->query("BEGIN; INSERT INTO tp VALUES (1, 'early'); "
+                               "PREPARE TRANSACTION 'early'"));
+  ASSERT_TRUE(upstream_->query(
+      "SELECT pg_replication_slot_advance('tp_slot', pg_current_wal_lsn())"));
+  start_apply_node();
+  const std::string user = target_user.empty() ? "" : " user=" + target_user;
+  auto made = walmux_sql(
+      "CREATE SUBSCRIPTION tp CONNECTION '" + upstream_->conninfo() +
+      "' PUBLICATION pub WITH (target = '" + target_->conninfo() + user +
+      "', create_slot = false, slot_name = 'tp_slot', copy_data = false, "
+      "two_phase = true, streaming = on)");
+  ASSERT_TRUE(made) << made.err().message;
+  EXPECT_TRUE(wait_until(
+      [&] {
+        return one_value(*upstream_, "SELECT two_phase FROM "
+                                     "pg_replication_slots WHERE slot_name = "
+                                     "'tp_slot' AND active") == "t";
+      },
+      60s))
+      << node_->log();
+  EXPECT_EQ(walmux_value("SELECT subtwophasestate FROM pg_subscription"), "e");
+  auto prepared_on_target = [&] {
+    return one_value(*target_, "SELECT count(*) FROM pg_prepared_xacts WHERE "
+                               "gid LIKE 'walmux_tp_%'");
+  };
+  auto count_where = [&](const std::string& cond) {
+    return one_value(*target_, "SELECT count(*) FROM tp WHERE " + cond);
+  };
+  // Prepared upstream: prepared on the target, its row not visible; a
+  // transaction committing meanwhile applies.
+  const std::string before_p2 =
+      one_value(*upstream_, "SELECT pg_current_wal_lsn()");
+  ASSERT_TRUE(upstream_->query(
+      "SELECT pg_copy_logical_replication_slot('tp_slot', 'tp_again')"));
+  ASSERT_TRUE(upstream_->query("BEGIN; INSERT INTO tp VALUES (2, 'two'); "
+                               "PREPARE TRANSACTION 'p2'"));
+  EXPECT_TRUE(wait_until([&] { return prepared_on_target() == "1"; }, 30s))
+      << node_->log();
+  // Sent again with the target's progress behind it (as after a crash
+  // between a PREPARE and the progress row written after it): found
+  // prepared on the target, not prepared twice. (A slot copied before it,
+  // and the progress moved back.)
+  ASSERT_TRUE(walmux_sql("ALTER SUBSCRIPTION tp DISABLE"));
+  auto slot_active = [&](const char* slot) {
+    return one_value(*upstream_,
+                     std::string("SELECT active FROM pg_replication_slots "
+                                 "WHERE slot_name = '") +
+                         slot + "'");
+  };
+  ASSERT_TRUE(wait_until([&] { return slot_active("tp_slot") == "f"; }, 30s));
+  ASSERT_TRUE(target_->query(
+      target_user.empty()
+          ? "SELECT pg_replication_origin_advance('walmux_tp', '" + before_p2 +
+                "')"
+          : "UPDATE walmux_apply_progress SET remote_lsn = '" + before_p2 +
+                "'"));
+  ASSERT_TRUE(walmux_sql("ALTER SUBSCRIPTION tp SET (slot_name = 'tp_again')"));
+  ASSERT_TRUE(walmux_sql("ALTER SUBSCRIPTION tp ENABLE"));
+  EXPECT_TRUE(wait_until([&] { return slot_active("tp_again") == "t"; }, 30s));
+  ASSERT_TRUE(upstream_->query("INSERT INTO tp VALUES (3, 'three')"));
+  EXPECT_TRUE(wait_until([&] { return count_where("id = 3") == "1"; }, 30s))
+      << node_->log();
+  EXPECT_EQ(count_where("id = 2"), "0");
+  // Killed while it is prepared: after the restart it is neither lost nor
+  // prepared twice.
+  node_->kill();
+  ASSERT_TRUE(node_->start(false)) << node_->log();
+  ASSERT_TRUE(upstream_->query("COMMIT PREPARED 'p2'"));
+  EXPECT_TRUE(wait_until([&] { return count_where("id = 2") == "1"; }, 30s))
+      << node_->log();
+  EXPECT_EQ(prepared_on_target(), "0");
+  // Rolled back upstream: rolled back on the target.
+  ASSERT_TRUE(upstream_->query("BEGIN; INSERT INTO tp VALUES (4, 'four'); "
+                               "PREPARE TRANSACTION 'p4'"));
+  EXPECT_TRUE(wait_until([&] { return prepared_on_target() == "1"; }, 30s))
+      << node_->log();
+  ASSERT_TRUE(upstream_->query("ROLLBACK PREPARED 'p4'"));
+  EXPECT_TRUE(wait_until([&] { return prepared_on_target() == "0"; }, 30s))
+      << node_->log();
+  // Larger than logical_decoding_work_mem: streamed, then Stream Prepare.
+  ASSERT_TRUE(upstream_->query(
+      "BEGIN; INSERT INTO tp SELECT g, repeat('x', 40) FROM "
+      "generate_series(1000, 6999) g; PREPARE TRANSACTION 'big'"));
+  EXPECT_TRUE(wait_until([&] { return prepared_on_target() == "1"; }, 60s))
+      << node_->log();
+  EXPECT_EQ(count_where("id >= 1000"), "0");
+  EXPECT_EQ(one_value(*upstream_, "SELECT sum(stream_txns) > 0 FROM "
+                                  "pg_stat_replication_slots"),
+            "t");
+  node_->kill();
+  ASSERT_TRUE(node_->start(false)) << node_->log();
+  ASSERT_TRUE(upstream_->query("COMMIT PREPARED 'big'"));
+  // Prepared before two_phase was enabled: all of it arrives now.
+  ASSERT_TRUE(upstream_->query("COMMIT PREPARED 'early'"));
+  ASSERT_TRUE(upstream_->query("INSERT INTO tp VALUES (5, 'last')"));
+  EXPECT_TRUE(wait_until([&] { return count_where("id = 5") == "1"; }, 60s))
+      << node_->log();
+  EXPECT_EQ(table_digest(*target_, "tp", "id"),
+            table_digest(*upstream_, "tp", "id"));
+  EXPECT_EQ(count_where("true"), "6004");
+  EXPECT_EQ(prepared_on_target(), "0");
+  // No more copies once prepared transactions are decoded.
+  auto refused = walmux_sql("ALTER SUBSCRIPTION tp REFRESH PUBLICATION");
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.err().code, "55000");
+  EXPECT_NE(refused.err().message.find("not allowed when two_phase is enabled"),
+            std::string::npos);
+  auto refreshed = walmux_sql(
+      "ALTER SUBSCRIPTION tp REFRESH PUBLICATION WITH (copy_data = false)");
+  EXPECT_TRUE(refreshed) << refreshed.err().message;
+  EXPECT_EQ(one_value(*target_, "SELECT count(*) FROM pg_replication_origin"),
+            target_user.empty() ? "1" : "0");
+}
+
+TEST_F(apply_role, two_phase_with_the_target_origin) {
+  two_phase_case("");
+}
+
+TEST_F(apply_role, two_phase_with_the_progress_table) {
+  two_phase_case("loader");
 }
 
 } // namespace

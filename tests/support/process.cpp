@@ -38,6 +38,10 @@ child_process spawn(const std::vector<std::string>& argv,
     sigset_t none;
     sigemptyset(&none);
     ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    // Nor ignored: a shell starting the tests in the background ignores
+    // SIGINT for them, and tests stop children (pgbench) with it.
+    for (int sig : {SIGINT, SIGQUIT, SIGTERM})
+      ::signal(sig, SIG_DFL);
     std::vector<char*> args;
     for (const auto& a : argv)
       args.push_back(const_cast<char*>(a.c_str()));

@@ -17,13 +17,16 @@
 #               and the publisher's logical_decoding_work_mem at 64kB, so
 #               every transaction is streamed before it commits (native and
 #               walmux both keep it in files and apply it at its commit)
+#   updates     100,000 single-row UPDATE transactions by primary key on
+#               100,000 rows present on all three sides (the issue sets no
+#               target; shown against 1.0)
 # Each round creates both subscriptions disabled (native: CREATE
 # SUBSCRIPTION on the target; walmux: CREATE SUBSCRIPTION on a walmux node
 # with target = the target's conninfo), each with its own slot and target
 # database and copy_data = false, then runs the workload, so both slots
 # hold the same changes. Then each side is enabled in turn (alternating
 # which goes first) and timed from ENABLE until its target table holds
-# every row (polled every 50ms: each poll is a psql process, and on this
+# every change (its row count, or for updates sum(k); polled every 50ms: each poll is a psql process, and on this
 # 2-core machine faster polling takes CPU from the sides measured). Both use synchronous_commit = off on the target (PostgreSQL's
 # subscription default) except in small_sync. The target cluster runs with
 # fsync = on (a real target's commits reach its disk). The CPU time of the
@@ -58,23 +61,26 @@ upstream="host=127.0.0.1 port=$up_port dbname=postgres user=postgres"
 
 echo "\\set k random(1, 1000)
 INSERT INTO bench (k, payload) VALUES (:k, repeat('x', 100));" >"$work/small.sql"
+echo "\\set id random(1, 100000)
+UPDATE bench SET k = k + 1 WHERE id = :id;" >"$work/updates.sql"
 workload() {
   case $1 in
   small) pgbench -n -h 127.0.0.1 -p "$up_port" -U postgres -c 4 -j 2 -t 25000 -f "$work/small.sql" postgres >/dev/null 2>&1 ;;
   small_sync) pgbench -n -h 127.0.0.1 -p "$up_port" -U postgres -c 4 -j 2 -t 2500 -f "$work/small.sql" postgres >/dev/null 2>&1 ;;
+  updates) pgbench -n -h 127.0.0.1 -p "$up_port" -U postgres -c 4 -j 2 -t 25000 -f "$work/updates.sql" postgres >/dev/null 2>&1 ;;
   large | large_streamed) for _ in $(seq 10); do
       up -c "INSERT INTO bench (k, payload) SELECT g % 1000, repeat('x', 100) FROM generate_series(1, 100000) g"
     done ;;
   esac
 }
 
-# time_until_applied SIDE EXPECTED: enables SIDE, seconds until its target
-# table holds EXPECTED rows.
+# time_until_applied SIDE EXPECTED: enables SIDE, seconds until $done_query
+# on its target table gives EXPECTED.
 time_until_applied() {
   local side=$1 want=$2 t0 t1
   t0=$(now)
   if [ "$side" = native ]; then tgt native -c "ALTER SUBSCRIPTION nat ENABLE"; else wm -c "ALTER SUBSCRIPTION wmx ENABLE"; fi
-  until [ "$(tgt "$side" -c "SELECT count(*) FROM bench")" = "$want" ]; do sleep 0.05; done
+  until [ "$(tgt "$side" -c "$done_query")" = "$want" ]; do sleep 0.05; done
   t1=$(now)
   # The upstream walsender serving this side: its CPU time.
   local app=nat; [ "$side" = walmux ] && app=wmx
@@ -83,7 +89,7 @@ time_until_applied() {
 }
 
 median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-for w in ${APPLY_WORKLOADS:-small large small_sync large_streamed}; do
+for w in ${APPLY_WORKLOADS:-small large small_sync large_streamed updates}; do
   sync=off; [ "$w" = small_sync ] && sync=on
   streaming=off; [ "$w" = large_streamed ] && streaming=on
   work_mem=64MB; [ "$w" = large_streamed ] && work_mem=64kB
@@ -93,10 +99,17 @@ for w in ${APPLY_WORKLOADS:-small large small_sync large_streamed}; do
     up -c "TRUNCATE bench"
     tgt native -c "TRUNCATE bench"
     tgt walmux -c "TRUNCATE bench"
+    done_query="SELECT count(*) FROM bench"
+    if [ "$w" = updates ]; then
+      # The same rows on all three sides before the slots exist.
+      rows="INSERT INTO bench SELECT g, 0, repeat('x', 100) FROM generate_series(1, 100000) g"
+      up -c "$rows"; tgt native -c "$rows"; tgt walmux -c "$rows"
+      done_query="SELECT sum(k) FROM bench"
+    fi
     tgt native -c "CREATE SUBSCRIPTION nat CONNECTION '$upstream' PUBLICATION pub WITH (copy_data = false, enabled = false, synchronous_commit = $sync, streaming = $streaming)" 2>/dev/null
     wm -c "CREATE SUBSCRIPTION wmx CONNECTION '$upstream' PUBLICATION pub WITH (target = 'host=127.0.0.1 port=$tgt_port dbname=walmux user=postgres', copy_data = false, enabled = false, synchronous_commit = $sync, streaming = $streaming)" 2>/dev/null
     workload "$w"
-    want=$(up -c "SELECT count(*) FROM bench")
+    want=$(up -c "$done_query")
     tgt native -c "CHECKPOINT"
     run_walmux() {
       c0=$(cpu_of "$wm_pid")
@@ -114,11 +127,12 @@ for w in ${APPLY_WORKLOADS:-small large small_sync large_streamed}; do
     tgt native -c "DROP SUBSCRIPTION nat"
     wm -c "DROP SUBSCRIPTION wmx"
     nat+=("$n") wmx+=("$m") cpu+=("$(echo "$c1 - $c0" | bc -l)")
-    printf '%s round %d: %s rows: native %.2f s (its walsender CPU %.2f s), walmux %.2f s (its walsender CPU %.2f s, walmux CPU %.2f s)\n' \
+    printf '%s round %d: %s: native %.2f s (its walsender CPU %.2f s), walmux %.2f s (its walsender CPU %.2f s, walmux CPU %.2f s)\n' \
       "$w" "$r" "$want" "$n" "$ns" "$m" "$ws" "${cpu[-1]}"
   done
   mn=$(median "${nat[@]}") mw=$(median "${wmx[@]}") mc=$(median "${cpu[@]}")
   target=1.5; [ "$w" = large ] || [ "$w" = large_streamed ] && target=1.0
-  printf '%s: native %8.0f rows/s, walmux %8.0f rows/s (walmux CPU %.2f s): %.2fx native (target >= %.1fx)\n' \
-    "$w" "$(echo "$want / $mn" | bc -l)" "$(echo "$want / $mw" | bc -l)" "$mc" "$(echo "$mn / $mw" | bc -l)" "$target"
+  changes=$want; [ "$w" = updates ] && changes=100000
+  printf '%s: native %8.0f changes/s, walmux %8.0f changes/s (walmux CPU %.2f s): %.2fx native (target >= %.1fx)\n' \
+    "$w" "$(echo "$changes / $mn" | bc -l)" "$(echo "$changes / $mw" | bc -l)" "$mc" "$(echo "$mn / $mw" | bc -l)" "$target"
 done
