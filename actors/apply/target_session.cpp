@@ -10,11 +10,6 @@
 namespace walmux::actors::apply {
 namespace {
 
-// Results a group may leave unread before the session reads some: bounds
-// the client's bookkeeping and the bytes queued in the server's socket.
-constexpr size_t max_outstanding = 2000;
-constexpr size_t drain_to = 200;
-
 std::string qualified_name(const std::string& schema, const std::string& rel) {
   return pq_quote_identifier(schema) + "." + pq_quote_identifier(rel);
 }
@@ -120,7 +115,7 @@ status target_session::setup() {
 
 status target_session::send_query(const std::string& sql,
                                   const change_context& ctx, pending::what w) {
-  if (auto st = flush_copy(); !st)
+  if (auto st = flush_runs(); !st)
     return st;
   if (PQsendQueryParams(session_->raw(), sql.c_str(), 0, nullptr, nullptr,
                         nullptr, nullptr, 0) != 1)
@@ -133,7 +128,7 @@ status target_session::send_prepared(
     const std::string& name, const std::function<std::string()>& sql_text,
     const std::vector<const pgoutput::column_value*>& values,
     const change_context& ctx) {
-  if (auto st = flush_copy(); !st)
+  if (auto st = flush_runs(); !st)
     return st;
   PGconn* c = session_->raw();
   if (!prepared_.count(name)) {
@@ -188,18 +183,32 @@ status target_session::read_one() {
     } else if (first && p.w == pending::what::change &&
                st == PGRES_COMMAND_OK &&
                (p.ctx.kind == 'U' || p.ctx.kind == 'D') &&
-               std::string_view(PQcmdTuples(r)) == "0") {
+               std::strtoull(PQcmdTuples(r), nullptr, 10) < p.rows) {
       // PostgreSQL's apply logs these and goes on (18 counts them).
+      const size_t missing =
+          p.rows - std::strtoull(PQcmdTuples(r), nullptr, 10);
       const bool upd = p.ctx.kind == 'U';
-      (upd ? conflicts_.update_missing : conflicts_.delete_missing)++;
+      (upd ? conflicts_.update_missing : conflicts_.delete_missing) +=
+          static_cast<int64_t>(missing);
+      const std::string where =
+          p.ctx.first_final_lsn.valid()
+              ? "transactions finished from " +
+                    lsn_to_string(p.ctx.first_final_lsn) + " to " +
+                    lsn_to_string(p.ctx.final_lsn)
+              : "transaction " + std::to_string(p.ctx.xid) + ", finished at " +
+                    lsn_to_string(p.ctx.final_lsn);
       log_message(
           elevel::log,
           "conflict detected on relation \"" + p.ctx.relation +
               "\": conflict=" + (upd ? "update_missing" : "delete_missing") +
-              ", the row to be " + (upd ? "updated" : "deleted") +
-              " was not found; the change is skipped (transaction " +
-              std::to_string(p.ctx.xid) + ", finished at " +
-              lsn_to_string(p.ctx.final_lsn) + ")");
+              (p.rows == 1 ? std::string(", the row to be ") +
+                                 (upd ? "updated" : "deleted") +
+                                 " was not found; the change is skipped"
+                           : ", " + std::to_string(missing) + " of the " +
+                                 std::to_string(p.rows) + " rows to be " +
+                                 (upd ? "updated" : "deleted") +
+                                 " were not found; those changes are skipped") +
+              " (" + where + ")");
     } else if (first && p.w == pending::what::flush_query &&
                st == PGRES_TUPLES_OK && PQntuples(r) == 1) {
       auto inserted = lsn_parse(PQgetvalue(r, 0, 0));
@@ -233,7 +242,7 @@ status target_session::drain(size_t keep) {
 
 expected<pq_result> target_session::query_now(const std::string& sql) {
   PGconn* c = session_->raw();
-  if (auto st = flush_copy(); !st)
+  if (auto st = flush_runs(); !st)
     return std::move(st).err();
   if (auto st = drain(0); !st)
     return std::move(st).err();
@@ -290,7 +299,8 @@ void target_session::relation(const pgoutput::relation& r) {
 
 status target_session::check_relation(mapped_relation& m) {
   auto found = query_now(
-      "SELECT c.oid, a.attname, t.typreceive <> 0 FROM pg_catalog.pg_class "
+      "SELECT c.oid, a.attname, t.typreceive <> 0, a.atttypid FROM "
+      "pg_catalog.pg_class "
       "c LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND "
       "a.attnum > 0 AND NOT a.attisdropped LEFT JOIN pg_catalog.pg_type t ON "
       "t.oid = a.atttypid WHERE c.oid = pg_catalog.to_regclass(" +
@@ -303,12 +313,15 @@ status target_session::check_relation(mapped_relation& m) {
                      relation_text(m.rel) + "\" does not exist"};
   std::string missing;
   m.binary_copy = true;
+  m.target_types.clear();
   for (const auto& col : m.rel.columns) {
     bool present = false;
     for (const auto& row : found->rows)
       if (row[1] && *row[1] == col.name) {
         present = true;
         m.binary_copy = m.binary_copy && row[2] && *row[2] == "t";
+        m.target_types.push_back(
+            row[3] ? static_cast<uint32_t>(std::stoul(*row[3])) : 0);
       }
     if (!present)
       missing += (missing.empty() ? "\"" : ", \"") + col.name + "\"";
@@ -393,6 +406,8 @@ status target_session::insert(const pgoutput::insert& m,
         },
         values, ctx);
   }
+  if (auto st = flush_keyed(); !st)
+    return st;
   const bool binary = format == copy_format::binary;
   if (copy_.rows > 0 &&
       (copy_.generation != r.generation || copy_.binary != binary))
@@ -534,6 +549,11 @@ status target_session::update(const pgoutput::update& m,
            pq_quote_identifier(r.rel.columns[i].name) + " = $" +
            std::to_string(values.size());
   }
+  if (set.empty())
+    return ok(); // nothing changed that the target can be told
+  // The key unchanged (no old tuple sent): the row may join a keyed run.
+  if (std::string key; m.old_kind == 0 && keyed(r, m.new_tuple, key))
+    return add_keyed('U', r, shape, std::move(key), m.new_tuple, ctx);
   const bool full = r.rel.replica_identity == 'f';
   const pgoutput::tuple& old_values =
       m.old_kind != 0 ? m.old_tuple : m.new_tuple;
@@ -541,8 +561,6 @@ status target_session::update(const pgoutput::update& m,
                           static_cast<int>(values.size()) + 1, values, shape);
   if (!where)
     return std::move(where).err();
-  if (set.empty())
-    return ok(); // nothing changed that the target can be told
   const std::string name = "u" + std::to_string(r.generation) + "_" + shape;
   const std::string sql =
       "UPDATE ONLY " + r.qualified + " SET " + set + " WHERE " + *where;
@@ -556,6 +574,12 @@ status target_session::remove(const pgoutput::delete_& m,
   if (!rel)
     return std::move(rel).err();
   mapped_relation& r = **rel;
+  if (std::string key; keyed(r, m.old_tuple, key)) {
+    std::string shape;
+    for (const auto& c : r.rel.columns)
+      shape += (c.flags & 1) ? 's' : '-';
+    return add_keyed('D', r, shape, std::move(key), m.old_tuple, ctx);
+  }
   std::vector<const pgoutput::column_value*> values;
   std::string shape;
   auto where = row_filter(r.rel, r.qualified, m.old_tuple,
@@ -671,6 +695,7 @@ void target_session::abandon() {
   group_open_ = false;
   pending_.clear();
   copy_ = copy_run{};
+  keyed_ = key_run{};
 }
 
 status target_session::set_progress(lsn end, int64_t commit_time) {

@@ -24,11 +24,13 @@
 // in text format, since COPY cannot run in pipeline mode, the pipeline is
 // read to a Sync first; any other statement ends the run, so the order of
 // changes on every row is kept. UPDATE and
-// DELETE by the replica identity's key columns, or for REPLICA IDENTITY
+// DELETE by the replica identity's key columns (=), or for REPLICA IDENTITY
 // FULL by one row matching every old value (IS NOT DISTINCT FROM) through
 // its ctid, as PostgreSQL's apply changes one row; unchanged TOAST values
-// ('u') are left out of the SET list. One prepared statement per relation
-// generation, kind and set of unchanged columns.
+// ('u') are left out of the SET list. Consecutive updates or deletes of one
+// relation by distinct keys go as one statement (target_keyed.cpp). One
+// prepared statement per relation generation, kind and set of unchanged
+// columns.
 //
 // Blocking libpq: use from a detached actor's thread only.
 #pragma once
@@ -44,6 +46,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -143,12 +146,20 @@ class target_session {
     // Every replicated column's type on the target has a binary input
     // function (COPY ... FORMAT binary needs them all, NULL or not).
     bool binary_copy = false;
+    // The target's type OID of each replicated column (in the publisher's
+    // column order).
+    std::vector<uint32_t> target_types;
     std::string qualified; // "schema"."table"
   };
   struct pending {
     change_context ctx;
     enum class what { control, change, flush_query } w = what::control;
+    size_t rows = 1; // the rows a change names (a keyed run: several)
   };
+  // Results a group may leave unread before the session reads some: bounds
+  // the client's bookkeeping and the bytes queued in the server's socket.
+  static constexpr size_t max_outstanding = 2000;
+  static constexpr size_t drain_to = 200;
 
   explicit target_session(std::unique_ptr<pq_session> s, options o);
   status setup();
@@ -179,6 +190,25 @@ class target_session {
   expected<pq_result> query_now(const std::string& sql);
   // Sends the pending run of inserts as one COPY (a no-op without one).
   status flush_copy();
+  // Keyed runs (target_keyed.cpp). Whether a change of `r` may join one:
+  // not REPLICA IDENTITY FULL, every key column a value in `key_source`
+  // (then `key` is set to those values).
+  bool keyed(const mapped_relation& r, const pgoutput::tuple& key_source,
+             std::string& key) const;
+  // Adds a row: `kind` 'U' (values: the new tuple, `shape` 's' for each
+  // column set, 'u' for one left unchanged) or 'D' (values: the old key,
+  // `shape` 's' for each key column, '-' else).
+  status add_keyed(char kind, const mapped_relation& r,
+                   const std::string& shape, std::string key,
+                   const pgoutput::tuple& values, const change_context& ctx);
+  // Sends the pending keyed run as one statement (a no-op without one).
+  status flush_keyed();
+  // Sends whichever run is pending; any other statement goes after it.
+  status flush_runs() {
+    if (auto st = flush_copy(); !st)
+      return st;
+    return flush_keyed();
+  }
 
   // Consecutive inserts into one relation, as COPY rows in text format,
   // or in binary format when the publisher sends binary values.
@@ -192,8 +222,24 @@ class target_session {
     change_context last;
   };
 
+  // Consecutive updates or deletes of one relation by distinct keys.
+  struct key_run {
+    char kind = 0; // 'U' or 'D'
+    uint64_t generation = 0;
+    std::string shape;
+    size_t rows = 0;
+    std::vector<uint32_t> types; // of one row's parameters
+    std::vector<pgoutput::column_value> params;
+    std::set<std::string> keys;
+    std::string head; // the statement before the VALUES rows
+    std::string tail; // and after them
+    change_context first;
+    change_context last;
+  };
+
   std::unique_ptr<pq_session> session_;
   copy_run copy_;
+  key_run keyed_;
   options opts_;
   bool use_origin_ = false;
   std::string origin_name_;

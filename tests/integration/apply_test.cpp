@@ -330,10 +330,12 @@ TEST_F(apply_role, conflicts_retry_skip_and_disable_on_error) {
                                    "pg_stat_subscription_stats WHERE subname "
                                    "= 's4'")),
             1);
-  // An update and a delete of rows the target lacks: logged, counted.
+  // Updates and deletes of rows the target lacks: logged, counted, each
+  // row, also inside one statement for several rows (a keyed run: 7 is
+  // there, 1 is not; neither 8, never applied, nor 9 is).
   ASSERT_TRUE(target_->query("DELETE FROM accounts WHERE id IN (1, 9)"));
-  for (const char* sql : {"UPDATE accounts SET balance = 2 WHERE id = 1",
-                          "DELETE FROM accounts WHERE id = 9",
+  for (const char* sql : {"UPDATE accounts SET balance = 2 WHERE id IN (1, 7)",
+                          "DELETE FROM accounts WHERE id IN (8, 9)",
                           "INSERT INTO accounts VALUES (10, 10)"})
     ASSERT_TRUE(upstream_->query(sql));
   EXPECT_TRUE(wait_until(
@@ -347,11 +349,15 @@ TEST_F(apply_role, conflicts_retry_skip_and_disable_on_error) {
         return walmux_value("SELECT confl_update_missing || ' ' || "
                             "confl_delete_missing FROM "
                             "pg_stat_subscription_stats WHERE subname = "
-                            "'s4'") == "1 1";
+                            "'s4'") == "1 2";
       },
       30s))
       << node_->log();
-  EXPECT_NE(node_->log().find("conflict=update_missing"), std::string::npos);
+  EXPECT_NE(node_->log().find("conflict=update_missing, 1 of the 2 rows"),
+            std::string::npos)
+      << node_->log();
+  EXPECT_EQ(one_value(*target_, "SELECT balance FROM accounts WHERE id = 7"),
+            "2");
 
   // pg_stat_reset_subscription_stats: the view's counters start again from
   // zero (stats_reset says when); the metrics' counters do not go back.
@@ -394,7 +400,7 @@ TEST_F(apply_role, conflicts_retry_skip_and_disable_on_error) {
   EXPECT_EQ(metric(scrape(metrics_port_),
                    "walmux_subscription_delete_missing_total{subscription="
                    "\"s4\"}"),
-            2);
+            3);
   // NULL resets every subscription; OID 0 is PostgreSQL's error.
   EXPECT_TRUE(walmux_sql("SELECT pg_stat_reset_subscription_stats(NULL)"));
   EXPECT_EQ(walmux_value("SELECT confl_delete_missing FROM "
