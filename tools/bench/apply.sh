@@ -20,6 +20,9 @@
 #   updates     100,000 single-row UPDATE transactions by primary key on
 #               100,000 rows present on all three sides (the issue sets no
 #               target; shown against 1.0)
+#   deletes     100,000 single-row DELETE transactions by primary key of
+#               those rows (one session, a COMMIT after each; no target
+#               either)
 # Each round creates both subscriptions disabled (native: CREATE
 # SUBSCRIPTION on the target; walmux: CREATE SUBSCRIPTION on a walmux node
 # with target = the target's conninfo), each with its own slot and target
@@ -67,6 +70,7 @@ workload() {
   case $1 in
   small) pgbench -n -h 127.0.0.1 -p "$up_port" -U postgres -c 4 -j 2 -t 25000 -f "$work/small.sql" postgres >/dev/null 2>&1 ;;
   small_sync) pgbench -n -h 127.0.0.1 -p "$up_port" -U postgres -c 4 -j 2 -t 2500 -f "$work/small.sql" postgres >/dev/null 2>&1 ;;
+  deletes) up -c "DO \$\$ BEGIN FOR i IN 1..100000 LOOP DELETE FROM bench WHERE id = i; COMMIT; END LOOP; END \$\$" ;;
   updates) pgbench -n -h 127.0.0.1 -p "$up_port" -U postgres -c 4 -j 2 -t 25000 -f "$work/updates.sql" postgres >/dev/null 2>&1 ;;
   large | large_streamed) for _ in $(seq 10); do
       up -c "INSERT INTO bench (k, payload) SELECT g % 1000, repeat('x', 100) FROM generate_series(1, 100000) g"
@@ -89,7 +93,7 @@ time_until_applied() {
 }
 
 median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-for w in ${APPLY_WORKLOADS:-small large small_sync large_streamed updates}; do
+for w in ${APPLY_WORKLOADS:-small large small_sync large_streamed updates deletes}; do
   sync=off; [ "$w" = small_sync ] && sync=on
   streaming=off; [ "$w" = large_streamed ] && streaming=on
   work_mem=64MB; [ "$w" = large_streamed ] && work_mem=64kB
@@ -100,11 +104,11 @@ for w in ${APPLY_WORKLOADS:-small large small_sync large_streamed updates}; do
     tgt native -c "TRUNCATE bench"
     tgt walmux -c "TRUNCATE bench"
     done_query="SELECT count(*) FROM bench"
-    if [ "$w" = updates ]; then
+    if [ "$w" = updates ] || [ "$w" = deletes ]; then
       # The same rows on all three sides before the slots exist.
       rows="INSERT INTO bench SELECT g, 0, repeat('x', 100) FROM generate_series(1, 100000) g"
       up -c "$rows"; tgt native -c "$rows"; tgt walmux -c "$rows"
-      done_query="SELECT sum(k) FROM bench"
+      [ "$w" = updates ] && done_query="SELECT sum(k) FROM bench"
     fi
     tgt native -c "CREATE SUBSCRIPTION nat CONNECTION '$upstream' PUBLICATION pub WITH (copy_data = false, enabled = false, synchronous_commit = $sync, streaming = $streaming)" 2>/dev/null
     wm -c "CREATE SUBSCRIPTION wmx CONNECTION '$upstream' PUBLICATION pub WITH (target = 'host=127.0.0.1 port=$tgt_port dbname=walmux user=postgres', copy_data = false, enabled = false, synchronous_commit = $sync, streaming = $streaming)" 2>/dev/null
@@ -131,8 +135,8 @@ for w in ${APPLY_WORKLOADS:-small large small_sync large_streamed updates}; do
       "$w" "$r" "$want" "$n" "$ns" "$m" "$ws" "${cpu[-1]}"
   done
   mn=$(median "${nat[@]}") mw=$(median "${wmx[@]}") mc=$(median "${cpu[@]}")
-  target=1.5; [ "$w" = large ] || [ "$w" = large_streamed ] || [ "$w" = updates ] && target=1.0
-  changes=$want; [ "$w" = updates ] && changes=100000
+  target=1.5; [ "$w" = large ] || [ "$w" = large_streamed ] || [ "$w" = updates ] || [ "$w" = deletes ] && target=1.0
+  changes=$want; [ "$w" = updates ] || [ "$w" = deletes ] && changes=100000
   printf '%s: native %8.0f changes/s, walmux %8.0f changes/s (walmux CPU %.2f s): %.2fx native (target >= %.1fx)\n' \
     "$w" "$(echo "$changes / $mn" | bc -l)" "$(echo "$changes / $mw" | bc -l)" "$mc" "$(echo "$mn / $mw" | bc -l)" "$target"
 done

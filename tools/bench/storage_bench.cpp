@@ -65,10 +65,12 @@ commit_record commit_for(uint64_t n) {
   return c;
 }
 
-std::unique_ptr<wal_store> fresh_store(const std::string& name) {
+std::unique_ptr<wal_store> fresh_store(const std::string& name,
+                                       uint64_t segment_size = 16 << 20) {
   remove_tree(bench_dir() + "/" + name);
   wal_store::options o;
   o.dir = bench_dir() + "/" + name;
+  o.segment_size = segment_size;
   auto store = wal_store::open(o);
   if (!store)
     std::abort();
@@ -214,8 +216,9 @@ void raw_read_segments(benchmark::State& state) {
 BENCHMARK(raw_read_segments)->UseRealTime();
 
 // A store of read_size bytes of one-message transactions.
-std::unique_ptr<wal_store> filled_store(size_t message_size) {
-  auto store = fresh_store("read");
+std::unique_ptr<wal_store> filled_store(size_t message_size,
+                                        uint64_t segment_size = 16 << 20) {
+  auto store = fresh_store("read", segment_size);
   const std::vector<stored_message> message = {
       {lsn(1), std::string(message_size, 'v')}};
   uint64_t n = 0;
@@ -228,9 +231,10 @@ std::unique_ptr<wal_store> filled_store(size_t message_size) {
   return store;
 }
 
-void store_read_with(benchmark::State& state, size_t message_size) {
+void store_read_with(benchmark::State& state, size_t message_size,
+                     uint64_t segment_size = 16 << 20) {
   const bool cold = state.range(0) != 0;
-  auto store = filled_store(message_size);
+  auto store = filled_store(message_size, segment_size);
   uint64_t txns = 0;
   transaction_view view;
   for (auto _ : state) {
@@ -304,6 +308,18 @@ void store_read_4k(benchmark::State& state) {
   store_read_with(state, 4096);
 }
 BENCHMARK(store_read_4k)->ArgName("cold")->Arg(0)->Arg(1)->UseRealTime();
+
+// The same two cold with wal_segment_size = 64MB (walmux init -c
+// wal_segment_size=64MB): the 64MB in one file, as raw_read reads it.
+void store_read_seg64(benchmark::State& state) {
+  store_read_with(state, 200, 64 << 20);
+}
+BENCHMARK(store_read_seg64)->ArgName("cold")->Arg(1)->UseRealTime();
+
+void store_read_4k_seg64(benchmark::State& state) {
+  store_read_with(state, 4096, 64 << 20);
+}
+BENCHMARK(store_read_4k_seg64)->ArgName("cold")->Arg(1)->UseRealTime();
 
 } // namespace
 
