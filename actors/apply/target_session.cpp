@@ -127,7 +127,15 @@ status target_session::send_prepared(
   if (auto st = flush_runs(); !st)
     return st;
   PGconn* c = session_->raw();
-  if (!prepared_.count(name)) {
+  // The statements a session keeps prepared are bounded (REPLICA IDENTITY
+  // FULL makes one per NULL pattern of the old rows): past the bound a
+  // new shape goes unnamed, parsed at every use.
+  const bool named =
+      prepared_.count(name) || prepared_.size() < max_prepared_statements;
+  std::string unnamed_sql;
+  if (!named) {
+    unnamed_sql = sql_text();
+  } else if (!prepared_.count(name)) {
     const std::string sql = sql_text();
     if (PQsendPrepare(c, name.c_str(), sql.c_str(),
                       static_cast<int>(values.size()), nullptr) != 1)
@@ -145,9 +153,15 @@ status target_session::send_prepared(
     formats.push_back(v->format == 'b' ? 1 : 0);
     group_bytes_ += v->data.size();
   }
-  if (PQsendQueryPrepared(c, name.c_str(), static_cast<int>(params.size()),
-                          params.data(), lengths.data(), formats.data(),
-                          0) != 1)
+  const int sent =
+      named
+          ? PQsendQueryPrepared(c, name.c_str(),
+                                static_cast<int>(params.size()), params.data(),
+                                lengths.data(), formats.data(), 0)
+          : PQsendQueryParams(c, unnamed_sql.c_str(),
+                              static_cast<int>(params.size()), nullptr,
+                              params.data(), lengths.data(), formats.data(), 0);
+  if (sent != 1)
     return pq_error(c, nullptr);
   pending_.push_back({ctx, pending::what::change});
   if (pending_.size() > max_outstanding)
@@ -373,8 +387,9 @@ namespace {
 
 // The WHERE clause that finds the row an UPDATE or DELETE names: by the
 // key columns, or (REPLICA IDENTITY FULL) one row equal in every sent old
-// value, NULLs included. Parameters are numbered from `first`; `values` gets
-// their values.
+// value, NULL where it was NULL (through any index the target has on those
+// columns, as PostgreSQL 16's apply does). Parameters are numbered from
+// `first`; `values` gets their values.
 expected<std::string>
 row_filter(const pgoutput::relation& rel, const std::string& qualified,
            const pgoutput::tuple& old_values, bool full, int first,
@@ -388,13 +403,20 @@ row_filter(const pgoutput::relation& rel, const std::string& qualified,
       shape += '-';
       continue;
     }
-    shape += 'k';
-    // A key column is never NULL (primary key, or a replica identity
-    // index, which PostgreSQL requires NOT NULL), and only `=` lets the
-    // target use its index: IS NOT DISTINCT FROM would scan the table.
+    // Only `=` and IS NULL let the target use an index (IS NOT DISTINCT
+    // FROM $n would scan the table for every change). A key column is
+    // never NULL (primary key, or a replica identity index, which
+    // PostgreSQL requires NOT NULL); with REPLICA IDENTITY FULL a NULL
+    // old value is matched by IS NULL, which makes its own statement shape.
     where += std::string(where.empty() ? "" : " AND ") +
-             pq_quote_identifier(rel.columns[i].name) +
-             (full ? " IS NOT DISTINCT FROM $" : " = $") + std::to_string(n++);
+             pq_quote_identifier(rel.columns[i].name);
+    if (full && old_values[i].format == 'n') {
+      shape += 'n';
+      where += " IS NULL";
+      continue;
+    }
+    shape += 'k';
+    where += " = $" + std::to_string(n++);
     values.push_back(&old_values[i]);
   }
   if (where.empty())

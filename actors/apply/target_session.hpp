@@ -160,6 +160,7 @@ class target_session {
   // the client's bookkeeping and the bytes queued in the server's socket.
   static constexpr size_t max_outstanding = 2000;
   static constexpr size_t drain_to = 200;
+  static constexpr size_t max_prepared_statements = 1000;
 
   explicit target_session(std::unique_ptr<pq_session> s, options o);
   status setup();

@@ -6,7 +6,8 @@
 // duplicated apply); the conflict paths (a duplicate key retried, then
 // SKIP; disable_on_error); large transactions streamed before they commit
 // (streaming = on); values in binary form (binary = true); prepared
-// transactions (two_phase = true).
+// transactions (two_phase = true); REPLICA IDENTITY FULL with NULLs through
+// a target index, and keyed runs of updates and deletes.
 //
 // Tables are compared in full (row count and an md5 over every row), with
 // deadlines, never fixed sleeps.
@@ -647,6 +648,72 @@ TEST_F(apply_role, binary_values_in_copy_and_statements) {
 // arrive intact through the COPY path, an update of the key moves the row,
 // TRUNCATE empties the table, and with origin = none a transaction that
 // carries a replication origin upstream is not applied.
+// REPLICA IDENTITY FULL: a row is found by every old value, NULL where it
+// was NULL, one row of identical ones changed at a time, through an index
+// the target has (the publisher has none); and keyed runs of updates and
+// deletes next to single statements, in order.
+TEST_F(apply_role, replica_identity_full_with_nulls_and_keyed_runs) {
+  ASSERT_TRUE(upstream_->query(
+      "CREATE TABLE f (a int, b text, c int); ALTER TABLE f REPLICA "
+      "IDENTITY FULL; CREATE TABLE k (id int PRIMARY KEY, v int);"
+      "CREATE PUBLICATION pub FOR TABLE f, k;"));
+  ASSERT_TRUE(target_->query("CREATE TABLE f (a int, b text, c int); CREATE "
+                             "INDEX f_a ON f (a); CREATE TABLE k (id int "
+                             "PRIMARY KEY, v int);"));
+  start_apply_node();
+  auto made =
+      walmux_sql("CREATE SUBSCRIPTION s10 CONNECTION '" +
+                 upstream_->conninfo() + "' PUBLICATION pub WITH (target = '" +
+                 target_->conninfo() + "', copy_data = false)");
+  ASSERT_TRUE(made) << made.err().message;
+  for (const std::string& sql :
+       {std::string(
+            "INSERT INTO f SELECT g % 500, CASE WHEN g % 3 = 0 THEN "
+            "NULL ELSE 'b' || (g % 7) END, CASE WHEN g % 5 = 0 THEN "
+            "NULL ELSE g % 11 END FROM generate_series(1, 5000) g; "
+            "INSERT INTO f VALUES (7, 'twin', 1), (7, 'twin', 1); "
+            "INSERT INTO k SELECT g, 0 FROM generate_series(1, 1000) g"),
+        std::string("UPDATE f SET c = 100 WHERE a = 1 AND b IS NULL"),
+        std::string("UPDATE f SET b = 'was null' WHERE b IS NULL AND a < 50"),
+        std::string("DELETE FROM f WHERE a = 2 AND c IS NULL"),
+        std::string("DELETE FROM f WHERE ctid = (SELECT ctid FROM f WHERE b "
+                    "= 'twin' LIMIT 1)"),
+        // Runs by key: a repeated key, a key update and a FULL change in
+        // between end a run; the order on every row holds.
+        std::string("UPDATE k SET v = v + 1 WHERE id <= 600; UPDATE k SET v = "
+                    "v * 10 WHERE id BETWEEN 300 AND 700; UPDATE k SET id = "
+                    "id + 5000 WHERE id % 100 = 0; UPDATE f SET c = 5 WHERE a "
+                    "= 3; DELETE FROM k WHERE id % 7 = 0; UPDATE k SET v = -v "
+                    "WHERE id % 2 = 0"),
+        std::string("INSERT INTO k VALUES (-1, -1)")})
+    ASSERT_TRUE(upstream_->query(sql)) << sql;
+  EXPECT_TRUE(wait_until(
+      [&] {
+        return one_value(*target_, "SELECT count(*) FROM k WHERE id = -1") ==
+               "1";
+      },
+      60s))
+      << node_->log();
+  EXPECT_EQ(table_digest(*target_, "f", "a, t.b, t.c"),
+            table_digest(*upstream_, "f", "a, t.b, t.c"));
+  EXPECT_EQ(table_digest(*target_, "k", "id"),
+            table_digest(*upstream_, "k", "id"));
+  EXPECT_EQ(one_value(*target_, "SELECT count(*) FROM f WHERE b = 'twin'"),
+            "1");
+  // The apply session reports its statistics once idle (within a second).
+  EXPECT_TRUE(wait_until(
+      [&] {
+        return one_value(*target_, "SELECT idx_scan > 0 FROM "
+                                   "pg_stat_user_indexes WHERE indexrelname = "
+                                   "'f_a'") == "t";
+      },
+      20s));
+  EXPECT_EQ(walmux_value("SELECT apply_error_count || ' ' || "
+                         "confl_update_missing || ' ' || confl_delete_missing "
+                         "FROM pg_stat_subscription_stats"),
+            "0 0 0");
+}
+
 TEST_F(apply_role, toast_escapes_key_updates_truncate_and_origin_none) {
   ASSERT_TRUE(upstream_->query(
       "CREATE TABLE docs (id int PRIMARY KEY, big text, n int, note text);"
