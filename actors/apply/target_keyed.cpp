@@ -36,14 +36,16 @@ constexpr size_t max_run_params = 65535;
 bool target_session::keyed(const mapped_relation& r,
                            const pgoutput::tuple& key_source,
                            std::string& key) const {
-  if (r.rel.replica_identity == 'f' || r.target_types.empty())
+  // A tuple of another width than its relation (a malformed message) goes
+  // the row way, which reads only the columns the relation has.
+  if (r.rel.replica_identity == 'f' ||
+      r.target_types.size() != r.rel.columns.size() ||
+      key_source.size() != r.rel.columns.size())
     return false;
   key.clear();
   for (size_t i = 0; i < r.rel.columns.size(); ++i) {
     if ((r.rel.columns[i].flags & 1) == 0)
       continue;
-    if (i >= key_source.size())
-      return false;
     const auto& v = key_source[i];
     if (v.format != 't' && v.format != 'b')
       return false; // NULL or unchanged TOAST: the row statement decides
