@@ -439,7 +439,7 @@ status apply_session::send_status(bool force) {
   return ok();
 }
 
-expected<bool> apply_session::step(std::chrono::milliseconds timeout) {
+expected<size_t> apply_session::step(std::chrono::milliseconds timeout) {
   int64_t receipt = 0;
   lsn latest_end;
   int64_t latest_end_time = 0;
@@ -484,7 +484,7 @@ expected<bool> apply_session::step(std::chrono::milliseconds timeout) {
     source_.reset();
     if (auto st = start(); !st)
       return std::move(st).err();
-    return true;
+    return *taken;
   }
   if (receipt != 0 || latest_end.valid())
     manager_.activity(name_, [&](subscription_activity& a) {
@@ -504,7 +504,7 @@ expected<bool> apply_session::step(std::chrono::milliseconds timeout) {
   reply_requested_ = false;
   if (auto st = send_status(force); !st)
     return std::move(st).err();
-  return *taken > 0;
+  return *taken;
 }
 
 } // namespace walmux::actors::apply

@@ -30,9 +30,9 @@ class apply_session {
 
   // Copies if needed, connects both sides and starts streaming.
   status start();
-  // One step: waits up to `timeout` for data and applies it; true when
-  // data arrived.
-  expected<bool> step(std::chrono::milliseconds timeout);
+  // One step: waits up to `timeout` for data and applies it; the bytes
+  // taken from the publisher.
+  expected<size_t> step(std::chrono::milliseconds timeout);
   void close() {
     source_.reset();
     target_.reset();
