@@ -54,12 +54,7 @@ for db in native walmux; do
 done
 
 # An apply-only walmux node (no upstream of its own).
-wm_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-"$walmux" init -D "$work/wm" -c port="$wm_port" >/dev/null
-"$walmux" -D "$work/wm" >"$work/walmux.log" 2>&1 &
-wm_pid=$!
-for _ in $(seq 300); do grep -q "walmux node is running" "$work/walmux.log" && break; sleep 0.1; done
-wm() { psql -X -q -At -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$wm_port" -d postgres "$@"; }
+bench_apply_node
 upstream="host=127.0.0.1 port=$up_port dbname=postgres user=postgres"
 
 echo "\\set k random(1, 1000)

@@ -29,12 +29,7 @@ for db in native walmux; do
   tgt "$db" -c "CREATE TABLE lag (id bigint PRIMARY KEY, created timestamptz NOT NULL, applied timestamptz NOT NULL DEFAULT clock_timestamp())"
 done
 
-wm_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-"$walmux" init -D "$work/wm" -c port="$wm_port" >/dev/null
-"$walmux" -D "$work/wm" >"$work/walmux.log" 2>&1 &
-wm_pid=$!
-for _ in $(seq 300); do grep -q "walmux node is running" "$work/walmux.log" && break; sleep 0.1; done
-wm() { psql -X -q -At -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$wm_port" -d postgres "$@"; }
+bench_apply_node
 upstream="host=127.0.0.1 port=$up_port dbname=postgres user=postgres"
 tgt native -c "CREATE SUBSCRIPTION nat CONNECTION '$upstream' PUBLICATION pub WITH (copy_data = false)" 2>/dev/null
 wm -c "CREATE SUBSCRIPTION wmx CONNECTION '$upstream' PUBLICATION pub WITH (target = 'host=127.0.0.1 port=$tgt_port dbname=walmux user=postgres', copy_data = false)" 2>/dev/null

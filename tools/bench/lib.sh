@@ -3,7 +3,7 @@
 # directory, and one cleanup that stops everything when the script ends.
 #
 # After `source lib.sh`: $root, $walmux, $work; bench_cluster, bench_walmux,
-# now, cpu_of.
+# bench_apply_node, now, cpu_of.
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 walmux=${WALMUX_BUILD_DIR:-$root/build}/walmux
 [ -x "$walmux" ] || { echo "build first: tools/build" >&2; exit 1; }
@@ -41,6 +41,19 @@ bench_walmux() {
   local _
   for _ in $(seq 300); do grep -q "started streaming" "$work/walmux.log" && break; sleep 0.1; done
   grep -q "started streaming" "$work/walmux.log" || { cat "$work/walmux.log"; exit 1; }
+}
+
+# bench_apply_node: a walmux node that only applies (no upstream of its
+# own) on a free port; sets $wm_port, $wm_pid and defines wm (psql on its
+# SQL surface).
+bench_apply_node() {
+  wm_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  "$walmux" init -D "$work/wm" -c port="$wm_port" >/dev/null
+  "$walmux" -D "$work/wm" >"$work/walmux.log" 2>&1 &
+  wm_pid=$!
+  local _
+  for _ in $(seq 300); do grep -q "walmux node is running" "$work/walmux.log" && break; sleep 0.1; done
+  wm() { psql -X -q -At -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$wm_port" -d postgres "$@"; }
 }
 
 now() { date +%s.%N; }
