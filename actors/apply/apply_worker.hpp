@@ -28,10 +28,12 @@
 // with disable_on_error, disables the subscription. ALTER SUBSCRIPTION ...
 // SKIP (lsn = X) passes over the transaction that finishes at X once.
 //
-// Reading: after a step that found data the worker waits 100ms before it
-// reads again, so that the publisher's walsender writes large batches
-// instead of one send per message (it spent up to 1.7x the CPU on an eager
-// reader in tools/bench/apply.sh, and it is the bound on apply speed).
+// Reading: while the stream is busy the worker waits 100ms after a step
+// before it reads again, so that the publisher's walsender writes large
+// batches instead of one send per message (it spent up to 1.7x the CPU on
+// an eager reader in tools/bench/apply.sh, and it is the bound on apply
+// speed); a quiet stream is read at once, for latency
+// (tools/bench/apply_lag.sh).
 //
 // A detached actor: libpq blocks only its own thread; each step waits at
 // most 100ms for data, so a stop request is seen within one step (or
