@@ -29,6 +29,7 @@ inline constexpr const char* invalid_text_representation = "22P02";
 inline constexpr const char* numeric_value_out_of_range = "22003";
 inline constexpr const char* cant_change_runtime_param = "55P02";
 inline constexpr const char* object_in_use = "55006";
+inline constexpr const char* object_not_in_prerequisite_state = "55000";
 inline constexpr const char* config_file_error = "F0000";
 inline constexpr const char* lock_file_exists = "F0001";
 inline constexpr const char* io_error = "58030";

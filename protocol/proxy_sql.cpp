@@ -233,6 +233,28 @@ error refused() {
                    "table; nothing else reaches the upstream.");
 }
 
+// The exact form of tokens[begin, end): every token with its text, literals
+// included, one space apart (comparable whatever the spacing and case of
+// the keywords).
+std::string exact_form(const std::vector<token>& tokens, size_t begin,
+                       size_t end) {
+  std::string out;
+  for (size_t i = begin; i < end; ++i) {
+    const token& t = tokens[i];
+    std::string part = t.text;
+    if (t.kind == token_kind::quoted) {
+      part = "\"" + t.text + "\"";
+    } else if (t.kind == token_kind::string) {
+      part = "'";
+      for (char c : t.text)
+        part += c == '\'' ? std::string("''") : std::string(1, c);
+      part += "'";
+    }
+    out += (out.empty() ? "" : " ") + part;
+  }
+  return out;
+}
+
 // A cursor over tokens for the COPY grammar.
 class parser {
  public:
@@ -259,6 +281,21 @@ class parser {
         (t_[i_].kind == token_kind::word || t_[i_].kind == token_kind::quoted))
       return t_[i_++].text;
     return std::nullopt;
+  }
+  size_t position() const { return i_; }
+  // Past the tokens of a WHERE clause: to the ")" that closes the
+  // sub-SELECT (not consumed); false if there is none.
+  bool skip_expression() {
+    int depth = 0;
+    for (; i_ < t_.size(); ++i_) {
+      if (t_[i_].kind != token_kind::symbol)
+        continue;
+      if (t_[i_].text == "(")
+        ++depth;
+      else if (t_[i_].text == ")" && depth-- == 0)
+        return true;
+    }
+    return false;
   }
   bool identifier_list() {
     do {
@@ -300,10 +337,12 @@ expected<statement> classify_copy(const std::vector<token>& tokens) {
     p.word("only");
     if (auto st = qualified(); !st)
       return std::move(st).err();
-    if (p.word("where"))
-      return error{sqlstate::feature_not_supported,
-                   "walmux does not copy tables of publications with row "
-                   "filters yet"};
+    if (p.word("where")) {
+      const size_t begin = p.position();
+      if (!p.skip_expression() || p.position() == begin)
+        return refused();
+      s.where = exact_form(tokens, begin, p.position());
+    }
     if (!p.symbol(")"))
       return refused();
   } else {
@@ -326,6 +365,42 @@ expected<statement> classify_copy(const std::vector<token>& tokens) {
 
 } // namespace
 
+std::string expression_form(std::string_view sql) {
+  auto tokens = tokenize(sql);
+  return tokens ? exact_form(*tokens, 0, tokens->size()) : std::string();
+}
+
+namespace {
+
+// Whether `where`, from `at`, is filters joined with "or", each at most
+// once (`used`); backtracks, since one filter's text may begin another's.
+bool disjunction_from(std::string_view where,
+                      const std::vector<std::string>& filters,
+                      std::vector<bool>& used) {
+  for (size_t i = 0; i < filters.size(); ++i) {
+    const std::string& f = filters[i];
+    if (used[i] || f.empty() || where.substr(0, f.size()) != f)
+      continue;
+    std::string_view rest = where.substr(f.size());
+    used[i] = true;
+    if (rest.empty())
+      return true;
+    if (rest.substr(0, 4) == " or " &&
+        disjunction_from(rest.substr(4), filters, used))
+      return true;
+    used[i] = false;
+  }
+  return false;
+}
+
+} // namespace
+
+bool is_disjunction_of(const std::string& where,
+                       const std::vector<std::string>& filters) {
+  std::vector<bool> used(filters.size(), false);
+  return !where.empty() && disjunction_from(where, filters, used);
+}
+
 expected<statement> classify(std::string_view sql) {
   auto tokens = tokenize(sql);
   if (!tokens || tokens->empty())
@@ -334,9 +409,9 @@ expected<statement> classify(std::string_view sql) {
   if ((*tokens)[0].kind == token_kind::word && (*tokens)[0].text == "copy")
     return classify_copy(*tokens);
   if (is_transaction_control(normalized))
-    return statement{statement_kind::transaction_control, {}, {}};
+    return statement{statement_kind::transaction_control, {}, {}, {}};
   if (is_catalog_query(normalized))
-    return statement{statement_kind::catalog_query, {}, {}};
+    return statement{statement_kind::catalog_query, {}, {}, {}};
   return refused();
 }
 

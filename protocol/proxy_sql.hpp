@@ -15,8 +15,10 @@
 // - COPY must name a schema-qualified table, optionally a column list, and
 //   write TO STDOUT, in text or binary format; the walsender then checks
 //   that a publication walmux streams covers that table. The sub-SELECT
-//   form (partitioned tables) is accepted without a WHERE clause only: a row
-//   filter could hide any expression.
+//   form (partitioned tables, row filters) may have a WHERE clause, which
+//   the walsender accepts only when it is the OR of row filters of those
+//   publications as the upstream's catalog prints them (is_disjunction_of):
+//   a WHERE clause could hide any expression.
 // Everything else is refused with 42501 and never reaches the upstream.
 //
 // Pure: no I/O; fuzzed by tests/fuzz/fuzz_proxy_sql.cpp.
@@ -26,6 +28,7 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace walmux::proxy {
 
@@ -37,10 +40,20 @@ struct statement {
   // (unquoted ones down-cased).
   std::string schema;
   std::string table;
+  // copy_out with a WHERE clause: the clause in expression_form.
+  std::string where;
 };
 
 // Classifies one simple-protocol Query's text. A trailing ';' is allowed;
 // more than one statement is refused.
 expected<statement> classify(std::string_view sql);
+
+// An expression's tokens with their texts, literals included, one space
+// apart (keywords down-cased); empty when it does not tokenize.
+std::string expression_form(std::string_view sql);
+// Whether `where` (an expression_form) is one or more of `filters` (each
+// an expression_form), each at most once, joined with OR.
+bool is_disjunction_of(const std::string& where,
+                       const std::vector<std::string>& filters);
 
 } // namespace walmux::proxy

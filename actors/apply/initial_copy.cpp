@@ -48,13 +48,6 @@ struct source_table {
   std::vector<std::string> filters;
 };
 
-std::string publication_list(const std::vector<std::string>& pubs) {
-  std::string in;
-  for (const auto& p : pubs)
-    in += (in.empty() ? "" : ", ") + pq_quote_literal(p);
-  return in;
-}
-
 expected<source_table>
 describe_source_table(pq_session& src, const table_name& t,
                       const std::vector<std::string>& publications) {
@@ -74,7 +67,7 @@ describe_source_table(pq_session& src, const table_name& t,
   out.oid = *rel->rows[0][0];
   if (rel->rows[0].size() >= 3 && rel->rows[0][2] && !rel->rows[0][2]->empty())
     out.relkind = (*rel->rows[0][2])[0];
-  const std::string pubs = publication_list(publications);
+  const std::string pubs = pq_quote_literal_list(publications);
 
   auto lists = src.exec(
       "SELECT DISTINCT (CASE WHEN (array_length(gpt.attrs, 1) = c.relnatts) "
@@ -131,8 +124,10 @@ std::string copy_out_statement(const table_name& t, const source_table& src,
     return "COPY " + quoted(t) + " (" + column_list + ") TO STDOUT";
   std::string sql = "COPY (SELECT " + column_list + " FROM " +
                     (src.relkind == 'r' ? "ONLY " : "") + quoted(t);
+  // As PostgreSQL 15's tablesync writes it (pg_get_expr's text is already
+  // parenthesized): a walmux source accepts exactly the filters' OR.
   for (size_t i = 0; i < src.filters.size(); ++i)
-    sql += (i == 0 ? " WHERE (" : " OR (") + src.filters[i] + ")";
+    sql += (i == 0 ? " WHERE " : " OR ") + src.filters[i];
   return sql + ") TO STDOUT";
 }
 
@@ -277,7 +272,7 @@ expected<pq_result> create_slot(pq_session& repl, const std::string& slot,
 std::string publication_tables_query(const std::vector<std::string>& pubs) {
   return "SELECT DISTINCT t.schemaname, t.tablename FROM "
          "pg_catalog.pg_publication_tables t WHERE t.pubname IN (" +
-         publication_list(pubs) + ")";
+         pq_quote_literal_list(pubs) + ")";
 }
 
 expected<lsn> run_initial_copy(const copy_plan& plan, const copy_hooks& hooks) {

@@ -89,6 +89,13 @@ std::string pq_quote_identifier(std::string_view name) {
   return out + "\"";
 }
 
+std::string pq_quote_literal_list(const std::vector<std::string>& texts) {
+  std::string out;
+  for (const auto& t : texts)
+    out += (out.empty() ? "" : ", ") + pq_quote_literal(t);
+  return out;
+}
+
 std::string pq_quote_literal(std::string_view text) {
   std::string out = "'";
   for (char c : text) {

@@ -54,6 +54,8 @@ error pq_error(const pg_conn* conn, const pg_result* res);
 std::string pq_quote_identifier(std::string_view name);
 // Quotes a string literal ('it''s'); standard_conforming_strings assumed.
 std::string pq_quote_literal(std::string_view text);
+// Literals separated by ", " (for IN lists); empty for no names.
+std::string pq_quote_literal_list(const std::vector<std::string>& texts);
 
 // Reads a replication stream (CopyBoth) on `conn`: waits up to `timeout`
 // for the socket (and for room to flush pending output), then hands every

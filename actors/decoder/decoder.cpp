@@ -78,10 +78,13 @@ status decoder::parse_pgoutput_options() {
                      "of the publications listed there.");
   if (params_.lookup == nullptr)
     return error{sqlstate::internal_error, "decoder without upstream lookup"};
-  auto map = params_.lookup->publications(opts->publication_names);
+  streamed_publications_ = params_.upstream_publications;
+  auto map = params_.lookup->publications(opts->publication_names,
+                                          streamed_publications_);
   if (!map)
     return std::move(map).err();
   published_ = std::move(*map);
+  ++published_generation_;
   // Kept for refreshes: the slot's publications.
   params_.upstream_publications = std::move(opts->publication_names);
   return ok();
@@ -95,8 +98,10 @@ status decoder::note_relation(std::string_view bytes) {
   relation_def def;
   def.bytes = std::string(bytes);
   def.qualified = r.nspname + "." + r.relname;
-  for (const auto& c : r.columns)
+  for (const auto& c : r.columns) {
     def.type_oids.push_back(c.type_oid);
+    def.names.push_back(c.name);
+  }
   relations_[r.oid] = std::move(def);
   return ok();
 }
@@ -112,10 +117,12 @@ expected<const published_actions*> decoder::actions_for(uint32_t relation_oid) {
     return &it->second;
   if (unpublished_checked_.insert(relation_oid).second) {
     // Perhaps added to a publication since the last lookup.
-    auto map = params_.lookup->publications(params_.upstream_publications);
+    auto map = params_.lookup->publications(params_.upstream_publications,
+                                            streamed_publications_);
     if (!map)
       return std::move(map).err();
     published_ = std::move(*map);
+    ++published_generation_;
     it = published_.find(rel->second.qualified);
     if (it != published_.end())
       return &it->second;
@@ -132,18 +139,98 @@ decoder::message_actions(std::string_view bytes, uint32_t& relation_oid) {
   return actions_for(relation_oid);
 }
 
-void decoder::ensure_relation_sent(uint32_t relation_oid,
-                                   std::vector<output>& out) {
-  const relation_def& def = relations_.at(relation_oid);
+expected<const decoder::relation_def*>
+decoder::shape(uint32_t relation_oid, const published_actions& a) {
+  relation_def& def = relations_.at(relation_oid);
+  if (def.shaped_generation == published_generation_)
+    return &def;
+  def.keep.clear();
+  def.sent_bytes = def.bytes;
+  if (!a.columns.empty()) {
+    for (const auto& c : a.columns)
+      if (std::find(def.names.begin(), def.names.end(), c) == def.names.end())
+        return error{sqlstate::object_not_in_prerequisite_state,
+                     "column \"" + c + "\" of table \"" + def.qualified +
+                         "\" is published but not in the stream this walmux "
+                         "node stores"}
+            .with_hint("Stream the column from the upstream: the column "
+                       "lists of upstream_publications must include it.");
+    for (const auto& n : def.names)
+      def.keep.push_back(std::find(a.columns.begin(), a.columns.end(), n) !=
+                         a.columns.end());
+    if (std::find(def.keep.begin(), def.keep.end(), false) == def.keep.end()) {
+      def.keep.clear(); // the stored stream has the published columns only
+    } else {
+      auto m = pgoutput::decode(def.bytes, plain);
+      if (!m)
+        return std::move(m).err();
+      auto r = std::get<pgoutput::relation>(std::move(*m));
+      std::vector<pgoutput::relation_column> kept;
+      for (size_t i = 0; i < r.columns.size(); ++i)
+        if (def.keep[i])
+          kept.push_back(std::move(r.columns[i]));
+      r.columns = std::move(kept);
+      def.sent_bytes.clear();
+      pgoutput::encode(def.sent_bytes, r);
+    }
+  }
+  def.shaped_generation = published_generation_;
+  return &def;
+}
+
+expected<std::string> decoder::project_change(std::string_view bytes,
+                                              const relation_def& def) {
+  auto m = pgoutput::decode(bytes, plain);
+  if (!m)
+    return std::move(m).err();
+  auto project = [&](pgoutput::tuple& t) -> status {
+    if (t.size() != def.keep.size())
+      return error{sqlstate::protocol_violation,
+                   "stored change to \"" + def.qualified + "\" has " +
+                       std::to_string(t.size()) + " columns, its relation " +
+                       std::to_string(def.keep.size())};
+    pgoutput::tuple kept;
+    for (size_t i = 0; i < t.size(); ++i)
+      if (def.keep[i])
+        kept.push_back(std::move(t[i]));
+    t = std::move(kept);
+    return ok();
+  };
+  status st = ok();
+  if (auto* i = std::get_if<pgoutput::insert>(&*m)) {
+    st = project(i->new_tuple);
+  } else if (auto* u = std::get_if<pgoutput::update>(&*m)) {
+    st = project(u->new_tuple);
+    if (st && u->old_kind != 0)
+      st = project(u->old_tuple);
+  } else if (auto* d = std::get_if<pgoutput::delete_>(&*m)) {
+    st = project(d->old_tuple);
+  }
+  if (!st)
+    return std::move(st).err();
+  std::string out;
+  pgoutput::encode(out, *m);
+  return out;
+}
+
+status decoder::ensure_relation_sent(uint32_t relation_oid,
+                                     const published_actions& a,
+                                     std::vector<output>& out) {
+  auto shaped = shape(relation_oid, a);
+  if (!shaped)
+    return std::move(shaped).err();
+  const relation_def& def = **shaped;
   auto sent = sent_relations_.find(relation_oid);
-  if (sent != sent_relations_.end() && sent->second == def.bytes)
-    return;
-  for (uint32_t t : def.type_oids)
-    if (t >= first_non_builtin_type)
-      if (auto y = types_.find(t); y != types_.end())
+  if (sent != sent_relations_.end() && sent->second == def.sent_bytes)
+    return ok();
+  for (size_t i = 0; i < def.type_oids.size(); ++i)
+    if (def.type_oids[i] >= first_non_builtin_type &&
+        (def.keep.empty() || def.keep[i]))
+      if (auto y = types_.find(def.type_oids[i]); y != types_.end())
         out.push_back({lsn{}, lsn{}, y->second});
-  out.push_back({lsn{}, lsn{}, def.bytes});
-  sent_relations_[relation_oid] = def.bytes;
+  out.push_back({lsn{}, lsn{}, def.sent_bytes});
+  sent_relations_[relation_oid] = def.sent_bytes;
+  return ok();
 }
 
 status decoder::load_columns(const pgoutput::relation& r) {
@@ -232,11 +319,15 @@ status decoder::feed_pgoutput(const storage::transaction_view& txn,
       if (!actions)
         return std::move(actions).err();
       if (*actions != nullptr) {
-        // The upstream sent a (new) definition: pass it on as it came.
+        // The upstream sent a (new) definition: pass it on as it came, for
+        // the published columns.
+        auto shaped = shape(oid, **actions);
+        if (!shaped)
+          return std::move(shaped).err();
         for (const auto* y : types)
           body.push_back({y->data_start, y->data_start, std::string(y->bytes)});
-        body.push_back({m.data_start, m.data_start, std::string(m.bytes)});
-        sent_relations_[oid] = std::string(m.bytes);
+        body.push_back({m.data_start, m.data_start, (*shaped)->sent_bytes});
+        sent_relations_[oid] = (*shaped)->sent_bytes;
       }
       types.clear();
       break;
@@ -253,8 +344,17 @@ status decoder::feed_pgoutput(const storage::transaction_view& txn,
           (*k == kind::update && !a->update) ||
           (*k == kind::delete_ && !a->del))
         break;
-      ensure_relation_sent(oid, body);
-      body.push_back({m.data_start, m.data_start, std::string(m.bytes)});
+      if (auto st = ensure_relation_sent(oid, *a, body); !st)
+        return st;
+      const relation_def& def = relations_.at(oid);
+      if (def.keep.empty()) {
+        body.push_back({m.data_start, m.data_start, std::string(m.bytes)});
+      } else {
+        auto projected = project_change(m.bytes, def);
+        if (!projected)
+          return std::move(projected).err();
+        body.push_back({m.data_start, m.data_start, std::move(*projected)});
+      }
       has_change = true;
       break;
     }
@@ -264,17 +364,22 @@ status decoder::feed_pgoutput(const storage::transaction_view& txn,
         return std::move(decoded).err();
       auto t = std::get<pgoutput::truncate>(*decoded);
       std::vector<uint32_t> kept;
+      // Copies: a lookup may replace published_.
+      std::vector<published_actions> kept_actions;
       for (uint32_t oid : t.relation_oids) {
         auto actions = actions_for(oid);
         if (!actions)
           return std::move(actions).err();
-        if (*actions != nullptr && (*actions)->truncate)
+        if (*actions != nullptr && (*actions)->truncate) {
           kept.push_back(oid);
+          kept_actions.push_back(**actions);
+        }
       }
       if (kept.empty())
         break;
-      for (uint32_t oid : kept)
-        ensure_relation_sent(oid, body);
+      for (size_t i = 0; i < kept.size(); ++i)
+        if (auto st = ensure_relation_sent(kept[i], kept_actions[i], body); !st)
+          return st;
       if (kept.size() == t.relation_oids.size()) {
         body.push_back({m.data_start, m.data_start, std::string(m.bytes)});
       } else {

@@ -41,6 +41,9 @@ namespace walmux::actors {
 // Published actions of one table: the union over the slot's publications.
 struct published_actions {
   bool insert = false, update = false, del = false, truncate = false;
+  // The publications' column list, when it leaves some of the table's
+  // columns out; empty: every column is published.
+  std::vector<std::string> columns;
 };
 // "schema.table" -> actions.
 using publication_map = std::map<std::string, published_actions>;
@@ -49,10 +52,15 @@ using publication_map = std::map<std::string, published_actions>;
 class upstream_lookup {
  public:
   virtual ~upstream_lookup() = default;
-  // The tables of `publications` and their actions. 42704 for a missing
-  // publication; 0A000 for row filters or column lists.
+  // The tables of the publications `names`, their actions and column
+  // lists, for a client of a node that streams the publications `streamed`
+  // (names is a subset). 42704 for a missing publication; 0A000 for a
+  // table published with different column lists (PostgreSQL's rule), or
+  // with row filters that differ from those of `streamed`: the stored
+  // stream was filtered by the upstream with the latter.
   virtual expected<publication_map>
-  publications(const std::vector<std::string>& names) = 0;
+  publications(const std::vector<std::string>& names,
+               const std::vector<std::string>& streamed) = 0;
   // The columns of a relation, for wal2json, by column name.
   virtual expected<std::map<std::string, wal2json::column_meta>>
   columns(uint32_t relation_oid) = 0;
@@ -93,6 +101,12 @@ class decoder {
     std::string bytes; // the stored Relation message
     std::string qualified;
     std::vector<uint32_t> type_oids;
+    std::vector<std::string> names; // of its columns, in order
+    // Shaped for the published columns (see shape()): the Relation sent,
+    // and which stored columns it keeps (empty: all of them).
+    std::string sent_bytes;
+    std::vector<bool> keep;
+    uint64_t shaped_generation = 0; // of published_; 0 = not shaped
   };
 
   explicit decoder(decoder_params params);
@@ -107,7 +121,17 @@ class decoder {
   // stored in `relation_oid`.
   expected<const published_actions*> message_actions(std::string_view bytes,
                                                      uint32_t& relation_oid);
-  void ensure_relation_sent(uint32_t relation_oid, std::vector<output>& out);
+  // Shapes the relation's definition for the column list of `a` (a
+  // Relation with the published columns only, and which tuple columns to
+  // keep), once per lookup of the publications. 55000 when the list names
+  // a column the stored stream lacks.
+  expected<const relation_def*> shape(uint32_t relation_oid,
+                                      const published_actions& a);
+  status ensure_relation_sent(uint32_t relation_oid, const published_actions& a,
+                              std::vector<output>& out);
+  // A change message for the published columns only.
+  expected<std::string> project_change(std::string_view bytes,
+                                       const relation_def& def);
   status feed_pgoutput(const storage::transaction_view& txn,
                        std::vector<output>& out);
   status feed_wal2json(const storage::transaction_view& txn,
@@ -123,7 +147,9 @@ class decoder {
   std::unique_ptr<wal2json::encoder> wal2json_;
 
   publication_map published_;
-  std::set<uint32_t> unpublished_checked_;               // looked up again once
+  std::vector<std::string> streamed_publications_; // the node's
+  uint64_t published_generation_ = 1;      // counts lookups of published_
+  std::set<uint32_t> unpublished_checked_; // looked up again once
   std::unordered_map<uint32_t, relation_def> relations_; // newest definition
   std::unordered_map<uint32_t, std::string> types_;      // Type messages
   std::unordered_map<uint32_t, std::string> sent_relations_; // on this conn

@@ -2,6 +2,10 @@
 // upstream's catalogs (upstream_lookup.hpp).
 #include "actors/walsender/upstream_lookup.hpp"
 
+#include <algorithm>
+#include <array>
+#include <set>
+
 namespace walmux::actors {
 
 expected<pq_result> pq_upstream_lookup::query(const std::string& sql) {
@@ -19,10 +23,9 @@ expected<pq_result> pq_upstream_lookup::query(const std::string& sql) {
 }
 
 expected<publication_map>
-pq_upstream_lookup::publications(const std::vector<std::string>& names) {
-  std::string list;
-  for (const auto& n : names)
-    list += (list.empty() ? "" : ", ") + pq_quote_literal(n);
+pq_upstream_lookup::publications(const std::vector<std::string>& names,
+                                 const std::vector<std::string>& streamed) {
+  const std::string list = pq_quote_literal_list(names);
   auto found = query("SELECT p.pubname FROM pg_catalog.pg_publication p "
                      "WHERE p.pubname IN (" +
                      list + ")");
@@ -36,24 +39,9 @@ pq_upstream_lookup::publications(const std::vector<std::string>& names) {
       return error{sqlstate::undefined_object,
                    "publication \"" + n + "\" does not exist"};
   }
-  if (session_->server_version() >= 150000) {
-    auto filtered =
-        query("SELECT count(*) FROM pg_catalog.pg_publication_rel r "
-              "JOIN pg_catalog.pg_publication p ON p.oid = r.prpubid "
-              "WHERE p.pubname IN (" +
-              list +
-              ") "
-              "AND (r.prqual IS NOT NULL OR r.prattrs IS NOT NULL)");
-    if (!filtered)
-      return std::move(filtered).err();
-    if (!filtered->rows.empty() && filtered->rows[0][0] &&
-        *filtered->rows[0][0] != "0")
-      return error{sqlstate::feature_not_supported,
-                   "walmux does not support publications with row filters or "
-                   "column lists yet"}
-          .with_hint("Subscribe to a publication without WHERE clauses or "
-                     "column lists.");
-  }
+  if (session_->server_version() >= 150000)
+    if (auto st = check_row_filters(names, streamed); !st)
+      return std::move(st).err();
   auto tables = query(
       "SELECT t.schemaname, t.tablename, bool_or(p.pubinsert), "
       "bool_or(p.pubupdate), bool_or(p.pubdelete), bool_or(p.pubtruncate) "
@@ -67,9 +55,127 @@ pq_upstream_lookup::publications(const std::vector<std::string>& names) {
   for (const auto& row : tables->rows) {
     auto yes = [&](size_t i) { return row[i] && *row[i] == "t"; };
     map[row[0].value_or("") + "." + row[1].value_or("")] =
-        published_actions{yes(2), yes(3), yes(4), yes(5)};
+        published_actions{yes(2), yes(3), yes(4), yes(5), {}};
   }
+  if (session_->server_version() >= 150000)
+    if (auto st = add_column_lists(list, map); !st)
+      return std::move(st).err();
   return map;
+}
+
+status pq_upstream_lookup::check_row_filters(
+    const std::vector<std::string>& names,
+    const std::vector<std::string>& streamed) {
+  std::vector<std::string> all = streamed;
+  all.insert(all.end(), names.begin(), names.end());
+  auto r = query(
+      "SELECT n.nspname || '.' || c.relname, p.pubname, p.pubinsert, "
+      "p.pubupdate, p.pubdelete, pg_catalog.pg_get_expr(gpt.qual, gpt.relid) "
+      "FROM pg_catalog.pg_publication p, "
+      "LATERAL pg_catalog.pg_get_publication_tables(p.pubname) gpt "
+      "JOIN pg_catalog.pg_class c ON c.oid = gpt.relid "
+      "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+      "WHERE p.pubname IN (" +
+      pq_quote_literal_list(all) + ")");
+  if (!r)
+    return std::move(r).err();
+  // Per table and action (insert, update, delete), the filters a walsender
+  // ORs for a list of publications, as PostgreSQL 15 does: those of the
+  // publications that publish the action; none at all if one of them
+  // publishes the table unfiltered.
+  struct effective {
+    std::set<std::string> filters;
+    bool unfiltered = false;
+    bool published = false;
+    bool operator==(const effective& o) const {
+      return published == o.published && unfiltered == o.unfiltered &&
+             (unfiltered || filters == o.filters);
+    }
+  };
+  using per_action = std::array<effective, 3>;
+  std::map<std::string, per_action> client, node;
+  auto in = [](const std::vector<std::string>& v, const std::string& x) {
+    return std::find(v.begin(), v.end(), x) != v.end();
+  };
+  for (const auto& row : r->rows) {
+    const std::string table = row[0].value_or("");
+    const std::string pub = row[1].value_or("");
+    for (int a = 0; a < 3; ++a) {
+      if (!(row[2 + a] && *row[2 + a] == "t"))
+        continue;
+      for (auto* side : {in(names, pub) ? &client : nullptr,
+                         in(streamed, pub) ? &node : nullptr}) {
+        if (side == nullptr)
+          continue;
+        effective& e = (*side)[table][a];
+        e.published = true;
+        if (row[5])
+          e.filters.insert(*row[5]);
+        else
+          e.unfiltered = true;
+      }
+    }
+  }
+  static const char* const action_names[] = {"insert", "update", "delete"};
+  for (const auto& [table, actions] : client)
+    for (int a = 0; a < 3; ++a) {
+      if (!actions[a].published || actions[a] == node[table][a])
+        continue;
+      return error{sqlstate::feature_not_supported,
+                   "the row filters of table \"" + table + "\" for " +
+                       action_names[a] +
+                       " differ from those of the publications this walmux "
+                       "node streams"}
+          .with_detail("The node stores what the upstream sent for its "
+                       "upstream_publications, filtered with their WHERE "
+                       "clauses.")
+          .with_hint("Subscribe to the publications the node streams for "
+                     "this table, or stream them with the same WHERE "
+                     "clauses.");
+    }
+  return ok();
+}
+
+status pq_upstream_lookup::add_column_lists(const std::string& list,
+                                            publication_map& map) {
+  // One row per table and publication, or per listed column when the
+  // publication's list leaves some columns out (a list of every column is
+  // no list, as in PostgreSQL).
+  auto r = query(
+      "SELECT n.nspname, c.relname, p.pubname, a.attname "
+      "FROM pg_catalog.pg_publication p, "
+      "LATERAL pg_catalog.pg_get_publication_tables(p.pubname) gpt "
+      "JOIN pg_catalog.pg_class c ON c.oid = gpt.relid "
+      "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+      "LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid "
+      "AND a.attnum = ANY (gpt.attrs) "
+      "AND array_length(gpt.attrs, 1) < (SELECT count(*) FROM "
+      "pg_catalog.pg_attribute x WHERE x.attrelid = c.oid AND x.attnum > 0 "
+      "AND NOT x.attisdropped AND x.attgenerated = '') "
+      "WHERE p.pubname IN (" +
+      list + ") ORDER BY 1, 2, 3, a.attnum");
+  if (!r)
+    return std::move(r).err();
+  // (table, publication) -> its list; then every publication of a table
+  // must agree, or PostgreSQL's walsender refuses the table.
+  std::map<std::pair<std::string, std::string>, std::vector<std::string>> lists;
+  for (const auto& row : r->rows) {
+    auto& cols = lists[{row[0].value_or("") + "." + row[1].value_or(""),
+                        row[2].value_or("")}];
+    if (row[3])
+      cols.push_back(*row[3]);
+  }
+  std::map<std::string, const std::vector<std::string>*> first;
+  for (const auto& [key, cols] : lists) {
+    auto [it, fresh] = first.emplace(key.first, &cols);
+    if (!fresh && *it->second != cols)
+      return error{sqlstate::feature_not_supported,
+                   "cannot use different column lists for table \"" +
+                       key.first + "\" in different publications"};
+    if (auto t = map.find(key.first); t != map.end())
+      t->second.columns = cols;
+  }
+  return ok();
 }
 
 expected<std::map<std::string, wal2json::column_meta>>

@@ -17,12 +17,20 @@ class pq_upstream_lookup : public upstream_lookup {
       : conninfo_(std::move(conninfo)) {}
 
   expected<publication_map>
-  publications(const std::vector<std::string>& names) override;
+  publications(const std::vector<std::string>& names,
+               const std::vector<std::string>& streamed) override;
   expected<std::map<std::string, wal2json::column_meta>>
   columns(uint32_t relation_oid) override;
 
  private:
   expected<pq_result> query(const std::string& sql);
+  // PostgreSQL 15+: the column lists of the publications in `list` (quoted
+  // names) into `map`; 0A000 when they differ for a table.
+  status add_column_lists(const std::string& list, publication_map& map);
+  // PostgreSQL 15+: 0A000 unless every table of `names` has the row
+  // filters of `streamed` (see upstream_lookup::publications).
+  status check_row_filters(const std::vector<std::string>& names,
+                           const std::vector<std::string>& streamed);
   std::string conninfo_;
   std::unique_ptr<pq_session> session_;
 };

@@ -105,9 +105,7 @@ void session::forward_sql(const std::string& sql) {
 
 status session::check_published(const std::string& schema,
                                 const std::string& table) {
-  std::string list;
-  for (const auto& p : env_.upstream_publications)
-    list += (list.empty() ? "" : ", ") + pq_quote_literal(p);
+  const std::string list = pq_quote_literal_list(env_.upstream_publications);
   if (list.empty())
     return error{"42501", "permission denied for table " + table}.with_detail(
         "walmux streams no publications (upstream_publications is empty), "
@@ -125,9 +123,38 @@ status session::check_published(const std::string& schema,
   return ok();
 }
 
+status session::check_row_filter(const proxy::statement& statement) {
+  const std::string list = pq_quote_literal_list(env_.upstream_publications);
+  auto r = upstream_sql_->exec(
+      "SELECT DISTINCT pg_catalog.pg_get_expr(gpt.qual, gpt.relid) FROM "
+      "pg_catalog.pg_publication p, "
+      "LATERAL pg_catalog.pg_get_publication_tables(p.pubname) gpt "
+      "WHERE gpt.relid = pg_catalog.to_regclass(" +
+      pq_quote_literal(pq_quote_identifier(statement.schema) + "." +
+                       pq_quote_identifier(statement.table)) +
+      ") AND p.pubname IN (" + list + ") AND gpt.qual IS NOT NULL");
+  if (!r)
+    return std::move(r).err();
+  std::vector<std::string> filters;
+  for (const auto& row : r->rows)
+    if (!row.empty() && row[0])
+      filters.push_back(proxy::expression_form(*row[0]));
+  if (proxy::is_disjunction_of(statement.where, filters))
+    return ok();
+  return error{"42501", "permission denied for table " + statement.table}
+      .with_detail("walmux copies rows of \"" + statement.schema + "." +
+                   statement.table +
+                   "\" only with the row filters of the publications it "
+                   "streams, and this WHERE clause is not one of them or "
+                   "their OR.");
+}
+
 void session::relay_copy(const std::string& sql,
                          const proxy::statement& statement) {
-  if (auto st = check_published(statement.schema, statement.table); !st) {
+  status st = check_published(statement.schema, statement.table);
+  if (st && !statement.where.empty())
+    st = check_row_filter(statement);
+  if (!st) {
     send_error(st.err());
     upstream_statement_done(&st.err());
     return;

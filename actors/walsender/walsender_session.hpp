@@ -137,6 +137,9 @@ class session {
   // temporary snapshot slot once the client's transaction has ended.
   void upstream_statement_done(const error* failed);
   status check_published(const std::string& schema, const std::string& table);
+  // A COPY's WHERE clause must be the OR of row filters that the node's
+  // publications put on the table (42501 otherwise).
+  status check_row_filter(const proxy::statement& statement);
   void relay_copy(const std::string& sql, const proxy::statement& statement);
   // Creates the temporary upstream slot whose snapshot the client's open
   // transaction takes; returns its consistent point.

@@ -91,6 +91,7 @@ class apply_role : public ::testing::Test {
       return "error: " + r.err().message;
     return r->empty() || (*r)[0].empty() ? "" : (*r)[0][0];
   }
+  void expect_filtered_items(const std::string& source);
   // Every table of the subscription is ready.
   bool ready(const std::string& sub, int tables) {
     return walmux_value("SELECT count(*) FROM pg_subscription_rel r JOIN "
@@ -773,26 +774,23 @@ TEST_F(apply_role, toast_escapes_key_updates_truncate_and_origin_none) {
       30s));
 }
 
-// ALTER SUBSCRIPTION ... REFRESH PUBLICATION: a table added to the
-// publication is copied (while the upstream writes to it) in the snapshot
-// of a temporary slot and streamed from that point on; a table published
-// but not refreshed into the subscription is not applied (it does not even
-// exist on the target), as on PostgreSQL.
-TEST_F(apply_role, row_filters_and_column_lists_in_the_copy_and_the_stream) {
-  ASSERT_TRUE(upstream_->query(
-      "CREATE TABLE items (id int PRIMARY KEY, name text, secret text);"
-      "INSERT INTO items SELECT g, 'item ' || g, 'hidden' FROM "
-      "generate_series(1, 100) g;"
-      "CREATE PUBLICATION even FOR TABLE items (id, name) WHERE (id % 2 = 0);"
-      "CREATE PUBLICATION big FOR TABLE items (id, name) WHERE (id > 90);"
-      "CREATE PUBLICATION wide FOR TABLE items;"));
-  ASSERT_TRUE(target_->query(
-      "CREATE TABLE items (id int PRIMARY KEY, name text, secret text);"));
-  start_apply_node();
+// The upstream side of the row filter tests: items, and publications
+// with row filters and column lists (`wide` has neither).
+const char* const filtered_items_sql =
+    "CREATE TABLE items (id int PRIMARY KEY, name text, secret text);"
+    "INSERT INTO items SELECT g, 'item ' || g, 'hidden' FROM "
+    "generate_series(1, 100) g;"
+    "CREATE PUBLICATION even FOR TABLE items (id, name) WHERE (id % 2 = 0);"
+    "CREATE PUBLICATION big FOR TABLE items (id, name) WHERE (id > 90);"
+    "CREATE PUBLICATION wide FOR TABLE items;";
+
+// Subscribes to `even` and `big` of `source` (a conninfo): the copy and the
+// stream hold only the published rows and columns.
+void apply_role::expect_filtered_items(const std::string& source) {
   // Two filters on one table are OR'ed, as PostgreSQL's tablesync does.
-  auto made = walmux_sql(
-      "CREATE SUBSCRIPTION sf CONNECTION '" + upstream_->conninfo() +
-      "' PUBLICATION even, big WITH (target = '" + target_->conninfo() + "')");
+  auto made = walmux_sql("CREATE SUBSCRIPTION sf CONNECTION '" + source +
+                         "' PUBLICATION even, big WITH (target = '" +
+                         target_->conninfo() + "')");
   ASSERT_TRUE(made) << made.err().message;
   EXPECT_TRUE(wait_until([&] { return ready("sf", 1); }, 60s)) << node_->log();
   const std::string digest =
@@ -823,11 +821,21 @@ TEST_F(apply_role, row_filters_and_column_lists_in_the_copy_and_the_stream) {
       << node_->log();
   EXPECT_EQ(one_value(*target_, "SELECT count(*) FROM items"), "65");
   ASSERT_TRUE(walmux_sql("DROP SUBSCRIPTION sf"));
+}
+
+// A PostgreSQL upstream's row filters and column lists, then PostgreSQL's
+// error for different column lists.
+TEST_F(apply_role, row_filters_and_column_lists_in_the_copy_and_the_stream) {
+  ASSERT_TRUE(upstream_->query(filtered_items_sql));
+  ASSERT_TRUE(target_->query(
+      "CREATE TABLE items (id int PRIMARY KEY, name text, secret text);"));
+  start_apply_node();
+  expect_filtered_items(upstream_->conninfo());
 
   // Publications with different column lists for one table: PostgreSQL's
   // error, counted as a sync error and retried, nothing copied.
   ASSERT_TRUE(target_->query("TRUNCATE items"));
-  made = walmux_sql(
+  auto made = walmux_sql(
       "CREATE SUBSCRIPTION sw CONNECTION '" + upstream_->conninfo() +
       "' PUBLICATION even, wide WITH (target = '" + target_->conninfo() + "')");
   ASSERT_TRUE(made) << made.err().message;
@@ -844,6 +852,18 @@ TEST_F(apply_role, row_filters_and_column_lists_in_the_copy_and_the_stream) {
                          "pg_stat_subscription_stats WHERE subname = 'sw'"),
             "0");
   EXPECT_EQ(one_value(*target_, "SELECT count(*) FROM items"), "0");
+}
+
+// The same through a walmux node that streams those publications: the
+// upstream filtered what the node stores, and the node's proxy copies with
+// the filters' WHERE clause (it accepts no other).
+TEST_F(apply_role, row_filters_and_column_lists_through_a_walmux_source) {
+  ASSERT_TRUE(upstream_->query(filtered_items_sql));
+  ASSERT_TRUE(target_->query(
+      "CREATE TABLE items (id int PRIMARY KEY, name text, secret text);"));
+  node_ = walmux_node::streaming_from(tmp_.path(), upstream_->conninfo(),
+                                      "even,big");
+  expect_filtered_items(node_->conninfo(false));
 }
 
 TEST_F(apply_role, set_add_and_drop_publication) {
@@ -929,6 +949,11 @@ TEST_F(apply_role, set_add_and_drop_publication) {
       "ok");
 }
 
+// ALTER SUBSCRIPTION ... REFRESH PUBLICATION: a table added to the
+// publication is copied (while the upstream writes to it) in the snapshot
+// of a temporary slot and streamed from that point on; a table published
+// but not refreshed into the subscription is not applied (it does not even
+// exist on the target), as on PostgreSQL.
 TEST_F(apply_role, refresh_publication_copies_added_tables) {
   ASSERT_TRUE(
       upstream_->query(std::string(tables_sql) + rows_sql +

@@ -13,6 +13,7 @@
 #include <regex>
 
 #include <gtest/gtest.h>
+#include <libpq-fe.h>
 
 namespace walmux::testing {
 namespace {
@@ -25,6 +26,7 @@ CREATE TABLE t_int (id int PRIMARY KEY, b bigint, n numeric(12,3), txt text,
 CREATE TABLE t_comp (a int, b text, v text, PRIMARY KEY (a, b));
 CREATE TABLE t_full (x int, y text);
 ALTER TABLE t_full REPLICA IDENTITY FULL;
+CREATE TABLE t_rf (id int PRIMARY KEY, a int, secret text);
 )sql";
 
 // INSERT, UPDATE (one leaving a 1MB TOASTed value unchanged, one changing a
@@ -72,14 +74,19 @@ std::string dump(const pg_cluster& c) {
 
 class streaming : public ::testing::Test {
  protected:
-  // Starts the upstream, `subscribers` subscriber clusters and walmux.
-  void start(int subscribers, std::vector<std::string> walmux_settings = {}) {
+  // Starts the upstream, `subscribers` subscriber clusters and walmux,
+  // which streams `publications` (`upstream_sql` creates those other than
+  // pub_all).
+  void start(int subscribers, std::vector<std::string> walmux_settings = {},
+             const std::string& publications = "pub_all",
+             const std::string& upstream_sql = "") {
     auto up = pg_cluster::start();
     ASSERT_TRUE(up) << up.err().message;
     upstream_ = std::move(*up);
     ASSERT_TRUE(upstream_->query(std::string(schema) +
                                  "CREATE PUBLICATION pub_all FOR TABLE t_int, "
-                                 "t_comp, t_full;"));
+                                 "t_comp, t_full;" +
+                                 upstream_sql));
     for (int i = 0; i < subscribers; ++i) {
       // Reconnect quickly after walmux restarts.
       auto s = pg_cluster::start({"wal_retrieve_retry_interval = 200ms"});
@@ -88,15 +95,17 @@ class streaming : public ::testing::Test {
       subs_.push_back(std::move(*s));
     }
     node_ = walmux_node::streaming_from(tmp_.path(), upstream_->conninfo(),
-                                        "pub_all", walmux_settings);
+                                        publications, walmux_settings);
   }
 
-  void subscribe(size_t i, const std::string& name) {
+  void subscribe(size_t i, const std::string& name,
+                 const std::string& publications = "pub_all",
+                 const std::string& copy_data = "false") {
     auto r = subs_[i]->query(
         "CREATE SUBSCRIPTION " + name +
         " CONNECTION 'host=127.0.0.1 port=" + std::to_string(node_->port()) +
-        " user=postgres dbname=postgres' PUBLICATION pub_all WITH "
-        "(copy_data = false)");
+        " user=postgres dbname=postgres' PUBLICATION " + publications +
+        " WITH (copy_data = " + copy_data + ")");
     ASSERT_TRUE(r) << r.err().message;
   }
 
@@ -255,6 +264,81 @@ TEST_F(streaming, sigkill_during_a_100000_row_load_loses_nothing) {
   auto count = subs_[1]->query("SELECT count(*) FROM t_comp");
   ASSERT_TRUE(count);
   EXPECT_EQ((*count)[0][0], "100000");
+}
+
+// Publications with row filters and column lists, served from the stored
+// stream: the node streams them, so the upstream filtered what it stores
+// (ORing the WHERE clauses of all of them); a subscriber of the same
+// publications gets exactly that, initial copy included (proxied to the
+// upstream), and one whose publications would filter differently is
+// refused rather than sent rows it must not get.
+TEST_F(streaming, row_filters_and_column_lists_of_the_streamed_publications) {
+  start(1, {}, "pub_all,pub_even,pub_big",
+        "INSERT INTO t_rf SELECT g, g, 'secret' FROM generate_series(1, 20) g;"
+        "INSERT INTO t_rf SELECT g, g, 'secret' FROM "
+        "generate_series(1001, 1005) g;"
+        "CREATE PUBLICATION pub_even FOR TABLE t_rf (id, a) "
+        "WHERE (id % 2 = 0);"
+        "CREATE PUBLICATION pub_big FOR TABLE t_rf (id, a) WHERE (id > 1000);");
+  subscribe(0, "sub_rf", "pub_even, pub_big", "true");
+  run_upstream(
+      "INSERT INTO t_rf SELECT g, g, 'secret' FROM generate_series(21, 40) g;"
+      "INSERT INTO t_rf SELECT g, g, 'secret' FROM "
+      "generate_series(1006, 1010) g;"
+      "UPDATE t_rf SET a = a + 100, secret = 'changed' WHERE id IN (2, 3, "
+      "1002);"
+      "UPDATE t_rf SET id = 5001 WHERE id = 6;"  // matches before and after
+      "UPDATE t_rf SET id = 999 WHERE id = 8;"   // no longer: a delete
+      "UPDATE t_rf SET id = 901 WHERE id = 11;"  // neither: nothing
+      "UPDATE t_rf SET id = 10000 WHERE id = 1;" // only after: an insert
+      "DELETE FROM t_rf WHERE id IN (14, 15, 1003);");
+  const std::string want_sql =
+      "SELECT string_agg(id || ':' || a || ':' || coalesce(secret, 'null'), "
+      "',' ORDER BY id) FROM t_rf";
+  std::string want, got;
+  {
+    auto r = upstream_->query(
+        "SELECT string_agg(id || ':' || a || ':null', ',' ORDER BY id) FROM "
+        "t_rf WHERE id % 2 = 0 OR id > 1000");
+    ASSERT_TRUE(r) << r.err().message;
+    want = (*r)[0][0];
+  }
+  EXPECT_TRUE(wait_until(
+      [&] {
+        auto r = subs_[0]->query(want_sql);
+        got = r ? (*r)[0][0] : r.err().message;
+        return got == want;
+      },
+      120s))
+      << got << "\nvs\n"
+      << want << node_->log();
+
+  // pub_even alone filters tighter than what the node stores: refused
+  // with PostgreSQL's SQLSTATE for an unsupported feature.
+  PGconn* repl =
+      PQconnectdb(("host=127.0.0.1 port=" + std::to_string(node_->port()) +
+                   " user=postgres dbname=postgres "
+                   "replication=database")
+                      .c_str());
+  ASSERT_EQ(PQstatus(repl), CONNECTION_OK) << PQerrorMessage(repl);
+  PGresult* created =
+      PQexec(repl, "CREATE_REPLICATION_SLOT even TEMPORARY LOGICAL pgoutput");
+  EXPECT_EQ(PQresultStatus(created), PGRES_TUPLES_OK) << PQerrorMessage(repl);
+  PQclear(created);
+  PGresult* started =
+      PQexec(repl, "START_REPLICATION SLOT even LOGICAL 0/0 (proto_version "
+                   "'1', publication_names 'pub_even')");
+  EXPECT_EQ(PQresultStatus(started), PGRES_FATAL_ERROR);
+  const char* code = PQresultErrorField(started, PG_DIAG_SQLSTATE);
+  EXPECT_STREQ(code ? code : "", "0A000");
+  EXPECT_NE(std::string(PQerrorMessage(repl))
+                .find("the row filters of table \"public.t_rf\" for insert "
+                      "differ from those of the publications this walmux "
+                      "node streams"),
+            std::string::npos)
+      << PQerrorMessage(repl);
+  PQclear(started);
+  PQfinish(repl);
 }
 
 TEST_F(streaming, clean_restart_resumes_every_subscriber) {

@@ -1,7 +1,8 @@
 // decoder_test.cpp: the decoder's rules without PostgreSQL: the start point,
 // publication filtering (tables and actions, refreshed once for an unknown
 // table), Relation re-sending per connection, byte-for-byte passthrough,
-// Truncate re-encoding, messages and origins, option errors, and wal2json.
+// column lists, Truncate re-encoding, messages and origins, option errors, and
+// wal2json.
 #include "actors/decoder/decoder.hpp"
 #include "protocol/pgoutput.hpp"
 #include "protocol/pgoutput_options.hpp"
@@ -18,7 +19,8 @@ class fake_lookup : public upstream_lookup {
   publication_map tables;
   int publication_calls = 0;
   expected<publication_map>
-  publications(const std::vector<std::string>& names) override {
+  publications(const std::vector<std::string>& names,
+               const std::vector<std::string>&) override {
     ++publication_calls;
     if (names.size() == 1 && names[0] == "missing")
       return error{sqlstate::undefined_object,
@@ -105,7 +107,7 @@ std::vector<char> kinds(const std::vector<decoder::output>& out) {
 
 TEST(decoder, start_point_and_relation_resent_on_a_new_connection) {
   fake_lookup lookup;
-  lookup.tables["public.t1"] = {true, true, true, true};
+  lookup.tables["public.t1"] = {true, true, true, true, {}};
   auto d = make(lookup, lsn{2000},
                 {opt("proto_version", "1"), opt("publication_names", "pub")});
   ASSERT_TRUE(d);
@@ -139,7 +141,7 @@ TEST(decoder, start_point_and_relation_resent_on_a_new_connection) {
 
 TEST(decoder, filters_tables_and_actions_and_skips_emptied_transactions) {
   fake_lookup lookup;
-  lookup.tables["public.t1"] = {true, false, false, true}; // inserts only
+  lookup.tables["public.t1"] = {true, false, false, true, {}}; // inserts only
   auto d = make(lookup, lsn{1},
                 {opt("proto_version", "2"), opt("publication_names", "pub")});
   ASSERT_TRUE(d);
@@ -164,7 +166,7 @@ TEST(decoder, filters_tables_and_actions_and_skips_emptied_transactions) {
 
 TEST(decoder, truncate_keeps_only_published_tables) {
   fake_lookup lookup;
-  lookup.tables["public.t1"] = {true, true, true, true};
+  lookup.tables["public.t1"] = {true, true, true, true, {}};
   auto d = make(lookup, lsn{1},
                 {opt("proto_version", "1"), opt("publication_names", "pub")});
   ASSERT_TRUE(d);
@@ -180,9 +182,68 @@ TEST(decoder, truncate_keeps_only_published_tables) {
             (std::vector<uint32_t>{16384}));
 }
 
+TEST(decoder, column_lists_leave_unpublished_columns_out) {
+  fake_lookup lookup;
+  lookup.tables["public.t1"] = {true, true, true, true, {"id", "secret"}};
+  lookup.tables["public.t2"] = {true, true, true, true, {"id", "v"}};
+  auto d = make(lookup, lsn{1},
+                {opt("proto_version", "1"), opt("publication_names", "pub")});
+  ASSERT_TRUE(d);
+  relation r1 = rel(16384, "t1");
+  r1.replica_identity = 'f';
+  r1.columns.push_back({0, "secret", 25, -1});
+  insert i = ins(16384, "1");
+  i.new_tuple.push_back({'t', "s1"});
+  update u;
+  u.relation_oid = 16384;
+  u.old_kind = 'O';
+  u.old_tuple = {{'t', "1"}, {'n', ""}, {'t', "s1"}};
+  u.new_tuple = {{'t', "1"}, {'u', ""}, {'t', "s2"}};
+  delete_ del;
+  del.relation_oid = 16384;
+  del.old_kind = 'O';
+  del.old_tuple = u.new_tuple;
+  std::vector<decoder::output> out;
+  stored s(1000, {r1, i, u, del, rel(16390, "t2"), ins(16390, "2")});
+  ASSERT_TRUE(d->feed(s.view, out)) << d->feed(s.view, out).err().message;
+  ASSERT_EQ(kinds(out),
+            (std::vector<char>{'B', 'R', 'I', 'U', 'D', 'R', 'I', 'C'}));
+  // t1: the Relation and every tuple without `v`, in the stored order.
+  relation sent = r1;
+  sent.columns = {r1.columns[0], r1.columns[2]};
+  EXPECT_EQ(out[1].payload, bytes(sent));
+  insert want_i = i;
+  want_i.new_tuple = {{'t', "1"}, {'t', "s1"}};
+  EXPECT_EQ(out[2].payload, bytes(want_i));
+  update want_u = u;
+  want_u.old_tuple = {{'t', "1"}, {'t', "s1"}};
+  want_u.new_tuple = {{'t', "1"}, {'t', "s2"}};
+  EXPECT_EQ(out[3].payload, bytes(want_u));
+  delete_ want_d = del;
+  want_d.old_tuple = want_u.new_tuple;
+  EXPECT_EQ(out[4].payload, bytes(want_d));
+  // t2: a list of the columns the stream has: passed through untouched.
+  EXPECT_EQ(out[5].payload, bytes(rel(16390, "t2")));
+  EXPECT_EQ(out[6].payload, s.data[6]);
+
+  // A list naming a column the stored stream lacks (the node streams the
+  // table with a narrower list): a clear error, never a row without it.
+  fake_lookup narrow;
+  narrow.tables["public.t1"] = {true, true, true, true, {"id", "gone"}};
+  auto e = make(narrow, lsn{1},
+                {opt("proto_version", "1"), opt("publication_names", "pub")});
+  ASSERT_TRUE(e);
+  out.clear();
+  stored t(1000, {rel(16384, "t1"), ins(16384, "1")});
+  auto st = e->feed(t.view, out);
+  ASSERT_FALSE(st);
+  EXPECT_EQ(st.err().code, "55000");
+  EXPECT_NE(st.err().message.find("\"gone\""), std::string::npos);
+}
+
 TEST(decoder, messages_only_when_asked_and_origin_none_drops_transactions) {
   fake_lookup lookup;
-  lookup.tables["public.t1"] = {true, true, true, true};
+  lookup.tables["public.t1"] = {true, true, true, true, {}};
   message txn_msg{std::nullopt, 1, lsn{990}, "p", "inside"};
   message loose{std::nullopt, 0, lsn{1500}, "p", "outside"};
   for (bool with_messages : {false, true}) {

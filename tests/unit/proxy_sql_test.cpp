@@ -136,8 +136,44 @@ TEST(proxy_sql, everything_else_is_refused) {
        })
     expect_refused(q);
   expect_refused("COPY t1 TO STDOUT");
-  expect_refused("COPY (SELECT id FROM ONLY public.t1 WHERE id > 0) TO STDOUT",
-                 "0A000");
+  expect_refused("COPY (SELECT id FROM public.t1 WHERE ) TO STDOUT");
+  expect_refused("COPY (SELECT id FROM public.t1 WHERE (id > 0) TO STDOUT");
+}
+
+// A row filter's COPY (PostgreSQL 15's tablesync: the filters joined with
+// OR) keeps its WHERE clause for the walsender to check against the
+// publications' filters; the comparison is token by token, literals
+// included.
+TEST(proxy_sql, where_clauses_of_row_filters) {
+  auto r = classify("COPY (SELECT id, a FROM public.t_rf WHERE ((id % 2) = 0) "
+                    "OR (id > 1000)) TO STDOUT");
+  ASSERT_TRUE(r) << r.err().message;
+  EXPECT_EQ(r->table, "t_rf");
+  const std::vector<std::string> filters = {expression_form("(id > 1000)"),
+                                            expression_form("((id % 2) = 0)")};
+  EXPECT_EQ(r->where, expression_form("((id %2)=0)  OR  (id > 1000)"));
+  EXPECT_TRUE(is_disjunction_of(r->where, filters));
+  EXPECT_TRUE(is_disjunction_of(expression_form("(id > 1000)"), filters));
+  EXPECT_TRUE(is_disjunction_of(
+      expression_form("(id > 1000) OR ((id % 2) = 0)"), filters));
+  // Another literal, a filter twice, something appended, or none at all.
+  EXPECT_FALSE(is_disjunction_of(expression_form("(id > 1)"), filters));
+  EXPECT_FALSE(is_disjunction_of(expression_form("(id > 1000) OR (id > 1000)"),
+                                 filters));
+  EXPECT_FALSE(is_disjunction_of(
+      expression_form("(id > 1000) OR pg_sleep(10) IS NULL"), filters));
+  EXPECT_FALSE(is_disjunction_of(expression_form("(id > 1000) OR"), filters));
+  EXPECT_FALSE(is_disjunction_of("", filters));
+  EXPECT_FALSE(is_disjunction_of(expression_form("(id > 1000)"), {}));
+  // Strings compare with their contents.
+  EXPECT_TRUE(is_disjunction_of(expression_form("(a = 'it''s')"),
+                                {expression_form("(a = 'it''s')")}));
+  EXPECT_FALSE(is_disjunction_of(expression_form("(a = 'its')"),
+                                 {expression_form("(a = 'it''s')")}));
+  // One filter's text beginning another's.
+  EXPECT_TRUE(is_disjunction_of(
+      expression_form("f(a) IS TRUE OR f(a)"),
+      {expression_form("f(a)"), expression_form("f(a) IS TRUE")}));
 }
 
 } // namespace
