@@ -78,16 +78,10 @@ status decoder::parse_pgoutput_options() {
                      "of the publications listed there.");
   if (params_.lookup == nullptr)
     return error{sqlstate::internal_error, "decoder without upstream lookup"};
-  streamed_publications_ = params_.upstream_publications;
-  auto map = params_.lookup->publications(opts->publication_names,
-                                          streamed_publications_);
-  if (!map)
-    return std::move(map).err();
-  published_ = std::move(*map);
-  ++published_generation_;
-  // Kept for refreshes: the slot's publications.
+  // From here on upstream_publications holds the client's publications.
+  streamed_publications_ = std::move(params_.upstream_publications);
   params_.upstream_publications = std::move(opts->publication_names);
-  return ok();
+  return look_up_publications();
 }
 
 status decoder::note_relation(std::string_view bytes) {
@@ -106,6 +100,16 @@ status decoder::note_relation(std::string_view bytes) {
   return ok();
 }
 
+status decoder::look_up_publications() {
+  auto map = params_.lookup->publications(params_.upstream_publications,
+                                          streamed_publications_);
+  if (!map)
+    return std::move(map).err();
+  published_ = std::move(*map);
+  ++published_generation_;
+  return ok();
+}
+
 expected<const published_actions*> decoder::actions_for(uint32_t relation_oid) {
   auto rel = relations_.find(relation_oid);
   if (rel == relations_.end())
@@ -117,12 +121,8 @@ expected<const published_actions*> decoder::actions_for(uint32_t relation_oid) {
     return &it->second;
   if (unpublished_checked_.insert(relation_oid).second) {
     // Perhaps added to a publication since the last lookup.
-    auto map = params_.lookup->publications(params_.upstream_publications,
-                                            streamed_publications_);
-    if (!map)
-      return std::move(map).err();
-    published_ = std::move(*map);
-    ++published_generation_;
+    if (auto st = look_up_publications(); !st)
+      return std::move(st).err();
     it = published_.find(rel->second.qualified);
     if (it != published_.end())
       return &it->second;
@@ -312,8 +312,20 @@ status decoder::feed_pgoutput(const storage::transaction_view& txn,
       break;
     }
     case kind::relation: {
+      // A definition that differs from the one stored before may come with
+      // a publication change (a column list, say): look them up again.
+      uint32_t known = 0;
+      auto prior = pgoutput::scan(m.bytes, plain);
+      if (prior)
+        known = prior->relation_oid;
+      auto before = relations_.find(known);
+      const bool redefined =
+          before != relations_.end() && before->second.bytes != m.bytes;
       if (auto st = note_relation(m.bytes); !st)
         return st;
+      if (redefined)
+        if (auto st = look_up_publications(); !st)
+          return st;
       uint32_t oid = 0;
       auto actions = message_actions(m.bytes, oid);
       if (!actions)

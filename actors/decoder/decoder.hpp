@@ -112,6 +112,8 @@ class decoder {
   explicit decoder(decoder_params params);
   status parse_pgoutput_options();
   status note_relation(std::string_view bytes);
+  // Reads the client's publications again (published_).
+  status look_up_publications();
   // wal2json: reads a relation's columns from the upstream's catalogs, as
   // the Relation message that precedes its changes arrives.
   status load_columns(const pgoutput::relation& r);

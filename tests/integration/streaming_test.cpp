@@ -313,6 +313,26 @@ TEST_F(streaming, row_filters_and_column_lists_of_the_streamed_publications) {
       << got << "\nvs\n"
       << want << node_->log();
 
+  // The column lists dropped while streaming (both publications, or the
+  // node's own stream would be refused): the upstream sends t_rf's
+  // definition again, and the decoder reads the lists again with it.
+  run_upstream("BEGIN; ALTER PUBLICATION pub_even SET TABLE t_rf "
+               "WHERE (id % 2 = 0); ALTER PUBLICATION pub_big SET TABLE t_rf "
+               "WHERE (id > 1000); COMMIT;");
+  run_upstream("INSERT INTO t_rf VALUES (50, 50, 'shown');"
+               "UPDATE t_rf SET secret = 'shown too' WHERE id = 1004;");
+  const std::string shown_sql =
+      "SELECT string_agg(id || ':' || secret, ',' ORDER BY id) FROM t_rf "
+      "WHERE secret IS NOT NULL";
+  EXPECT_TRUE(wait_until(
+      [&] {
+        auto r = subs_[0]->query(shown_sql);
+        got = r ? (*r)[0][0] : r.err().message;
+        return got == "50:shown,1004:shown too";
+      },
+      60s))
+      << got << node_->log();
+
   // pub_even alone filters tighter than what the node stores: refused
   // with PostgreSQL's SQLSTATE for an unsupported feature.
   PGconn* repl =

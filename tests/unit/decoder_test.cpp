@@ -226,6 +226,18 @@ TEST(decoder, column_lists_leave_unpublished_columns_out) {
   EXPECT_EQ(out[5].payload, bytes(rel(16390, "t2")));
   EXPECT_EQ(out[6].payload, s.data[6]);
 
+  // The list widened (ALTER PUBLICATION): the upstream sends the table's
+  // definition again, which makes the decoder read the lists again.
+  lookup.tables["public.t1"].columns.clear();
+  relation r1_again = r1;
+  r1_again.replica_identity = 'd';
+  out.clear();
+  stored widened(2000, {r1_again, i});
+  ASSERT_TRUE(d->feed(widened.view, out));
+  ASSERT_EQ(kinds(out), (std::vector<char>{'B', 'R', 'I', 'C'}));
+  EXPECT_EQ(out[1].payload, bytes(r1_again));
+  EXPECT_EQ(out[2].payload, bytes(i));
+
   // A list naming a column the stored stream lacks (the node streams the
   // table with a narrower list): a clear error, never a row without it.
   fake_lookup narrow;
