@@ -136,10 +136,12 @@ pq_session::~pq_session() {
   PQfinish(conn_);
 }
 
-expected<pq_result> pq_session::exec(const std::string& sql) {
-  pg_result* res = PQexec(conn_, sql.c_str());
+namespace {
+
+// The rows of a finished statement, or its error.
+expected<pq_result> collect(pg_conn* conn, pg_result* res) {
   if (res == nullptr)
-    return pq_error(conn_, nullptr);
+    return pq_error(conn, nullptr);
   struct guard {
     pg_result* r;
     ~guard() { PQclear(r); }
@@ -147,7 +149,7 @@ expected<pq_result> pq_session::exec(const std::string& sql) {
   auto st = PQresultStatus(res);
   if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK &&
       st != PGRES_EMPTY_QUERY)
-    return pq_error(conn_, res);
+    return pq_error(conn, res);
   pq_result out;
   out.command_tag = PQcmdStatus(res);
   if (st != PGRES_TUPLES_OK)
@@ -173,6 +175,25 @@ expected<pq_result> pq_session::exec(const std::string& sql) {
     }
   }
   return out;
+}
+
+} // namespace
+
+expected<pq_result> pq_session::exec(const std::string& sql) {
+  return collect(conn_, PQexec(conn_, sql.c_str()));
+}
+
+expected<pq_result>
+pq_session::exec_params(const std::string& sql,
+                        const std::vector<uint32_t>& types,
+                        const std::vector<std::optional<std::string>>& values) {
+  std::vector<const char*> texts;
+  texts.reserve(values.size());
+  for (const auto& v : values)
+    texts.push_back(v ? v->c_str() : nullptr);
+  return collect(
+      conn_, PQexecParams(conn_, sql.c_str(), static_cast<int>(texts.size()),
+                          types.data(), texts.data(), nullptr, nullptr, 0));
 }
 
 expected<std::string>

@@ -83,6 +83,12 @@ class pq_session {
 
   // Runs one simple-protocol query (which may be a replication command).
   expected<pq_result> exec(const std::string& sql);
+  // Runs one statement with parameters in text form, typed by `types`
+  // (OIDs; nullopt values are NULL). REQUIRES: types.size() ==
+  // values.size().
+  expected<pq_result>
+  exec_params(const std::string& sql, const std::vector<uint32_t>& types,
+              const std::vector<std::optional<std::string>>& values);
 
   // Runs a COPY ... TO STDOUT: `on_start` gets the rows' format before the
   // first row, `on_row` each row as the server sent it (one CopyData

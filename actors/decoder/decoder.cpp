@@ -178,6 +178,54 @@ decoder::shape(uint32_t relation_oid, const published_actions& a) {
   return &def;
 }
 
+expected<std::string> decoder::filter_change(std::string_view bytes,
+                                             const relation_def& def,
+                                             const published_actions& a) {
+  auto m = pgoutput::decode(bytes, plain);
+  if (!m)
+    return std::move(m).err();
+  auto passes = [&](const pgoutput::tuple& t) {
+    return params_.lookup->row_matches(a.row_filter, def.names, def.type_oids,
+                                       t);
+  };
+  if (!std::holds_alternative<pgoutput::update>(*m)) {
+    const auto* i = std::get_if<pgoutput::insert>(&*m);
+    auto ok = passes(i != nullptr ? i->new_tuple
+                                  : std::get<pgoutput::delete_>(*m).old_tuple);
+    if (!ok)
+      return std::move(ok).err();
+    return *ok ? std::string(bytes) : std::string();
+  }
+  const auto& u = std::get<pgoutput::update>(*m);
+  auto new_ok = passes(u.new_tuple);
+  if (!new_ok)
+    return std::move(new_ok).err();
+  if (u.old_kind == 0) // key unchanged: the old row passes as the new does
+    return *new_ok ? std::string(bytes) : std::string();
+  auto old_ok = passes(u.old_tuple);
+  if (!old_ok)
+    return std::move(old_ok).err();
+  if (*old_ok == *new_ok)
+    return *new_ok ? std::string(bytes) : std::string();
+  std::string out;
+  if (*new_ok) {
+    // Enters the filter: an insert of the new row, its unchanged TOAST
+    // values taken from a whole old row where there is one.
+    pgoutput::insert ins{u.xid, u.relation_oid, u.new_tuple};
+    if (u.old_kind == 'O')
+      for (size_t i = 0; i < ins.new_tuple.size() && i < u.old_tuple.size();
+           ++i)
+        if (ins.new_tuple[i].format == 'u' && u.old_tuple[i].format == 't')
+          ins.new_tuple[i] = u.old_tuple[i];
+    pgoutput::encode(out, ins);
+  } else {
+    // Leaves it: a delete of the old row.
+    pgoutput::encode(
+        out, pgoutput::delete_{u.xid, u.relation_oid, u.old_kind, u.old_tuple});
+  }
+  return out;
+}
+
 expected<std::string> decoder::project_change(std::string_view bytes,
                                               const relation_def& def) {
   auto m = pgoutput::decode(bytes, plain);
@@ -220,8 +268,12 @@ status decoder::ensure_relation_sent(uint32_t relation_oid,
   if (!shaped)
     return std::move(shaped).err();
   const relation_def& def = **shaped;
+  auto in_txn = txn_relations_.find(relation_oid);
+  if (in_txn != txn_relations_.end() && in_txn->second == def.sent_bytes)
+    return ok();
   auto sent = sent_relations_.find(relation_oid);
-  if (sent != sent_relations_.end() && sent->second == def.sent_bytes)
+  if (in_txn == txn_relations_.end() && sent != sent_relations_.end() &&
+      sent->second == def.sent_bytes)
     return ok();
   for (size_t i = 0; i < def.type_oids.size(); ++i)
     if (def.type_oids[i] >= first_non_builtin_type &&
@@ -229,7 +281,7 @@ status decoder::ensure_relation_sent(uint32_t relation_oid,
       if (auto y = types_.find(def.type_oids[i]); y != types_.end())
         out.push_back({lsn{}, lsn{}, y->second});
   out.push_back({lsn{}, lsn{}, def.sent_bytes});
-  sent_relations_[relation_oid] = def.sent_bytes;
+  txn_relations_[relation_oid] = def.sent_bytes;
   return ok();
 }
 
@@ -286,6 +338,7 @@ status decoder::feed_pgoutput(const storage::transaction_view& txn,
     return ok();
   }
   std::vector<output> body; // after Begin (and Origin)
+  txn_relations_.clear();
   const storage::message_view* begin = nullptr;
   const storage::message_view* origin = nullptr;
   std::vector<const storage::message_view*> types; // waiting for their R
@@ -339,7 +392,7 @@ status decoder::feed_pgoutput(const storage::transaction_view& txn,
         for (const auto* y : types)
           body.push_back({y->data_start, y->data_start, std::string(y->bytes)});
         body.push_back({m.data_start, m.data_start, (*shaped)->sent_bytes});
-        sent_relations_[oid] = (*shaped)->sent_bytes;
+        txn_relations_[oid] = (*shaped)->sent_bytes;
       }
       types.clear();
       break;
@@ -356,13 +409,24 @@ status decoder::feed_pgoutput(const storage::transaction_view& txn,
           (*k == kind::update && !a->update) ||
           (*k == kind::delete_ && !a->del))
         break;
+      std::string filtered;
+      std::string_view change = m.bytes;
+      if (!a->row_filter.empty()) {
+        auto kept = filter_change(m.bytes, relations_.at(oid), *a);
+        if (!kept)
+          return std::move(kept).err();
+        if (kept->empty())
+          break; // the client's row filter leaves it out
+        filtered = std::move(*kept);
+        change = filtered;
+      }
       if (auto st = ensure_relation_sent(oid, *a, body); !st)
         return st;
       const relation_def& def = relations_.at(oid);
       if (def.keep.empty()) {
-        body.push_back({m.data_start, m.data_start, std::string(m.bytes)});
+        body.push_back({m.data_start, m.data_start, std::string(change)});
       } else {
-        auto projected = project_change(m.bytes, def);
+        auto projected = project_change(change, def);
         if (!projected)
           return std::move(projected).err();
         body.push_back({m.data_start, m.data_start, std::move(*projected)});
@@ -412,6 +476,9 @@ status decoder::feed_pgoutput(const storage::transaction_view& txn,
     case kind::commit:
       if (!has_change || begin == nullptr)
         return ok(); // nothing published: not sent (PostgreSQL 15+)
+      for (auto& [oid, bytes] : txn_relations_)
+        sent_relations_[oid] = std::move(bytes);
+      txn_relations_.clear();
       out.push_back(
           {begin->data_start, begin->data_start, std::string(begin->bytes)});
       if (origin != nullptr)

@@ -44,6 +44,10 @@ struct published_actions {
   // The publications' column list, when it leaves some of the table's
   // columns out; empty: every column is published.
   std::vector<std::string> columns;
+  // The client's row filter (its publications' WHERE clauses, ORed), when
+  // the node stores the table filtered more widely (or not at all) and
+  // each change must be checked; empty: the stored rows are the client's.
+  std::string row_filter;
 };
 // "schema.table" -> actions.
 using publication_map = std::map<std::string, published_actions>;
@@ -52,15 +56,24 @@ using publication_map = std::map<std::string, published_actions>;
 class upstream_lookup {
  public:
   virtual ~upstream_lookup() = default;
-  // The tables of the publications `names`, their actions and column
-  // lists, for a client of a node that streams the publications `streamed`
-  // (names is a subset). 42704 for a missing publication; 0A000 for a
-  // table published with different column lists (PostgreSQL's rule), or
-  // with row filters that differ from those of `streamed`: the stored
-  // stream was filtered by the upstream with the latter.
+  // The tables of the publications `names`, their actions, column lists
+  // and row filters, for a client of a node that streams the publications
+  // `streamed` (names is a subset, so the stored rows are a superset of
+  // the client's). 42704 for a missing publication; 0A000 for a table
+  // published with different column lists (PostgreSQL's rule), or whose
+  // row filters for insert, update and delete differ from each other and
+  // from those of `streamed`.
   virtual expected<publication_map>
   publications(const std::vector<std::string>& names,
                const std::vector<std::string>& streamed) = 0;
+  // Whether a row of a relation (columns `names` of types `type_oids`,
+  // text values; 'n' and 'u' as NULL) passes `filter`, evaluated by the
+  // upstream: row filters use only immutable built-in functions, so the
+  // answer does not depend on when it is asked.
+  virtual expected<bool> row_matches(const std::string& filter,
+                                     const std::vector<std::string>& names,
+                                     const std::vector<uint32_t>& type_oids,
+                                     const pgoutput::tuple& values) = 0;
   // The columns of a relation, for wal2json, by column name.
   virtual expected<std::map<std::string, wal2json::column_meta>>
   columns(uint32_t relation_oid) = 0;
@@ -131,6 +144,13 @@ class decoder {
                                       const published_actions& a);
   status ensure_relation_sent(uint32_t relation_oid, const published_actions& a,
                               std::vector<output>& out);
+  // Applies the client's row filter of `a` to a stored change as
+  // PostgreSQL's pgoutput does (an update whose old row passes and new row
+  // does not becomes a delete, the reverse an insert): the bytes to send,
+  // empty to send nothing.
+  expected<std::string> filter_change(std::string_view bytes,
+                                      const relation_def& def,
+                                      const published_actions& a);
   // A change message for the published columns only.
   expected<std::string> project_change(std::string_view bytes,
                                        const relation_def& def);
@@ -155,6 +175,8 @@ class decoder {
   std::unordered_map<uint32_t, relation_def> relations_; // newest definition
   std::unordered_map<uint32_t, std::string> types_;      // Type messages
   std::unordered_map<uint32_t, std::string> sent_relations_; // on this conn
+  // Relations put in the transaction being built: sent only if it is.
+  std::unordered_map<uint32_t, std::string> txn_relations_;
 };
 
 } // namespace walmux::actors

@@ -39,9 +39,6 @@ pq_upstream_lookup::publications(const std::vector<std::string>& names,
       return error{sqlstate::undefined_object,
                    "publication \"" + n + "\" does not exist"};
   }
-  if (session_->server_version() >= 150000)
-    if (auto st = check_row_filters(names, streamed); !st)
-      return std::move(st).err();
   auto tables = query(
       "SELECT t.schemaname, t.tablename, bool_or(p.pubinsert), "
       "bool_or(p.pubupdate), bool_or(p.pubdelete), bool_or(p.pubtruncate) "
@@ -55,17 +52,21 @@ pq_upstream_lookup::publications(const std::vector<std::string>& names,
   for (const auto& row : tables->rows) {
     auto yes = [&](size_t i) { return row[i] && *row[i] == "t"; };
     map[row[0].value_or("") + "." + row[1].value_or("")] =
-        published_actions{yes(2), yes(3), yes(4), yes(5), {}};
+        published_actions{yes(2), yes(3), yes(4), yes(5), {}, {}};
   }
-  if (session_->server_version() >= 150000)
+  if (session_->server_version() >= 150000) {
     if (auto st = add_column_lists(list, map); !st)
       return std::move(st).err();
+    if (auto st = add_row_filters(names, streamed, map); !st)
+      return std::move(st).err();
+  }
   return map;
 }
 
-status pq_upstream_lookup::check_row_filters(
-    const std::vector<std::string>& names,
-    const std::vector<std::string>& streamed) {
+status
+pq_upstream_lookup::add_row_filters(const std::vector<std::string>& names,
+                                    const std::vector<std::string>& streamed,
+                                    publication_map& map) {
   std::vector<std::string> all = streamed;
   all.insert(all.end(), names.begin(), names.end());
   auto r = query(
@@ -116,24 +117,68 @@ status pq_upstream_lookup::check_row_filters(
       }
     }
   }
-  static const char* const action_names[] = {"insert", "update", "delete"};
-  for (const auto& [table, actions] : client)
-    for (int a = 0; a < 3; ++a) {
-      if (!actions[a].published || actions[a] == node[table][a])
-        continue;
-      return error{sqlstate::feature_not_supported,
-                   "the row filters of table \"" + table + "\" for " +
-                       action_names[a] +
-                       " differ from those of the publications this walmux "
-                       "node streams"}
-          .with_detail("The node stores what the upstream sent for its "
-                       "upstream_publications, filtered with their WHERE "
-                       "clauses.")
-          .with_hint("Subscribe to the publications the node streams for "
-                     "this table, or stream them with the same WHERE "
-                     "clauses.");
-    }
+  for (const auto& [table, actions] : client) {
+    const per_action& stored = node[table];
+    bool same = true;
+    for (int a = 0; a < 3; ++a)
+      same = same && (!actions[a].published || actions[a] == stored[a]);
+    if (same)
+      continue; // the stored rows are the client's
+    // The node stores a superset (its publications include the client's):
+    // the client's filter is applied to each stored change, which needs
+    // one filter for every action (a stored delete may have been an
+    // update that the upstream turned into one).
+    const effective* one = nullptr;
+    for (int a = 0; a < 3; ++a)
+      if (actions[a].published) {
+        if (one != nullptr && !(*one == actions[a]))
+          return error{sqlstate::feature_not_supported,
+                       "the row filters of table \"" + table +
+                           "\" differ between the actions its publications "
+                           "publish, and from those of the publications "
+                           "this walmux node streams"}
+              .with_hint("Subscribe to the publications the node streams "
+                         "for this table, or use one WHERE clause for all "
+                         "actions.");
+        one = &actions[a];
+      }
+    std::string filter;
+    for (const auto& f : one->filters)
+      filter += (filter.empty() ? "(" : " OR (") + f + ")";
+    if (auto t = map.find(table); t != map.end())
+      t->second.row_filter = std::move(filter);
+  }
   return ok();
+}
+
+expected<bool> pq_upstream_lookup::row_matches(
+    const std::string& filter, const std::vector<std::string>& names,
+    const std::vector<uint32_t>& type_oids, const pgoutput::tuple& values) {
+  if (names.empty() || names.size() != type_oids.size() ||
+      names.size() != values.size())
+    return error{sqlstate::protocol_violation,
+                 "a stored row does not match its relation's columns"};
+  std::string params, columns;
+  std::vector<std::optional<std::string>> texts;
+  for (size_t i = 0; i < names.size(); ++i) {
+    params += (i == 0 ? "$" : ", $") + std::to_string(i + 1);
+    columns += (i == 0 ? "" : ", ") + pq_quote_identifier(names[i]);
+    texts.push_back(values[i].format == 't'
+                        ? std::optional<std::string>(values[i].data)
+                        : std::nullopt);
+  }
+  if (!session_)
+    if (auto st = query("SELECT 1"); !st) // connects
+      return std::move(st).err();
+  auto r =
+      session_->exec_params("SELECT (" + filter + ") IS TRUE FROM (VALUES (" +
+                                params + ")) AS walmux_row (" + columns + ")",
+                            type_oids, texts);
+  if (!r && r.err().code.rfind("08", 0) == 0)
+    session_.reset();
+  if (!r)
+    return std::move(r).err();
+  return !r->rows.empty() && r->rows[0][0] && *r->rows[0][0] == "t";
 }
 
 status pq_upstream_lookup::add_column_lists(const std::string& list,

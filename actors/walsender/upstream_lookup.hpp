@@ -19,6 +19,10 @@ class pq_upstream_lookup : public upstream_lookup {
   expected<publication_map>
   publications(const std::vector<std::string>& names,
                const std::vector<std::string>& streamed) override;
+  expected<bool> row_matches(const std::string& filter,
+                             const std::vector<std::string>& names,
+                             const std::vector<uint32_t>& type_oids,
+                             const pgoutput::tuple& values) override;
   expected<std::map<std::string, wal2json::column_meta>>
   columns(uint32_t relation_oid) override;
 
@@ -27,10 +31,12 @@ class pq_upstream_lookup : public upstream_lookup {
   // PostgreSQL 15+: the column lists of the publications in `list` (quoted
   // names) into `map`; 0A000 when they differ for a table.
   status add_column_lists(const std::string& list, publication_map& map);
-  // PostgreSQL 15+: 0A000 unless every table of `names` has the row
-  // filters of `streamed` (see upstream_lookup::publications).
-  status check_row_filters(const std::vector<std::string>& names,
-                           const std::vector<std::string>& streamed);
+  // PostgreSQL 15+: the row filter each table of `names` needs applied
+  // to the rows stored for `streamed` into `map` (see
+  // upstream_lookup::publications).
+  status add_row_filters(const std::vector<std::string>& names,
+                         const std::vector<std::string>& streamed,
+                         publication_map& map);
   std::string conninfo_;
   std::unique_ptr<pq_session> session_;
 };

@@ -27,6 +27,18 @@ class fake_lookup : public upstream_lookup {
                    "publication \"missing\" does not exist"};
     return tables;
   }
+  // The only filter these tests use: "even" (the first column is an even
+  // number); anything else is an error, as a bad filter is upstream.
+  int row_checks = 0;
+  expected<bool> row_matches(const std::string& filter,
+                             const std::vector<std::string>& names,
+                             const std::vector<uint32_t>&,
+                             const tuple& values) override {
+    ++row_checks;
+    if (filter != "even" || names.size() != values.size())
+      return error{"42601", "unexpected filter " + filter};
+    return values[0].format == 't' && std::stoi(values[0].data) % 2 == 0;
+  }
   expected<std::map<std::string, wal2json::column_meta>>
   columns(uint32_t) override {
     std::map<std::string, wal2json::column_meta> out;
@@ -107,7 +119,7 @@ std::vector<char> kinds(const std::vector<decoder::output>& out) {
 
 TEST(decoder, start_point_and_relation_resent_on_a_new_connection) {
   fake_lookup lookup;
-  lookup.tables["public.t1"] = {true, true, true, true, {}};
+  lookup.tables["public.t1"] = {true, true, true, true, {}, {}};
   auto d = make(lookup, lsn{2000},
                 {opt("proto_version", "1"), opt("publication_names", "pub")});
   ASSERT_TRUE(d);
@@ -141,7 +153,8 @@ TEST(decoder, start_point_and_relation_resent_on_a_new_connection) {
 
 TEST(decoder, filters_tables_and_actions_and_skips_emptied_transactions) {
   fake_lookup lookup;
-  lookup.tables["public.t1"] = {true, false, false, true, {}}; // inserts only
+  lookup.tables["public.t1"] = {true, false, false,
+                                true, {},    {}}; // inserts only
   auto d = make(lookup, lsn{1},
                 {opt("proto_version", "2"), opt("publication_names", "pub")});
   ASSERT_TRUE(d);
@@ -166,7 +179,7 @@ TEST(decoder, filters_tables_and_actions_and_skips_emptied_transactions) {
 
 TEST(decoder, truncate_keeps_only_published_tables) {
   fake_lookup lookup;
-  lookup.tables["public.t1"] = {true, true, true, true, {}};
+  lookup.tables["public.t1"] = {true, true, true, true, {}, {}};
   auto d = make(lookup, lsn{1},
                 {opt("proto_version", "1"), opt("publication_names", "pub")});
   ASSERT_TRUE(d);
@@ -184,8 +197,8 @@ TEST(decoder, truncate_keeps_only_published_tables) {
 
 TEST(decoder, column_lists_leave_unpublished_columns_out) {
   fake_lookup lookup;
-  lookup.tables["public.t1"] = {true, true, true, true, {"id", "secret"}};
-  lookup.tables["public.t2"] = {true, true, true, true, {"id", "v"}};
+  lookup.tables["public.t1"] = {true, true, true, true, {"id", "secret"}, {}};
+  lookup.tables["public.t2"] = {true, true, true, true, {"id", "v"}, {}};
   auto d = make(lookup, lsn{1},
                 {opt("proto_version", "1"), opt("publication_names", "pub")});
   ASSERT_TRUE(d);
@@ -241,7 +254,7 @@ TEST(decoder, column_lists_leave_unpublished_columns_out) {
   // A list naming a column the stored stream lacks (the node streams the
   // table with a narrower list): a clear error, never a row without it.
   fake_lookup narrow;
-  narrow.tables["public.t1"] = {true, true, true, true, {"id", "gone"}};
+  narrow.tables["public.t1"] = {true, true, true, true, {"id", "gone"}, {}};
   auto e = make(narrow, lsn{1},
                 {opt("proto_version", "1"), opt("publication_names", "pub")});
   ASSERT_TRUE(e);
@@ -253,9 +266,103 @@ TEST(decoder, column_lists_leave_unpublished_columns_out) {
   EXPECT_NE(st.err().message.find("\"gone\""), std::string::npos);
 }
 
+// A client whose publications filter a table more narrowly than those the
+// node streams: each stored change is checked against the client's filter
+// (by the upstream), updates entering or leaving it become inserts and
+// deletes, as PostgreSQL's pgoutput makes them.
+TEST(decoder, a_narrower_row_filter_is_applied_to_stored_changes) {
+  fake_lookup lookup;
+  lookup.tables["public.t1"] = {true, true, true, true, {}, "even"};
+  auto d = make(lookup, lsn{1},
+                {opt("proto_version", "1"), opt("publication_names", "pub")});
+  ASSERT_TRUE(d);
+  auto upd = [](char old_kind, tuple old_row, tuple new_row) {
+    update u;
+    u.relation_oid = 16384;
+    u.old_kind = old_kind;
+    u.old_tuple = std::move(old_row);
+    u.new_tuple = std::move(new_row);
+    return u;
+  };
+  auto del = [](const std::string& id) {
+    delete_ d;
+    d.relation_oid = 16384;
+    d.old_kind = 'K';
+    d.old_tuple = {{'t', id}, {'n', ""}};
+    return d;
+  };
+  const update enters =
+      upd('K', {{'t', "3"}, {'n', ""}}, {{'t', "4"}, {'t', "x"}});
+  const update leaves =
+      upd('K', {{'t', "6"}, {'n', ""}}, {{'t', "7"}, {'t', "x"}});
+  const update stays = upd(0, {}, {{'t', "8"}, {'t', "y"}});
+  const update outside = upd(0, {}, {{'t', "9"}, {'t', "y"}});
+  const update toasted =
+      upd('O', {{'t', "13"}, {'t', "big"}}, {{'t', "14"}, {'u', ""}});
+  std::vector<decoder::output> out;
+  stored s(1000, {rel(16384, "t1"), ins(16384, "1"), ins(16384, "2"), enters,
+                  leaves, stays, outside, del("10"), del("11"), toasted});
+  ASSERT_TRUE(d->feed(s.view, out));
+  ASSERT_EQ(kinds(out),
+            (std::vector<char>{'B', 'R', 'I', 'I', 'D', 'U', 'D', 'I', 'C'}));
+  EXPECT_EQ(out[2].payload, bytes(ins(16384, "2")));
+  insert entered;
+  entered.relation_oid = 16384;
+  entered.new_tuple = {{'t', "4"}, {'t', "x"}};
+  EXPECT_EQ(out[3].payload, bytes(entered));
+  delete_ left;
+  left.relation_oid = 16384;
+  left.old_kind = 'K';
+  left.old_tuple = {{'t', "6"}, {'n', ""}};
+  EXPECT_EQ(out[4].payload, bytes(left));
+  EXPECT_EQ(out[5].payload, bytes(stays));
+  EXPECT_EQ(out[6].payload, bytes(del("10")));
+  insert untoasted;
+  untoasted.relation_oid = 16384;
+  untoasted.new_tuple = {{'t', "14"}, {'t', "big"}};
+  EXPECT_EQ(out[7].payload, bytes(untoasted));
+  // One check per row: inserts, deletes and key-unchanged updates one,
+  // the other updates two.
+  EXPECT_EQ(lookup.row_checks, 2 + 2 * 2 + 2 + 2 + 2);
+
+  // Left out entirely, a transaction is not sent; an upstream error is the
+  // stream's error.
+  out.clear();
+  stored none(2000, {ins(16384, "5")});
+  ASSERT_TRUE(d->feed(none.view, out));
+  EXPECT_TRUE(out.empty());
+  lookup.tables["public.t1"].row_filter = "bad";
+  relation again = rel(16384, "t1");
+  again.replica_identity = 'f'; // a new definition: the lists are read again
+  stored failing(3000, {again, ins(16384, "6")});
+  auto st = d->feed(failing.view, out);
+  ASSERT_FALSE(st);
+  EXPECT_EQ(st.err().code, "42601");
+}
+
+// A Relation is only counted as sent with the transaction that carries it:
+// when nothing of that transaction is published, the next one sends it.
+TEST(decoder, relation_of_an_unsent_transaction_is_sent_with_the_next) {
+  fake_lookup lookup;
+  lookup.tables["public.t1"] = {true, false, false, true, {}, {}};
+  auto d = make(lookup, lsn{1},
+                {opt("proto_version", "1"), opt("publication_names", "pub")});
+  ASSERT_TRUE(d);
+  update u;
+  u.relation_oid = 16384;
+  u.new_tuple = {{'t', "1"}, {'t', "x"}};
+  std::vector<decoder::output> out;
+  stored only_update(1000, {rel(16384, "t1"), u});
+  ASSERT_TRUE(d->feed(only_update.view, out));
+  EXPECT_TRUE(out.empty());
+  stored insert_after(2000, {ins(16384, "2")});
+  ASSERT_TRUE(d->feed(insert_after.view, out));
+  EXPECT_EQ(kinds(out), (std::vector<char>{'B', 'R', 'I', 'C'}));
+}
+
 TEST(decoder, messages_only_when_asked_and_origin_none_drops_transactions) {
   fake_lookup lookup;
-  lookup.tables["public.t1"] = {true, true, true, true, {}};
+  lookup.tables["public.t1"] = {true, true, true, true, {}, {}};
   message txn_msg{std::nullopt, 1, lsn{990}, "p", "inside"};
   message loose{std::nullopt, 0, lsn{1500}, "p", "outside"};
   for (bool with_messages : {false, true}) {
