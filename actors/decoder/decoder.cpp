@@ -84,7 +84,8 @@ status decoder::parse_pgoutput_options() {
   return look_up_publications();
 }
 
-status decoder::note_relation(std::string_view bytes) {
+expected<decoder::noted_relation>
+decoder::note_relation(std::string_view bytes) {
   auto m = pgoutput::decode(bytes, plain);
   if (!m)
     return std::move(m).err();
@@ -96,8 +97,10 @@ status decoder::note_relation(std::string_view bytes) {
     def.type_oids.push_back(c.type_oid);
     def.names.push_back(c.name);
   }
-  relations_[r.oid] = std::move(def);
-  return ok();
+  relation_def& kept = relations_[r.oid];
+  const bool redefined = !kept.bytes.empty() && kept.bytes != def.bytes;
+  kept = std::move(def);
+  return noted_relation{r.oid, redefined};
 }
 
 status decoder::look_up_publications() {
@@ -299,8 +302,8 @@ status decoder::learn(const storage::transaction_view& txn) {
     if (!k)
       return std::move(k).err();
     if (*k == pgoutput::kind::relation) {
-      if (auto st = note_relation(m.bytes); !st)
-        return st;
+      if (auto noted = note_relation(m.bytes); !noted)
+        return std::move(noted).err();
       if (wal2json_) {
         auto decoded = pgoutput::decode(m.bytes, plain);
         if (!decoded)
@@ -365,22 +368,16 @@ status decoder::feed_pgoutput(const storage::transaction_view& txn,
       break;
     }
     case kind::relation: {
+      auto noted = note_relation(m.bytes);
+      if (!noted)
+        return std::move(noted).err();
       // A definition that differs from the one stored before may come with
       // a publication change (a column list, say): look them up again.
-      uint32_t known = 0;
-      auto prior = pgoutput::scan(m.bytes, plain);
-      if (prior)
-        known = prior->relation_oid;
-      auto before = relations_.find(known);
-      const bool redefined =
-          before != relations_.end() && before->second.bytes != m.bytes;
-      if (auto st = note_relation(m.bytes); !st)
-        return st;
-      if (redefined)
+      if (noted->redefined)
         if (auto st = look_up_publications(); !st)
           return st;
-      uint32_t oid = 0;
-      auto actions = message_actions(m.bytes, oid);
+      const uint32_t oid = noted->oid;
+      auto actions = actions_for(oid);
       if (!actions)
         return std::move(actions).err();
       if (*actions != nullptr) {

@@ -124,7 +124,13 @@ class decoder {
 
   explicit decoder(decoder_params params);
   status parse_pgoutput_options();
-  status note_relation(std::string_view bytes);
+  // Keeps a Relation message as its relation's definition: its OID, and
+  // whether it replaced a different one.
+  struct noted_relation {
+    uint32_t oid = 0;
+    bool redefined = false;
+  };
+  expected<noted_relation> note_relation(std::string_view bytes);
   // Reads the client's publications again (published_).
   status look_up_publications();
   // wal2json: reads a relation's columns from the upstream's catalogs, as

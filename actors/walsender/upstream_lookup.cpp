@@ -8,18 +8,27 @@
 
 namespace walmux::actors {
 
-expected<pq_result> pq_upstream_lookup::query(const std::string& sql) {
-  if (!session_) {
-    auto s = pq_session::connect(conninfo_,
-                                 {{"application_name", "walmux catalog"}});
-    if (!s)
-      return std::move(s).err();
-    session_ = std::move(*s);
-  }
-  auto r = session_->exec(sql);
+status pq_upstream_lookup::connected() {
+  if (session_)
+    return ok();
+  auto s =
+      pq_session::connect(conninfo_, {{"application_name", "walmux catalog"}});
+  if (!s)
+    return std::move(s).err();
+  session_ = std::move(*s);
+  return ok();
+}
+
+expected<pq_result> pq_upstream_lookup::finished(expected<pq_result> r) {
   if (!r && r.err().code.rfind("08", 0) == 0)
     session_.reset(); // reconnect next time
   return r;
+}
+
+expected<pq_result> pq_upstream_lookup::query(const std::string& sql) {
+  if (auto st = connected(); !st)
+    return std::move(st).err();
+  return finished(session_->exec(sql));
 }
 
 expected<publication_map>
@@ -167,15 +176,12 @@ expected<bool> pq_upstream_lookup::row_matches(
                         ? std::optional<std::string>(values[i].data)
                         : std::nullopt);
   }
-  if (!session_)
-    if (auto st = query("SELECT 1"); !st) // connects
-      return std::move(st).err();
-  auto r =
+  if (auto st = connected(); !st)
+    return std::move(st).err();
+  auto r = finished(
       session_->exec_params("SELECT (" + filter + ") IS TRUE FROM (VALUES (" +
                                 params + ")) AS walmux_row (" + columns + ")",
-                            type_oids, texts);
-  if (!r && r.err().code.rfind("08", 0) == 0)
-    session_.reset();
+                            type_oids, texts));
   if (!r)
     return std::move(r).err();
   return !r->rows.empty() && r->rows[0][0] && *r->rows[0][0] == "t";

@@ -27,6 +27,11 @@ class pq_upstream_lookup : public upstream_lookup {
   columns(uint32_t relation_oid) override;
 
  private:
+  // Connects the catalog session if it is not.
+  status connected();
+  // Passes `r` on, dropping the session after a connection error (the
+  // next query connects again).
+  expected<pq_result> finished(expected<pq_result> r);
   expected<pq_result> query(const std::string& sql);
   // PostgreSQL 15+: the column lists of the publications in `list` (quoted
   // names) into `map`; 0A000 when they differ for a table.

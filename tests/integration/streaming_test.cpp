@@ -13,7 +13,6 @@
 #include <regex>
 
 #include <gtest/gtest.h>
-#include <libpq-fe.h>
 
 namespace walmux::testing {
 namespace {
@@ -120,6 +119,29 @@ class streaming : public ::testing::Test {
         },
         120s))
         << node_->log();
+  }
+
+  // The first value `sql` gives upstream.
+  std::string upstream_value(const std::string& sql) {
+    auto r = upstream_->query(sql);
+    return r ? (*r)[0][0] : "error: " + r.err().message;
+  }
+
+  // Waits until `sql` gives `want` on subscriber i; fails the test with
+  // the last value otherwise.
+  void expect_subscriber_value(size_t i, const std::string& sql,
+                               const std::string& want,
+                               std::chrono::seconds timeout = 120s) {
+    std::string got;
+    EXPECT_TRUE(wait_until(
+        [&] {
+          auto r = subs_[i]->query(sql);
+          got = r ? (*r)[0][0] : "error: " + r.err().message;
+          return got == want;
+        },
+        timeout))
+        << got << "\nvs\n"
+        << want << node_->log();
   }
 
   void run_upstream(const std::string& sql) {
@@ -313,26 +335,12 @@ TEST_F(streaming, row_filters_and_column_lists_of_the_streamed_publications) {
       "UPDATE t_rf SET id = 901 WHERE id = 11;"  // neither: nothing
       "UPDATE t_rf SET id = 10000 WHERE id = 1;" // only after: an insert
       "DELETE FROM t_rf WHERE id IN (14, 15, 1003);");
-  const std::string want_sql =
+  expect_subscriber_value(
+      0,
       "SELECT string_agg(id || ':' || a || ':' || coalesce(secret, 'null'), "
-      "',' ORDER BY id) FROM t_rf";
-  std::string want, got;
-  {
-    auto r = upstream_->query(
-        "SELECT string_agg(id || ':' || a || ':null', ',' ORDER BY id) FROM "
-        "t_rf WHERE id % 2 = 0 OR id > 1000");
-    ASSERT_TRUE(r) << r.err().message;
-    want = (*r)[0][0];
-  }
-  EXPECT_TRUE(wait_until(
-      [&] {
-        auto r = subs_[0]->query(want_sql);
-        got = r ? (*r)[0][0] : r.err().message;
-        return got == want;
-      },
-      120s))
-      << got << "\nvs\n"
-      << want << node_->log();
+      "',' ORDER BY id) FROM t_rf",
+      upstream_value("SELECT string_agg(id || ':' || a || ':null', ',' ORDER "
+                     "BY id) FROM t_rf WHERE id % 2 = 0 OR id > 1000"));
 
   // The column lists dropped while streaming (both publications, or the
   // node's own stream would be refused): the upstream sends t_rf's
@@ -342,17 +350,10 @@ TEST_F(streaming, row_filters_and_column_lists_of_the_streamed_publications) {
                "WHERE (id > 1000); COMMIT;");
   run_upstream("INSERT INTO t_rf VALUES (50, 50, 'shown');"
                "UPDATE t_rf SET secret = 'shown too' WHERE id = 1004;");
-  const std::string shown_sql =
-      "SELECT string_agg(id || ':' || secret, ',' ORDER BY id) FROM t_rf "
-      "WHERE secret IS NOT NULL";
-  EXPECT_TRUE(wait_until(
-      [&] {
-        auto r = subs_[0]->query(shown_sql);
-        got = r ? (*r)[0][0] : r.err().message;
-        return got == "50:shown,1004:shown too";
-      },
-      60s))
-      << got << node_->log();
+  expect_subscriber_value(0,
+                          "SELECT string_agg(id || ':' || secret, ',' ORDER "
+                          "BY id) FROM t_rf WHERE secret IS NOT NULL",
+                          "50:shown,1004:shown too", 60s);
 }
 
 // A subscriber whose publication filters a table more narrowly than those
@@ -384,48 +385,24 @@ TEST_F(streaming, a_narrower_row_filter_is_applied_by_the_node) {
   const std::string rows =
       "SELECT string_agg(id || ':' || a || ':' || secret, ',' ORDER BY id) "
       "FROM t_rf";
-  std::string want, got;
-  {
-    auto r = upstream_->query(rows + " WHERE id % 2 = 0");
-    ASSERT_TRUE(r) << r.err().message;
-    want = (*r)[0][0];
-  }
-  EXPECT_TRUE(wait_until(
-      [&] {
-        auto r = subs_[0]->query(rows);
-        got = r ? (*r)[0][0] : r.err().message;
-        return got == want;
-      },
-      120s))
-      << got << "\nvs\n"
-      << want << node_->log();
+  expect_subscriber_value(0, rows, upstream_value(rows + " WHERE id % 2 = 0"));
 
   // pub_even and pub_ins: inserts would pass (id % 2 = 0) OR (id > 5),
   // updates and deletes (id % 2 = 0): refused with PostgreSQL's SQLSTATE
   // for an unsupported feature.
-  PGconn* repl =
-      PQconnectdb(("host=127.0.0.1 port=" + std::to_string(node_->port()) +
-                   " user=postgres dbname=postgres "
-                   "replication=database")
-                      .c_str());
-  ASSERT_EQ(PQstatus(repl), CONNECTION_OK) << PQerrorMessage(repl);
-  PGresult* created =
-      PQexec(repl, "CREATE_REPLICATION_SLOT mixed TEMPORARY LOGICAL pgoutput");
-  EXPECT_EQ(PQresultStatus(created), PGRES_TUPLES_OK) << PQerrorMessage(repl);
-  PQclear(created);
-  PGresult* started =
-      PQexec(repl, "START_REPLICATION SLOT mixed LOGICAL 0/0 (proto_version "
-                   "'1', publication_names 'pub_even,pub_ins')");
-  EXPECT_EQ(PQresultStatus(started), PGRES_FATAL_ERROR);
-  const char* code = PQresultErrorField(started, PG_DIAG_SQLSTATE);
-  EXPECT_STREQ(code ? code : "", "0A000");
-  EXPECT_NE(std::string(PQerrorMessage(repl))
-                .find("the row filters of table \"public.t_rf\" differ "
-                      "between the actions its publications publish"),
+  ASSERT_TRUE(run_query(node_->conninfo(),
+                        "CREATE_REPLICATION_SLOT mixed LOGICAL pgoutput"));
+  auto refused =
+      run_query(node_->conninfo(), "START_REPLICATION SLOT mixed LOGICAL 0/0 "
+                                   "(proto_version '1', publication_names "
+                                   "'pub_even,pub_ins')");
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.err().code, "0A000");
+  EXPECT_NE(refused.err().message.find(
+                "the row filters of table \"public.t_rf\" differ between "
+                "the actions its publications publish"),
             std::string::npos)
-      << PQerrorMessage(repl);
-  PQclear(started);
-  PQfinish(repl);
+      << refused.err().message;
 }
 
 TEST_F(streaming, clean_restart_resumes_every_subscriber) {

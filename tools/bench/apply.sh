@@ -44,12 +44,12 @@ up_port=$PGPORT
 bench_cluster -c 'max_wal_size = 8GB' -c 'checkpoint_timeout = 1h' -c 'wal_retrieve_retry_interval = 100ms' \
   -c 'fsync = on' -c 'full_page_writes = on'
 tgt_port=$PGPORT
-up() { psql -X -q -At -v ON_ERROR_STOP=1 -p "$up_port" -d postgres "$@"; }
-tgt() { local db=$1; shift; psql -X -q -At -v ON_ERROR_STOP=1 -p "$tgt_port" -d "$db" "$@"; }
+up() { bench_sql "$up_port" postgres "$@"; }
+tgt() { bench_sql "$tgt_port" "$@"; }
 table="CREATE TABLE bench (id bigserial PRIMARY KEY, k int, payload text);"
 up -c "$table" -c "CREATE PUBLICATION pub FOR TABLE bench"
 for db in native walmux; do
-  psql -X -q -p "$tgt_port" -d postgres -c "CREATE DATABASE $db"
+  tgt postgres -c "CREATE DATABASE $db"
   tgt "$db" -c "$table"
 done
 

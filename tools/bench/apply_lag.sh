@@ -20,12 +20,12 @@ bench_cluster
 up_port=$PGPORT
 bench_cluster
 tgt_port=$PGPORT
-up() { psql -X -q -At -v ON_ERROR_STOP=1 -p "$up_port" -d postgres "$@"; }
-tgt() { local db=$1; shift; psql -X -q -At -v ON_ERROR_STOP=1 -p "$tgt_port" -d "$db" "$@"; }
+up() { bench_sql "$up_port" postgres "$@"; }
+tgt() { bench_sql "$tgt_port" "$@"; }
 up -c "CREATE TABLE lag (id bigserial PRIMARY KEY, created timestamptz NOT NULL DEFAULT clock_timestamp())" \
   -c "CREATE PUBLICATION pub FOR TABLE lag"
 for db in native walmux; do
-  psql -X -q -p "$tgt_port" -d postgres -c "CREATE DATABASE $db"
+  tgt postgres -c "CREATE DATABASE $db"
   tgt "$db" -c "CREATE TABLE lag (id bigint PRIMARY KEY, created timestamptz NOT NULL, applied timestamptz NOT NULL DEFAULT clock_timestamp())"
 done
 

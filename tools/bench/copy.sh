@@ -26,8 +26,8 @@ up_port=$PGPORT
 # workers launched without the default 5 s pause after the previous round.
 bench_cluster -c 'max_wal_size = 8GB' -c 'checkpoint_timeout = 1h' -c 'wal_retrieve_retry_interval = 100ms'
 sub_port=$PGPORT
-up() { psql -X -q -At -v ON_ERROR_STOP=1 -p "$up_port" -d postgres "$@"; }
-sub() { local db=$1; shift; psql -X -q -At -v ON_ERROR_STOP=1 -p "$sub_port" -d "$db" "$@"; }
+up() { bench_sql "$up_port" postgres "$@"; }
+sub() { bench_sql "$sub_port" "$@"; }
 table="CREATE TABLE bench (id bigint PRIMARY KEY, k int, payload text);"
 
 echo "loading $rows rows into the upstream"
@@ -40,7 +40,7 @@ bench_walmux "$up_port" postgres pub
 # copy_once DB PORT: seconds from CREATE SUBSCRIPTION to the table ready.
 copy_once() {
   local db=$1 port=$2
-  psql -X -q -p "$sub_port" -d postgres -c "CREATE DATABASE $db"
+  sub postgres -c "CREATE DATABASE $db"
   sub "$db" -c "$table" -c "CHECKPOINT"
   local t0; t0=$(now)
   sub "$db" -c "CREATE SUBSCRIPTION ${db}_s CONNECTION 'host=127.0.0.1 port=$port dbname=postgres user=postgres' PUBLICATION pub" 2>/dev/null
@@ -50,7 +50,7 @@ copy_once() {
   local t1; t1=$(now)
   [ "$(sub "$db" -c "SELECT count(*) FROM bench")" = "$rows" ] || { echo "$db: wrong row count" >&2; exit 1; }
   sub "$db" -c "DROP SUBSCRIPTION ${db}_s"
-  psql -X -q -p "$sub_port" -d postgres -c "DROP DATABASE $db"
+  sub postgres -c "DROP DATABASE $db"
   echo "$t1 - $t0" | bc -l
 }
 

@@ -3,7 +3,7 @@
 # directory, and one cleanup that stops everything when the script ends.
 #
 # After `source lib.sh`: $root, $walmux, $work; bench_cluster, bench_walmux,
-# bench_apply_node, now, cpu_of.
+# bench_apply_node, bench_sql, now, cpu_of.
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 walmux=${WALMUX_BUILD_DIR:-$root/build}/walmux
 [ -x "$walmux" ] || { echo "build first: tools/build" >&2; exit 1; }
@@ -53,7 +53,15 @@ bench_apply_node() {
   wm_pid=$!
   local _
   for _ in $(seq 300); do grep -q "walmux node is running" "$work/walmux.log" && break; sleep 0.1; done
-  wm() { psql -X -q -At -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$wm_port" -d postgres "$@"; }
+  wm() { bench_sql "$wm_port" postgres "$@"; }
+}
+
+# bench_sql PORT DB [psql args...]: psql on 127.0.0.1:PORT, unaligned
+# tuples only, stopping at the first error.
+bench_sql() {
+  local port=$1 db=$2
+  shift 2
+  psql -X -q -At -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$port" -d "$db" "$@"
 }
 
 now() { date +%s.%N; }
