@@ -5,6 +5,7 @@
 #include "protocol/pgoutput_options.hpp"
 
 #include <algorithm>
+#include <deque>
 
 namespace walmux::actors {
 namespace {
@@ -187,25 +188,35 @@ expected<std::string> decoder::filter_change(std::string_view bytes,
   auto m = pgoutput::decode(bytes, plain);
   if (!m)
     return std::move(m).err();
-  auto passes = [&](const pgoutput::tuple& t) {
-    return params_.lookup->row_matches(a.row_filter, def.names, def.type_oids,
-                                       t);
+  // The verdict found ahead, or the upstream asked for this row alone.
+  auto ahead = verdicts_generation_ == published_generation_
+                   ? verdicts_.find(bytes.data())
+                   : verdicts_.end();
+  auto passes = [&](const pgoutput::tuple& t, bool old) -> expected<bool> {
+    if (ahead != verdicts_.end())
+      return old ? ahead->second.old_row : ahead->second.new_row;
+    auto verdicts = params_.lookup->rows_match(a.row_filter, def.names,
+                                               def.type_oids, {&t});
+    if (!verdicts)
+      return std::move(verdicts).err();
+    return static_cast<bool>(verdicts->at(0));
   };
   if (!std::holds_alternative<pgoutput::update>(*m)) {
     const auto* i = std::get_if<pgoutput::insert>(&*m);
-    auto ok = passes(i != nullptr ? i->new_tuple
-                                  : std::get<pgoutput::delete_>(*m).old_tuple);
+    auto ok = i != nullptr
+                  ? passes(i->new_tuple, false)
+                  : passes(std::get<pgoutput::delete_>(*m).old_tuple, true);
     if (!ok)
       return std::move(ok).err();
     return *ok ? std::string(bytes) : std::string();
   }
   const auto& u = std::get<pgoutput::update>(*m);
-  auto new_ok = passes(u.new_tuple);
+  auto new_ok = passes(u.new_tuple, false);
   if (!new_ok)
     return std::move(new_ok).err();
   if (u.old_kind == 0) // key unchanged: the old row passes as the new does
     return *new_ok ? std::string(bytes) : std::string();
-  auto old_ok = passes(u.old_tuple);
+  auto old_ok = passes(u.old_tuple, true);
   if (!old_ok)
     return std::move(old_ok).err();
   if (*old_ok == *new_ok)
@@ -227,6 +238,93 @@ expected<std::string> decoder::filter_change(std::string_view bytes,
         out, pgoutput::delete_{u.xid, u.relation_oid, u.old_kind, u.old_tuple});
   }
   return out;
+}
+
+status decoder::check_rows_ahead(const storage::transaction_view& txn,
+                                 size_t first) {
+  // Bounds what is decoded at once: a window of rows, not a transaction.
+  constexpr size_t max_rows_ahead = 4096;
+  constexpr size_t max_bytes_ahead = 8 << 20;
+  using pgoutput::kind;
+  if (verdicts_generation_ == published_generation_ &&
+      verdicts_.count(txn.messages[first].bytes.data()) != 0)
+    return ok();
+  verdicts_.clear();
+  verdicts_generation_ = published_generation_;
+  // Per relation: its rows to check and whose verdict each one is.
+  struct batch {
+    const relation_def* def = nullptr;
+    const std::string* filter = nullptr;
+    std::vector<const pgoutput::tuple*> rows;
+    std::vector<std::pair<const char*, bool>> verdicts; // message, old row
+  };
+  std::unordered_map<uint32_t, batch> batches;
+  std::deque<pgoutput::any_message> decoded; // the rows' storage
+  size_t rows = 0, bytes = 0;
+  for (size_t i = first; i < txn.messages.size() && rows < max_rows_ahead &&
+                         bytes < max_bytes_ahead;
+       ++i) {
+    const std::string_view m = txn.messages[i].bytes;
+    auto k = pgoutput::peek_kind(m);
+    if (!k)
+      return std::move(k).err();
+    if (*k != kind::relation && *k != kind::insert && *k != kind::update &&
+        *k != kind::delete_)
+      continue;
+    auto info = pgoutput::scan(m, plain);
+    if (!info)
+      return std::move(info).err();
+    auto rel = relations_.find(info->relation_oid);
+    if (*k == kind::relation) {
+      if (rel == relations_.end() || rel->second.bytes != m)
+        break; // later changes use a definition not known yet
+      continue;
+    }
+    if (rel == relations_.end())
+      break;
+    auto pub = published_.find(rel->second.qualified);
+    if (pub == published_.end())
+      continue;
+    const published_actions& a = pub->second;
+    if (a.row_filter.empty() || (*k == kind::insert && !a.insert) ||
+        (*k == kind::update && !a.update) || (*k == kind::delete_ && !a.del))
+      continue;
+    auto change = pgoutput::decode(m, plain);
+    if (!change)
+      return std::move(change).err();
+    decoded.push_back(std::move(*change));
+    batch& b = batches[info->relation_oid];
+    b.def = &rel->second;
+    b.filter = &a.row_filter;
+    auto add = [&](const pgoutput::tuple& t, bool old) {
+      b.rows.push_back(&t);
+      b.verdicts.emplace_back(m.data(), old);
+      ++rows;
+    };
+    const auto& c = decoded.back();
+    if (const auto* ins = std::get_if<pgoutput::insert>(&c)) {
+      add(ins->new_tuple, false);
+    } else if (const auto* del = std::get_if<pgoutput::delete_>(&c)) {
+      add(del->old_tuple, true);
+    } else {
+      const auto& u = std::get<pgoutput::update>(c);
+      add(u.new_tuple, false);
+      if (u.old_kind != 0)
+        add(u.old_tuple, true);
+    }
+    bytes += m.size();
+  }
+  for (const auto& [oid, b] : batches) {
+    auto passes = params_.lookup->rows_match(*b.filter, b.def->names,
+                                             b.def->type_oids, b.rows);
+    if (!passes)
+      return std::move(passes).err();
+    for (size_t r = 0; r < b.rows.size(); ++r) {
+      row_verdict& v = verdicts_[b.verdicts[r].first];
+      (b.verdicts[r].second ? v.old_row : v.new_row) = (*passes)[r];
+    }
+  }
+  return ok();
 }
 
 expected<std::string> decoder::project_change(std::string_view bytes,
@@ -342,11 +440,13 @@ status decoder::feed_pgoutput(const storage::transaction_view& txn,
   }
   std::vector<output> body; // after Begin (and Origin)
   txn_relations_.clear();
+  verdicts_.clear(); // keyed by addresses of the previous transaction
   const storage::message_view* begin = nullptr;
   const storage::message_view* origin = nullptr;
   std::vector<const storage::message_view*> types; // waiting for their R
   bool has_change = false;
-  for (const auto& m : txn.messages) {
+  for (size_t index = 0; index < txn.messages.size(); ++index) {
+    const storage::message_view& m = txn.messages[index];
     auto k = pgoutput::peek_kind(m.bytes);
     if (!k)
       return std::move(k).err();
@@ -409,6 +509,8 @@ status decoder::feed_pgoutput(const storage::transaction_view& txn,
       std::string filtered;
       std::string_view change = m.bytes;
       if (!a->row_filter.empty()) {
+        if (auto st = check_rows_ahead(txn, index); !st)
+          return st;
         auto kept = filter_change(m.bytes, relations_.at(oid), *a);
         if (!kept)
           return std::move(kept).err();

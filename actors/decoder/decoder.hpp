@@ -66,14 +66,14 @@ class upstream_lookup {
   virtual expected<publication_map>
   publications(const std::vector<std::string>& names,
                const std::vector<std::string>& streamed) = 0;
-  // Whether a row of a relation (columns `names` of types `type_oids`,
-  // text values; 'n' and 'u' as NULL) passes `filter`, evaluated by the
-  // upstream: row filters use only immutable built-in functions, so the
-  // answer does not depend on when it is asked.
-  virtual expected<bool> row_matches(const std::string& filter,
-                                     const std::vector<std::string>& names,
-                                     const std::vector<uint32_t>& type_oids,
-                                     const pgoutput::tuple& values) = 0;
+  // Which of `rows` (rows of a relation whose columns are `names` of
+  // types `type_oids`, text values; 'n' and 'u' as NULL) pass `filter`, in
+  // their order, evaluated by the upstream: row filters use only immutable
+  // built-in functions, so the answer does not depend on when it is asked.
+  virtual expected<std::vector<bool>>
+  rows_match(const std::string& filter, const std::vector<std::string>& names,
+             const std::vector<uint32_t>& type_oids,
+             const std::vector<const pgoutput::tuple*>& rows) = 0;
   // The columns of a relation, for wal2json, by column name.
   virtual expected<std::map<std::string, wal2json::column_meta>>
   columns(uint32_t relation_oid) = 0;
@@ -157,6 +157,12 @@ class decoder {
   expected<std::string> filter_change(std::string_view bytes,
                                       const relation_def& def,
                                       const published_actions& a);
+  // Has the client's row filter evaluated, ahead of the main pass, for the
+  // changes of `txn` from message `first` on, so that the upstream checks
+  // a table's rows in one query instead of one query a row: up to
+  // max_rows_ahead rows, and not past a Relation that redefines a table.
+  // Nothing to do when message `first` has its verdict already.
+  status check_rows_ahead(const storage::transaction_view& txn, size_t first);
   // A change message for the published columns only.
   expected<std::string> project_change(std::string_view bytes,
                                        const relation_def& def);
@@ -181,6 +187,15 @@ class decoder {
   std::unordered_map<uint32_t, relation_def> relations_; // newest definition
   std::unordered_map<uint32_t, std::string> types_;      // Type messages
   std::unordered_map<uint32_t, std::string> sent_relations_; // on this conn
+  // The client's row-filter verdicts found by check_rows_ahead, by the
+  // first byte of the stored change; valid while published_generation_
+  // is verdicts_generation_ (the filters they were found with).
+  struct row_verdict {
+    bool new_row = false; // an insert's or update's new row passes
+    bool old_row = false; // a delete's or update's old row passes
+  };
+  std::unordered_map<const char*, row_verdict> verdicts_;
+  uint64_t verdicts_generation_ = 0;
   // Relations put in the transaction being built: sent only if it is.
   std::unordered_map<uint32_t, std::string> txn_relations_;
 };

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <array>
+#include <charconv>
 #include <set>
 
 namespace walmux::actors {
@@ -160,31 +161,67 @@ pq_upstream_lookup::add_row_filters(const std::vector<std::string>& names,
   return ok();
 }
 
-expected<bool> pq_upstream_lookup::row_matches(
+expected<std::vector<bool>> pq_upstream_lookup::rows_match(
     const std::string& filter, const std::vector<std::string>& names,
-    const std::vector<uint32_t>& type_oids, const pgoutput::tuple& values) {
-  if (names.empty() || names.size() != type_oids.size() ||
-      names.size() != values.size())
+    const std::vector<uint32_t>& type_oids,
+    const std::vector<const pgoutput::tuple*>& rows) {
+  if (names.empty() || names.size() != type_oids.size())
     return error{sqlstate::protocol_violation,
-                 "a stored row does not match its relation's columns"};
-  std::string params, columns;
-  std::vector<std::optional<std::string>> texts;
-  for (size_t i = 0; i < names.size(); ++i) {
-    params += (i == 0 ? "$" : ", $") + std::to_string(i + 1);
-    columns += (i == 0 ? "" : ", ") + pq_quote_identifier(names[i]);
-    texts.push_back(values[i].format == 't'
-                        ? std::optional<std::string>(values[i].data)
-                        : std::nullopt);
-  }
+                 "a stored relation has no usable column list"};
+  for (const auto* row : rows)
+    if (row->size() != names.size())
+      return error{sqlstate::protocol_violation,
+                   "a stored row does not match its relation's columns"};
+  // Each row carries its ordinal in a column named unlike every column of
+  // the table (the only names a row filter can use); the query returns
+  // the ordinals of the rows that pass.
+  std::string ordinal = "walmux_row_number";
+  while (std::find(names.begin(), names.end(), ordinal) != names.end())
+    ordinal += "_";
+  std::string columns = pq_quote_identifier(ordinal);
+  for (const auto& n : names)
+    columns += ", " + pq_quote_identifier(n);
+  // A statement takes at most 65535 parameters; 1000 rows a query bound
+  // its size.
+  const size_t rows_per_query =
+      std::max<size_t>(1, std::min<size_t>(1000, 65535 / names.size()));
+  std::vector<bool> passes(rows.size(), false);
   if (auto st = connected(); !st)
     return std::move(st).err();
-  auto r = finished(
-      session_->exec_params("SELECT (" + filter + ") IS TRUE FROM (VALUES (" +
-                                params + ")) AS walmux_row (" + columns + ")",
-                            type_oids, texts));
-  if (!r)
-    return std::move(r).err();
-  return !r->rows.empty() && r->rows[0][0] && *r->rows[0][0] == "t";
+  for (size_t first = 0; first < rows.size(); first += rows_per_query) {
+    const size_t count = std::min(rows_per_query, rows.size() - first);
+    std::string values;
+    std::vector<uint32_t> types;
+    std::vector<std::optional<std::string>> texts;
+    for (size_t r = 0; r < count; ++r) {
+      values += (r == 0 ? "(" : ", (") + std::to_string(r);
+      for (size_t i = 0; i < names.size(); ++i) {
+        const auto& value = (*rows[first + r])[i];
+        types.push_back(type_oids[i]);
+        texts.push_back(value.format == 't'
+                            ? std::optional<std::string>(value.data)
+                            : std::nullopt);
+        values += ", $" + std::to_string(texts.size());
+      }
+      values += ")";
+    }
+    auto r = finished(session_->exec_params(
+        "SELECT " + pq_quote_identifier(ordinal) + " FROM (VALUES " + values +
+            ") AS walmux_row (" + columns + ") WHERE (" + filter + ") IS TRUE",
+        types, texts));
+    if (!r)
+      return std::move(r).err();
+    for (const auto& row : r->rows) {
+      size_t index = count;
+      if (row[0])
+        std::from_chars(row[0]->data(), row[0]->data() + row[0]->size(), index);
+      if (index >= count)
+        return error{sqlstate::protocol_violation,
+                     "unexpected row number in a row filter's result"};
+      passes[first + index] = true;
+    }
+  }
+  return passes;
 }
 
 status pq_upstream_lookup::add_column_lists(const std::string& list,

@@ -19,10 +19,10 @@ class pq_upstream_lookup : public upstream_lookup {
   expected<publication_map>
   publications(const std::vector<std::string>& names,
                const std::vector<std::string>& streamed) override;
-  expected<bool> row_matches(const std::string& filter,
-                             const std::vector<std::string>& names,
-                             const std::vector<uint32_t>& type_oids,
-                             const pgoutput::tuple& values) override;
+  expected<std::vector<bool>>
+  rows_match(const std::string& filter, const std::vector<std::string>& names,
+             const std::vector<uint32_t>& type_oids,
+             const std::vector<const pgoutput::tuple*>& rows) override;
   expected<std::map<std::string, wal2json::column_meta>>
   columns(uint32_t relation_oid) override;
 

@@ -373,6 +373,10 @@ TEST_F(streaming, a_narrower_row_filter_is_applied_by_the_node) {
   subscribe(0, "sub_even", "pub_even", "true");
   wait_copied(0); // what follows is streamed
   run_upstream(std::string(t_rf_more_rows) +
+               // Stored by the node (pub_big), every other row for the
+               // subscriber: its rows are checked 1000 to a query.
+               "INSERT INTO t_rf SELECT g, g, 'many' FROM "
+               "generate_series(2001, 4500) g;"
                "UPDATE t_rf SET id = 5002 WHERE id = 6;" // stays even
                // Leaves the node's filters too: the upstream sends a delete.
                "UPDATE t_rf SET id = 999 WHERE id = 8;"

@@ -29,15 +29,21 @@ class fake_lookup : public upstream_lookup {
   }
   // The only filter these tests use: "even" (the first column is an even
   // number); anything else is an error, as a bad filter is upstream.
-  int row_checks = 0;
-  expected<bool> row_matches(const std::string& filter,
-                             const std::vector<std::string>& names,
-                             const std::vector<uint32_t>&,
-                             const tuple& values) override {
-    ++row_checks;
-    if (filter != "even" || names.size() != values.size())
-      return error{"42601", "unexpected filter " + filter};
-    return values[0].format == 't' && std::stoi(values[0].data) % 2 == 0;
+  int row_checks = 0, row_queries = 0;
+  expected<std::vector<bool>>
+  rows_match(const std::string& filter, const std::vector<std::string>& names,
+             const std::vector<uint32_t>&,
+             const std::vector<const tuple*>& rows) override {
+    ++row_queries;
+    std::vector<bool> passes;
+    for (const auto* values : rows) {
+      ++row_checks;
+      if (filter != "even" || names.size() != values->size())
+        return error{"42601", "unexpected filter " + filter};
+      passes.push_back((*values)[0].format == 't' &&
+                       std::stoi((*values)[0].data) % 2 == 0);
+    }
+    return passes;
   }
   expected<std::map<std::string, wal2json::column_meta>>
   columns(uint32_t) override {
@@ -324,6 +330,7 @@ TEST(decoder, a_narrower_row_filter_is_applied_to_stored_changes) {
   // One check per row: inserts, deletes and key-unchanged updates one,
   // the other updates two.
   EXPECT_EQ(lookup.row_checks, 2 + 2 * 2 + 2 + 2 + 2);
+  EXPECT_EQ(lookup.row_queries, 1); // the transaction's rows at once
 
   // Left out entirely, a transaction is not sent; an upstream error is the
   // stream's error.
@@ -331,9 +338,23 @@ TEST(decoder, a_narrower_row_filter_is_applied_to_stored_changes) {
   stored none(2000, {ins(16384, "5")});
   ASSERT_TRUE(d->feed(none.view, out));
   EXPECT_TRUE(out.empty());
+  // A table redefined inside a transaction: the rows before and after the
+  // new definition are checked in two queries.
+  out.clear();
+  relation redefined = rel(16384, "t1");
+  redefined.replica_identity = 'f';
+  const int queries = lookup.row_queries;
+  stored mid(2500, {ins(16384, "20"), ins(16384, "21"), redefined,
+                    ins(16384, "22"), ins(16384, "23")});
+  ASSERT_TRUE(d->feed(mid.view, out));
+  ASSERT_EQ(kinds(out), (std::vector<char>{'B', 'I', 'R', 'I', 'C'}));
+  EXPECT_EQ(out[1].payload, bytes(ins(16384, "20")));
+  EXPECT_EQ(out[3].payload, bytes(ins(16384, "22")));
+  EXPECT_EQ(lookup.row_queries, queries + 2);
+
   lookup.tables["public.t1"].row_filter = "bad";
   relation again = rel(16384, "t1");
-  again.replica_identity = 'f'; // a new definition: the lists are read again
+  again.replica_identity = 'n'; // a new definition: the lists are read again
   stored failing(3000, {again, ins(16384, "6")});
   auto st = d->feed(failing.view, out);
   ASSERT_FALSE(st);
