@@ -50,7 +50,7 @@ constexpr std::string_view group_connections = "Connections";
 constexpr std::string_view group_upstream = "Upstream";
 constexpr std::string_view group_logging = "Reporting and Logging";
 
-const std::array<parameter_def, 20> table = {{
+const std::array<parameter_def, 21> table = {{
     {.name = "rds.logical_replication",
      .type = param_type::boolean,
      .context = param_context::postmaster,
@@ -140,6 +140,17 @@ const std::array<parameter_def, 20> table = {{
      .min = -1,
      .max = int_max,
      .default_int = -1},
+    {.name = "logical_decoding_work_mem",
+     .type = param_type::integer,
+     .context = param_context::sighup,
+     .group = group_resources,
+     .description = "Sets the memory a WAL sender may use for one stored "
+                    "transaction; a larger one is read and sent in pieces "
+                    "of a quarter of this size.",
+     .base_unit = unit::kilobytes,
+     .min = 64,
+     .max = int_max,
+     .default_int = 65536},
     {.name = "max_worker_processes",
      .type = param_type::integer,
      .context = param_context::postmaster,

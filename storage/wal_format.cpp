@@ -63,6 +63,12 @@ void wal_append_commit(std::string& out, const commit_record& c) {
   end_record(out, at);
 }
 
+void wal_append_abort(std::string& out, uint64_t voided_start) {
+  size_t at = begin_record(out, record_type::abort, abort_payload_size);
+  put_u64(out, voided_start);
+  end_record(out, at);
+}
+
 expected<record_header> wal_parse_header(std::string_view bytes) {
   record_header h;
   if (wal_decode_header(bytes.data(), h))
@@ -75,7 +81,8 @@ expected<record_header> wal_parse_header(std::string_view bytes) {
     return bad("The record has the wrong magic number.");
   const auto type = static_cast<uint8_t>(bytes[2]);
   if (type != static_cast<uint8_t>(record_type::message) &&
-      type != static_cast<uint8_t>(record_type::commit))
+      type != static_cast<uint8_t>(record_type::commit) &&
+      type != static_cast<uint8_t>(record_type::abort))
     return bad("Unknown record type " + std::to_string(type) + ".");
   return bad("Record length " + std::to_string(h.length) +
              " is invalid for its type.");
@@ -98,6 +105,12 @@ expected<commit_record> wal_decode_commit(std::string_view p) {
   c.start_position = get_u64(p.data() + 33);
   c.batch_start = get_u64(p.data() + 41);
   return c;
+}
+
+expected<uint64_t> wal_decode_abort(std::string_view p) {
+  if (p.size() != abort_payload_size)
+    return error{sqlstate::data_corrupted, "invalid WAL abort record"};
+  return get_u64(p.data());
 }
 
 namespace {

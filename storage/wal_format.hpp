@@ -8,7 +8,11 @@
 //   length  u32  payload bytes, at most max_wal_payload
 //   crc     u32  CRC-32C of type, length (little-endian) and payload
 // A stored transaction is its message records followed by one commit
-// record; the commit record makes the transaction complete.
+// record; the commit record makes the transaction complete. A large one
+// is written in parts over several syncs; when its source stops before
+// the commit (the upstream connection broke and the upstream will send
+// the transaction again from its start), an abort record voids the
+// message records written since the last commit or abort record.
 //
 // Pure: no I/O.
 #pragma once
@@ -34,7 +38,9 @@ inline constexpr uint64_t wal_block_size = 8192;
 enum class record_type : uint8_t {
   message = 1, // data_start u64, then one pgoutput message
   commit = 2,  // see commit_record
+  abort = 3,   // start u64: where the voided records begin
 };
+inline constexpr size_t abort_payload_size = 8;
 
 // Flags of a commit record.
 inline constexpr uint8_t commit_flag_non_transactional = 1;
@@ -64,6 +70,7 @@ struct record_header {
 void wal_append_message(std::string& out, lsn data_start,
                         std::string_view message);
 void wal_append_commit(std::string& out, const commit_record& c);
+void wal_append_abort(std::string& out, uint64_t voided_start);
 
 // Decodes a header (REQUIRES: wal_header_size bytes at p); false for a bad
 // magic, type or length. Builds no error: the hot path of every reader.
@@ -77,9 +84,13 @@ inline bool wal_decode_header(const char* p, record_header& h) {
     h.type = record_type::message;
     return h.length >= 8 && h.length <= max_wal_payload;
   }
-  h.type = record_type::commit;
-  return type == static_cast<uint8_t>(record_type::commit) &&
-         h.length == commit_payload_size;
+  if (type == static_cast<uint8_t>(record_type::commit)) {
+    h.type = record_type::commit;
+    return h.length == commit_payload_size;
+  }
+  h.type = record_type::abort;
+  return type == static_cast<uint8_t>(record_type::abort) &&
+         h.length == abort_payload_size;
 }
 
 // The same with an error that says what is wrong.
@@ -88,6 +99,8 @@ expected<record_header> wal_parse_header(std::string_view bytes);
 bool wal_crc_matches(const record_header& h, std::string_view payload);
 
 expected<commit_record> wal_decode_commit(std::string_view payload);
+// The start of the records an abort record voids.
+expected<uint64_t> wal_decode_abort(std::string_view payload);
 
 // The summary of one complete, durable segment, kept beside it in
 // "<segment>.index" (a record envelope, kind wal_segment_index), so that

@@ -85,11 +85,14 @@ struct raw_scanner {
                             : 0;
     char* kept = keep > 0 ? window.at(from) : nullptr;
     if (want > window.capacity) {
-      auto bigger = std::make_unique_for_overwrite<char[]>(want);
+      // Grows by half at least: a window that follows a long transaction
+      // in read_ahead steps would otherwise be copied whole at every step.
+      const size_t capacity = std::max(want, window.capacity * 3 / 2);
+      auto bigger = std::make_unique_for_overwrite<char[]>(capacity);
       if (keep > 0)
         std::memcpy(bigger.get(), kept, keep);
       window.data = std::move(bigger);
-      window.capacity = want;
+      window.capacity = capacity;
     } else if (keep > 0 && kept != window.data.get()) {
       std::memmove(window.data.get(), kept, keep);
     }

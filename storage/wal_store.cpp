@@ -256,6 +256,18 @@ status wal_store::recover() {
       ++pending;
       continue;
     }
+    if (r.header.type == record_type::abort) {
+      auto voided = wal_decode_abort(r.payload);
+      if (!voided)
+        return std::move(voided).err();
+      if (pending == 0 || *voided != txn_start)
+        return corrupt_at(segment_path(r.position / seg_size),
+                          r.position % seg_size,
+                          "The abort record does not match the records "
+                          "before it.");
+      pending = 0;
+      continue;
+    }
     auto c = wal_decode_commit(r.payload);
     if (!c)
       return std::move(c).err();
@@ -448,8 +460,7 @@ bool wal_store::index_transaction(lsn commit, uint64_t start) {
   return true;
 }
 
-expected<uint64_t> wal_store::append(const commit_record& meta,
-                                     std::span<const stored_message> messages) {
+status wal_store::writable() const {
   if (failed_)
     return error{sqlstate::io_error,
                  "the WAL store is unusable after an fsync failure"}
@@ -457,16 +468,48 @@ expected<uint64_t> wal_store::append(const commit_record& meta,
   if (buffer_.size() >= opts_.max_buffer)
     return error{"53400", "WAL write buffer is full"}.with_hint(
         "Call sync() before appending more.");
+  return ok();
+}
+
+status wal_store::append_part(std::span<const stored_message> messages) {
+  if (auto st = writable(); !st)
+    return st;
+  if (messages.empty())
+    return ok();
+  if (!open_) {
+    open_ = true;
+    open_start_ = written_position();
+    open_count_ = 0;
+  }
+  for (const auto& m : messages)
+    wal_append_message(buffer_, m.data_start, m.bytes);
+  open_count_ += static_cast<uint32_t>(messages.size());
+  return ok();
+}
+
+void wal_store::abandon_part() {
+  if (!open_)
+    return;
+  wal_append_abort(buffer_, open_start_);
+  open_ = false;
+}
+
+expected<uint64_t> wal_store::append(const commit_record& meta,
+                                     std::span<const stored_message> messages) {
+  if (auto st = writable(); !st)
+    return std::move(st).err();
   if (meta.commit_lsn < last_commit_)
     return error{sqlstate::internal_error,
                  "commit LSN " + lsn_to_string(meta.commit_lsn) +
                      " is before the last stored commit " +
                      lsn_to_string(last_commit_)};
-  const uint64_t start = written_position();
+  const uint64_t start = open_ ? open_start_ : written_position();
   for (const auto& m : messages)
     wal_append_message(buffer_, m.data_start, m.bytes);
   commit_record c = meta;
-  c.message_count = static_cast<uint32_t>(messages.size());
+  c.message_count =
+      static_cast<uint32_t>(messages.size()) + (open_ ? open_count_ : 0);
+  open_ = false;
   c.start_position = start;
   c.batch_start = durable_.load(); // the next sync starts here
   wal_append_commit(buffer_, c);

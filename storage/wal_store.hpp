@@ -35,7 +35,9 @@
 // offset, nothing is skipped. A bad record with no such commit after it is
 // a torn tail: it is cut, together with any transaction left without its
 // commit record and any segment written after a short one, and reported in
-// recovery(). Damage in a summarised segment is found by the reader that
+// recovery(), as are the parts of a transaction written before a crash
+// that came before its commit. Damage in a summarised segment is found by
+// the reader that
 // reaches it, with the same error (readers check every record's CRC).
 //
 // Reading (any thread, concurrently with the writer): read_at() serves the
@@ -112,10 +114,20 @@ class wal_store : public byte_source {
   static expected<std::unique_ptr<wal_store>> open(options opts);
   ~wal_store();
 
-  // Buffers one transaction; returns the position after its commit record.
-  // Commit LSNs must not decrease. Error 53400 when the buffer is full.
+  // Buffers one transaction, or the last part of one begun with
+  // append_part(); returns the position after its commit record. Commit
+  // LSNs must not decrease. Error 53400 when the buffer is full.
   expected<uint64_t> append(const commit_record& meta,
                             std::span<const stored_message> messages);
+  // Buffers messages of a transaction whose commit comes later (with
+  // append()), so that a large transaction never has to be held whole:
+  // its parts may be synced before it commits; readers and recovery
+  // ignore them until the commit record. Error 53400 when the buffer is
+  // full.
+  status append_part(std::span<const stored_message> messages);
+  // Voids the parts of the open transaction, if any (an abort record):
+  // its source will not commit it (it will send it again whole).
+  void abandon_part();
   status sync();
 
   uint64_t start_position() const { return start_.load(); }
@@ -155,6 +167,9 @@ class wal_store : public byte_source {
 
  private:
   explicit wal_store(options opts);
+  // An error when appends are refused (after an fsync failure, or a full
+  // buffer).
+  status writable() const;
   status recover();
   // True if a valid commit record after `position` belongs to a sync that
   // began after it, i.e. `position` had been durable.
@@ -186,6 +201,10 @@ class wal_store : public byte_source {
   bool failed_ = false;
   lsn last_commit_;
   lsn last_end_;
+  // The transaction begun with append_part() (writer thread only).
+  bool open_ = false;
+  uint64_t open_start_ = 0; // its first record
+  uint32_t open_count_ = 0; // its messages so far
   recovery_report report_;
   mutable std::mutex durable_mu_; // with durable_cv_: wait_durable_past
   mutable std::condition_variable durable_cv_;

@@ -438,13 +438,29 @@ status decoder::feed_pgoutput(const storage::transaction_view& txn,
         out.push_back({m.data_start, m.data_start, std::string(m.bytes)});
     return ok();
   }
-  std::vector<output> body; // after Begin (and Origin)
-  txn_relations_.clear();
-  verdicts_.clear(); // keyed by addresses of the previous transaction
-  const storage::message_view* begin = nullptr;
-  const storage::message_view* origin = nullptr;
-  std::vector<const storage::message_view*> types; // waiting for their R
-  bool has_change = false;
+  if (txn.first_piece) {
+    open_ = open_transaction{};
+    txn_relations_.clear();
+  }
+  verdicts_.clear(); // keyed by addresses of the previous piece
+  if (open_.dropped)
+    return learn(txn);
+  // Until the transaction has a change for the client, what would follow
+  // Begin waits in open_.body; then Begin goes out and the rest follows.
+  auto start = [&]() {
+    if (open_.started)
+      return;
+    open_.started = true;
+    out.push_back(std::move(open_.begin));
+    if (open_.has_origin)
+      out.push_back(std::move(open_.origin));
+    for (auto& o : open_.body)
+      out.push_back(std::move(o));
+    open_.body.clear();
+  };
+  auto sink = [&]() -> std::vector<output>& {
+    return open_.started ? out : open_.body;
+  };
   for (size_t index = 0; index < txn.messages.size(); ++index) {
     const storage::message_view& m = txn.messages[index];
     auto k = pgoutput::peek_kind(m.bytes);
@@ -452,19 +468,26 @@ status decoder::feed_pgoutput(const storage::transaction_view& txn,
       return std::move(k).err();
     switch (*k) {
     case kind::begin:
-      begin = &m;
+      open_.begin = {m.data_start, m.data_start, std::string(m.bytes)};
+      open_.has_begin = true;
       break;
     case kind::origin:
-      if (origin_none_)
-        return learn(txn); // PostgreSQL drops such transactions
-      origin = &m;
+      if (origin_none_) {
+        // PostgreSQL drops such transactions.
+        open_.dropped = true;
+        storage::transaction_view rest;
+        rest.messages.assign(txn.messages.begin() + index, txn.messages.end());
+        return learn(rest);
+      }
+      open_.origin = {m.data_start, m.data_start, std::string(m.bytes)};
+      open_.has_origin = true;
       break;
     case kind::type: {
       auto info = pgoutput::scan(m.bytes, plain);
       if (!info)
         return std::move(info).err();
       types_[info->relation_oid] = std::string(m.bytes);
-      types.push_back(&m);
+      open_.types.push_back({m.data_start, m.data_start, std::string(m.bytes)});
       break;
     }
     case kind::relation: {
@@ -486,12 +509,12 @@ status decoder::feed_pgoutput(const storage::transaction_view& txn,
         auto shaped = shape(oid, **actions);
         if (!shaped)
           return std::move(shaped).err();
-        for (const auto* y : types)
-          body.push_back({y->data_start, y->data_start, std::string(y->bytes)});
-        body.push_back({m.data_start, m.data_start, (*shaped)->sent_bytes});
+        for (auto& y : open_.types)
+          sink().push_back(std::move(y));
+        sink().push_back({m.data_start, m.data_start, (*shaped)->sent_bytes});
         txn_relations_[oid] = (*shaped)->sent_bytes;
       }
-      types.clear();
+      open_.types.clear();
       break;
     }
     case kind::insert:
@@ -519,18 +542,18 @@ status decoder::feed_pgoutput(const storage::transaction_view& txn,
         filtered = std::move(*kept);
         change = filtered;
       }
-      if (auto st = ensure_relation_sent(oid, *a, body); !st)
+      start();
+      if (auto st = ensure_relation_sent(oid, *a, out); !st)
         return st;
       const relation_def& def = relations_.at(oid);
       if (def.keep.empty()) {
-        body.push_back({m.data_start, m.data_start, std::string(change)});
+        out.push_back({m.data_start, m.data_start, std::string(change)});
       } else {
         auto projected = project_change(change, def);
         if (!projected)
           return std::move(projected).err();
-        body.push_back({m.data_start, m.data_start, std::move(*projected)});
+        out.push_back({m.data_start, m.data_start, std::move(*projected)});
       }
-      has_change = true;
       break;
     }
     case kind::truncate: {
@@ -552,39 +575,32 @@ status decoder::feed_pgoutput(const storage::transaction_view& txn,
       }
       if (kept.empty())
         break;
+      start();
       for (size_t i = 0; i < kept.size(); ++i)
-        if (auto st = ensure_relation_sent(kept[i], kept_actions[i], body); !st)
+        if (auto st = ensure_relation_sent(kept[i], kept_actions[i], out); !st)
           return st;
       if (kept.size() == t.relation_oids.size()) {
-        body.push_back({m.data_start, m.data_start, std::string(m.bytes)});
+        out.push_back({m.data_start, m.data_start, std::string(m.bytes)});
       } else {
         t.relation_oids = std::move(kept);
         std::string bytes;
         pgoutput::encode(bytes, t);
-        body.push_back({m.data_start, m.data_start, std::move(bytes)});
+        out.push_back({m.data_start, m.data_start, std::move(bytes)});
       }
-      has_change = true;
       break;
     }
     case kind::message:
       if (messages_) {
-        body.push_back({m.data_start, m.data_start, std::string(m.bytes)});
-        has_change = true;
+        start();
+        out.push_back({m.data_start, m.data_start, std::string(m.bytes)});
       }
       break;
     case kind::commit:
-      if (!has_change || begin == nullptr)
+      if (!open_.started || !open_.has_begin)
         return ok(); // nothing published: not sent (PostgreSQL 15+)
       for (auto& [oid, bytes] : txn_relations_)
         sent_relations_[oid] = std::move(bytes);
       txn_relations_.clear();
-      out.push_back(
-          {begin->data_start, begin->data_start, std::string(begin->bytes)});
-      if (origin != nullptr)
-        out.push_back({origin->data_start, origin->data_start,
-                       std::string(origin->bytes)});
-      for (auto& o : body)
-        out.push_back(std::move(o));
       out.push_back({m.data_start, m.data_start, std::string(m.bytes)});
       return ok();
     default:
@@ -593,8 +609,10 @@ status decoder::feed_pgoutput(const storage::transaction_view& txn,
                        static_cast<char>(*k) + "'"};
     }
   }
-  return error{sqlstate::data_corrupted,
-               "stored transaction without a Commit message"};
+  if (txn.last_piece)
+    return error{sqlstate::data_corrupted,
+                 "stored transaction without a Commit message"};
+  return ok();
 }
 
 status decoder::feed_wal2json(const storage::transaction_view& txn,

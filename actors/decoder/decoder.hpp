@@ -196,6 +196,19 @@ class decoder {
   };
   std::unordered_map<const char*, row_verdict> verdicts_;
   uint64_t verdicts_generation_ = 0;
+  // The transaction being fed (in pieces when it is large): Begin and
+  // Origin wait, with what follows them (Relations, Types), until its first
+  // change for the client starts it; from then on its messages go out as
+  // they come.
+  struct open_transaction {
+    output begin, origin;
+    bool has_begin = false, has_origin = false;
+    std::vector<output> types; // waiting for their Relation
+    std::vector<output> body;  // after Begin, until started
+    bool started = false;      // Begin is out
+    bool dropped = false;      // from another origin, with origin = none
+  };
+  open_transaction open_;
   // Relations put in the transaction being built: sent only if it is.
   std::unordered_map<uint32_t, std::string> txn_relations_;
 };

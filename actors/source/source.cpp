@@ -37,6 +37,11 @@ constexpr auto status_min_interval = 100ms;
 // the walsender's sends stay cheap, and one wake-up serves a batch. The
 // delay bounds the extra latency.
 constexpr auto drain_interval = 10ms;
+// A received transaction goes to the store writer in parts of about this
+// size, so that neither the source nor the store holds a large one whole
+// (the store syncs its parts before the commit arrives; readers wait for
+// the commit).
+constexpr size_t max_part_bytes = 1 << 20;
 // Bytes one poll() takes from the socket before it reports progress.
 constexpr size_t max_bytes_per_poll = 16 << 20;
 
@@ -75,9 +80,16 @@ class source_session {
   std::unique_ptr<pq_session> conn_;
   std::string slot_;
 
+  // Adds a message of the transaction being received; hands a part of it
+  // to the writer when it has grown large.
+  status add_message(const stream::xlog_data& x);
+
   bool in_txn_ = false;
+  bool stored_before_ = false; // the transaction being received is stored
+  bool parts_pushed_ = false;  // the writer has parts of it
   storage::commit_record txn_;
   std::vector<storage::stored_message> messages_;
+  size_t message_bytes_ = 0; // of messages_
   lsn marked_;   // newest keepalive walEnd given to writer_ as a mark
   lsn reported_; // last flush position sent upstream
   clock::time_point last_status_;
@@ -148,8 +160,19 @@ status source_session::start() {
     return pq_error(c.raw(), nullptr);
 
   conn_ = std::move(*conn);
+  // A transaction cut off by the last connection comes again whole.
+  if (parts_pushed_) {
+    writer_->abandon_part();
+    log_message(elevel::log,
+                "discarding the part of transaction " +
+                    std::to_string(txn_.xid) +
+                    " stored before the upstream connection was lost: the "
+                    "upstream sends it again");
+  }
+  parts_pushed_ = false;
   in_txn_ = false;
   messages_.clear();
+  message_bytes_ = 0;
   reported_ = lsn{};
   last_status_ = clock::now() - status_interval;
   state_.streaming = true;
@@ -161,12 +184,34 @@ status source_session::start() {
 }
 
 status source_session::store_transaction(const storage::commit_record& c) {
-  if (last_queued_end_.valid() && c.end_lsn <= last_queued_end_) {
+  message_bytes_ = 0;
+  const bool stored = stored_before_ || (last_queued_end_.valid() &&
+                                         c.end_lsn <= last_queued_end_);
+  stored_before_ = false;
+  if (stored) {
     messages_.clear(); // sent again after a reconnect: already stored
+    if (parts_pushed_)
+      writer_->abandon_part();
+    parts_pushed_ = false;
     return ok();
   }
   last_queued_end_ = c.end_lsn;
+  parts_pushed_ = false;
   return writer_->push(c, std::move(messages_));
+}
+
+status source_session::add_message(const stream::xlog_data& x) {
+  if (stored_before_)
+    return ok(); // dropped at its Commit
+  messages_.push_back({x.data_start, std::string(x.data)});
+  message_bytes_ += x.data.size();
+  if (message_bytes_ < max_part_bytes)
+    return ok();
+  message_bytes_ = 0;
+  parts_pushed_ = true;
+  auto st = writer_->push_part(std::move(messages_));
+  messages_.clear();
+  return st;
 }
 
 status source_session::handle_xlog(const stream::xlog_data& x) {
@@ -181,10 +226,13 @@ status source_session::handle_xlog(const stream::xlog_data& x) {
       return std::move(info).err();
     in_txn_ = true;
     messages_.clear();
+    message_bytes_ = 0;
     txn_ = storage::commit_record{};
     txn_.xid = info->xid;
-    messages_.push_back({x.data_start, std::string(x.data)});
-    return ok();
+    // Its commit LSN is before the end of the last stored transaction:
+    // sent again after a reconnect, and not kept.
+    stored_before_ = last_queued_end_.valid() && info->lsn1 < last_queued_end_;
+    return add_message(x);
   }
   case pgoutput::kind::commit: {
     auto m = pgoutput::decode(x.data, plain);
@@ -224,8 +272,7 @@ status source_session::handle_xlog(const stream::xlog_data& x) {
                                 "' message outside a transaction"};
     break;
   }
-  messages_.push_back({x.data_start, std::string(x.data)});
-  return ok();
+  return add_message(x);
 }
 
 status source_session::send_status(bool force) {

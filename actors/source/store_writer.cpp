@@ -28,28 +28,45 @@ store_writer::~store_writer() {
 
 status store_writer::push(const storage::commit_record& commit,
                           std::vector<storage::stored_message> messages) {
-  size_t bytes = 64;
-  for (const auto& m : messages)
-    bytes += m.bytes.size() + 16;
+  return queue({kind::transaction, commit, std::move(messages), {}, 0});
+}
+
+status store_writer::push_part(std::vector<storage::stored_message> messages) {
+  return queue({kind::part, {}, std::move(messages), {}, 0});
+}
+
+status store_writer::queue(item it) {
+  it.bytes = 64;
+  for (const auto& m : it.messages)
+    it.bytes += m.bytes.size() + 16;
   std::unique_lock g(mu_);
   changed_.wait(g, [&] {
     return failed_ || queued_bytes_ == 0 ||
-           queued_bytes_ + bytes <= max_queued_bytes_;
+           queued_bytes_ + it.bytes <= max_queued_bytes_;
   });
   if (failed_)
     return *failed_;
-  queue_.push_back({commit, std::move(messages), std::nullopt, bytes});
-  queued_bytes_ += bytes;
+  queued_bytes_ += it.bytes;
+  queue_.push_back(std::move(it));
   ++pushed_;
   g.unlock();
   changed_.notify_all();
   return ok();
 }
 
+void store_writer::abandon_part() {
+  {
+    std::lock_guard g(mu_);
+    queue_.push_back({kind::abandon, {}, {}, {}, 0});
+    ++pushed_;
+  }
+  changed_.notify_all();
+}
+
 void store_writer::mark(lsn position) {
   {
     std::lock_guard g(mu_);
-    queue_.push_back({{}, {}, position, 0});
+    queue_.push_back({kind::mark, {}, {}, position, 0});
     ++pushed_;
   }
   changed_.notify_all();
@@ -71,17 +88,28 @@ status store_writer::write_batch(std::deque<item>& batch) {
   // disk space goes on where this attempt stopped.
   while (!batch.empty()) {
     item& it = batch.front();
-    if (it.mark) {
-      pending_mark_ = std::max(pending_mark_, *it.mark);
-    } else {
-      auto appended = store_.append(it.commit, it.messages);
-      if (!appended) {
-        if (appended.err().code != "53400")
-          return std::move(appended).err();
-        if (auto st = store_.sync(); !st) // buffer full: group commit now
-          return st;
-        continue;
-      }
+    status appended = ok();
+    switch (it.what) {
+    case kind::mark:
+      pending_mark_ = std::max(pending_mark_, it.mark);
+      break;
+    case kind::abandon:
+      store_.abandon_part();
+      break;
+    case kind::part:
+      appended = store_.append_part(it.messages);
+      break;
+    case kind::transaction:
+      if (auto end = store_.append(it.commit, it.messages); !end)
+        appended = std::move(end).err();
+      break;
+    }
+    if (!appended) {
+      if (appended.err().code != "53400")
+        return appended;
+      if (auto st = store_.sync(); !st) // buffer full: group commit now
+        return st;
+      continue;
     }
     batch.pop_front();
   }

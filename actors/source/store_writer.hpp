@@ -42,10 +42,17 @@ class store_writer {
   // Writes and syncs everything queued, then stops the thread.
   ~store_writer();
 
-  // Queues a transaction. Error: the store failed (the item is dropped;
-  // the upstream will send it again after a reconnect).
+  // Queues a transaction, or the last part of one begun with push_part().
+  // Error: the store failed (the item is dropped; the upstream will send
+  // it again after a reconnect).
   status push(const storage::commit_record& commit,
               std::vector<storage::stored_message> messages);
+  // Queues messages of a transaction not received whole yet, so that the
+  // reader holds a bounded part of it (wal_store::append_part).
+  status push_part(std::vector<storage::stored_message> messages);
+  // Queues the voiding of the parts pushed since the last transaction:
+  // the upstream connection broke before its commit.
+  void abandon_part();
   // Queues a position to publish once everything before it is durable.
   void mark(lsn position);
   // Waits until everything queued so far is durable (or failed), at most
@@ -53,12 +60,16 @@ class store_writer {
   status drain(std::chrono::milliseconds timeout);
 
  private:
+  enum class kind { transaction, part, abandon, mark };
   struct item {
+    kind what = kind::transaction;
     storage::commit_record commit;
     std::vector<storage::stored_message> messages;
-    std::optional<lsn> mark; // a mark instead of a transaction
+    lsn mark;
     size_t bytes = 0;
   };
+  // Queues `it`, waiting for room.
+  status queue(item it);
   void run();
   status write_batch(std::deque<item>& batch);
 

@@ -68,6 +68,9 @@ struct walsender_env {
   // Reloadable (SIGHUP): read at each use.
   std::atomic<int64_t> wal_sender_timeout_ms{60000};
   std::atomic<int64_t> send_buffer_bytes{1 << 20};
+  // A quarter of logical_decoding_work_mem: the reader's piece of a large
+  // transaction, read when a stream starts.
+  std::atomic<int64_t> transaction_piece_bytes{16 << 20};
   std::atomic<int> next_pid{0};
   settings_holder settings; // SHOW and the admin catalog
   sender_registry senders;  // pg_stat_replication

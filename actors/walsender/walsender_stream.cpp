@@ -91,7 +91,8 @@ status session::start_replication(const repl::start_replication& s) {
       env_.cache->reader_for(st->slot));
   st->reader = std::make_unique<storage::wal_reader>(
       *env_.store, std::max(restart, env_.store->start_position()), 256 << 10,
-      st->source.get());
+      st->source.get(),
+      static_cast<size_t>(env_.transaction_piece_bytes.load()));
   st->processed_end = st->dec->start_point();
   st->sent_end = st->dec->start_point();
   st->last_reply = clock::now();
@@ -249,12 +250,14 @@ bool session::pump() {
       link_->close();
       return false;
     }
-    if (st.pending.size() > before) {
-      uint64_t bytes = 0;
-      for (size_t i = before; i < st.pending.size(); ++i)
-        bytes += st.pending[i].payload.size();
+    for (size_t i = before; i < st.pending.size(); ++i)
+      st.txn_bytes += st.pending[i].payload.size();
+    if (!txn.last_piece)
+      continue; // a large transaction: its next piece
+    if (st.txn_bytes > 0) {
       ++step_txns;
-      step_txn_bytes += bytes;
+      step_txn_bytes += st.txn_bytes;
+      st.txn_bytes = 0;
     }
     st.processed_end = std::max(st.processed_end, txn.commit.end_lsn);
   }

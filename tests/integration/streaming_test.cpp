@@ -9,6 +9,7 @@
 #include "tests/integration/walmux_node.hpp"
 #include "tests/support/pg_cluster.hpp"
 
+#include <filesystem>
 #include <fstream>
 #include <regex>
 
@@ -407,6 +408,65 @@ TEST_F(streaming, a_narrower_row_filter_is_applied_by_the_node) {
                 "the actions its publications publish"),
             std::string::npos)
       << refused.err().message;
+}
+
+// Transactions larger than logical_decoding_work_mem (64kB here) are read
+// and sent in pieces: each subscriber still gets each of them whole and
+// once, and one whose first published change comes late in a transaction
+// gets Begin and the table's Relation right before it.
+TEST_F(streaming, large_transactions_are_sent_in_pieces) {
+  start(2, {"logical_decoding_work_mem=64kB"}, "pub_all,pub_full",
+        "CREATE PUBLICATION pub_full FOR TABLE t_full;");
+  subscribe(0, "sub_all");
+  subscribe(1, "sub_full", "pub_full");
+  // The workload is one transaction of ~1.5MB, its t_full changes last.
+  run_upstream(workload);
+  run_upstream("INSERT INTO t_comp SELECT g, repeat('k', 200), 'v' FROM "
+               "generate_series(1, 20000) g;"
+               "INSERT INTO t_full VALUES (-1, 'last of a large one')");
+  EXPECT_TRUE(converges(0)) << dump(*subs_[0]) << node_->log();
+  const std::string full =
+      "SELECT count(*) || ' ' || md5(string_agg(t::text, '|' ORDER BY t.x, "
+      "t.y)) FROM t_full t";
+  expect_subscriber_value(1, full, upstream_value(full));
+  auto others = subs_[1]->query(
+      "SELECT (SELECT count(*) FROM t_int) + (SELECT count(*) FROM t_comp)");
+  ASSERT_TRUE(others);
+  EXPECT_EQ((*others)[0][0], "0");
+}
+
+// The source stores a large transaction in parts as it arrives; when the
+// upstream connection breaks in the middle of one, the stored part is
+// voided and the transaction, sent again from its start, is stored once.
+TEST_F(streaming, a_large_transaction_cut_off_upstream_is_stored_once) {
+  start(1);
+  subscribe(0, "sub_a");
+  run_upstream("INSERT INTO t_comp VALUES (0, 'before', 'x')");
+  ASSERT_TRUE(converges(0));
+  auto wal_bytes = [&] {
+    uint64_t total = 0;
+    for (const auto& e :
+         std::filesystem::directory_iterator(node_->data_dir() + "/wal"))
+      if (e.is_regular_file())
+        total += e.file_size();
+    return total;
+  };
+  const uint64_t before = wal_bytes();
+  // ~40MB in one transaction; once the node has stored 4MB of it, the
+  // upstream walsender is ended (the commit has not arrived yet).
+  run_upstream("INSERT INTO t_comp SELECT g, repeat('k', 200), 'v' FROM "
+               "generate_series(1, 150000) g");
+  ASSERT_TRUE(
+      wait_until([&] { return wal_bytes() > before + (4 << 20); }, 60s));
+  run_upstream("SELECT pg_terminate_backend(pid) FROM pg_stat_replication");
+  EXPECT_TRUE(converges(0)) << node_->log();
+  auto count = subs_[0]->query("SELECT count(*) FROM t_comp");
+  ASSERT_TRUE(count);
+  EXPECT_EQ((*count)[0][0], "150001");
+  EXPECT_NE(node_->log().find("stored before the upstream connection was "
+                              "lost: the upstream sends it again"),
+            std::string::npos)
+      << node_->log();
 }
 
 TEST_F(streaming, clean_restart_resumes_every_subscriber) {

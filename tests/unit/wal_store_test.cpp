@@ -276,6 +276,79 @@ TEST_F(wal_store_test, transaction_without_commit_record_is_cut) {
   expect_all(*s, 0, 20);
 }
 
+// A transaction written in parts, synced before its commit: readers wait
+// for the commit (never deliver a part), then read it whole; parts voided
+// by an abort record are skipped by readers and by recovery; parts left
+// without a commit by a crash are cut.
+TEST_F(wal_store_test, transactions_written_in_parts) {
+  // Transaction 4's messages in two parts; transaction 7 abandoned after
+  // one part, then sent again whole.
+  auto part = [](uint64_t n, size_t from, size_t to) {
+    auto all = messages_for(n);
+    return std::vector<stored_message>(all.begin() + from, all.begin() + to);
+  };
+  uint64_t durable_parts = 0;
+  {
+    auto s = open_store();
+    ASSERT_TRUE(s);
+    append_range(*s, 1, 4);
+    ASSERT_TRUE(s->append_part(part(4, 0, 2)));
+    ASSERT_TRUE(s->sync());
+    wal_reader reader(*s, s->start_position(), 4096, nullptr, 1000);
+    for (uint64_t n = 1; n < 4; ++n) {
+      auto t = reader.next();
+      ASSERT_TRUE(t && *t);
+      expect_transaction(**t, n);
+    }
+    transaction_view view;
+    auto early = reader.next_view(view); // the part is durable, not complete
+    ASSERT_TRUE(early);
+    EXPECT_FALSE(*early);
+    ASSERT_TRUE(s->append_part(part(4, 2, 3)));
+    ASSERT_TRUE(s->sync());
+    early = reader.next_view(view);
+    ASSERT_TRUE(early);
+    EXPECT_FALSE(*early);
+    auto rest = part(4, 3, 4);
+    ASSERT_TRUE(s->append(commit_for(4), rest));
+    ASSERT_TRUE(s->append_part(part(7, 0, 1)));
+    s->abandon_part();
+    auto seven = messages_for(7);
+    ASSERT_TRUE(s->append(commit_for(7), seven));
+    ASSERT_TRUE(s->sync());
+    auto four = reader.next();
+    ASSERT_TRUE(four && *four) << (four ? "" : four.err().message);
+    expect_transaction(**four, 4);
+    auto again = reader.next();
+    ASSERT_TRUE(again && *again);
+    expect_transaction(**again, 7);
+    // A crash after a part was synced: its records are durable, no commit.
+    ASSERT_TRUE(s->append_part(part(9, 0, 3)));
+    ASSERT_TRUE(s->sync());
+    durable_parts = s->durable_position();
+  }
+  auto s = open_store();
+  ASSERT_TRUE(s);
+  EXPECT_LT(s->durable_position(), durable_parts);
+  EXPECT_EQ(s->recovery().cut_reason, "transaction without its commit record");
+  wal_reader reader(*s, s->start_position());
+  for (uint64_t n : {1, 2, 3, 4, 7}) {
+    auto t = reader.next();
+    ASSERT_TRUE(t && *t) << n;
+    expect_transaction(**t, n);
+  }
+  auto end = reader.next();
+  ASSERT_TRUE(end);
+  EXPECT_FALSE(*end);
+  // Appends go on after the cut.
+  auto nine = messages_for(9);
+  ASSERT_TRUE(s->append(commit_for(9), nine));
+  ASSERT_TRUE(s->sync());
+  auto t = reader.next();
+  ASSERT_TRUE(t && *t);
+  expect_transaction(**t, 9);
+}
+
 TEST_F(wal_store_test, corruption_in_the_middle_is_an_error_naming_segment) {
   std::string victim;
   {
@@ -482,6 +555,74 @@ TEST_F(wal_store_test, a_long_transaction_is_read_once_not_at_every_refill) {
   ASSERT_EQ(txn.messages.size(), 4000u);
   EXPECT_EQ(txn.messages[3999].bytes, big[3999].bytes);
   EXPECT_LT(source.bytes_, 2 * s->durable_position()) << source.bytes_;
+}
+
+// A transaction larger than the reader's piece size comes in pieces of
+// about that size, after its commit is found, with the commit known from
+// the first piece; the reader never holds it whole.
+TEST_F(wal_store_test, a_large_transaction_is_read_in_pieces) {
+  auto s = open_store();
+  ASSERT_TRUE(s);
+  append_range(*s, 1, 4);
+  std::vector<stored_message> big;
+  for (uint64_t k = 0; k < 4000; ++k)
+    big.push_back({lsn(1000 + k), std::string(1000, static_cast<char>(k))});
+  commit_record c;
+  c.xid = 77;
+  c.commit_lsn = lsn(100000);
+  c.end_lsn = lsn(100008);
+  ASSERT_TRUE(s->append(c, big));
+  std::vector<stored_message> after = messages_for(2004);
+  ASSERT_TRUE(s->append(commit_for(2004), after));
+  ASSERT_TRUE(s->sync());
+
+  constexpr size_t piece = 64 << 10;
+  counting_source source(*s);
+  wal_reader reader(*s, s->start_position(), 16 << 10, &source, piece);
+  transaction_view txn;
+  for (uint64_t n = 1; n < 4; ++n) {
+    ASSERT_TRUE(reader.next_view(txn));
+    EXPECT_TRUE(txn.first_piece && txn.last_piece);
+    EXPECT_EQ(txn.commit.xid, 1000 + n);
+  }
+  const uint64_t big_start = reader.position();
+  size_t pieces = 0, k = 0;
+  do {
+    auto more = reader.next_view(txn);
+    ASSERT_TRUE(more) << more.err().message;
+    ASSERT_TRUE(*more);
+    EXPECT_EQ(txn.first_piece, pieces == 0);
+    EXPECT_EQ(txn.commit.xid, 77u); // from the first piece on
+    size_t bytes = 0;
+    for (const auto& m : txn.messages) {
+      ASSERT_LT(k, big.size());
+      EXPECT_EQ(m.data_start, big[k].data_start);
+      EXPECT_EQ(m.bytes, big[k].bytes);
+      bytes += m.bytes.size() + 8;
+      ++k;
+    }
+    EXPECT_LE(bytes, piece + 1008);
+    if (!txn.last_piece) {
+      EXPECT_EQ(reader.position(), big_start); // not past it yet
+    }
+    ++pieces;
+  } while (!txn.last_piece);
+  EXPECT_EQ(k, big.size());
+  EXPECT_GE(pieces, 4000u * 1008 / (piece + 1008));
+  EXPECT_EQ(reader.position(), txn.end_position);
+  auto last = reader.next();
+  ASSERT_TRUE(last && *last);
+  expect_transaction(**last, 2004);
+  // Walked once to its commit, then read once in pieces.
+  EXPECT_LT(source.bytes_, 3 * s->durable_position()) << source.bytes_;
+
+  // next() joins the pieces.
+  wal_reader whole(*s, big_start, 16 << 10, nullptr, piece);
+  auto t = whole.next();
+  ASSERT_TRUE(t && *t);
+  ASSERT_EQ((*t)->messages.size(), big.size());
+  EXPECT_EQ((*t)->messages[3999].bytes, big[3999].bytes);
+  EXPECT_EQ((*t)->commit.xid, 77u);
 }
 
 } // namespace

@@ -241,6 +241,9 @@ int run_node(const command_line& cl) {
     retention.max_slot_wal_keep_size_mb = s.get_int("max_slot_wal_keep_size");
     env.wal_sender_timeout_ms = s.get_int("wal_sender_timeout");
     env.send_buffer_bytes = s.get_int("wal_sender_buffer_size") * 1024;
+    // A piece is held about three times (read, decoded, queued to send).
+    env.transaction_piece_bytes =
+        s.get_int("logical_decoding_work_mem") * 1024 / 4;
     env.settings.set(s);
   };
   apply_reloadable(settings);
