@@ -162,19 +162,40 @@ expected<bool> wal_reader::next_piece(transaction_view& txn) {
   return true;
 }
 
-expected<std::optional<stored_transaction>> wal_reader::next() {
+stored_transaction owned_copy(const transaction_view& txn) {
   stored_transaction t;
-  do {
-    auto more = next_view(view_);
+  t.commit = txn.commit;
+  t.end_position = txn.end_position;
+  t.messages.reserve(txn.messages.size());
+  for (const auto& m : txn.messages)
+    t.messages.push_back({m.data_start, std::string(m.bytes)});
+  return t;
+}
+
+transaction_view view_of(const stored_transaction& txn) {
+  transaction_view v;
+  v.commit = txn.commit;
+  v.end_position = txn.end_position;
+  v.messages.reserve(txn.messages.size());
+  for (const auto& m : txn.messages)
+    v.messages.push_back({m.data_start, m.bytes});
+  return v;
+}
+
+expected<std::optional<stored_transaction>> wal_reader::next() {
+  auto more = next_view(view_);
+  if (!more)
+    return std::move(more).err();
+  if (!*more)
+    return std::optional<stored_transaction>();
+  stored_transaction t = owned_copy(view_);
+  while (!view_.last_piece) {
+    more = next_view(view_);
     if (!more)
       return std::move(more).err();
-    if (!*more)
-      return std::optional<stored_transaction>();
     for (const auto& m : view_.messages)
       t.messages.push_back({m.data_start, std::string(m.bytes)});
-  } while (!view_.last_piece);
-  t.commit = view_.commit;
-  t.end_position = view_.end_position;
+  }
   return std::optional<stored_transaction>(std::move(t));
 }
 

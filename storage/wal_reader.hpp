@@ -30,6 +30,10 @@ struct transaction_view {
   bool last_piece = true;
 };
 
+// An owned copy of a whole transaction's view, and a view of a copy.
+stored_transaction owned_copy(const transaction_view& txn);
+transaction_view view_of(const stored_transaction& txn);
+
 // A reader's window on the store: bytes [start, start + size) in a buffer
 // that is reused, not zeroed, and grows only to what one transaction plus
 // the read-ahead needs.

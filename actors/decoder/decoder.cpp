@@ -240,18 +240,12 @@ expected<std::string> decoder::filter_change(std::string_view bytes,
   return out;
 }
 
-status decoder::check_rows_ahead(const storage::transaction_view& txn,
-                                 size_t first) {
-  // Bounds what is decoded at once: a window of rows, not a transaction.
-  constexpr size_t max_rows_ahead = 4096;
-  constexpr size_t max_bytes_ahead = 8 << 20;
-  using pgoutput::kind;
-  if (verdicts_generation_ == published_generation_ &&
-      verdicts_.count(txn.messages[first].bytes.data()) != 0)
-    return ok();
-  verdicts_.clear();
-  verdicts_generation_ = published_generation_;
-  // Per relation: its rows to check and whose verdict each one is.
+// Rows of a window of stored changes waiting for the client's row filter:
+// per relation (one filter each), the rows and whose verdict each one is.
+struct decoder::rows_ahead {
+  // Bounds what is decoded at once: a window of rows, not a stream.
+  static constexpr size_t max_rows = 4096;
+  static constexpr size_t max_bytes = 8 << 20;
   struct batch {
     const relation_def* def = nullptr;
     const std::string* filter = nullptr;
@@ -261,9 +255,18 @@ status decoder::check_rows_ahead(const storage::transaction_view& txn,
   std::unordered_map<uint32_t, batch> batches;
   std::deque<pgoutput::any_message> decoded; // the rows' storage
   size_t rows = 0, bytes = 0;
-  for (size_t i = first; i < txn.messages.size() && rows < max_rows_ahead &&
-                         bytes < max_bytes_ahead;
-       ++i) {
+  // At a Relation that redefines a table: later changes use a definition
+  // not known yet.
+  bool stopped = false;
+  bool full() const {
+    return stopped || rows >= max_rows || bytes >= max_bytes;
+  }
+};
+
+status decoder::collect_rows(const storage::transaction_view& txn, size_t first,
+                             rows_ahead& ahead) {
+  using pgoutput::kind;
+  for (size_t i = first; i < txn.messages.size() && !ahead.full(); ++i) {
     const std::string_view m = txn.messages[i].bytes;
     auto k = pgoutput::peek_kind(m);
     if (!k)
@@ -276,12 +279,13 @@ status decoder::check_rows_ahead(const storage::transaction_view& txn,
       return std::move(info).err();
     auto rel = relations_.find(info->relation_oid);
     if (*k == kind::relation) {
-      if (rel == relations_.end() || rel->second.bytes != m)
-        break; // later changes use a definition not known yet
+      ahead.stopped = rel == relations_.end() || rel->second.bytes != m;
       continue;
     }
-    if (rel == relations_.end())
+    if (rel == relations_.end()) {
+      ahead.stopped = true;
       break;
+    }
     auto pub = published_.find(rel->second.qualified);
     if (pub == published_.end())
       continue;
@@ -292,16 +296,16 @@ status decoder::check_rows_ahead(const storage::transaction_view& txn,
     auto change = pgoutput::decode(m, plain);
     if (!change)
       return std::move(change).err();
-    decoded.push_back(std::move(*change));
-    batch& b = batches[info->relation_oid];
+    ahead.decoded.push_back(std::move(*change));
+    rows_ahead::batch& b = ahead.batches[info->relation_oid];
     b.def = &rel->second;
     b.filter = &a.row_filter;
     auto add = [&](const pgoutput::tuple& t, bool old) {
       b.rows.push_back(&t);
       b.verdicts.emplace_back(m.data(), old);
-      ++rows;
+      ++ahead.rows;
     };
-    const auto& c = decoded.back();
+    const auto& c = ahead.decoded.back();
     if (const auto* ins = std::get_if<pgoutput::insert>(&c)) {
       add(ins->new_tuple, false);
     } else if (const auto* del = std::get_if<pgoutput::delete_>(&c)) {
@@ -312,9 +316,15 @@ status decoder::check_rows_ahead(const storage::transaction_view& txn,
       if (u.old_kind != 0)
         add(u.old_tuple, true);
     }
-    bytes += m.size();
+    ahead.bytes += m.size();
   }
-  for (const auto& [oid, b] : batches) {
+  return ok();
+}
+
+status decoder::evaluate_rows(rows_ahead& ahead) {
+  verdicts_.clear();
+  verdicts_generation_ = published_generation_;
+  for (const auto& [oid, b] : ahead.batches) {
     auto passes = params_.lookup->rows_match(*b.filter, b.def->names,
                                              b.def->type_oids, b.rows);
     if (!passes)
@@ -325,6 +335,44 @@ status decoder::check_rows_ahead(const storage::transaction_view& txn,
     }
   }
   return ok();
+}
+
+status decoder::check_rows_ahead(const storage::transaction_view& txn,
+                                 size_t first) {
+  if (verdicts_generation_ == published_generation_ &&
+      verdicts_.count(txn.messages[first].bytes.data()) != 0)
+    return ok();
+  rows_ahead ahead;
+  if (auto st = collect_rows(txn, first, ahead); !st)
+    return st;
+  return evaluate_rows(ahead);
+}
+
+bool decoder::checks_rows() const {
+  if (wal2json_)
+    return false;
+  for (const auto& [name, a] : published_)
+    if (!a.row_filter.empty())
+      return true;
+  return false;
+}
+
+status
+decoder::check_rows_ahead(std::span<const storage::transaction_view> txns) {
+  rows_ahead ahead;
+  for (const auto& txn : txns)
+    if (txn.commit.commit_lsn >= params_.start_point && !ahead.full())
+      if (auto st = collect_rows(txn, 0, ahead); !st)
+        return st;
+  if (auto st = evaluate_rows(ahead); !st)
+    return st;
+  keep_verdicts_ = true;
+  return ok();
+}
+
+void decoder::end_rows_ahead() {
+  keep_verdicts_ = false;
+  verdicts_.clear();
 }
 
 expected<std::string> decoder::project_change(std::string_view bytes,
@@ -442,7 +490,8 @@ status decoder::feed_pgoutput(const storage::transaction_view& txn,
     open_ = open_transaction{};
     txn_relations_.clear();
   }
-  verdicts_.clear(); // keyed by addresses of the previous piece
+  if (!keep_verdicts_)
+    verdicts_.clear(); // keyed by addresses of the previous piece
   if (open_.dropped)
     return learn(txn);
   // Until the transaction has a change for the client, what would follow

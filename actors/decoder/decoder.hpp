@@ -32,6 +32,7 @@
 #include <map>
 #include <memory>
 #include <set>
+#include <span>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -109,6 +110,17 @@ class decoder {
 
   lsn start_point() const { return params_.start_point; }
 
+  // True when the client's row filter must be checked on some table's
+  // stored changes (pgoutput): the caller may then hand the decoder
+  // several whole transactions at once, so that their rows are checked in
+  // one upstream query per table instead of one per transaction.
+  bool checks_rows() const;
+  // Has the client's row filter evaluated for the changes of `txns`, which
+  // the caller feeds next, in this order, keeping their bytes valid until
+  // end_rows_ahead().
+  status check_rows_ahead(std::span<const storage::transaction_view> txns);
+  void end_rows_ahead();
+
  private:
   struct relation_def {
     std::string bytes; // the stored Relation message
@@ -160,9 +172,17 @@ class decoder {
   // Has the client's row filter evaluated, ahead of the main pass, for the
   // changes of `txn` from message `first` on, so that the upstream checks
   // a table's rows in one query instead of one query a row: up to
-  // max_rows_ahead rows, and not past a Relation that redefines a table.
-  // Nothing to do when message `first` has its verdict already.
+  // rows_ahead::max_rows rows, and not past a Relation that redefines a
+  // table. Nothing to do when message `first` has its verdict already.
   status check_rows_ahead(const storage::transaction_view& txn, size_t first);
+  struct rows_ahead;
+  // Adds the rows of `txn` from message `first` on that need the client's
+  // row filter to `ahead`, until it is full.
+  status collect_rows(const storage::transaction_view& txn, size_t first,
+                      rows_ahead& ahead);
+  // Asks the upstream about the rows of `ahead`: verdicts_ holds the
+  // answers.
+  status evaluate_rows(rows_ahead& ahead);
   // A change message for the published columns only.
   expected<std::string> project_change(std::string_view bytes,
                                        const relation_def& def);
@@ -196,6 +216,9 @@ class decoder {
   };
   std::unordered_map<const char*, row_verdict> verdicts_;
   uint64_t verdicts_generation_ = 0;
+  // Between check_rows_ahead(txns) and end_rows_ahead(): the verdicts
+  // belong to several transactions, whose bytes the caller keeps.
+  bool keep_verdicts_ = false;
   // The transaction being fed (in pieces when it is large): Begin and
   // Origin wait, with what follows them (Relations, Types), until its first
   // change for the client starts it; from then on its messages go out as

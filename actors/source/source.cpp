@@ -224,6 +224,9 @@ status source_session::handle_xlog(const stream::xlog_data& x) {
     auto info = pgoutput::scan(x.data, plain);
     if (!info)
       return std::move(info).err();
+    if (in_txn_) // the reconnect voids what was stored of the open one
+      return error{"08P01", "upstream sent a pgoutput 'B' message inside a "
+                            "transaction"};
     in_txn_ = true;
     messages_.clear();
     message_bytes_ = 0;

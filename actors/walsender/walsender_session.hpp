@@ -35,6 +35,10 @@ using wire::field_description;
 inline constexpr int32_t text_oid = 25, int4_oid = 23;
 // Bytes of CopyData gathered before they are handed to the link at once.
 inline constexpr size_t send_batch_bytes = 128 << 10;
+// A run of small stored transactions whose rows the node checks against a
+// client's row filter together (decoder::check_rows_ahead).
+inline constexpr size_t max_run_transactions = 1000;
+inline constexpr size_t max_run_bytes = 4 << 20;
 // How long a pump step waits for new data or room before yielding to the
 // mailbox (status updates, CopyDone).
 inline constexpr auto pump_wait = 20ms;

@@ -202,6 +202,31 @@ bool session::pump() {
   uint64_t step_bytes = 0, step_messages = 0;
   uint64_t step_txns = 0, step_txn_bytes = 0; // decoded for the client
   const int64_t now_pg = pg_micros_now();     // one send time per step
+  // Sends what is batched and then `e`, and ends the stream: false.
+  auto fail = [&](const error& e) {
+    link_->send(std::move(batch));
+    send_error(e);
+    link_->close();
+    return false;
+  };
+  // Decodes a stored transaction (or piece) into st.pending; false after
+  // an error, which has been sent.
+  auto feed = [&](const storage::transaction_view& txn) {
+    const size_t before = st.pending.size();
+    if (auto f = st.dec->feed(txn, st.pending); !f)
+      return fail(f.err());
+    for (size_t i = before; i < st.pending.size(); ++i)
+      st.txn_bytes += st.pending[i].payload.size();
+    if (!txn.last_piece)
+      return true; // a large transaction: its next piece follows
+    if (st.txn_bytes > 0) {
+      ++step_txns;
+      step_txn_bytes += st.txn_bytes;
+      st.txn_bytes = 0;
+    }
+    st.processed_end = std::max(st.processed_end, txn.commit.end_lsn);
+    return true;
+  };
   while (true) {
     // Send what is decoded, as long as the client takes it.
     while (st.pending_next < st.pending.size()) {
@@ -231,35 +256,51 @@ bool session::pump() {
     const lsn confirmed{env_.upstream->confirmed.load()};
     storage::transaction_view txn;
     auto more = st.reader->next_view(txn);
-    if (!more) {
-      link_->send(std::move(batch));
-      send_error(more.err());
-      link_->close();
-      return false;
-    }
+    if (!more)
+      return fail(more.err());
     if (!*more) {
       st.at_end = true;
       st.idle_end = std::max(st.idle_end, confirmed);
       break;
     }
     st.at_end = false;
-    const size_t before = st.pending.size();
-    if (auto f = st.dec->feed(txn, st.pending); !f) {
-      link_->send(std::move(batch));
-      send_error(f.err());
-      link_->close();
+    if (!st.dec->checks_rows() || !txn.first_piece || !txn.last_piece) {
+      if (!feed(txn))
+        return false;
+      continue;
+    }
+    // The node checks the client's row filter: read on a run of small
+    // transactions (copied: a view lasts until the next read), so that
+    // their rows are checked in one upstream query per table.
+    std::vector<storage::stored_transaction> run{storage::owned_copy(txn)};
+    size_t run_bytes = txn.end_position - txn.commit.start_position;
+    storage::transaction_view next; // a large one that ends the run
+    bool has_next = false;
+    while (run.size() < max_run_transactions && run_bytes < max_run_bytes) {
+      auto got = st.reader->next_view(next);
+      if (!got)
+        return fail(got.err());
+      if (!*got)
+        break;
+      if (!next.first_piece || !next.last_piece) {
+        has_next = true;
+        break;
+      }
+      run.push_back(storage::owned_copy(next));
+      run_bytes += next.end_position - next.commit.start_position;
+    }
+    std::vector<storage::transaction_view> views;
+    for (const auto& t : run)
+      views.push_back(storage::view_of(t));
+    if (auto checked = st.dec->check_rows_ahead(views); !checked)
+      return fail(checked.err());
+    bool fed = true;
+    for (const auto& v : views)
+      if (!(fed = feed(v)))
+        break;
+    st.dec->end_rows_ahead();
+    if (!fed || (has_next && !feed(next)))
       return false;
-    }
-    for (size_t i = before; i < st.pending.size(); ++i)
-      st.txn_bytes += st.pending[i].payload.size();
-    if (!txn.last_piece)
-      continue; // a large transaction: its next piece
-    if (st.txn_bytes > 0) {
-      ++step_txns;
-      step_txn_bytes += st.txn_bytes;
-      st.txn_bytes = 0;
-    }
-    st.processed_end = std::max(st.processed_end, txn.commit.end_lsn);
   }
   step_bytes += batch.size();
   if (step_txns > 0)

@@ -387,6 +387,10 @@ TEST_F(streaming, a_narrower_row_filter_is_applied_by_the_node) {
                // And the reverse: the node sends an insert.
                "UPDATE t_rf SET id = 1012 WHERE id = 1007;"
                "DELETE FROM t_rf WHERE id IN (14, 15, 1003, 1004);");
+  // Single-row transactions, stored by the node (pub_big): their rows are
+  // checked together, a run of transactions at a time.
+  run_upstream("DO $$ BEGIN FOR i IN 6001..6040 LOOP INSERT INTO t_rf "
+               "VALUES (i, i, 'single'); COMMIT; END LOOP; END $$");
   const std::string rows =
       "SELECT string_agg(id || ':' || a || ':' || secret, ',' ORDER BY id) "
       "FROM t_rf";
@@ -465,6 +469,23 @@ TEST_F(streaming, a_large_transaction_cut_off_upstream_is_stored_once) {
   EXPECT_EQ((*count)[0][0], "150001");
   EXPECT_NE(node_->log().find("stored before the upstream connection was "
                               "lost: the upstream sends it again"),
+            std::string::npos)
+      << node_->log();
+
+  // The same with walmux killed: recovery cuts the synced part that has no
+  // commit record.
+  const uint64_t stored = wal_bytes();
+  run_upstream("INSERT INTO t_comp SELECT g, repeat('m', 200), 'v' FROM "
+               "generate_series(150001, 300000) g");
+  ASSERT_TRUE(
+      wait_until([&] { return wal_bytes() > stored + (4 << 20); }, 60s));
+  node_->kill();
+  ASSERT_TRUE(node_->start()) << node_->log();
+  EXPECT_TRUE(converges(0)) << node_->log();
+  count = subs_[0]->query("SELECT count(*) FROM t_comp");
+  ASSERT_TRUE(count);
+  EXPECT_EQ((*count)[0][0], "300001");
+  EXPECT_NE(node_->log().find("transaction without its commit record"),
             std::string::npos)
       << node_->log();
 }

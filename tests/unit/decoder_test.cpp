@@ -361,6 +361,40 @@ TEST(decoder, a_narrower_row_filter_is_applied_to_stored_changes) {
   EXPECT_EQ(st.err().code, "42601");
 }
 
+// Several small transactions handed over together have their rows checked
+// in one query; fed one by one afterwards, each gets its own verdicts.
+TEST(decoder, rows_of_several_transactions_are_checked_together) {
+  fake_lookup lookup;
+  lookup.tables["public.t1"] = {true, true, true, true, {}, "even"};
+  auto d = make(lookup, lsn{1},
+                {opt("proto_version", "1"), opt("publication_names", "pub")});
+  ASSERT_TRUE(d);
+  EXPECT_TRUE(d->checks_rows());
+  std::vector<decoder::output> out;
+  stored first(1000, {rel(16384, "t1"), ins(16384, "2")});
+  ASSERT_TRUE(d->feed(first.view, out));
+  std::vector<stored> run;
+  run.reserve(6); // the views point into each element's strings
+  for (int i = 0; i < 6; ++i)
+    run.emplace_back(2000 + 100 * i,
+                     std::vector<any_message>{ins(16384, std::to_string(i))});
+  std::vector<storage::transaction_view> views;
+  for (const auto& t : run)
+    views.push_back(t.view);
+  const int queries = lookup.row_queries;
+  ASSERT_TRUE(d->check_rows_ahead(views));
+  EXPECT_EQ(lookup.row_queries, queries + 1);
+  out.clear();
+  for (const auto& v : views)
+    ASSERT_TRUE(d->feed(v, out));
+  d->end_rows_ahead();
+  EXPECT_EQ(lookup.row_queries, queries + 1);
+  // 0, 2 and 4 pass: three transactions of Begin, Insert, Commit.
+  ASSERT_EQ(kinds(out),
+            (std::vector<char>{'B', 'I', 'C', 'B', 'I', 'C', 'B', 'I', 'C'}));
+  EXPECT_EQ(out[4].payload, bytes(ins(16384, "2")));
+}
+
 // A Relation is only counted as sent with the transaction that carries it:
 // when nothing of that transaction is published, the next one sends it.
 TEST(decoder, relation_of_an_unsent_transaction_is_sent_with_the_next) {
