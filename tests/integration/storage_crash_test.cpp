@@ -1,8 +1,10 @@
 // storage_crash_test.cpp: the WAL store survives SIGKILL at any moment.
 //
-// Each iteration forks a writer that appends transactions as fast as it can,
-// syncing batches of random size and reporting "<transactions> <durable
-// position>" on a pipe after every sync. The parent kills it with SIGKILL at
+// Each iteration forks a writer that appends transactions as fast as it can
+// (some in parts synced before their commit, some of those voided by an
+// abort record and written again), syncing batches of random size and
+// reporting "<transactions> <durable position>" on a pipe after every
+// batch. The parent kills it with SIGKILL at
 // a random moment, reopens the store and checks: every transaction reported
 // durable is present and intact, transactions are contiguous from the first
 // one, nothing partial is visible, and appending continues. Iterations share
@@ -15,6 +17,7 @@
 #include <csignal>
 #include <cstdlib>
 #include <random>
+#include <span>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -139,9 +142,28 @@ uint64_t verify_all(const wal_store& s) {
   std::mt19937_64 rng(seed);
   while (true) {
     uint64_t batch = 1 + rng() % 20;
-    for (uint64_t i = 0; i < batch; ++i, ++n)
-      if (!(*s)->append(commit_for(n), messages_for(n)))
+    for (uint64_t i = 0; i < batch; ++i, ++n) {
+      // One in four is written in two parts, its first part often synced
+      // before its commit; one in eight has that part voided (an abort
+      // record) and is then written again whole.
+      const auto messages = messages_for(n);
+      const uint64_t style = rng() % 8;
+      const size_t cut = messages.size() / 2;
+      std::span<const stored_message> all(messages);
+      if (style < 5 || cut == 0) {
+        if (!(*s)->append(commit_for(n), all))
+          ::_exit(5);
+        continue;
+      }
+      if (!(*s)->append_part(all.first(cut)))
         ::_exit(5);
+      if (rng() % 2 == 0 && !(*s)->sync())
+        ::_exit(6);
+      if (style == 7)
+        (*s)->abandon_part();
+      if (!(*s)->append(commit_for(n), style == 7 ? all : all.subspan(cut)))
+        ::_exit(5);
+    }
     if (!(*s)->sync())
       ::_exit(6);
     std::string line = std::to_string(n) + " " +
