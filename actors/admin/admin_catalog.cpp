@@ -281,8 +281,11 @@ table_def stat_replication_slots(walsender_env& env) {
         std::vector<sql_row> rows;
         for (const auto& v : env.slots->list()) {
           const slot_counts c = env.slot_counts.get(v.record.name);
-          rows.push_back({text(v.record.name), integer(0), integer(0),
-                          integer(0), integer(0), integer(0), integer(0),
+          rows.push_back({text(v.record.name),
+                          integer(static_cast<int64_t>(c.spill_txns)),
+                          integer(static_cast<int64_t>(c.spill_count)),
+                          integer(static_cast<int64_t>(c.spill_bytes)),
+                          integer(0), integer(0), integer(0),
                           integer(static_cast<int64_t>(c.total_txns)),
                           integer(static_cast<int64_t>(c.total_bytes)),
                           timestamp_value(c.stats_reset)});

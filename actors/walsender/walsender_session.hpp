@@ -62,6 +62,7 @@ struct streaming_state {
   std::vector<decoder::output> pending;
   size_t pending_next = 0;
   uint64_t txn_bytes = 0; // sent of the transaction being decoded so far
+  uint64_t txn_pieces = 0, txn_piece_bytes = 0; // of one read in pieces
   lsn processed_end; // every stored transaction ending before it is handled
   lsn idle_end;      // upstream.confirmed seen at the durable end
   lsn told_end;      // walEnd of the last keepalive sent

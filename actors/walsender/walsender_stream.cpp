@@ -200,8 +200,8 @@ bool session::pump() {
   std::string batch;
   bool blocked = false;
   uint64_t step_bytes = 0, step_messages = 0;
-  uint64_t step_txns = 0, step_txn_bytes = 0; // decoded for the client
-  const int64_t now_pg = pg_micros_now();     // one send time per step
+  slot_counts step_counts;                // decoded for the client in this step
+  const int64_t now_pg = pg_micros_now(); // one send time per step
   // Sends what is batched and then `e`, and ends the stream: false.
   auto fail = [&](const error& e) {
     link_->send(std::move(batch));
@@ -217,11 +217,23 @@ bool session::pump() {
       return fail(f.err());
     for (size_t i = before; i < st.pending.size(); ++i)
       st.txn_bytes += st.pending[i].payload.size();
+    if (!txn.first_piece || !txn.last_piece) {
+      // Read in pieces: pg_stat_replication_slots counts it as spilled.
+      ++st.txn_pieces;
+      for (const auto& m : txn.messages)
+        st.txn_piece_bytes += m.bytes.size();
+    }
     if (!txn.last_piece)
       return true; // a large transaction: its next piece follows
+    if (st.txn_pieces > 0) {
+      ++step_counts.spill_txns;
+      step_counts.spill_count += st.txn_pieces;
+      step_counts.spill_bytes += st.txn_piece_bytes;
+      st.txn_pieces = st.txn_piece_bytes = 0;
+    }
     if (st.txn_bytes > 0) {
-      ++step_txns;
-      step_txn_bytes += st.txn_bytes;
+      ++step_counts.total_txns;
+      step_counts.total_bytes += st.txn_bytes;
       st.txn_bytes = 0;
     }
     st.processed_end = std::max(st.processed_end, txn.commit.end_lsn);
@@ -303,8 +315,8 @@ bool session::pump() {
       return false;
   }
   step_bytes += batch.size();
-  if (step_txns > 0)
-    env_.slot_counts.add(st.slot, step_txns, step_txn_bytes);
+  if (step_counts.total_txns > 0 || step_counts.spill_txns > 0)
+    env_.slot_counts.add(st.slot, step_counts);
   if (!batch.empty())
     link_->send(std::move(batch));
   st.lags.sent(st.sent_end, unix_micros_now());

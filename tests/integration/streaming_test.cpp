@@ -437,6 +437,14 @@ TEST_F(streaming, large_transactions_are_sent_in_pieces) {
       "SELECT (SELECT count(*) FROM t_int) + (SELECT count(*) FROM t_comp)");
   ASSERT_TRUE(others);
   EXPECT_EQ((*others)[0][0], "0");
+  // pg_stat_replication_slots counts them in its spill columns.
+  auto spilled = run_query(
+      node_->conninfo(false),
+      "SELECT spill_txns >= 2, spill_count > spill_txns, spill_bytes > "
+      "5000000 FROM pg_stat_replication_slots WHERE slot_name = 'sub_all'");
+  ASSERT_TRUE(spilled) << spilled.err().message;
+  ASSERT_EQ(spilled->size(), 1u);
+  EXPECT_EQ((*spilled)[0], (std::vector<std::string>{"t", "t", "t"}));
 }
 
 // The source stores a large transaction in parts as it arrives; when the
