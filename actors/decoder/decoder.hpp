@@ -4,6 +4,9 @@
 // PostgreSQL's rules, kept here:
 // - A transaction is sent iff its commit LSN is at or after the start point
 //   (max of the requested LSN and the slot's confirmed_flush).
+// - A large transaction comes in pieces (wal_reader), fed in order; Begin
+//   (and what precedes the first change) waits for the first change the
+//   client gets, after which the rest goes out as it is decoded.
 // - Only the tables and actions of the slot's publications are kept (their
 //   definitions come from the upstream's catalogs, looked up again when a
 //   Relation for an unknown table arrives); a transaction left without
