@@ -85,6 +85,25 @@ std::string render_metrics(walsender_env& env) {
     e.sample("walmux_slot_active", "slot=\"" + label(v.record.name) + "\"",
              v.active_pid != 0 ? 1 : 0);
 
+  const std::tuple<const char*, const char*, uint64_t slot_counts::*>
+      decoded[] = {
+          {"walmux_slot_decoded_transactions_total",
+           "Transactions decoded for the slot's clients (total_txns).",
+           &slot_counts::total_txns},
+          {"walmux_slot_decoded_bytes_total",
+           "Bytes decoded for the slot's clients (total_bytes).",
+           &slot_counts::total_bytes},
+          {"walmux_slot_spilled_transactions_total",
+           "Transactions read for the slot in pieces, larger than a quarter "
+           "of logical_decoding_work_mem (spill_txns).",
+           &slot_counts::spill_txns}};
+  for (const auto& [name, help, field] : decoded) {
+    e.family(name, "counter", help);
+    for (const auto& v : slots)
+      e.sample(name, "slot=\"" + label(v.record.name) + "\"",
+               static_cast<double>(env.slot_counts.get(v.record.name).*field));
+  }
+
   const auto counters = env.cache->counters();
   const std::pair<const char*, uint64_t storage::cache_counters::*> cache[] = {
       {"walmux_wal_cache_hits_total", &storage::cache_counters::hits},

@@ -176,6 +176,14 @@ TEST_F(admin_sql, cache_statistics_drops_retention_and_metrics) {
 
   // The endpoint shows the same counters, and the slots' lag.
   const std::string scraped = scrape(metrics_port);
+  EXPECT_GE(
+      metric(scraped, "walmux_slot_decoded_transactions_total{slot=\"live\"}"),
+      3)
+      << scraped;
+  EXPECT_EQ(
+      metric(scraped, "walmux_slot_spilled_transactions_total{slot=\"live\"}"),
+      0)
+      << scraped;
   EXPECT_GT(metric(scraped, "walmux_wal_cache_misses_total{slot=\"lagging\"}"),
             0)
       << scraped;
