@@ -111,6 +111,9 @@ status decoder::look_up_publications() {
     return std::move(map).err();
   published_ = std::move(*map);
   ++published_generation_;
+  checks_rows_ =
+      std::any_of(published_.begin(), published_.end(),
+                  [](const auto& p) { return !p.second.row_filter.empty(); });
   return ok();
 }
 
@@ -346,15 +349,6 @@ status decoder::check_rows_ahead(const storage::transaction_view& txn,
   if (auto st = collect_rows(txn, first, ahead); !st)
     return st;
   return evaluate_rows(ahead);
-}
-
-bool decoder::checks_rows() const {
-  if (wal2json_)
-    return false;
-  for (const auto& [name, a] : published_)
-    if (!a.row_filter.empty())
-      return true;
-  return false;
 }
 
 status

@@ -117,7 +117,7 @@ class decoder {
   // stored changes (pgoutput): the caller may then hand the decoder
   // several whole transactions at once, so that their rows are checked in
   // one upstream query per table instead of one per transaction.
-  bool checks_rows() const;
+  bool checks_rows() const { return checks_rows_; }
   // Has the client's row filter evaluated for the changes of `txns`, which
   // the caller feeds next, in this order, keeping their bytes valid until
   // end_rows_ahead().
@@ -205,8 +205,9 @@ class decoder {
 
   publication_map published_;
   std::vector<std::string> streamed_publications_; // the node's
-  uint64_t published_generation_ = 1;      // counts lookups of published_
-  std::set<uint32_t> unpublished_checked_; // looked up again once
+  uint64_t published_generation_ = 1; // counts lookups of published_
+  bool checks_rows_ = false; // some entry of published_ has a row_filter
+  std::set<uint32_t> unpublished_checked_;               // looked up again once
   std::unordered_map<uint32_t, relation_def> relations_; // newest definition
   std::unordered_map<uint32_t, std::string> types_;      // Type messages
   std::unordered_map<uint32_t, std::string> sent_relations_; // on this conn
