@@ -4,6 +4,8 @@
 #include "storage/record.hpp"
 #include "storage/wal_scan.hpp"
 
+#include <iterator>
+
 namespace walmux::storage {
 
 wal_reader::wal_reader(const wal_store& store, uint64_t position,
@@ -193,8 +195,9 @@ expected<std::optional<stored_transaction>> wal_reader::next() {
     more = next_view(view_);
     if (!more)
       return std::move(more).err();
-    for (const auto& m : view_.messages)
-      t.messages.push_back({m.data_start, std::string(m.bytes)});
+    auto piece = owned_copy(view_);
+    std::move(piece.messages.begin(), piece.messages.end(),
+              std::back_inserter(t.messages));
   }
   return std::optional<stored_transaction>(std::move(t));
 }

@@ -192,12 +192,10 @@ expected<std::string> decoder::filter_change(std::string_view bytes,
   if (!m)
     return std::move(m).err();
   // The verdict found ahead, or the upstream asked for this row alone.
-  auto ahead = verdicts_generation_ == published_generation_
-                   ? verdicts_.find(bytes.data())
-                   : verdicts_.end();
+  const row_verdict* ahead = verdict_for(bytes);
   auto passes = [&](const pgoutput::tuple& t, bool old) -> expected<bool> {
-    if (ahead != verdicts_.end())
-      return old ? ahead->second.old_row : ahead->second.new_row;
+    if (ahead != nullptr)
+      return old ? ahead->old_row : ahead->new_row;
     auto verdicts = params_.lookup->rows_match(a.row_filter, def.names,
                                                def.type_oids, {&t});
     if (!verdicts)
@@ -340,10 +338,17 @@ status decoder::evaluate_rows(rows_ahead& ahead) {
   return ok();
 }
 
+const decoder::row_verdict*
+decoder::verdict_for(std::string_view change) const {
+  if (verdicts_generation_ != published_generation_)
+    return nullptr; // found with filters looked up again since
+  auto it = verdicts_.find(change.data());
+  return it == verdicts_.end() ? nullptr : &it->second;
+}
+
 status decoder::check_rows_ahead(const storage::transaction_view& txn,
                                  size_t first) {
-  if (verdicts_generation_ == published_generation_ &&
-      verdicts_.count(txn.messages[first].bytes.data()) != 0)
+  if (verdict_for(txn.messages[first].bytes) != nullptr)
     return ok();
   rows_ahead ahead;
   if (auto st = collect_rows(txn, first, ahead); !st)

@@ -220,6 +220,8 @@ class decoder {
   };
   std::unordered_map<const char*, row_verdict> verdicts_;
   uint64_t verdicts_generation_ = 0;
+  // The verdict found for a stored change, if it is still valid.
+  const row_verdict* verdict_for(std::string_view change) const;
   // Between check_rows_ahead(txns) and end_rows_ahead(): the verdicts
   // belong to several transactions, whose bytes the caller keeps.
   bool keep_verdicts_ = false;
