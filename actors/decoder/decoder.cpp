@@ -60,12 +60,11 @@ status decoder::parse_pgoutput_options() {
     return std::move(opts).err();
   // Streaming and two-phase are the publisher's choice per transaction:
   // walmux stores committed transactions only, so it never streams or
-  // prepares, which clients that asked for them accept.
-  if (opts->binary)
-    return error{sqlstate::feature_not_supported,
-                 "walmux cannot send binary tuple data"}
-        .with_detail("walmux stores the upstream stream in text format.")
-        .with_hint("Use binary = false for subscriptions to walmux.");
+  // prepares, which clients that asked for them accept. Binary values are
+  // the publisher's choice per column in the same way (PostgreSQL sends a
+  // type without a binary send function as text even when asked for
+  // binary, and its subscribers decode each column by its own kind): the
+  // store holds text, so a client that asked for binary gets text columns.
   messages_ = opts->messages;
   origin_none_ = opts->origin_none;
   for (const auto& p : opts->publication_names)

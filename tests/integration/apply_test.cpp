@@ -206,11 +206,12 @@ TEST_F(apply_role, a_walmux_node_as_the_source) {
       walmux_node::streaming_from(tmp_.path(), upstream_->conninfo(), "pub");
   start_load(*upstream_, 200);
   // streaming = on is accepted by a walmux source, which stores whole
-  // transactions and never streams one.
+  // transactions and never streams one; binary = true too, which it serves
+  // with text values (it stores text), so inserts go as text COPY.
   auto made =
       walmux_sql("CREATE SUBSCRIPTION s2 CONNECTION '" +
                  node_->conninfo(false) + "' PUBLICATION pub WITH (target = '" +
-                 target_->conninfo() + "', streaming = on)");
+                 target_->conninfo() + "', streaming = on, binary = true)");
   ASSERT_TRUE(made) << made.err().message;
   EXPECT_TRUE(wait_until([&] { return ready("s2", 3); }, 120s)) << node_->log();
   std::this_thread::sleep_for(2s);

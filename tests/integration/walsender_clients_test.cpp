@@ -393,9 +393,6 @@ TEST_F(walsender_clients, limits_answer_with_postgresql_texts) {
                "0A000",
                "client sent proto_version=9 but server only supports "
                "protocol 3 or lower");
-  expect_error("START_REPLICATION SLOT s1 LOGICAL 0/0 (proto_version '1', "
-               "publication_names 'pub_all', binary 'true')",
-               "0A000", "walmux cannot send binary tuple data");
   expect_error("START_REPLICATION SLOT s1 LOGICAL 0/0 (proto_version '1')",
                "22023", "publication_names parameter missing");
   expect_error("START_REPLICATION SLOT s1 LOGICAL 0/0 (proto_version '1', "

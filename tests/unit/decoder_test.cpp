@@ -466,9 +466,6 @@ TEST(decoder, option_errors_use_postgresql_texts) {
     EXPECT_EQ(d.err().code, code);
     EXPECT_EQ(d.err().message, text);
   };
-  fails({opt("proto_version", "1"), opt("publication_names", "pub"),
-         opt("binary", "true")},
-        "0A000", "walmux cannot send binary tuple data");
   fails({opt("proto_version", "1"), opt("publication_names", "nope")}, "42704",
         "publication \"nope\" is not streamed by this walmux node");
   fails({opt("proto_version", "1"), opt("publication_names", "missing")},
@@ -476,6 +473,27 @@ TEST(decoder, option_errors_use_postgresql_texts) {
   fails({opt("proto_version", "4"), opt("publication_names", "pub")}, "0A000",
         "client sent proto_version=4 but server only supports protocol 3 or "
         "lower");
+}
+
+// binary 'true' is served with the stored text columns: the same bytes as
+// without it (each column says its own kind, as from PostgreSQL).
+TEST(decoder, binary_is_served_with_text_columns) {
+  fake_lookup lookup;
+  lookup.tables["public.t1"] = {true, true, true, true, {}, {}};
+  std::vector<std::string> payloads[2];
+  for (int binary = 0; binary < 2; ++binary) {
+    auto d = make(lookup, lsn{1},
+                  {opt("proto_version", "1"), opt("publication_names", "pub"),
+                   opt("binary", binary ? "true" : "false")});
+    ASSERT_TRUE(d);
+    std::vector<decoder::output> out;
+    stored s(1000, {rel(16384, "t1"), ins(16384, "5")});
+    ASSERT_TRUE(d->feed(s.view, out));
+    for (const auto& o : out)
+      payloads[binary].push_back(o.payload);
+  }
+  EXPECT_EQ(payloads[0].size(), 4u); // B, R, I, C
+  EXPECT_EQ(payloads[0], payloads[1]);
 }
 
 TEST(decoder, wal2json_documents_from_the_same_stream) {
