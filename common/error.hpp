@@ -25,6 +25,7 @@ inline constexpr const char* program_limit_exceeded = "54000";
 inline constexpr const char* undefined_object = "42704";
 inline constexpr const char* duplicate_object = "42710";
 inline constexpr const char* invalid_parameter_value = "22023";
+inline constexpr const char* invalid_name = "42602";
 inline constexpr const char* invalid_text_representation = "22P02";
 inline constexpr const char* numeric_value_out_of_range = "22003";
 inline constexpr const char* cant_change_runtime_param = "55P02";

@@ -6,6 +6,7 @@
 #include "protocol/pg_text.hpp"
 #include "protocol/wal2json_internal.hpp"
 
+#include <algorithm>
 #include <cctype>
 #include <cstring>
 
@@ -156,12 +157,28 @@ std::string encoder::v2_open(char action, bool in_transaction) const {
                 ? ",\"timestamp\":\"" +
                       pgtext::timestamptz_utc(txn_.commit_time) + "\""
                 : std::string(",\"timestamp\":null");
+  if (opts_.include_origin)
+    text += in_transaction ? ",\"origin\":" + std::to_string(txn_.origin_id)
+                           : std::string(",\"origin\":null");
   return text;
 }
 
 status encoder::feed(const pgoutput::any_message& m,
                      const message_position& pos, std::vector<document>& out) {
   using namespace pgoutput;
+  if (txn_.open && txn_.begin_pending) {
+    if (auto st = after_begin(m, out); !st || std::holds_alternative<origin>(m))
+      return st;
+  }
+  if (txn_.open && txn_.filtered) {
+    // wal2json forgets a transaction filtered by its origin; the relation
+    // map still learns its definitions.
+    if (auto* r = std::get_if<relation>(&m))
+      return on_relation(*r);
+    if (std::holds_alternative<commit>(m))
+      txn_ = txn_state{};
+    return ok();
+  }
   if (auto* b = std::get_if<begin>(&m))
     return on_begin(*b, pos, out);
   if (auto* c = std::get_if<commit>(&m))
@@ -194,35 +211,78 @@ status encoder::on_begin(const pgoutput::begin& b, const message_position& pos,
   if (opts_.include_lsn && !pos.txn_end_lsn.valid())
     return error{sqlstate::internal_error,
                  "wal2json include-lsn needs the transaction's end LSN"};
-  txn_ = txn_state{true, b.xid, b.commit_time, b.final_lsn, pos.txn_end_lsn,
-                   0,    {}};
+  txn_ = txn_state{};
+  txn_.open = true;
+  txn_.xid = b.xid;
+  txn_.commit_time = b.commit_time;
+  txn_.final_lsn = b.final_lsn;
+  txn_.end_lsn = pos.txn_end_lsn;
+  txn_.begin_pos = pos;
+  if (opts_.include_origin || !opts_.filter_origins.empty())
+    txn_.begin_pending = true; // an Origin message may come next
+  else
+    emit_begin(out);
+  return ok();
+}
+
+status encoder::after_begin(const pgoutput::any_message& m,
+                            std::vector<document>& out) {
+  txn_.begin_pending = false;
+  if (auto* o = std::get_if<pgoutput::origin>(&m)) {
+    auto id = catalog_ != nullptr ? catalog_->origin_id(o->name)
+                                  : std::optional<uint32_t>{};
+    if (!id)
+      return error{sqlstate::undefined_object,
+                   "replication origin \"" + o->name + "\" does not exist"}
+          .with_detail("wal2json prints and filters origins by their numeric "
+                       "id, which walmux looks up by name on the upstream; "
+                       "the origin was dropped there since this transaction "
+                       "was stored.")
+          .with_hint("Use the plugin without include-origin and "
+                     "filter-origins for this stream.");
+    txn_.origin_id = *id;
+  }
+  emit_begin(out);
+  return ok();
+}
+
+void encoder::emit_begin(std::vector<document>& out) {
+  if (txn_.origin_id != 0 &&
+      std::find(opts_.filter_origins.begin(), opts_.filter_origins.end(),
+                txn_.origin_id) != opts_.filter_origins.end()) {
+    txn_.filtered = true;
+    return;
+  }
+  const message_position& pos = txn_.begin_pos;
   std::string text;
   if (opts_.format_version == 1) {
     text = "{" + nl_;
     if (opts_.include_xids)
-      text += ht_ + "\"xid\":" + sp_ + std::to_string(b.xid) + "," + nl_;
+      text += ht_ + "\"xid\":" + sp_ + std::to_string(txn_.xid) + "," + nl_;
     if (opts_.include_lsn)
       text += ht_ + "\"nextlsn\":" + sp_ + "\"" + lsn_to_string(txn_.end_lsn) +
               "\"," + nl_;
     if (opts_.include_timestamp)
       text += ht_ + "\"timestamp\":" + sp_ + "\"" +
-              pgtext::timestamptz_utc(b.commit_time) + "\"," + nl_;
+              pgtext::timestamptz_utc(txn_.commit_time) + "\"," + nl_;
+    if (opts_.include_origin)
+      text += ht_ + "\"origin\":" + sp_ + std::to_string(txn_.origin_id) + "," +
+              nl_;
     text += ht_ + "\"change\":" + sp_ + "[";
     if (opts_.write_in_chunks)
-      out.push_back({pos.at, b.xid, std::move(text)});
+      out.push_back({pos.at, txn_.xid, std::move(text)});
     else
       txn_.body = std::move(text);
-    return ok();
+    return;
   }
   if (!opts_.include_transaction)
-    return ok();
+    return;
   text = v2_open('B', true);
   if (opts_.include_lsn)
-    text += ",\"lsn\":\"" + lsn_to_string(b.final_lsn) + "\",\"nextlsn\":\"" +
-            lsn_to_string(txn_.end_lsn) + "\"";
+    text += ",\"lsn\":\"" + lsn_to_string(txn_.final_lsn) +
+            "\",\"nextlsn\":\"" + lsn_to_string(txn_.end_lsn) + "\"";
   text += "}";
-  out.push_back({pos.at, b.xid, std::move(text)});
-  return ok();
+  out.push_back({pos.at, txn_.xid, std::move(text)});
 }
 
 status encoder::on_commit(const pgoutput::commit& c,
@@ -265,8 +325,6 @@ status encoder::on_relation(const pgoutput::relation& r) {
   relations_[r.oid] = std::move(e);
   return ok();
 }
-
-namespace {} // namespace
 
 status encoder::on_change(char action, uint32_t relation_oid,
                           const pgoutput::tuple* new_tuple, char old_kind,
@@ -341,8 +399,15 @@ status encoder::change_v2(const change& c, const message_position& pos,
       out_text += "{\"name\":";
       pgtext::escape_json(out_text, rel.columns[i].name);
       if (opts_.include_types) {
+        // include-domain-data-type names a domain column's base type here
+        // (its value stays printed as the domain's, as wal2json does).
+        const bool as_base =
+            opts_.include_domain_data_type && e.meta[i]->domain_base_oid != 0;
         out_text += ",\"type\":";
-        write_type(out_text, e.meta[i]->format_type, true);
+        write_type(out_text,
+                   as_base ? e.meta[i]->domain_base_format_type
+                           : e.meta[i]->format_type,
+                   true);
       }
       if (opts_.include_type_oids)
         out_text +=

@@ -21,10 +21,15 @@
 // LSN (PostgreSQL 15 delays Begin to the first published change), so walmux
 // uses the Begin message's own LSN. The JSON text is identical.
 //
-// Not supported (clear 0A000 errors): include-origin and filter-origins
-// (pgoutput names origins, wal2json prints their numeric ids),
-// include-domain-data-type, streamed transactions (S/E/c/A: the decoder
-// hands the encoder whole transactions), binary-format column values.
+// Origins: pgoutput names a transaction's origin (an Origin message after
+// Begin), wal2json prints and filters by its numeric id; the catalog_view
+// turns the name into the upstream's id. So that the id is known, Begin's
+// output waits for the next message when include-origin or filter-origins
+// is given.
+//
+// Not supported (clear 0A000 errors): streamed transactions (S/E/c/A: the
+// decoder hands the encoder whole transactions), binary-format column
+// values.
 //
 // Pure: no I/O.
 #pragma once
@@ -35,6 +40,7 @@
 #include "protocol/repl_command.hpp"
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -64,6 +70,9 @@ struct options {
   bool include_column_positions = false;
   bool include_default = false;
   bool numeric_data_types_as_string = false;
+  bool include_origin = false;
+  bool include_domain_data_type = false; // format 1, as wal2json
+  std::vector<uint32_t> filter_origins;  // origin ids (roident)
   bool pretty_print = false;
   bool write_in_chunks = false; // format 1
   bool action_insert = true, action_update = true, action_delete = true,
@@ -88,6 +97,10 @@ struct column_meta {
   bool primary_key = false;
   int attnum = 0;
   std::string default_expr; // pg_get_expr(adbin); empty: no default
+  // For a column whose type is a domain: its base type's oid (else 0), the
+  // base type's name and format_type(base type, the domain's typmod).
+  uint32_t domain_base_oid = 0;
+  std::string domain_base_name, domain_base_format_type;
 };
 
 class catalog_view {
@@ -96,6 +109,12 @@ class catalog_view {
   // The column named `name` of relation `relation_oid`, or null if unknown.
   virtual const column_meta* column(uint32_t relation_oid,
                                     std::string_view name) const = 0;
+  // The upstream's id (roident) of the replication origin named `name`, or
+  // nullopt if it has none. Asked only with include-origin/filter-origins.
+  virtual std::optional<uint32_t> origin_id(std::string_view name) const {
+    (void)name;
+    return std::nullopt;
+  }
 };
 
 struct document {
@@ -131,11 +150,22 @@ class encoder {
     lsn final_lsn;
     lsn end_lsn;
     uint64_t changes = 0;
-    std::string body; // format 1 without chunks: the document so far
+    std::string body;       // format 1 without chunks: the document so far
+    uint32_t origin_id = 0; // 0: no origin (InvalidRepOriginId)
+    // Begin seen, its output waiting for the origin (see above).
+    bool begin_pending = false;
+    message_position begin_pos;
+    bool filtered = false; // its origin is in filter-origins
   };
 
   status on_begin(const pgoutput::begin& b, const message_position& pos,
                   std::vector<document>& out);
+  // Writes the open transaction's Begin output, or marks the transaction
+  // filtered by its origin.
+  void emit_begin(std::vector<document>& out);
+  // Handles the message that follows a Begin whose output waits.
+  status after_begin(const pgoutput::any_message& m,
+                     std::vector<document>& out);
   status on_commit(const pgoutput::commit& c, const message_position& pos,
                    std::vector<document>& out);
   status on_relation(const pgoutput::relation& r);

@@ -20,7 +20,9 @@ error not_supported(const std::string& what) {
 
 // wal2json's split_string_to_list: separator ',', surrounding spaces
 // trimmed, a backslash protects the next character (and stays in the name).
-bool split_list(std::string_view s, std::vector<std::string>& out) {
+// Its split_string_to_oid_list is the same but lets a name be empty.
+bool split_list(std::string_view s, std::vector<std::string>& out,
+                bool allow_empty = false) {
   size_t i = 0;
   auto space = [&](size_t k) {
     return k < s.size() && std::isspace(static_cast<unsigned char>(s[k]));
@@ -38,7 +40,7 @@ bool split_list(std::string_view s, std::vector<std::string>& out) {
       ++i;
     }
     i = std::min(i, s.size());
-    if (i == start)
+    if (i == start && !allow_empty)
       return false;
     out.emplace_back(s.substr(start, i - start));
     while (space(i))
@@ -83,6 +85,21 @@ bool parse_tables(std::string_view s, std::vector<table_pattern>& out) {
     out.push_back(std::move(t));
   }
   return true;
+}
+
+// C's atoi() as wal2json applies it to an origin id: leading spaces, a
+// sign, the digits up to the first other character; nothing is 0.
+uint32_t atoi_like(std::string_view s) {
+  size_t i = 0;
+  while (i < s.size() && std::isspace(static_cast<unsigned char>(s[i])))
+    ++i;
+  bool negative = false;
+  if (i < s.size() && (s[i] == '+' || s[i] == '-'))
+    negative = s[i++] == '-';
+  uint32_t v = 0;
+  while (i < s.size() && std::isdigit(static_cast<unsigned char>(s[i])))
+    v = v * 10 + static_cast<uint32_t>(s[i++] - '0');
+  return negative ? 0u - v : v;
 }
 
 } // namespace
@@ -136,15 +153,19 @@ expected<options> parse_options(const std::vector<repl::option>& opts) {
     else if (name == "include-unchanged-toast") {
       bool ignored = false;
       st = boolean(ignored); // deprecated in wal2json 2.x: accepted, no effect
-    } else if (name == "include-origin" || name == "include-domain-data-type") {
-      bool wanted = false;
-      st = boolean(wanted);
-      if (st && wanted)
-        return not_supported("wal2json option \"" + name +
-                             "\" is not supported by walmux yet");
+    } else if (name == "include-origin") {
+      st = boolean(o.include_origin);
+    } else if (name == "include-domain-data-type") {
+      st = boolean(o.include_domain_data_type);
     } else if (name == "filter-origins") {
-      return not_supported(
-          "wal2json option \"filter-origins\" is not supported by walmux yet");
+      o.filter_origins.clear();
+      std::vector<std::string> ids;
+      if (has_value && !split_list(opt.value, ids, true))
+        return error{sqlstate::invalid_name,
+                     "could not parse value \"" + opt.value +
+                         "\" for parameter \"" + name + "\""};
+      for (const auto& id : ids)
+        o.filter_origins.push_back(atoi_like(id));
     } else if (name == "actions") {
       if (!has_value)
         return parse_value_error("(null)", name);

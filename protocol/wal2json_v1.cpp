@@ -70,9 +70,19 @@ status encoder::change_v1(const change& c, const message_position& pos,
       const std::string_view sep = first ? std::string_view() : comma_;
       names_ += sep;
       pgtext::escape_json(names_, rel.columns[i].name);
+      // include-domain-data-type: a domain column is printed, typed and
+      // valued as its base type (wal2json does so only with include-types).
+      uint32_t type_oid = rel.columns[i].type_oid;
+      const std::string* type_name = &type_text(i);
+      if (opts_.include_types && opts_.include_domain_data_type &&
+          e.meta[i]->domain_base_oid != 0) {
+        type_oid = e.meta[i]->domain_base_oid;
+        type_name = opts_.include_typmod ? &e.meta[i]->domain_base_format_type
+                                         : &e.meta[i]->domain_base_name;
+      }
       if (opts_.include_types) {
         types_ += sep;
-        write_type(types_, type_text(i), true);
+        write_type(types_, *type_name, true);
         if (!replident && opts_.include_not_null) {
           notnulls_ += sep;
           notnulls_ += e.meta[i]->not_null ? "false" : "true";
@@ -80,7 +90,7 @@ status encoder::change_v1(const change& c, const message_position& pos,
       }
       if (opts_.include_type_oids) {
         oids_ += sep;
-        oids_ += std::to_string(rel.columns[i].type_oid);
+        oids_ += std::to_string(type_oid);
       }
       if (!replident && opts_.include_column_positions) {
         positions_ += sep;
@@ -97,7 +107,7 @@ status encoder::change_v1(const change& c, const message_position& pos,
         }
       }
       values_ += sep;
-      if (auto st = write_value(values_, rel.columns[i].type_oid, t[i],
+      if (auto st = write_value(values_, type_oid, t[i],
                                 opts_.numeric_data_types_as_string);
           !st)
         return st;

@@ -29,8 +29,14 @@ class decoder::column_catalog : public wal2json::catalog_view {
     auto col = rel->second.find(std::string(name));
     return col == rel->second.end() ? nullptr : &col->second;
   }
+  std::optional<uint32_t> origin_id(std::string_view name) const override {
+    auto it = origins.find(std::string(name));
+    return it == origins.end() ? std::nullopt
+                               : std::optional<uint32_t>(it->second);
+  }
   std::unordered_map<uint32_t, std::map<std::string, wal2json::column_meta>>
       tables;
+  std::unordered_map<std::string, uint32_t> origins; // found upstream
 };
 
 decoder::decoder(decoder_params params)
@@ -43,6 +49,8 @@ expected<std::unique_ptr<decoder>> decoder::create(decoder_params params) {
     auto opts = wal2json::parse_options(d->params_.options);
     if (!opts)
       return std::move(opts).err();
+    d->wal2json_origins_ =
+        opts->include_origin || !opts->filter_origins.empty();
     d->columns_ = std::make_unique<column_catalog>();
     d->wal2json_ = std::make_unique<wal2json::encoder>(std::move(*opts),
                                                        d->columns_.get());
@@ -672,6 +680,15 @@ status decoder::feed_wal2json(const storage::transaction_view& txn,
     if (auto* r = std::get_if<pgoutput::relation>(&*decoded))
       if (auto st = load_columns(*r); !st)
         return st;
+    if (auto* o = std::get_if<pgoutput::origin>(&*decoded);
+        o != nullptr && wal2json_origins_ &&
+        !columns_->origins.count(o->name)) {
+      auto id = params_.lookup->origin_id(o->name);
+      if (!id)
+        return std::move(id).err();
+      if (*id)
+        columns_->origins[o->name] = **id;
+    }
     if (auto st =
             wal2json_->feed(*decoded, {m.data_start, txn.commit.end_lsn}, docs);
         !st)

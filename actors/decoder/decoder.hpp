@@ -34,6 +34,7 @@
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <span>
 #include <string>
@@ -81,6 +82,10 @@ class upstream_lookup {
   // The columns of a relation, for wal2json, by column name.
   virtual expected<std::map<std::string, wal2json::column_meta>>
   columns(uint32_t relation_oid) = 0;
+  // The id (roident) of the replication origin named `name`, or nullopt
+  // when the upstream has no such origin, for wal2json.
+  virtual expected<std::optional<uint32_t>>
+  origin_id(const std::string& name) = 0;
 };
 
 struct decoder_params {
@@ -202,6 +207,9 @@ class decoder {
   class column_catalog;
   std::unique_ptr<column_catalog> columns_;
   std::unique_ptr<wal2json::encoder> wal2json_;
+  // wal2json with include-origin or filter-origins: origin names are
+  // looked up as they come.
+  bool wal2json_origins_ = false;
 
   publication_map published_;
   std::vector<std::string> streamed_publications_; // the node's

@@ -16,6 +16,11 @@ status pq_upstream_lookup::connected() {
       pq_session::connect(conninfo_, {{"application_name", "walmux catalog"}});
   if (!s)
     return std::move(s).err();
+  if (empty_search_path_)
+    if (auto set = (*s)->exec(
+            "SELECT pg_catalog.set_config('search_path', '', false)");
+        !set)
+      return std::move(set).err();
   session_ = std::move(*s);
   return ok();
 }
@@ -272,9 +277,13 @@ pq_upstream_lookup::columns(uint32_t relation_oid) {
   auto r = query(
       "SELECT a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod), "
       "t.typname, a.attnotnull, COALESCE(a.attnum = ANY (i.indkey), false), "
-      "a.attnum, COALESCE(pg_catalog.pg_get_expr(d.adbin, d.adrelid), '') "
+      "a.attnum, COALESCE(pg_catalog.pg_get_expr(d.adbin, d.adrelid), ''), "
+      "b.oid, b.typname, "
+      "pg_catalog.format_type(t.typbasetype, t.typtypmod) "
       "FROM pg_catalog.pg_attribute a "
       "JOIN pg_catalog.pg_type t ON t.oid = a.atttypid "
+      "LEFT JOIN pg_catalog.pg_type b ON t.typtype = 'd' AND "
+      "b.oid = t.typbasetype "
       "LEFT JOIN pg_catalog.pg_index i ON i.indrelid = a.attrelid AND "
       "i.indisprimary "
       "LEFT JOIN pg_catalog.pg_attrdef d ON d.adrelid = a.attrelid AND "
@@ -292,9 +301,27 @@ pq_upstream_lookup::columns(uint32_t relation_oid) {
     m.primary_key = row[4] && *row[4] == "t";
     m.attnum = std::stoi(row[5].value_or("0"));
     m.default_expr = row[6].value_or("");
+    if (row[7]) {
+      m.domain_base_oid = static_cast<uint32_t>(std::stoul(*row[7]));
+      m.domain_base_name = row[8].value_or("");
+      m.domain_base_format_type = row[9].value_or("");
+    }
     out[row[0].value_or("")] = std::move(m);
   }
   return out;
+}
+
+expected<std::optional<uint32_t>>
+pq_upstream_lookup::origin_id(const std::string& name) {
+  auto r = query("SELECT roident FROM pg_catalog.pg_replication_origin "
+                 "WHERE roname = " +
+                 pq_quote_literal(name));
+  if (!r)
+    return std::move(r).err();
+  if (r->rows.empty() || !r->rows[0][0])
+    return std::optional<uint32_t>{};
+  return std::optional<uint32_t>(
+      static_cast<uint32_t>(std::stoul(*r->rows[0][0])));
 }
 
 } // namespace walmux::actors

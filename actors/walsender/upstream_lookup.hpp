@@ -13,8 +13,12 @@ namespace walmux::actors {
 
 class pq_upstream_lookup : public upstream_lookup {
  public:
-  explicit pq_upstream_lookup(std::string conninfo)
-      : conninfo_(std::move(conninfo)) {}
+  // `empty_search_path`: the catalog session runs with search_path '' (as
+  // the client's walsender session would), so that format_type() and
+  // pg_get_expr() qualify every name outside pg_catalog.
+  pq_upstream_lookup(std::string conninfo, bool empty_search_path)
+      : conninfo_(std::move(conninfo))
+      , empty_search_path_(empty_search_path) {}
 
   expected<publication_map>
   publications(const std::vector<std::string>& names,
@@ -25,6 +29,7 @@ class pq_upstream_lookup : public upstream_lookup {
              const std::vector<const pgoutput::tuple*>& rows) override;
   expected<std::map<std::string, wal2json::column_meta>>
   columns(uint32_t relation_oid) override;
+  expected<std::optional<uint32_t>> origin_id(const std::string& name) override;
 
  private:
   // Connects the catalog session if it is not.
@@ -43,6 +48,7 @@ class pq_upstream_lookup : public upstream_lookup {
                          const std::vector<std::string>& streamed,
                          publication_map& map);
   std::string conninfo_;
+  bool empty_search_path_;
   std::unique_ptr<pq_session> session_;
 };
 

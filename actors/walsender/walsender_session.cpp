@@ -331,6 +331,7 @@ bool session::on_query(const std::string& sql) {
            (text.back() == ';' || text.back() == ' ' || text.back() == '\n'))
       text.remove_suffix(1);
     if (text == "SELECT pg_catalog.set_config('search_path', '', false)") {
+      empty_search_path_ = true;
       send_rows({{"set_config", 0, 0, text_oid, -1, -1, 0}}, {{""}},
                 "SELECT 1");
       ready();

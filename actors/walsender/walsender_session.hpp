@@ -162,6 +162,9 @@ class session {
   int pid_ = 0;
   std::string database_, user_, application_name_, client_encoding_ = "UTF8",
                                                    options_;
+  // The client set search_path to '' as PostgreSQL's own clients do (the
+  // upstream's catalog texts, format_type() for wal2json, follow it).
+  bool empty_search_path_ = false;
   std::unique_ptr<pq_session> upstream_sql_;
   std::string upstream_temp_slot_; // quoted-free name, while it exists
   std::unique_ptr<streaming_state> stream_;

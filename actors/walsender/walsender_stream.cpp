@@ -36,7 +36,8 @@ status session::start_replication(const repl::start_replication& s) {
   }
   auto st = std::make_unique<streaming_state>();
   st->slot = *s.slot;
-  st->lookup = std::make_unique<pq_upstream_lookup>(env_.upstream_conninfo);
+  st->lookup = std::make_unique<pq_upstream_lookup>(env_.upstream_conninfo,
+                                                    empty_search_path_);
   decoder_params p;
   p.plugin = slot->plugin;
   p.start_point = std::max(s.start, slot->confirmed_flush);

@@ -31,6 +31,11 @@ CREATE TABLE t_int (id int PRIMARY KEY, n numeric(12,3), txt text, bin bytea,
   flag bool, ts timestamptz, j jsonb, arr int[]);
 CREATE TABLE t_full (x int, y text);
 ALTER TABLE t_full REPLICA IDENTITY FULL;
+CREATE DOMAIN posint AS int CHECK (VALUE > 0);
+CREATE DOMAIN label AS varchar(20);
+CREATE TABLE t_dom (id posint PRIMARY KEY, l label, n numeric);
+SELECT pg_replication_origin_create('remote_a');
+SELECT pg_replication_origin_create('remote_b');
 )sql";
 
 const char* const workload = R"sql(
@@ -49,6 +54,25 @@ SELECT pg_logical_emit_message(false, 'walmux', 'outside');
 BEGIN; INSERT INTO t_full VALUES (99, 'with message');
 SELECT pg_logical_emit_message(true, 'walmux', 'inside'); COMMIT;
 TRUNCATE t_full;
+INSERT INTO t_dom VALUES (1, 'one', 1.5), (2, 'two', 'NaN');
+UPDATE t_dom SET l = 'uno' WHERE id = 1;
+)sql";
+
+// Transactions replayed under replication origins (as an apply worker
+// does), each whole under one origin: remote_a is origin 1, remote_b 2.
+const char* const origin_workload = R"sql(
+DO $$ BEGIN
+  PERFORM pg_replication_origin_session_setup('remote_a');
+  INSERT INTO t_dom VALUES (3, 'from a', 3);
+  COMMIT;
+  PERFORM pg_replication_origin_session_reset();
+  PERFORM pg_replication_origin_session_setup('remote_b');
+  INSERT INTO t_full VALUES (100, 'from b');
+  DELETE FROM t_dom WHERE id = 2;
+  COMMIT;
+  PERFORM pg_replication_origin_session_reset();
+  INSERT INTO t_full VALUES (101, 'local again');
+END $$;
 )sql";
 
 class walsender_clients : public ::testing::Test {
@@ -59,7 +83,7 @@ class walsender_clients : public ::testing::Test {
     upstream_ = std::move(*up);
     ASSERT_TRUE(upstream_->query(std::string(schema) +
                                  "CREATE PUBLICATION pub_all FOR TABLE t_int, "
-                                 "t_full;"));
+                                 "t_full, t_dom;"));
     node_ = walmux_node::streaming_from(tmp_.path(), upstream_->conninfo(),
                                         "pub_all", settings);
   }
@@ -111,6 +135,21 @@ TEST_F(walsender_clients, pg_recvlogical_prints_what_the_upstream_prints) {
        {"format-version=2", "include-xids=1", "include-timestamp=1",
         "include-lsn=1", "include-type-oids=1", "include-not-null=1",
         "actions=insert,update"}},
+      // Origins by id (remote_a is 1, remote_b 2) and domains as their
+      // base types.
+      {"w1o",
+       "wal2json",
+       {"format-version=1", "include-origin=1", "include-xids=1",
+        "include-domain-data-type=1", "include-type-oids=1"}},
+      {"w1of",
+       "wal2json",
+       {"format-version=1", "include-origin=1", "filter-origins=1",
+        "write-in-chunks=1", "include-domain-data-type=1", "include-typmod=0"}},
+      {"w2o", "wal2json", {"format-version=2", "include-origin=1"}},
+      {"w2of",
+       "wal2json",
+       {"format-version=2", "filter-origins=2, 5", "include-xids=1",
+        "include-domain-data-type=1", "include-type-oids=1"}},
   };
   for (const auto& r : runs) {
     for (int port : {node_->port(), upstream_->port()})
@@ -122,6 +161,8 @@ TEST_F(walsender_clients, pg_recvlogical_prints_what_the_upstream_prints) {
           << node_->log();
   }
   ASSERT_TRUE(upstream_->query(workload));
+  auto replayed = upstream_->query(origin_workload);
+  ASSERT_TRUE(replayed) << replayed.err().message;
   auto end = upstream_->query("SELECT pg_current_wal_lsn()");
   ASSERT_TRUE(end);
   const std::string endpos = (*end)[0][0];

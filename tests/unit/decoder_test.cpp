@@ -48,9 +48,18 @@ class fake_lookup : public upstream_lookup {
   expected<std::map<std::string, wal2json::column_meta>>
   columns(uint32_t) override {
     std::map<std::string, wal2json::column_meta> out;
-    out["id"] = {"integer", "int4", true, true, 1, ""};
-    out["v"] = {"text", "text", false, false, 2, ""};
+    out["id"] = {"integer", "int4", true, true, 1, "", 0, "", ""};
+    out["v"] = {"text", "text", false, false, 2, "", 0, "", ""};
     return out;
+  }
+  std::map<std::string, uint32_t> origins;
+  int origin_queries = 0;
+  expected<std::optional<uint32_t>>
+  origin_id(const std::string& name) override {
+    ++origin_queries;
+    auto it = origins.find(name);
+    return it == origins.end() ? std::optional<uint32_t>{}
+                               : std::optional<uint32_t>(it->second);
   }
 };
 
@@ -508,6 +517,40 @@ TEST(decoder, wal2json_documents_from_the_same_stream) {
             R"({"action":"I","schema":"public","table":"t1","columns":[)"
             R"({"name":"id","type":"integer","value":5},)"
             R"({"name":"v","type":"text","value":"x"}]})");
+}
+
+// wal2json prints and filters origins by id: the decoder looks the stored
+// origin names up once each; an origin the upstream dropped is an error.
+TEST(decoder, wal2json_origins_by_their_upstream_ids) {
+  fake_lookup lookup;
+  lookup.origins = {{"a", 1}, {"b", 2}};
+  auto d = make(lookup, lsn{1},
+                {opt("format-version", "2"), opt("include-origin", "1"),
+                 opt("filter-origins", "2")},
+                "wal2json");
+  ASSERT_TRUE(d);
+  std::vector<decoder::output> out;
+  stored from_a(1000, {origin{lsn{7}, "a"}, rel(16384, "t1"), ins(16384, "5")});
+  ASSERT_TRUE(d->feed(from_a.view, out));
+  ASSERT_EQ(out.size(), 3u); // B, I, C
+  EXPECT_EQ(out[0].payload, R"({"action":"B","origin":1})");
+  EXPECT_EQ(out[2].payload, R"({"action":"C","origin":1})");
+  out.clear();
+  stored from_b(2000, {origin{lsn{8}, "b"}, ins(16384, "6")});
+  ASSERT_TRUE(d->feed(from_b.view, out));
+  EXPECT_TRUE(out.empty()); // filtered: nothing at all, as wal2json
+  stored local(3000, {ins(16384, "7")});
+  ASSERT_TRUE(d->feed(local.view, out));
+  ASSERT_EQ(out.size(), 3u);
+  EXPECT_EQ(out[0].payload, R"({"action":"B","origin":0})");
+  stored again(4000, {origin{lsn{9}, "a"}, ins(16384, "8")});
+  ASSERT_TRUE(d->feed(again.view, out));
+  EXPECT_EQ(lookup.origin_queries, 2); // a and b, once each
+  stored gone(5000, {origin{lsn{10}, "gone"}, ins(16384, "9")});
+  auto st = d->feed(gone.view, out);
+  ASSERT_FALSE(st);
+  EXPECT_EQ(st.err().code, "42704");
+  EXPECT_EQ(st.err().message, "replication origin \"gone\" does not exist");
 }
 
 TEST(pgoutput_options, values_and_errors) {

@@ -217,8 +217,17 @@ TEST(wal2json_options, errors_use_the_plugin_wording) {
   EXPECT_EQ(actions.err().message,
             "could not parse value \"upsert\" for parameter \"actions\"");
   auto origin = parse_options({opt("include-origin", "1")});
-  EXPECT_EQ(origin.err().code, "0A000");
-  EXPECT_TRUE(parse_options({opt("include-origin", "0")}));
+  ASSERT_TRUE(origin);
+  EXPECT_TRUE(origin->include_origin);
+  // Origin ids as wal2json reads them: atoi() of each item, empty items 0.
+  auto ids = parse_options({opt("filter-origins", " 7, 12x,,-1 ")});
+  ASSERT_TRUE(ids);
+  EXPECT_EQ(ids->filter_origins, (std::vector<uint32_t>{7, 12, 0, 4294967295}));
+  auto bad_ids = parse_options({opt("filter-origins", "1 2")});
+  ASSERT_FALSE(bad_ids);
+  EXPECT_EQ(bad_ids.err().code, "42602");
+  EXPECT_EQ(bad_ids.err().message,
+            "could not parse value \"1 2\" for parameter \"filter-origins\"");
   auto no_value =
       parse_options({{"include-xids", repl::option::kind::none, ""}});
   ASSERT_TRUE(no_value);

@@ -151,7 +151,7 @@ class flat_catalog : public wal2json::catalog_view {
   }
 
  private:
-  wal2json::column_meta meta_{"text", "text", false, false, 1, ""};
+  wal2json::column_meta meta_{"text", "text", false, false, 1, "", 0, "", ""};
 };
 
 void wal2json_encode(benchmark::State& state, const char* format) {
