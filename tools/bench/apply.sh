@@ -29,8 +29,9 @@
 # database and copy_data = false, then runs the workload, so both slots
 # hold the same changes. Then each side is enabled in turn (alternating
 # which goes first) and timed from ENABLE until its target table holds
-# every change (its row count, or for updates sum(k); polled every 50ms: each poll is a psql process, and on this
-# 2-core machine faster polling takes CPU from the sides measured). Both use synchronous_commit = off on the target (PostgreSQL's
+# every change (its row count, or for updates sum(k); polled every 50ms
+# through one open psql session: on this 2-core machine faster polling
+# takes CPU from the sides measured). Both use synchronous_commit = off on the target (PostgreSQL's
 # subscription default) except in small_sync. The target cluster runs with
 # fsync = on (a real target's commits reach its disk). The CPU time of the
 # upstream walsender serving each side is shown: it bounds both. The
@@ -74,13 +75,23 @@ workload() {
 }
 
 # time_until_applied SIDE EXPECTED: enables SIDE, seconds until $done_query
-# on its target table gives EXPECTED.
+# on its target table gives EXPECTED. The polls go through one psql session
+# opened before the clock starts (a psql process per poll would cost the
+# sides measured more CPU than the polls themselves).
 time_until_applied() {
-  local side=$1 want=$2 t0 t1
+  local side=$1 want=$2 t0 t1 got=
+  coproc POLL { psql -X -q -At -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$tgt_port" -d "$side"; }
+  echo "SELECT 1;" >&"${POLL[1]}"; read -r got <&"${POLL[0]}"
   t0=$(now)
   if [ "$side" = native ]; then tgt native -c "ALTER SUBSCRIPTION nat ENABLE"; else wm -c "ALTER SUBSCRIPTION wmx ENABLE"; fi
-  until [ "$(tgt "$side" -c "$done_query")" = "$want" ]; do sleep 0.05; done
+  while :; do
+    echo "$done_query;" >&"${POLL[1]}"; read -r got <&"${POLL[0]}"
+    [ "$got" = "$want" ] && break
+    sleep 0.05
+  done
   t1=$(now)
+  exec {POLL[1]}>&-
+  wait "$POLL_PID" 2>/dev/null || true
   # The upstream walsender serving this side: its CPU time.
   local app=nat; [ "$side" = walmux ] && app=wmx
   local pid; pid=$(up -c "SELECT pid FROM pg_stat_replication WHERE application_name = '$app'")
