@@ -138,36 +138,35 @@ parse_start_options(const std::vector<repl::option>& opts,
                    "unrecognized pgoutput option: " + o.name};
     }
   }
-  if (!proto)
-    return error{sqlstate::invalid_parameter_value,
-                 "proto_version option missing"};
+  // PostgreSQL 15's order and texts: a missing proto_version is 0.
+  const int64_t requested = proto.value_or(0);
+  const std::string version = std::to_string(requested);
+  if (requested > max_proto_version)
+    return error{sqlstate::feature_not_supported,
+                 "client sent proto_version=" + version +
+                     " but we only support protocol " +
+                     std::to_string(max_proto_version) + " or lower"};
+  if (requested < min_protocol_version)
+    return error{sqlstate::feature_not_supported,
+                 "client sent proto_version=" + version +
+                     " but we only support protocol " +
+                     std::to_string(min_protocol_version) + " or higher"};
   if (!have_pubs)
     return error{sqlstate::invalid_parameter_value,
                  "publication_names parameter missing"};
-  const std::string version = std::to_string(*proto);
-  if (*proto > max_proto_version)
-    return error{sqlstate::feature_not_supported,
-                 "client sent proto_version=" + version +
-                     " but server only supports protocol " +
-                     std::to_string(max_proto_version) + " or lower"};
-  if (*proto < min_protocol_version)
-    return error{sqlstate::feature_not_supported,
-                 "client sent proto_version=" + version +
-                     " but server only supports protocol " +
-                     std::to_string(min_protocol_version) + " or higher"};
-  if (out.streaming && *proto < 2)
-    return error{sqlstate::feature_not_supported,
+  if (out.streaming && requested < 2)
+    return error{sqlstate::invalid_parameter_value,
                  "requested proto_version=" + version +
                      " does not support streaming, need 2 or higher"};
-  if (out.streaming_parallel && *proto < 4)
-    return error{sqlstate::feature_not_supported,
+  if (out.streaming_parallel && requested < 4)
+    return error{sqlstate::invalid_parameter_value,
                  "requested proto_version=" + version +
                      " does not support parallel streaming, need 4 or higher"};
-  if (out.two_phase && *proto < 3)
-    return error{sqlstate::feature_not_supported,
+  if (out.two_phase && requested < 3)
+    return error{sqlstate::invalid_parameter_value,
                  "requested proto_version=" + version +
                      " does not support two-phase commit, need 3 or higher"};
-  out.proto_version = static_cast<int>(*proto);
+  out.proto_version = static_cast<int>(requested);
   return out;
 }
 

@@ -5,11 +5,13 @@
 #include "actors/apply/subscription_manager.hpp"
 #include "actors/common/clock.hpp"
 #include "actors/walsender/slot_commands.hpp"
+#include "actors/walsender/slot_decoding.hpp"
 #include "protocol/pg_text.hpp"
 #include "protocol/stream.hpp"
 #include "storage/retention.hpp"
 
 #include <charconv>
+#include <climits>
 #include <cstdio>
 #include <map>
 
@@ -398,11 +400,132 @@ std::vector<table_def> subscription_tables(walsender_env& env) {
   return out;
 }
 
+// The hidden argument columns of the changes functions: slot_name,
+// upto_lsn, upto_nchanges, then VARIADIC options as up to 16 values.
+constexpr int change_option_values = 16;
+
+std::string change_function_schema(bool binary) {
+  std::string schema =
+      std::string("CREATE TABLE x(lsn pg_lsn, xid xid, data ") +
+      (binary ? "bytea" : "text") +
+      ", arg_slot_name HIDDEN, arg_upto_lsn HIDDEN, "
+      "arg_upto_nchanges HIDDEN";
+  for (int i = 1; i <= change_option_values; ++i)
+    schema += ", arg_option" + std::to_string(i) + " HIDDEN";
+  return schema + ")";
+}
+
+// pg_logical_slot_{get,peek}[_binary]_changes (slot_decoding.hpp).
+table_def change_function(walsender_env& env, int session_pid,
+                          const std::string& database, bool confirm,
+                          bool binary) {
+  std::string name = std::string("pg_logical_slot_") +
+                     (confirm ? "get" : "peek") + (binary ? "_binary" : "") +
+                     "_changes";
+  return {name, change_function_schema(binary), 3 + change_option_values,
+          [&env, session_pid, database, confirm, binary,
+           name](const std::vector<sql_value>& args)
+              -> expected<std::vector<sql_row>> {
+            slot_changes_request r;
+            auto slot = text_arg(args, 0);
+            if (!slot)
+              return error{"22004", "slot name must not be null"};
+            r.slot = *slot;
+            if (args.size() > 1 &&
+                !std::holds_alternative<std::monostate>(args[1])) {
+              auto upto = lsn_arg(args, 1);
+              if (!upto)
+                return std::move(upto).err();
+              r.upto_lsn = *upto;
+            }
+            if (auto n = text_arg(args, 2)) {
+              int64_t v = 0;
+              auto [end, ec] =
+                  std::from_chars(n->data(), n->data() + n->size(), v);
+              if (ec != std::errc() || end != n->data() + n->size() ||
+                  v < INT32_MIN || v > INT32_MAX)
+                return error{sqlstate::invalid_text_representation,
+                             "invalid input syntax for type integer: \"" + *n +
+                                 "\""};
+              r.upto_nchanges = v;
+            }
+            // The options: the given values, in name/value pairs.
+            std::vector<std::string> values;
+            bool ended = false;
+            for (size_t i = 3; i < args.size(); ++i) {
+              auto v = text_arg(args, i);
+              if (!v) {
+                ended = true;
+                continue;
+              }
+              if (ended)
+                return error{sqlstate::feature_not_supported,
+                             "array must not contain nulls"};
+              values.push_back(*v);
+            }
+            if (values.size() % 2 != 0)
+              return error{sqlstate::invalid_parameter_value,
+                           "array must have even number of elements"};
+            for (size_t i = 0; i < values.size(); i += 2)
+              r.options.push_back(
+                  {values[i], repl::option::kind::string, values[i + 1]});
+            r.binary = binary;
+            r.confirm = confirm;
+            r.function_signature = name + "(name,pg_lsn,integer,text[])";
+            auto rows = slot_changes(env, session_pid, database, r,
+                                     sql_limits{}.result_bytes);
+            if (!rows)
+              return std::move(rows).err();
+            std::vector<sql_row> out;
+            out.reserve(rows->size());
+            for (auto& c : *rows)
+              out.push_back(
+                  {lsn_value(c.at), integer(c.xid), text(std::move(c.data))});
+            return out;
+          }};
+}
+
 } // namespace
 
 node_catalog make_node_catalog(walsender_env& env, int session_pid,
                                const std::string& database) {
   node_catalog c;
+  for (bool confirm : {true, false})
+    for (bool binary : {false, true})
+      c.tables.push_back(
+          change_function(env, session_pid, database, confirm, binary));
+  auto advance = [&env, session_pid, database](
+                     const std::vector<sql_value>& args) -> expected<lsn> {
+    auto slot = text_arg(args, 0);
+    if (!slot)
+      return error{"22004", "slot name must not be null"};
+    auto upto = lsn_arg(args, 1);
+    if (!upto)
+      return std::move(upto).err();
+    return advance_slot(env, session_pid, database, *slot, *upto);
+  };
+  c.tables.push_back(
+      {"pg_replication_slot_advance",
+       "CREATE TABLE x(slot_name name, end_lsn pg_lsn, arg_slot_name HIDDEN, "
+       "arg_upto_lsn HIDDEN)",
+       2,
+       [advance](const std::vector<sql_value>& args)
+           -> expected<std::vector<sql_row>> {
+         auto end = advance(args);
+         if (!end)
+           return std::move(end).err();
+         return std::vector<sql_row>{
+             {text(text_arg(args, 0).value_or("")), lsn_value(*end)}};
+       }});
+  c.functions.push_back(
+      {"pg_replication_slot_advance", 2, 2, "text",
+       [advance](const std::vector<sql_value>& args) -> expected<sql_value> {
+         auto end = advance(args);
+         if (!end)
+           return std::move(end).err();
+         return text("(" + text_arg(args, 0).value_or("") + "," +
+                     lsn_to_string(*end) + ")");
+       }});
   c.tables.push_back(replication_slots(env));
   c.tables.push_back(stat_replication(env));
   c.tables.push_back(stat_replication_slots(env));

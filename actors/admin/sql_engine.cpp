@@ -13,12 +13,15 @@
 namespace walmux::actors::admin {
 namespace {
 
-// Errors raised inside SQLite callbacks travel as "\x1f<SQLSTATE>\x1f<text>"
-// so that the engine can give the client the SQLSTATE back.
+// Errors raised inside SQLite callbacks travel as
+// "\x1f<SQLSTATE>\x1f<message>\x1f<detail>\x1f<hint>\x1f<context>" so that
+// the engine can give the client the whole error back.
 constexpr char error_mark = '\x1f';
 
 std::string encode_error(const error& e) {
-  return std::string(1, error_mark) + e.code + error_mark + e.message;
+  const std::string mark(1, error_mark);
+  return mark + e.code + mark + e.message + mark + e.detail + mark + e.hint +
+         mark + e.context;
 }
 
 std::string after(std::string_view text, std::string_view prefix) {
@@ -28,10 +31,23 @@ std::string after(std::string_view text, std::string_view prefix) {
 // PostgreSQL's error for SQLite's message `m`.
 error translate_error(std::string_view m) {
   if (!m.empty() && m[0] == error_mark) {
-    const size_t second = m.find(error_mark, 1);
-    if (second != std::string_view::npos)
-      return error{std::string(m.substr(1, second - 1)),
-                   std::string(m.substr(second + 1))};
+    std::vector<std::string> fields;
+    size_t start = 1;
+    while (true) {
+      const size_t next = m.find(error_mark, start);
+      fields.emplace_back(m.substr(start, next - start));
+      if (next == std::string_view::npos)
+        break;
+      start = next + 1;
+    }
+    if (fields.size() >= 2) {
+      error e{fields[0], fields[1]};
+      fields.resize(5);
+      e.detail = fields[2];
+      e.hint = fields[3];
+      e.context = fields[4];
+      return e;
+    }
   }
   if (m.rfind("no such table: ", 0) == 0)
     return error{"42P01", "relation \"" + after(m, "no such table: ") +
@@ -304,7 +320,7 @@ sql_column column_type(std::string_view declared) {
       {"int2", 21, 2},       {"int4", 23, 4},          {"text", 25, -1},
       {"oid", 26, 4},        {"xid", 28, 4},           {"float8", 701, 8},
       {"numeric", 1700, -1}, {"timestamptz", 1184, 8}, {"pg_lsn", 3220, 8},
-      {"void", 2278, 4},     {"interval", 1186, 16},
+      {"void", 2278, 4},     {"interval", 1186, 16},   {"bytea", 17, -1},
   };
   for (const auto& e : types)
     if (t == e.name)

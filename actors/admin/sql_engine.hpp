@@ -10,7 +10,8 @@
 //
 // PostgreSQL's face: result columns carry PostgreSQL type OIDs (from the
 // declared column types: name, text, bool, int4, int8, oid, xid, pg_lsn,
-// timestamptz, float8, numeric, void; bool values are stored as 0/1 and
+// timestamptz, float8, numeric, void, bytea (values in its \x text form);
+// bool values are stored as 0/1 and
 // shown as t/f), columns are named as PostgreSQL names them (a function
 // call after its function, other expressions "?column?"), "::type" casts
 // are accepted (and dropped: values are already in their output form), and

@@ -11,6 +11,7 @@
 #include "actors/common/pq_session.hpp"
 #include "actors/decoder/decoder.hpp"
 #include "actors/walsender/lag_tracker.hpp"
+#include "actors/walsender/slot_decoding.hpp"
 #include "actors/walsender/upstream_lookup.hpp"
 #include "actors/walsender/walsender.hpp"
 #include "protocol/frame.hpp"
@@ -43,13 +44,6 @@ inline constexpr size_t max_run_bytes = 4 << 20;
 // mailbox (status updates, CopyDone).
 inline constexpr auto pump_wait = 20ms;
 inline constexpr auto keepalive_min_interval = 100ms;
-
-inline error slot_invalidated(const std::string& slot) {
-  return error{"55000", "can no longer get changes from replication slot \"" +
-                            slot + "\""}
-      .with_detail("This slot has been invalidated because it exceeded the "
-                   "maximum reserved size.");
-}
 
 using wire::encoded;
 

@@ -3,6 +3,7 @@
 // scan, credit-bounded sending, keepalives, status updates and timeouts.
 #include "actors/common/pq_session.hpp"
 #include "actors/source/source.hpp"
+#include "actors/walsender/slot_decoding.hpp"
 #include "actors/walsender/walsender_session.hpp"
 #include "common/log.hpp"
 
@@ -38,56 +39,18 @@ status session::start_replication(const repl::start_replication& s) {
   st->slot = *s.slot;
   st->lookup = std::make_unique<pq_upstream_lookup>(env_.upstream_conninfo,
                                                     empty_search_path_);
-  decoder_params p;
-  p.plugin = slot->plugin;
-  p.start_point = std::max(s.start, slot->confirmed_flush);
-  p.options = s.options;
-  p.max_proto_version =
-      pgoutput_version_for(env_.upstream->server_version_num());
-  p.upstream_publications = env_.upstream_publications;
-  p.lookup = st->lookup.get();
-  auto dec = decoder::create(std::move(p));
+  // Learn the relation definitions stored before the start point without
+  // counting cache use, then read on through the slot's cache reader.
+  std::shared_lock no_removal(*env_.store_start_lock);
+  uint64_t restart = 0;
+  auto dec =
+      open_slot_decoder(env_, *slot, std::max(s.start, slot->confirmed_flush),
+                        s.options, st->lookup.get(), restart);
   if (!dec) {
     release();
     return std::move(dec).err();
   }
   st->dec = std::move(*dec);
-  // Learn the relation definitions stored before the start point (the
-  // retention snapshot, then the store from START) without counting cache
-  // use, then read on through the slot's cache reader.
-  std::shared_lock no_removal(*env_.store_start_lock);
-  const uint64_t restart = env_.store->scan_start_for(st->dec->start_point());
-  {
-    auto snap = env_.catalog->read_relation_snapshot();
-    if (!snap) {
-      release();
-      return std::move(snap).err();
-    }
-    if (*snap) {
-      storage::transaction_view known;
-      for (const auto& [at, b] : (*snap)->messages)
-        known.messages.push_back({at, b});
-      if (auto l = st->dec->learn(known); !l) {
-        release();
-        return l;
-      }
-    }
-    storage::wal_reader prescan(*env_.store, env_.store->start_position());
-    storage::transaction_view txn;
-    while (prescan.position() < restart) {
-      auto more = prescan.next_view(txn);
-      if (!more) {
-        release();
-        return std::move(more).err();
-      }
-      if (!*more)
-        break;
-      if (auto l = st->dec->learn(txn); !l) {
-        release();
-        return l;
-      }
-    }
-  }
   st->source = std::make_unique<wal_cache::reader_source>(
       env_.cache->reader_for(st->slot));
   st->reader = std::make_unique<storage::wal_reader>(

@@ -394,6 +394,108 @@ TEST_F(walsender_clients,
   EXPECT_TRUE(run_query(node_->conninfo(), "DROP_REPLICATION_SLOT quiet"));
 }
 
+// The SQL interface to slots (pg_logical_slot_{get,peek}[_binary]_changes,
+// pg_replication_slot_advance) on the node answers what the same calls
+// answer on the upstream for slots made at the same point: rows (LSN, xid,
+// data), the upto limits, consumption and advancing, and the errors.
+TEST_F(walsender_clients, sql_functions_read_slots_as_the_upstream_does) {
+  start();
+  const std::string node = node_->conninfo(false);
+  const std::string up = upstream_->conninfo();
+  for (const auto& c : {node, up})
+    for (const char* q :
+         {"SELECT * FROM pg_create_logical_replication_slot('sw', 'wal2json')",
+          "SELECT * FROM pg_create_logical_replication_slot('sp', "
+          "'pgoutput')"}) {
+      auto r = run_query(c, q);
+      ASSERT_TRUE(r) << r.err().message;
+    }
+  std::string middle;
+  for (const char* q :
+       {"INSERT INTO t_full SELECT g, 'a' || g FROM generate_series(1, 5) g",
+        "UPDATE t_full SET y = 'b' WHERE x < 3",
+        "DELETE FROM t_full WHERE x = 5", "SELECT pg_current_wal_lsn()",
+        "SELECT pg_logical_emit_message(false, 'walmux', 'outside')",
+        "BEGIN; INSERT INTO t_int (id, txt) VALUES (1, 'one'); SELECT "
+        "pg_logical_emit_message(true, 'walmux', 'inside'); COMMIT",
+        origin_workload}) {
+    auto r = upstream_->query(q);
+    ASSERT_TRUE(r) << q << ": " << r.err().message;
+    if (std::string(q) == "SELECT pg_current_wal_lsn()")
+      middle = (*r)[0][0];
+  }
+  auto all = [](const std::string& conninfo, const std::string& sql) {
+    auto r = run_query(conninfo, sql);
+    std::string out;
+    if (!r)
+      return "error: " + r.err().message;
+    for (const auto& row : *r) {
+      for (const auto& v : row)
+        out += v + "|";
+      out += "\n";
+    }
+    return out;
+  };
+  const std::string count =
+      "SELECT count(*) FROM pg_logical_slot_peek_binary_changes('sp', NULL, "
+      "NULL, 'proto_version', '1', 'publication_names', 'pub_all')";
+  const std::string want = all(up, count);
+  ASSERT_TRUE(wait_until([&] { return all(node, count) == want; }, 60s))
+      << all(node, count) << " vs " << want << node_->log();
+  for (const std::string& q : std::vector<std::string>{
+           "SELECT lsn, xid, data FROM pg_logical_slot_peek_changes('sw', "
+           "NULL, NULL, 'format-version', '1', 'include-xids', '1', "
+           "'include-origin', '1')",
+           "SELECT lsn, xid, data FROM pg_logical_slot_peek_binary_changes("
+           "'sp', NULL, NULL, 'proto_version', '1', 'publication_names', "
+           "'pub_all', 'messages', 'true')",
+           // Format 2 writes Begin under the transaction's first record,
+           // which a pgoutput stream does not carry (wal2json.hpp).
+           "SELECT data FROM pg_logical_slot_peek_changes('sw', NULL, 3, "
+           "'format-version', '2')",
+           "SELECT lsn, data FROM pg_logical_slot_peek_changes('sw', '" +
+               middle + "', NULL)",
+           // Consumed: the next call starts after what this one returned.
+           "SELECT data FROM pg_logical_slot_get_changes('sw', NULL, 2)",
+           "SELECT xid, data FROM pg_logical_slot_peek_changes('sw', NULL, "
+           "NULL)",
+           "SELECT confirmed_flush_lsn = (SELECT max(lsn) FROM "
+           "pg_logical_slot_get_changes('sw', NULL, 1)) FROM "
+           "pg_replication_slots WHERE slot_name = 'sw'",
+           "SELECT * FROM pg_replication_slot_advance('sp', '" + middle + "')",
+           "SELECT lsn, xid, data FROM pg_logical_slot_get_binary_changes("
+           "'sp', NULL, NULL, 'proto_version', '1', 'publication_names', "
+           "'pub_all')",
+           "SELECT count(*) FROM pg_logical_slot_peek_binary_changes('sp', "
+           "NULL, NULL, 'proto_version', '1', 'publication_names', 'pub_all')",
+           // Errors, with PostgreSQL's texts.
+           "SELECT * FROM pg_logical_slot_peek_changes('sp', NULL, NULL)",
+           "SELECT * FROM pg_logical_slot_peek_changes('sw', NULL, NULL, "
+           "'format-version')",
+           "SELECT * FROM pg_logical_slot_peek_changes('nope', NULL, NULL)",
+           "SELECT * FROM pg_logical_slot_peek_binary_changes('sp', NULL, "
+           "NULL)",
+           "SELECT * FROM pg_logical_slot_peek_binary_changes('sp', NULL, "
+           "NULL, 'proto_version', '9', 'publication_names', 'pub_all')",
+           "SELECT * FROM pg_logical_slot_peek_binary_changes('sp', NULL, "
+           "NULL, 'proto_version', '1', 'streaming', 'on', "
+           "'publication_names', 'pub_all')",
+           "SELECT * FROM pg_logical_slot_peek_changes('sw', NULL, NULL, "
+           "'format-version', '3')",
+       }) {
+    const std::string theirs = all(up, q);
+    EXPECT_FALSE(theirs.empty()) << q;
+    EXPECT_EQ(all(node, q), theirs) << q;
+  }
+  auto too_far = all(node, "SELECT pg_replication_slot_advance('sp', '0/1')");
+  EXPECT_EQ(
+      too_far.rfind(
+          "error: ERROR:  cannot advance replication slot to 0/1, minimum is ",
+          0),
+      0u)
+      << too_far;
+}
+
 TEST_F(walsender_clients, limits_answer_with_postgresql_texts) {
   start({"max_wal_senders=2", "max_replication_slots=2"});
   const std::string repl = node_->conninfo();
@@ -432,8 +534,8 @@ TEST_F(walsender_clients, limits_answer_with_postgresql_texts) {
   expect_error("START_REPLICATION SLOT s1 LOGICAL 0/0 (proto_version '9', "
                "publication_names 'pub_all')",
                "0A000",
-               "client sent proto_version=9 but server only supports "
-               "protocol 3 or lower");
+               "client sent proto_version=9 but we only support protocol 3 "
+               "or lower");
   expect_error("START_REPLICATION SLOT s1 LOGICAL 0/0 (proto_version '1')",
                "22023", "publication_names parameter missing");
   expect_error("START_REPLICATION SLOT s1 LOGICAL 0/0 (proto_version '1', "

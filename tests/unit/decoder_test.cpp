@@ -480,7 +480,7 @@ TEST(decoder, option_errors_use_postgresql_texts) {
   fails({opt("proto_version", "1"), opt("publication_names", "missing")},
         "42704", "publication \"missing\" does not exist");
   fails({opt("proto_version", "4"), opt("publication_names", "pub")}, "0A000",
-        "client sent proto_version=4 but server only supports protocol 3 or "
+        "client sent proto_version=4 but we only support protocol 3 or "
         "lower");
 }
 
@@ -569,8 +569,10 @@ TEST(pgoutput_options, values_and_errors) {
     auto r = pgoutput::parse_start_options(opts, 3);
     return r ? std::string("ok") : r.err().code + " " + r.err().message;
   };
+  // PostgreSQL 15 takes a missing proto_version as 0.
   EXPECT_EQ(err({opt("publication_names", "p")}),
-            "22023 proto_version option missing");
+            "0A000 client sent proto_version=0 but we only support protocol 1 "
+            "or higher");
   EXPECT_EQ(err({opt("proto_version", "1")}),
             "22023 publication_names parameter missing");
   EXPECT_EQ(err({opt("proto_version", "x"), opt("publication_names", "p")}),
@@ -581,18 +583,18 @@ TEST(pgoutput_options, values_and_errors) {
             "42602 invalid publication_names syntax");
   EXPECT_EQ(err({opt("proto_version", "1"), opt("publication_names", "p"),
                  opt("streaming", "on")}),
-            "0A000 requested proto_version=1 does not support streaming, need "
+            "22023 requested proto_version=1 does not support streaming, need "
             "2 or higher");
   EXPECT_EQ(err({opt("proto_version", "2"), opt("publication_names", "p"),
                  opt("two_phase", "on")}),
-            "0A000 requested proto_version=2 does not support two-phase "
+            "22023 requested proto_version=2 does not support two-phase "
             "commit, need 3 or higher");
   EXPECT_EQ(err({opt("proto_version", "1"), opt("publication_names", "p"),
                  opt("colour", "red")}),
             "22023 unrecognized pgoutput option: colour");
   EXPECT_EQ(err({opt("proto_version", "0"), opt("publication_names", "p")}),
-            "0A000 client sent proto_version=0 but server only supports "
-            "protocol 1 or higher");
+            "0A000 client sent proto_version=0 but we only support protocol 1 "
+            "or higher");
 }
 
 } // namespace
