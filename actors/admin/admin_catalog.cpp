@@ -6,6 +6,8 @@
 #include "actors/common/clock.hpp"
 #include "actors/walsender/slot_commands.hpp"
 #include "actors/walsender/slot_decoding.hpp"
+#include "config/parameters.hpp"
+#include "config/units.hpp"
 #include "protocol/pg_text.hpp"
 #include "protocol/stream.hpp"
 #include "storage/retention.hpp"
@@ -400,6 +402,83 @@ std::vector<table_def> subscription_tables(walsender_env& env) {
   return out;
 }
 
+// pg_settings: PostgreSQL's columns over walmux's parameters, as loaded (a
+// reload shows here at once). `setting` is in the parameter's base unit as
+// PostgreSQL shows it; read-only parameters show their derived value.
+table_def settings_table(walsender_env& env) {
+  return {
+      "pg_settings",
+      "CREATE TABLE x(name text, setting text, unit text, category text, "
+      "short_desc text, extra_desc text, context text, vartype text, source "
+      "text, min_val text, max_val text, enumvals text, boot_val text, "
+      "reset_val text, sourcefile text, sourceline int4, pending_restart "
+      "bool)",
+      0,
+      [&env](const std::vector<sql_value>&) -> expected<std::vector<sql_row>> {
+        auto settings = env.settings.get();
+        if (!settings)
+          return error{sqlstate::internal_error, "settings are not loaded"};
+        std::vector<sql_row> rows;
+        for (const auto& p : config::parameter_table()) {
+          const std::string name(p.name);
+          std::string setting, boot;
+          sql_value min = null(), max = null(), enums = null();
+          switch (p.type) {
+          case config::param_type::boolean:
+            setting = settings->get_bool(name) ? "on" : "off";
+            boot = p.default_bool ? "on" : "off";
+            break;
+          case config::param_type::integer:
+            setting = std::to_string(settings->get_int(name));
+            boot = std::to_string(p.dynamic_default != nullptr
+                                      ? p.dynamic_default(settings->facts())
+                                      : p.default_int);
+            min = text(std::to_string(p.min));
+            max = text(std::to_string(p.max));
+            break;
+          case config::param_type::enumeration: {
+            std::string list = "{";
+            for (const auto& v : p.enum_values)
+              list += (list.size() > 1 ? "," : "") + std::string(v);
+            enums = text(list + "}");
+            [[fallthrough]];
+          }
+          case config::param_type::string:
+            setting = settings->get_string(name);
+            boot = std::string(p.default_string);
+            break;
+          }
+          if (p.context == config::param_context::internal) {
+            auto shown = settings->show(name);
+            if (shown)
+              setting = *shown;
+          }
+          const char* context =
+              p.context == config::param_context::internal     ? "internal"
+              : p.context == config::param_context::postmaster ? "postmaster"
+                                                               : "sighup";
+          const char* vartype =
+              p.type == config::param_type::boolean   ? "bool"
+              : p.type == config::param_type::integer ? "integer"
+              : p.type == config::param_type::string  ? "string"
+                                                      : "enum";
+          const auto source = settings->source_of(name);
+          const char* source_text =
+              source == config::value_source::file ? "configuration file"
+              : source == config::value_source::command_line ? "command line"
+                                                             : "default";
+          const std::string unit(config::unit_name(p.base_unit));
+          rows.push_back(
+              {text(name), text(setting), unit.empty() ? null() : text(unit),
+               text(std::string(p.group)), text(std::string(p.description)),
+               null(), text(context), text(vartype), text(source_text), min,
+               max, enums, text(boot), text(setting), null(), null(),
+               boolean(false)});
+        }
+        return rows;
+      }};
+}
+
 // The hidden argument columns of the changes functions: slot_name,
 // upto_lsn, upto_nchanges, then VARIADIC options as up to 16 values.
 constexpr int change_option_values = 16;
@@ -490,6 +569,7 @@ table_def change_function(walsender_env& env, int session_pid,
 node_catalog make_node_catalog(walsender_env& env, int session_pid,
                                const std::string& database) {
   node_catalog c;
+  c.tables.push_back(settings_table(env));
   for (bool confirm : {true, false})
     for (bool binary : {false, true})
       c.tables.push_back(

@@ -360,6 +360,39 @@ TEST_F(admin_sql, extended_query_protocol_for_drivers) {
 }
 
 // SQL sessions are bounded as PostgreSQL's backends are.
+// pg_settings: PostgreSQL's columns, settings in base units, where each
+// value came from.
+TEST_F(admin_sql, pg_settings_shows_the_parameters) {
+  node_ = std::make_unique<walmux_node>(
+      tmp_.path(), std::vector<std::string>{"rds.logical_replication=on",
+                                            "wal_sender_timeout=90s"});
+  ASSERT_TRUE(node_->initialized());
+  ASSERT_TRUE(node_->start(false)) << node_->log();
+  auto row = [&](const std::string& name) {
+    auto r = sql("SELECT setting, coalesce(unit, '-'), context, vartype, "
+                 "source, coalesce(min_val, '-'), coalesce(enumvals, '-'), "
+                 "boot_val, pending_restart FROM pg_settings WHERE name = '" +
+                 name + "'");
+    std::string out;
+    if (!r || r->size() != 1)
+      return std::string("no row: ") + (r ? "" : r.err().message);
+    for (const auto& v : (*r)[0])
+      out += v + "|";
+    return out;
+  };
+  // As PostgreSQL 15 shows them (logical_decoding_work_mem: 65536 kB).
+  EXPECT_EQ(row("logical_decoding_work_mem"),
+            "65536|kB|sighup|integer|default|64|-|65536|f|");
+  EXPECT_EQ(row("wal_sender_timeout"),
+            "90000|ms|sighup|integer|configuration file|0|-|60000|f|");
+  EXPECT_EQ(row("rds.logical_replication"),
+            "on|-|postmaster|bool|configuration file|-|-|off|f|");
+  EXPECT_EQ(row("wal_level").substr(0, 8), "logical|");
+  // Every parameter SHOW ALL lists, once.
+  EXPECT_EQ(value("SELECT count(*) FROM pg_settings"),
+            std::to_string(sql("SHOW ALL")->size()));
+}
+
 TEST_F(admin_sql, sql_sessions_are_bounded_by_max_connections) {
   node_ = std::make_unique<walmux_node>(
       tmp_.path(), std::vector<std::string>{"rds.logical_replication=on",
