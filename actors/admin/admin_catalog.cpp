@@ -17,6 +17,8 @@
 #include <cstdio>
 #include <map>
 
+#include <libpq-fe.h>
+
 namespace walmux::actors::admin {
 namespace {
 
@@ -402,6 +404,80 @@ std::vector<table_def> subscription_tables(walsender_env& env) {
   return out;
 }
 
+// The upstream conninfo as pg_stat_wal_receiver shows one: every option
+// set, the password hidden.
+std::string shown_conninfo(const std::string& conninfo) {
+  char* err = nullptr;
+  PQconninfoOption* opts = PQconninfoParse(conninfo.c_str(), &err);
+  if (opts == nullptr) {
+    PQfreemem(err);
+    return "";
+  }
+  std::string out;
+  for (PQconninfoOption* o = opts; o->keyword != nullptr; ++o) {
+    if (o->val == nullptr)
+      continue;
+    std::string v = std::string(o->keyword) == "password" ? "********" : o->val;
+    if (v.empty() || v.find_first_of(" '\\") != std::string::npos) {
+      std::string quoted = "'";
+      for (char ch : v)
+        quoted += (ch == '\'' || ch == '\\') ? std::string("\\") + ch
+                                             : std::string(1, ch);
+      v = quoted + "'";
+    }
+    out += (out.empty() ? "" : " ") + std::string(o->keyword) + "=" + v;
+  }
+  PQconninfoFree(opts);
+  return out;
+}
+
+// pg_stat_wal_receiver: the node's stream from its upstream, as a standby
+// shows its WAL receiver: written_lsn the newest message received,
+// flushed_lsn what is durable in the store, latest_end_lsn the upstream's
+// newest reported end. No row on a node without an upstream. pid and the
+// timelines are NULL (the stream is logical; walmux runs no process), and
+// receive_start_lsn while the node streams from its upstream slot's own
+// position (a new node asks for 0/0).
+table_def wal_receiver(walsender_env& env) {
+  return {
+      "pg_stat_wal_receiver",
+      "CREATE TABLE x(pid int4, status text, receive_start_lsn pg_lsn, "
+      "receive_start_tli int4, written_lsn pg_lsn, flushed_lsn pg_lsn, "
+      "received_tli int4, last_msg_send_time timestamptz, "
+      "last_msg_receipt_time timestamptz, latest_end_lsn pg_lsn, "
+      "latest_end_time timestamptz, slot_name text, sender_host text, "
+      "sender_port int4, conninfo text)",
+      0,
+      [&env](const std::vector<sql_value>&) -> expected<std::vector<sql_row>> {
+        std::vector<sql_row> rows;
+        if (env.upstream_conninfo.empty())
+          return rows;
+        const auto& u = *env.upstream;
+        auto pg_time = [](int64_t pg_micros) {
+          return pg_micros == 0
+                     ? null()
+                     : timestamp_value(pg_micros +
+                                       stream::postgres_epoch_offset_us);
+        };
+        auto lsn_or_null = [](uint64_t v) {
+          return v == 0 ? null() : lsn_value(lsn{v});
+        };
+        const std::string host = u.host();
+        rows.push_back(
+            {null(), text(u.streaming.load() ? "streaming" : "starting"),
+             lsn_or_null(u.start_lsn.load()), null(),
+             lsn_or_null(u.received.load()), lsn_or_null(u.confirmed.load()),
+             null(), pg_time(u.last_send_time.load()),
+             timestamp_value(u.last_receipt_time.load()),
+             lsn_or_null(u.wal_end.load()), pg_time(u.wal_end_time.load()),
+             u.slot().empty() ? null() : text(u.slot()),
+             host.empty() ? null() : text(host),
+             u.port() == 0 ? null() : integer(u.port()),
+             text(shown_conninfo(env.upstream_conninfo))});
+        return rows;
+      }};
+}
+
 // pg_settings: PostgreSQL's columns over walmux's parameters, as loaded (a
 // reload shows here at once). `setting` is in the parameter's base unit as
 // PostgreSQL shows it; read-only parameters show their derived value.
@@ -570,6 +646,7 @@ node_catalog make_node_catalog(walsender_env& env, int session_pid,
                                const std::string& database) {
   node_catalog c;
   c.tables.push_back(settings_table(env));
+  c.tables.push_back(wal_receiver(env));
   for (bool confirm : {true, false})
     for (bool binary : {false, true})
       c.tables.push_back(

@@ -62,6 +62,14 @@ class source_session {
   // Waits up to `timeout` for data, stores what arrived, reports progress;
   // true when data arrived.
   expected<bool> poll(std::chrono::milliseconds timeout);
+  // A walEnd and send time from the upstream (XLogData or keepalive).
+  void note_upstream_end(lsn wal_end, int64_t send_time) {
+    state_.last_send_time.store(send_time, std::memory_order_relaxed);
+    if (wal_end.value > state_.wal_end.load()) {
+      state_.wal_end = wal_end.value;
+      state_.wal_end_time.store(send_time, std::memory_order_relaxed);
+    }
+  }
   // Waits for the writer, reports the final position and disconnects.
   void stop();
 
@@ -175,6 +183,10 @@ status source_session::start() {
   message_bytes_ = 0;
   reported_ = lsn{};
   last_status_ = clock::now() - status_interval;
+  state_.start_lsn = resume.value;
+  state_.set_connection(
+      slot_, PQhost(conn_->raw()) ? PQhost(conn_->raw()) : "",
+      std::atoi(PQport(conn_->raw()) ? PQport(conn_->raw()) : "0"));
   state_.streaming = true;
   log_message(elevel::log, "started streaming from upstream slot \"" + slot_ +
                                "\" at " + lsn_to_string(resume) +
@@ -306,13 +318,14 @@ expected<bool> source_session::poll(std::chrono::milliseconds timeout) {
       c, timeout, max_bytes_per_poll,
       [this](const stream::server_message& msg) -> status {
         if (auto* x = std::get_if<stream::xlog_data>(&msg)) {
-          if (x->wal_end.value > state_.wal_end.load())
-            state_.wal_end = x->wal_end.value;
+          note_upstream_end(x->wal_end, x->send_time);
+          if (x->data_start.valid())
+            state_.received.store(x->data_start.value,
+                                  std::memory_order_relaxed);
           return handle_xlog(*x);
         }
         const auto& k = std::get<stream::keepalive>(msg);
-        if (k.wal_end.value > state_.wal_end.load())
-          state_.wal_end = k.wal_end.value;
+        note_upstream_end(k.wal_end, k.send_time);
         if (!in_txn_ && k.wal_end > marked_) {
           marked_ = k.wal_end;
           writer_->mark(k.wal_end);
@@ -324,6 +337,9 @@ expected<bool> source_session::poll(std::chrono::milliseconds timeout) {
   if (!taken)
     return std::move(taken).err();
   const bool got = *taken > 0;
+  if (got)
+    state_.last_receipt_time.store(unix_micros_now(),
+                                   std::memory_order_relaxed);
   const bool force = reply_requested_;
   reply_requested_ = false;
   if (auto st = send_status(force); !st)

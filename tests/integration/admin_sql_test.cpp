@@ -393,6 +393,47 @@ TEST_F(admin_sql, pg_settings_shows_the_parameters) {
             std::to_string(sql("SHOW ALL")->size()));
 }
 
+// pg_stat_wal_receiver: the node's stream from its upstream.
+TEST_F(admin_sql, pg_stat_wal_receiver_shows_the_upstream_stream) {
+  auto up = pg_cluster::start();
+  ASSERT_TRUE(up) << up.err().message;
+  upstream_ = std::move(*up);
+  ASSERT_TRUE(upstream_->query("CREATE TABLE t (id int PRIMARY KEY);"
+                               "CREATE PUBLICATION pub FOR TABLE t;"));
+  node_ =
+      walmux_node::streaming_from(tmp_.path(), upstream_->conninfo(), "pub");
+  ASSERT_TRUE(upstream_->query("INSERT INTO t SELECT generate_series(1, 10)"));
+  const std::string written =
+      one_value(*upstream_, "SELECT pg_current_wal_lsn()");
+  EXPECT_TRUE(wait_until(
+      [&] {
+        return value("SELECT flushed_lsn >= '" + written +
+                     "' FROM pg_stat_wal_receiver") == "t";
+      },
+      30s))
+      << value("SELECT flushed_lsn FROM pg_stat_wal_receiver");
+  auto r = sql("SELECT status, slot_name, sender_host, sender_port, "
+               "written_lsn IS NOT NULL, "
+               "latest_end_lsn >= flushed_lsn, last_msg_send_time IS NOT NULL, "
+               // A new node starts at its upstream slot's own position
+               // (START_REPLICATION ... 0/0): no start LSN to show.
+               "last_msg_receipt_time IS NOT NULL, receive_start_lsn IS "
+               "NULL, conninfo FROM pg_stat_wal_receiver");
+  ASSERT_TRUE(r) << r.err().message;
+  ASSERT_EQ(r->size(), 1u);
+  const auto& row = (*r)[0];
+  EXPECT_EQ(row[0], "streaming");
+  EXPECT_EQ(row[1], one_value(*upstream_, "SELECT slot_name FROM "
+                                          "pg_replication_slots"));
+  EXPECT_EQ(row[2], "127.0.0.1");
+  EXPECT_EQ(row[3], std::to_string(upstream_->port()));
+  for (size_t i = 4; i <= 8; ++i)
+    EXPECT_EQ(row[i], "t") << i;
+  EXPECT_NE(row[9].find("port=" + std::to_string(upstream_->port())),
+            std::string::npos)
+      << row[9];
+}
+
 TEST_F(admin_sql, sql_sessions_are_bounded_by_max_connections) {
   node_ = std::make_unique<walmux_node>(
       tmp_.path(), std::vector<std::string>{"rds.logical_replication=on",
