@@ -404,6 +404,75 @@ std::vector<table_def> subscription_tables(walsender_env& env) {
   return out;
 }
 
+// pg_stat_activity: PostgreSQL 15's columns, one row per session (SQL
+// sessions are "client backend", replication sessions "walsender") and per
+// running apply worker ("logical replication worker", no client). What
+// walmux does not have (transaction ids, wait events, query ids) is NULL.
+table_def stat_activity(walsender_env& env) {
+  return {
+      "pg_stat_activity",
+      "CREATE TABLE x(datid oid, datname name, pid int4, leader_pid int4, "
+      "usesysid oid, usename name, application_name text, client_addr text, "
+      "client_hostname text, client_port int4, backend_start timestamptz, "
+      "xact_start timestamptz, query_start timestamptz, state_change "
+      "timestamptz, wait_event_type text, wait_event text, state text, "
+      "backend_xid xid, backend_xmin xid, query_id int8, query text, "
+      "backend_type text)",
+      0,
+      [&env](const std::vector<sql_value>&) -> expected<std::vector<sql_row>> {
+        std::vector<sql_row> rows;
+        for (const auto& a : env.activity.list())
+          rows.push_back({null(),
+                          text(a.database),
+                          integer(a.pid),
+                          null(),
+                          null(),
+                          text(a.user),
+                          text(a.application_name),
+                          text(a.client_addr),
+                          null(),
+                          integer(a.client_port),
+                          timestamp_value(a.backend_start),
+                          timestamp_value(a.xact_start),
+                          timestamp_value(a.query_start),
+                          timestamp_value(a.state_change),
+                          null(),
+                          null(),
+                          text(a.state),
+                          null(),
+                          null(),
+                          null(),
+                          text(a.query),
+                          text(a.backend_type)});
+        if (env.subscriptions != nullptr)
+          for (const auto& v : env.subscriptions->list())
+            if (v.activity.pid != 0)
+              rows.push_back({null(),
+                              null(),
+                              integer(v.activity.pid),
+                              null(),
+                              null(),
+                              null(),
+                              text(""),
+                              null(),
+                              null(),
+                              null(),
+                              null(),
+                              null(),
+                              null(),
+                              null(),
+                              null(),
+                              null(),
+                              null(),
+                              null(),
+                              null(),
+                              null(),
+                              text(""),
+                              text("logical replication worker")});
+        return rows;
+      }};
+}
+
 // The upstream conninfo as pg_stat_wal_receiver shows one: every option
 // set, the password hidden.
 std::string shown_conninfo(const std::string& conninfo) {
@@ -647,6 +716,7 @@ node_catalog make_node_catalog(walsender_env& env, int session_pid,
   node_catalog c;
   c.tables.push_back(settings_table(env));
   c.tables.push_back(wal_receiver(env));
+  c.tables.push_back(stat_activity(env));
   for (bool confirm : {true, false})
     for (bool binary : {false, true})
       c.tables.push_back(
@@ -763,6 +833,11 @@ node_catalog make_node_catalog(walsender_env& env, int session_pid,
          if (env.subscriptions != nullptr)
            env.subscriptions->reset_stats(subid, unix_micros_now());
          return text("");
+       }});
+  c.functions.push_back(
+      {"pg_backend_pid", 0, 0, "int4",
+       [session_pid](const std::vector<sql_value>&) -> expected<sql_value> {
+         return integer(session_pid);
        }});
   c.functions.push_back(
       {"pg_current_wal_lsn", 0, 0, "pg_lsn",

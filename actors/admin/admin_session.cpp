@@ -3,6 +3,7 @@
 
 #include "actors/admin/admin_catalog.hpp"
 #include "actors/apply/subscription_manager.hpp"
+#include "actors/common/clock.hpp"
 #include "protocol/messages.hpp"
 #include "protocol/sql_text.hpp"
 #include "protocol/subscription_ddl.hpp"
@@ -65,7 +66,9 @@ bool admin_session::on_frame(const wire::frame& f) {
     return false;
   }
   if (auto* q = std::get_if<wire::query>(&*m)) {
+    note_command(env_.activity, pid_, q->sql, unix_micros_now());
     on_query(q->sql);
+    note_ready(env_.activity, pid_, transaction_, unix_micros_now());
     link_->send(wire::encoded(wire::ready_for_query{transaction_}));
     return true;
   }
@@ -76,6 +79,7 @@ bool admin_session::on_frame(const wire::frame& f) {
   if (std::holds_alternative<wire::sync>(*m)) {
     extended_failed_ = false;
     portals_.erase("");
+    note_ready(env_.activity, pid_, transaction_, unix_micros_now());
     link_->send(wire::encoded(wire::ready_for_query{transaction_}));
     return true;
   }
@@ -149,6 +153,7 @@ status admin_session::on_extended(const wire::frontend_message& m) {
     auto it = portals_.find(e->portal);
     if (it == portals_.end())
       return error{"34000", "portal \"" + e->portal + "\" does not exist"};
+    note_command(env_.activity, pid_, it->second.sql, unix_micros_now());
     if (!it->second.result) {
       size_t used = 0;
       auto r = compute(it->second.sql, used, it->second.params);

@@ -72,9 +72,10 @@ struct walsender_env {
   // transaction, read when a stream starts.
   std::atomic<int64_t> transaction_piece_bytes{16 << 20};
   std::atomic<int> next_pid{0};
-  settings_holder settings; // SHOW and the admin catalog
-  sender_registry senders;  // pg_stat_replication
-  slot_stats slot_counts;   // pg_stat_replication_slots
+  settings_holder settings;   // SHOW and the admin catalog
+  sender_registry senders;    // pg_stat_replication
+  activity_registry activity; // pg_stat_activity
+  slot_stats slot_counts;     // pg_stat_replication_slots
   apply::subscription_manager* subscriptions = nullptr; // the apply role
 };
 

@@ -161,6 +161,18 @@ bool session::on_startup(const wire::frame& f) {
     status.backend_start = unix_micros_now();
     env_.senders.put(std::move(status));
   }
+  {
+    session_activity a;
+    a.pid = pid_;
+    a.backend_type = admin ? "client backend" : "walsender";
+    a.user = user_;
+    a.database = database_;
+    a.application_name = application_name_;
+    a.client_addr = link_->peer_address();
+    a.client_port = link_->peer_port();
+    a.backend_start = a.state_change = unix_micros_now();
+    env_.activity.put(std::move(a));
+  }
   started_ = true;
   started_at_ = clock::now();
   log_message(elevel::log,
@@ -319,6 +331,7 @@ bool session::on_query(const std::string& sql) {
                      "unexpected query while streaming"});
     return true;
   }
+  note_command(env_.activity, pid_, sql, unix_micros_now());
   auto parsed = repl::parse_command(sql);
   if (!parsed) {
     send_error(parsed.err());

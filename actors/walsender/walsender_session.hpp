@@ -86,6 +86,7 @@ class session {
     if (pid_ != 0) {
       env_.slots->release_session(pid_);
       env_.senders.remove(pid_);
+      env_.activity.remove(pid_);
     }
     if (counted_)
       --env_.active_senders;
@@ -117,7 +118,9 @@ class session {
   // ReadyForQuery with the transaction state of the upstream session, which
   // holds the client's transaction.
   void ready() {
-    link_->send(encoded(wire::ready_for_query{transaction_status()}));
+    const char status = transaction_status();
+    note_ready(env_.activity, pid_, status, unix_micros_now());
+    link_->send(encoded(wire::ready_for_query{status}));
   }
   char transaction_status() const;
   void

@@ -393,8 +393,9 @@ TEST_F(admin_sql, pg_settings_shows_the_parameters) {
             std::to_string(sql("SHOW ALL")->size()));
 }
 
-// pg_stat_wal_receiver: the node's stream from its upstream.
-TEST_F(admin_sql, pg_stat_wal_receiver_shows_the_upstream_stream) {
+// pg_stat_wal_receiver: the node's stream from its upstream;
+// pg_stat_activity: its sessions.
+TEST_F(admin_sql, wal_receiver_and_activity_views) {
   auto up = pg_cluster::start();
   ASSERT_TRUE(up) << up.err().message;
   upstream_ = std::move(*up);
@@ -432,6 +433,45 @@ TEST_F(admin_sql, pg_stat_wal_receiver_shows_the_upstream_stream) {
   EXPECT_NE(row[9].find("port=" + std::to_string(upstream_->port())),
             std::string::npos)
       << row[9];
+
+  // A streaming walsender, an SQL session idle in a transaction block, and
+  // the session asking.
+  ASSERT_EQ(value("SELECT slot_name FROM pg_create_logical_replication_slot("
+                  "'watched', 'pgoutput')"),
+            "watched");
+  PGconn* streaming = PQconnectdb(node_->conninfo(true).c_str());
+  ASSERT_EQ(PQstatus(streaming), CONNECTION_OK) << PQerrorMessage(streaming);
+  const std::string start = "START_REPLICATION SLOT watched LOGICAL 0/0 "
+                            "(proto_version '1', publication_names 'pub')";
+  PGresult* res = PQexec(streaming, start.c_str());
+  EXPECT_EQ(PQresultStatus(res), PGRES_COPY_BOTH);
+  PQclear(res);
+  PGconn* idle = PQconnectdb(node_->conninfo(false).c_str());
+  ASSERT_EQ(PQstatus(idle), CONNECTION_OK) << PQerrorMessage(idle);
+  PQclear(PQexec(idle, "BEGIN"));
+  auto activity =
+      sql("SELECT backend_type, state, query, pid = pg_backend_pid(), "
+          "backend_start IS NOT NULL, client_addr FROM pg_stat_activity ORDER "
+          "BY backend_type, state");
+  ASSERT_TRUE(activity) << activity.err().message;
+  std::string shown;
+  for (const auto& r : *activity) {
+    for (const auto& v : r)
+      shown += v + "|";
+    shown += "\n";
+  }
+  EXPECT_EQ(shown,
+            "client backend|active|SELECT backend_type, state, query, pid = "
+            "pg_backend_pid(), backend_start IS NOT NULL, client_addr FROM "
+            "pg_stat_activity ORDER BY backend_type, state|t|t|127.0.0.1|\n"
+            "client backend|idle in transaction|BEGIN|f|t|127.0.0.1|\n"
+            "walsender|active|" +
+                start + "|f|t|127.0.0.1|\n");
+  PQfinish(idle);
+  PQfinish(streaming);
+  EXPECT_TRUE(wait_until(
+      [&] { return value("SELECT count(*) FROM pg_stat_activity") == "1"; },
+      10s));
 }
 
 TEST_F(admin_sql, sql_sessions_are_bounded_by_max_connections) {
