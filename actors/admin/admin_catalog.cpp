@@ -834,6 +834,46 @@ node_catalog make_node_catalog(walsender_env& env, int session_pid,
            env.subscriptions->reset_stats(subid, unix_micros_now());
          return text("");
        }});
+  auto copy = [&env, session_pid, database](const std::vector<sql_value>& args)
+      -> expected<storage::slot_record> {
+    auto source = text_arg(args, 0);
+    if (!source)
+      return null_argument("src_slot_name");
+    auto name = text_arg(args, 1);
+    if (!name)
+      return null_argument("dst_slot_name");
+    std::optional<bool> temporary;
+    if (args.size() > 2 && !std::holds_alternative<std::monostate>(args[2])) {
+      auto t = bool_arg(args, 2, false);
+      if (!t)
+        return std::move(t).err();
+      temporary = *t;
+    }
+    return copy_logical_slot(env, *source, *name, database, temporary,
+                             text_arg(args, 3), session_pid);
+  };
+  c.tables.push_back(
+      {"pg_copy_logical_replication_slot",
+       "CREATE TABLE x(slot_name name, lsn pg_lsn, arg_src_slot_name HIDDEN, "
+       "arg_dst_slot_name HIDDEN, arg_temporary HIDDEN, arg_plugin HIDDEN)",
+       4,
+       [copy](const std::vector<sql_value>& args)
+           -> expected<std::vector<sql_row>> {
+         auto slot = copy(args);
+         if (!slot)
+           return std::move(slot).err();
+         return std::vector<sql_row>{
+             {text(slot->name), lsn_value(slot->confirmed_flush)}};
+       }});
+  c.functions.push_back(
+      {"pg_copy_logical_replication_slot", 2, 4, "text",
+       [copy](const std::vector<sql_value>& args) -> expected<sql_value> {
+         auto slot = copy(args);
+         if (!slot)
+           return std::move(slot).err();
+         return text("(" + slot->name + "," +
+                     lsn_to_string(slot->confirmed_flush) + ")");
+       }});
   c.functions.push_back(
       {"pg_backend_pid", 0, 0, "int4",
        [session_pid](const std::vector<sql_value>&) -> expected<sql_value> {

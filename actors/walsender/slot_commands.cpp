@@ -35,6 +35,36 @@ create_logical_slot(walsender_env& env, const std::string& name,
   return slot;
 }
 
+expected<storage::slot_record>
+copy_logical_slot(walsender_env& env, const std::string& source,
+                  const std::string& name, const std::string& database,
+                  std::optional<bool> temporary,
+                  std::optional<std::string> plugin, int pid) {
+  auto src = env.slots->get(source);
+  if (!src)
+    return error{sqlstate::undefined_object,
+                 "replication slot \"" + source + "\" does not exist"};
+  if (!src->record.invalidation_reason.empty())
+    return error{"55000",
+                 "cannot copy invalidated replication slot \"" + source + "\""};
+  if (src->record.database != database)
+    return error{"55000", "replication slot \"" + source +
+                              "\" was not created in this database"};
+  storage::slot_record slot = src->record;
+  slot.name = name;
+  slot.temporary = temporary.value_or(src->record.temporary);
+  slot.plugin = plugin.value_or(src->record.plugin);
+  if (slot.plugin != "pgoutput" && slot.plugin != "wal2json")
+    return error{"58P01", "could not access file \"" + slot.plugin +
+                              "\": No such file or directory"};
+  if (auto st = env.slots->create(slot, pid); !st)
+    return std::move(st).err();
+  log_message(elevel::log, "copied replication slot \"" + source + "\" to \"" +
+                               name + "\" at " +
+                               lsn_to_string(slot.confirmed_flush));
+  return slot;
+}
+
 status drop_slot(walsender_env& env, const std::string& name, bool wait,
                  int pid) {
   if (auto st = env.slots->drop(name, wait, pid); !st)

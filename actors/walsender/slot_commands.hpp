@@ -6,6 +6,9 @@
 
 #include "actors/walsender/walsender.hpp"
 
+#include <optional>
+#include <string>
+
 namespace walmux::actors {
 
 // The point from which a slot created now streams: every transaction
@@ -19,6 +22,16 @@ expected<storage::slot_record>
 create_logical_slot(walsender_env& env, const std::string& name,
                     const std::string& plugin, const std::string& database,
                     bool temporary, bool two_phase, int pid);
+
+// pg_copy_logical_replication_slot: a new slot `name` at the position of
+// `source` (confirmed_flush_lsn and restart point), with its plugin and
+// temporary flag unless given. Errors: 42704 unknown source, 55000 an
+// invalidated source or one of another database, and create's.
+expected<storage::slot_record>
+copy_logical_slot(walsender_env& env, const std::string& source,
+                  const std::string& name, const std::string& database,
+                  std::optional<bool> temporary,
+                  std::optional<std::string> plugin, int pid);
 
 // Drops a slot (42704 unknown; 55006 active unless `wait`), forgets its
 // cache counters and logs it.

@@ -180,15 +180,24 @@ slot_changes(walsender_env& env, int pid, const std::string& database,
     }
     if (!txn.last_piece)
       continue;
-    read_end = txn.commit.end_lsn;
+    // A non-transactional message is stored at its own LSN (its end is not
+    // known); PostgreSQL confirms past its record, and so does this.
+    read_end = transactional ? txn.commit.end_lsn
+                             : lsn{std::max(txn.commit.end_lsn.value,
+                                            txn.commit.commit_lsn.value + 1)};
     if (request.upto_nchanges != 0 &&
         static_cast<int64_t>(rows.size()) >= request.upto_nchanges)
       break;
     if (request.upto_lsn && *request.upto_lsn <= txn.commit.end_lsn)
       break;
   }
-  if (request.confirm && read_end && *read_end > slot->confirmed_flush)
+  if (request.confirm && read_end && *read_end > slot->confirmed_flush) {
+    // Saved now, as PostgreSQL saves a slot its SQL functions moved: a
+    // caller cannot give a start position of its own next time.
     env.slots->confirm(request.slot, *read_end);
+    if (auto st = env.slots->persist(true); !st)
+      return std::move(st).err();
+  }
   return rows;
 }
 
@@ -207,6 +216,8 @@ expected<lsn> advance_slot(walsender_env& env, int pid,
                  "cannot advance replication slot to " + lsn_to_string(moveto) +
                      ", minimum is " + lsn_to_string(slot->confirmed_flush)};
   env.slots->confirm(slot_name, moveto);
+  if (auto st = env.slots->persist(true); !st)
+    return std::move(st).err();
   return moveto;
 }
 

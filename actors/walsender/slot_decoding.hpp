@@ -10,7 +10,8 @@
 // at or after upto_lsn and after the one that brings the rows to
 // upto_nchanges. The get_ forms then confirm the slot to the end of the
 // last transaction they read (PostgreSQL confirms to the end of the last
-// record it read, so a later call starts after it either way).
+// record it read, so a later call starts after it either way) and save it
+// to the catalog, synced, before they return, as advancing does.
 //
 // Blocking (upstream catalog queries, store reads): callers run on
 // detached actors.

@@ -443,6 +443,15 @@ TEST_F(walsender_clients, sql_functions_read_slots_as_the_upstream_does) {
   ASSERT_TRUE(wait_until([&] { return all(node, count) == want; }, 60s))
       << all(node, count) << " vs " << want << node_->log();
   for (const std::string& q : std::vector<std::string>{
+           // A copy starts where its source is.
+           "SELECT slot_name FROM pg_copy_logical_replication_slot('sp', "
+           "'sp2')",
+           "SELECT lsn, xid, data FROM pg_logical_slot_peek_binary_changes("
+           "'sp2', NULL, NULL, 'proto_version', '1', 'publication_names', "
+           "'pub_all')",
+           "SELECT * FROM pg_copy_logical_replication_slot('sp', 'sp2')",
+           "SELECT * FROM pg_copy_logical_replication_slot('nope', 'sp3')",
+           "SELECT pg_drop_replication_slot('sp2')",
            "SELECT lsn, xid, data FROM pg_logical_slot_peek_changes('sw', "
            "NULL, NULL, 'format-version', '1', 'include-xids', '1', "
            "'include-origin', '1')",
@@ -487,6 +496,22 @@ TEST_F(walsender_clients, sql_functions_read_slots_as_the_upstream_does) {
     EXPECT_FALSE(theirs.empty()) << q;
     EXPECT_EQ(all(node, q), theirs) << q;
   }
+  // What get_ and advance moved is saved before they return: a SIGKILL
+  // right after loses none of it.
+  const std::string rest =
+      "SELECT xid, data FROM pg_logical_slot_peek_changes('sw', NULL, NULL)";
+  const std::string rest_binary =
+      "SELECT lsn, data FROM pg_logical_slot_peek_binary_changes('sp', NULL, "
+      "NULL, 'proto_version', '1', 'publication_names', 'pub_all')";
+  ASSERT_EQ(all(node, "SELECT count(*) FROM pg_logical_slot_get_changes('sw', "
+                      "NULL, 1)"),
+            all(up, "SELECT count(*) FROM pg_logical_slot_get_changes('sw', "
+                    "NULL, 1)"));
+  node_->kill();
+  ASSERT_TRUE(node_->start()) << node_->log();
+  EXPECT_EQ(all(node, rest), all(up, rest));
+  EXPECT_EQ(all(node, rest_binary), all(up, rest_binary));
+
   auto too_far = all(node, "SELECT pg_replication_slot_advance('sp', '0/1')");
   EXPECT_EQ(
       too_far.rfind(
