@@ -12,13 +12,27 @@ lsn creation_point(const walsender_env& env) {
                       env.upstream->confirmed.load())};
 }
 
+namespace {
+
+// Registers `slot` (synced unless temporary) and logs `what` it was.
+expected<storage::slot_record> add_slot(walsender_env& env,
+                                        storage::slot_record slot, int pid,
+                                        const std::string& what) {
+  if (slot.plugin != "pgoutput" && slot.plugin != "wal2json")
+    return error{"58P01", "could not access file \"" + slot.plugin +
+                              "\": No such file or directory"};
+  if (auto st = env.slots->create(slot, pid); !st)
+    return std::move(st).err();
+  log_message(elevel::log, what + " at " + lsn_to_string(slot.confirmed_flush));
+  return slot;
+}
+
+} // namespace
+
 expected<storage::slot_record>
 create_logical_slot(walsender_env& env, const std::string& name,
                     const std::string& plugin, const std::string& database,
                     bool temporary, bool two_phase, int pid) {
-  if (plugin != "pgoutput" && plugin != "wal2json")
-    return error{"58P01", "could not access file \"" + plugin +
-                              "\": No such file or directory"};
   storage::slot_record slot;
   slot.name = name;
   slot.plugin = plugin;
@@ -27,12 +41,8 @@ create_logical_slot(walsender_env& env, const std::string& name,
   slot.two_phase = two_phase;
   slot.confirmed_flush = creation_point(env);
   slot.restart_lsn = slot.confirmed_flush;
-  if (auto st = env.slots->create(slot, pid); !st)
-    return std::move(st).err();
-  log_message(elevel::log, "created replication slot \"" + name + "\" (" +
-                               plugin + ") at " +
-                               lsn_to_string(slot.confirmed_flush));
-  return slot;
+  return add_slot(env, std::move(slot), pid,
+                  "created replication slot \"" + name + "\" (" + plugin + ")");
 }
 
 expected<storage::slot_record>
@@ -54,15 +64,9 @@ copy_logical_slot(walsender_env& env, const std::string& source,
   slot.name = name;
   slot.temporary = temporary.value_or(src->record.temporary);
   slot.plugin = plugin.value_or(src->record.plugin);
-  if (slot.plugin != "pgoutput" && slot.plugin != "wal2json")
-    return error{"58P01", "could not access file \"" + slot.plugin +
-                              "\": No such file or directory"};
-  if (auto st = env.slots->create(slot, pid); !st)
-    return std::move(st).err();
-  log_message(elevel::log, "copied replication slot \"" + source + "\" to \"" +
-                               name + "\" at " +
-                               lsn_to_string(slot.confirmed_flush));
-  return slot;
+  return add_slot(env, std::move(slot), pid,
+                  "copied replication slot \"" + source + "\" to \"" + name +
+                      "\"");
 }
 
 status drop_slot(walsender_env& env, const std::string& name, bool wait,
