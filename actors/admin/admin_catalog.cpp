@@ -4,18 +4,23 @@
 
 #include "actors/apply/subscription_manager.hpp"
 #include "actors/common/clock.hpp"
+#include "actors/walsender/listener.hpp"
 #include "actors/walsender/slot_commands.hpp"
 #include "actors/walsender/slot_decoding.hpp"
+#include "common/log.hpp"
 #include "config/parameters.hpp"
 #include "config/units.hpp"
+#include "protocol/messages.hpp"
 #include "protocol/pg_text.hpp"
 #include "protocol/stream.hpp"
 #include "storage/retention.hpp"
 
 #include <charconv>
 #include <climits>
+#include <csignal>
 #include <cstdio>
 #include <map>
+#include <unistd.h>
 
 #include <libpq-fe.h>
 
@@ -873,6 +878,42 @@ node_catalog make_node_catalog(walsender_env& env, int session_pid,
            return std::move(slot).err();
          return text("(" + slot->name + "," +
                      lsn_to_string(slot->confirmed_flush) + ")");
+       }});
+  // pg_terminate_backend: the session gets PostgreSQL's FATAL and its
+  // connection closes; its walsender or SQL session then ends as on any
+  // disconnection (its slot released). false for a pid that is not a
+  // session's (apply workers restart with ALTER SUBSCRIPTION DISABLE and
+  // ENABLE).
+  c.functions.push_back(
+      {"pg_terminate_backend", 1, 2, "bool",
+       [&env](const std::vector<sql_value>& args) -> expected<sql_value> {
+         auto pid = text_arg(args, 0);
+         if (!pid)
+           return null();
+         for (const auto& a : env.activity.list()) {
+           if (std::to_string(a.pid) != *pid)
+             continue;
+           auto link = a.link.lock();
+           if (!link || link->closed())
+             return boolean(false);
+           link->send(
+               wire::encoded(wire::error_response{wire::notice_from_error(
+                   error{"57P01", "terminating connection due to "
+                                  "administrator command"},
+                   "FATAL")}));
+           link->close();
+           log_message(elevel::log, "terminating walmux session " + *pid +
+                                        " at an administrator's request");
+           return boolean(true);
+         }
+         return boolean(false);
+       }});
+  // pg_reload_conf: the same as SIGHUP (walmux.conf re-read; the log says
+  // which values changed).
+  c.functions.push_back(
+      {"pg_reload_conf", 0, 0, "bool",
+       [](const std::vector<sql_value>&) -> expected<sql_value> {
+         return boolean(::kill(::getpid(), SIGHUP) == 0);
        }});
   c.functions.push_back(
       {"pg_backend_pid", 0, 0, "int4",

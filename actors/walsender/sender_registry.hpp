@@ -12,12 +12,15 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
 
 namespace walmux::actors {
+
+class connection_link;
 
 struct sender_status {
   int pid = 0;
@@ -55,6 +58,8 @@ struct session_activity {
   int64_t state_change = 0;
   std::string state = "idle"; // active, idle, idle in transaction
   std::string query;          // the current or last command
+  // The session's connection, for pg_terminate_backend.
+  std::weak_ptr<connection_link> link;
 };
 
 // Entries keyed by session pid.

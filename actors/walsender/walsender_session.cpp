@@ -171,6 +171,7 @@ bool session::on_startup(const wire::frame& f) {
     a.client_addr = link_->peer_address();
     a.client_port = link_->peer_port();
     a.backend_start = a.state_change = unix_micros_now();
+    a.link = link_;
     env_.activity.put(std::move(a));
   }
   started_ = true;

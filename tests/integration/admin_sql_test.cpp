@@ -468,9 +468,41 @@ TEST_F(admin_sql, wal_receiver_and_activity_views) {
             "walsender|active|" +
                 start + "|f|t|127.0.0.1|\n");
   PQfinish(idle);
+
+  // pg_terminate_backend ends the walsender as PostgreSQL does, and frees
+  // its slot; pg_reload_conf re-reads walmux.conf.
+  EXPECT_EQ(value("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                  "WHERE backend_type = 'walsender'"),
+            "t");
+  char* buf = nullptr;
+  int got = 0;
+  while ((got = PQgetCopyData(streaming, &buf, 0)) > 0)
+    PQfreemem(buf);
+  EXPECT_EQ(got, -1);
+  res = PQgetResult(streaming);
+  EXPECT_NE(std::string(PQresultErrorMessage(res))
+                .find("FATAL:  terminating connection due to administrator "
+                      "command"),
+            std::string::npos)
+      << PQresultErrorMessage(res);
+  PQclear(res);
   PQfinish(streaming);
   EXPECT_TRUE(wait_until(
+      [&] {
+        return value("SELECT active FROM pg_replication_slots WHERE "
+                     "slot_name = 'watched'") == "f";
+      },
+      10s));
+  EXPECT_EQ(value("SELECT pg_terminate_backend(999999)"), "f");
+  EXPECT_TRUE(wait_until(
       [&] { return value("SELECT count(*) FROM pg_stat_activity") == "1"; },
+      10s));
+  EXPECT_EQ(value("SELECT pg_reload_conf()"), "t");
+  EXPECT_TRUE(wait_until(
+      [&] {
+        return node_->log().find("received SIGHUP, reloading configuration "
+                                 "files") != std::string::npos;
+      },
       10s));
 }
 
