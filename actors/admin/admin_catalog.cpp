@@ -925,6 +925,44 @@ node_catalog make_node_catalog(walsender_env& env, int session_pid,
        [&env](const std::vector<sql_value>&) -> expected<sql_value> {
          return lsn_value(creation_point(env));
        }});
+  // What monitoring tools ask first. The node's flush and insert positions
+  // are its current one (it writes nothing of its own).
+  for (const char* same :
+       {"pg_current_wal_flush_lsn", "pg_current_wal_insert_lsn"})
+    c.functions.push_back(
+        {same, 0, 0, "pg_lsn",
+         [&env](const std::vector<sql_value>&) -> expected<sql_value> {
+           return lsn_value(creation_point(env));
+         }});
+  c.functions.push_back(
+      {"pg_is_in_recovery", 0, 0, "bool",
+       [](const std::vector<sql_value>&) -> expected<sql_value> {
+         return boolean(false);
+       }});
+  c.functions.push_back(
+      {"current_database", 0, 0, "name",
+       [database](const std::vector<sql_value>&) -> expected<sql_value> {
+         return text(database);
+       }});
+  c.functions.push_back(
+      {"current_setting", 1, 2, "text",
+       [&env](const std::vector<sql_value>& args) -> expected<sql_value> {
+         auto name = text_arg(args, 0);
+         if (!name)
+           return null();
+         auto missing_ok = bool_arg(args, 1, false);
+         if (!missing_ok)
+           return std::move(missing_ok).err();
+         auto settings = env.settings.get();
+         if (!settings)
+           return error{sqlstate::internal_error, "settings are not loaded"};
+         auto shown = settings->show(*name);
+         if (!shown && *missing_ok)
+           return null();
+         if (!shown)
+           return std::move(shown).err();
+         return text(*shown);
+       }});
   c.functions.push_back(
       {"pg_wal_lsn_diff", 2, 2, "numeric",
        [](const std::vector<sql_value>& args) -> expected<sql_value> {

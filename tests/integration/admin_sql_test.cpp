@@ -388,6 +388,19 @@ TEST_F(admin_sql, pg_settings_shows_the_parameters) {
   EXPECT_EQ(row("rds.logical_replication"),
             "on|-|postmaster|bool|configuration file|-|-|off|f|");
   EXPECT_EQ(row("wal_level").substr(0, 8), "logical|");
+  // The functions monitoring tools call first.
+  EXPECT_EQ(value("SELECT current_setting('wal_sender_timeout')"), "90s");
+  EXPECT_EQ(value("SELECT coalesce(current_setting('no.such', true), 'none')"),
+            "none");
+  EXPECT_NE(value("SELECT current_setting('no_such')")
+                .find("unrecognized configuration parameter \"no_such\""),
+            std::string::npos);
+  EXPECT_EQ(value("SELECT pg_is_in_recovery()"), "f");
+  EXPECT_EQ(value("SELECT current_database()"), "postgres");
+  EXPECT_EQ(value("SELECT pg_current_wal_flush_lsn()"),
+            value("SELECT pg_current_wal_lsn()"));
+  EXPECT_EQ(value("SELECT pg_current_wal_insert_lsn()"),
+            value("SELECT pg_current_wal_lsn()"));
   // Every parameter SHOW ALL lists, once.
   EXPECT_EQ(value("SELECT count(*) FROM pg_settings"),
             std::to_string(sql("SHOW ALL")->size()));
