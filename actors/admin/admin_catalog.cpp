@@ -881,17 +881,26 @@ node_catalog make_node_catalog(walsender_env& env, int session_pid,
        }});
   // pg_terminate_backend: the session gets PostgreSQL's FATAL and its
   // connection closes; its walsender or SQL session then ends as on any
-  // disconnection (its slot released). false for a pid that is not a
-  // session's (apply workers restart with ALTER SUBSCRIPTION DISABLE and
-  // ENABLE).
+  // disconnection (its slot released). An apply worker is restarted, as
+  // PostgreSQL's launcher restarts one. false for any other pid.
   c.functions.push_back(
       {"pg_terminate_backend", 1, 2, "bool",
        [&env](const std::vector<sql_value>& args) -> expected<sql_value> {
          auto pid = text_arg(args, 0);
          if (!pid)
            return null();
+         int64_t number = 0;
+         auto [end, ec] =
+             std::from_chars(pid->data(), pid->data() + pid->size(), number);
+         if (ec != std::errc() || end != pid->data() + pid->size())
+           return error{sqlstate::invalid_text_representation,
+                        "invalid input syntax for type integer: \"" + *pid +
+                            "\""};
+         if (env.subscriptions != nullptr &&
+             env.subscriptions->restart_worker(static_cast<int>(number)))
+           return boolean(true);
          for (const auto& a : env.activity.list()) {
-           if (std::to_string(a.pid) != *pid)
+           if (a.pid != number)
              continue;
            auto link = a.link.lock();
            if (!link || link->closed())

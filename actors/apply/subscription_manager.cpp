@@ -189,6 +189,21 @@ status subscription_manager::persist(const storage::subscription_record& r) {
   return catalog_.apply(b, true);
 }
 
+bool subscription_manager::restart_worker(int pid) {
+  std::unique_lock held(lock_);
+  for (auto& [name, e] : subs_) {
+    if (!e.control || e.activity.pid != pid)
+      continue;
+    const std::string which = name; // stop_worker may rehash subs_
+    log_message(elevel::log, "restarting the apply worker of subscription \"" +
+                                 which + "\" at an administrator's request");
+    stop_worker(held, which);
+    reconcile_locked();
+    return true;
+  }
+  return false;
+}
+
 void subscription_manager::reconcile_locked() {
   if (system_ == nullptr)
     return;

@@ -130,6 +130,10 @@ class subscription_manager {
   void mirror_origin(const std::string& name, lsn remote, lsn local);
   // disable_on_error: the worker disables its subscription and exits.
   void disable_after_error(const std::string& name);
+  // pg_terminate_backend of an apply worker: it is stopped and started
+  // again, as PostgreSQL's launcher restarts a terminated worker. False
+  // when no running worker has `pid`.
+  bool restart_worker(int pid);
   int next_pid() { return ++next_pid_; }
 
   // Decodes a record's options (subscription_ddl.hpp's rules).

@@ -214,7 +214,24 @@ TEST_F(apply_role, a_walmux_node_as_the_source) {
                  target_->conninfo() + "', streaming = on, binary = true)");
   ASSERT_TRUE(made) << made.err().message;
   EXPECT_TRUE(wait_until([&] { return ready("s2", 3); }, 120s)) << node_->log();
-  std::this_thread::sleep_for(2s);
+  std::this_thread::sleep_for(1s);
+  // pg_terminate_backend restarts an apply worker (as PostgreSQL's
+  // launcher does); it resumes from the target's progress.
+  const std::string first =
+      walmux_value("SELECT pid FROM pg_stat_subscription WHERE subname = 's2'");
+  EXPECT_EQ(walmux_value("SELECT pg_terminate_backend(pid) FROM "
+                         "pg_stat_activity WHERE backend_type = 'logical "
+                         "replication worker'"),
+            "t");
+  EXPECT_TRUE(wait_until(
+      [&] {
+        auto now = walmux_value(
+            "SELECT pid FROM pg_stat_subscription WHERE subname = 's2'");
+        return !now.empty() && now != first && now.rfind("error", 0) != 0;
+      },
+      30s))
+      << node_->log();
+  std::this_thread::sleep_for(1s);
   stop_load();
   expect_target_equal(60s);
   EXPECT_EQ(one_value(*target_, "SELECT count(*) FROM accounts"), "40000");
