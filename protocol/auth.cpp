@@ -1,6 +1,8 @@
 // auth.cpp: MD5 and SCRAM-SHA-256 computations (see auth.hpp).
 #include "protocol/auth.hpp"
 
+#include "protocol/pg_text.hpp"
+
 #include <vector>
 
 #include <openssl/evp.h>
@@ -13,12 +15,8 @@ constexpr size_t key_length = 32; // SHA-256
 constexpr int max_iterations = 1 << 24;
 
 std::string hex(const unsigned char* p, size_t n) {
-  static const char* digits = "0123456789abcdef";
   std::string out;
-  for (size_t i = 0; i < n; ++i) {
-    out += digits[p[i] >> 4];
-    out += digits[p[i] & 15];
-  }
+  pgtext::append_hex(out, {reinterpret_cast<const char*>(p), n});
   return out;
 }
 

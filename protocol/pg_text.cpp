@@ -42,6 +42,15 @@ void escape_copy_text(std::string& out, std::string_view s) {
   }
 }
 
+void append_hex(std::string& out, std::string_view bytes) {
+  static constexpr char digits[] = "0123456789abcdef";
+  out.reserve(out.size() + 2 * bytes.size());
+  for (unsigned char c : bytes) {
+    out += digits[c >> 4];
+    out += digits[c & 15];
+  }
+}
+
 void escape_json(std::string& out, std::string_view s) {
   out += '"';
   const char* p = s.data();

@@ -1,5 +1,6 @@
 // pg_text.hpp: PostgreSQL's text forms that walmux reproduces byte for byte:
-// escape_json(), COPY's text format and timestamptz output (DateStyle ISO).
+// escape_json(), COPY's text format, hex and timestamptz output (DateStyle
+// ISO).
 //
 // Pure: no I/O.
 #pragma once
@@ -20,6 +21,10 @@ void escape_json(std::string& out, std::string_view s);
 // COPY FROM reads back exactly `s` (a NULL field is written as \N by the
 // caller).
 void escape_copy_text(std::string& out, std::string_view s);
+
+// Appends `bytes` as lower-case hex digits, two per byte (bytea's hex
+// output without its "\x", and the hex of digests).
+void append_hex(std::string& out, std::string_view bytes);
 
 // timestamptz_to_str() for a value in microseconds since 2000-01-01 UTC,
 // printed in UTC: "2026-11-26 07:38:58.79817+00" (fraction without trailing

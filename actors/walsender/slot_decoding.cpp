@@ -4,6 +4,7 @@
 #include "actors/source/source.hpp"
 #include "actors/walsender/slot_commands.hpp"
 #include "actors/walsender/upstream_lookup.hpp"
+#include "protocol/pg_text.hpp"
 #include "storage/wal_reader.hpp"
 
 #include <algorithm>
@@ -100,13 +101,8 @@ bool binary_plugin(const std::string& plugin) {
 }
 
 std::string bytea_text(std::string_view bytes) {
-  static constexpr char digits[] = "0123456789abcdef";
   std::string out = "\\x";
-  out.reserve(2 + 2 * bytes.size());
-  for (unsigned char c : bytes) {
-    out += digits[c >> 4];
-    out += digits[c & 15];
-  }
+  pgtext::append_hex(out, bytes);
   return out;
 }
 
