@@ -478,6 +478,37 @@ table_def stat_activity(walsender_env& env) {
       }};
 }
 
+// pg_size_pretty(bigint) as PostgreSQL 15 prints it: bytes below 10kB,
+// then kB, MB, GB, TB, PB, each below 20480 of itself, rounded half away
+// from zero.
+std::string size_pretty(int64_t size) {
+  struct unit {
+    const char* name;
+    int64_t limit;
+    bool round;
+    int bits;
+  };
+  static constexpr unit units[] = {
+      {"bytes", 10 * 1024, false, 0},  {"kB", 20 * 1024 - 1, true, 10},
+      {"MB", 20 * 1024 - 1, true, 20}, {"GB", 20 * 1024 - 1, true, 30},
+      {"TB", 20 * 1024 - 1, true, 40}, {"PB", 20 * 1024 - 1, true, 50},
+  };
+  constexpr size_t count = sizeof units / sizeof units[0];
+  for (size_t i = 0;; ++i) {
+    const unit& u = units[i];
+    const int64_t magnitude = size < 0 ? -size : size;
+    if (i + 1 == count || magnitude < u.limit) {
+      if (u.round)
+        size = (size + (size < 0 ? -1 : 1)) / 2;
+      return std::to_string(size) + " " + u.name;
+    }
+    const unit& next = units[i + 1];
+    const int bits =
+        next.bits - u.bits - (next.round ? 1 : 0) + (u.round ? 1 : 0);
+    size /= int64_t{1} << bits;
+  }
+}
+
 // The upstream conninfo as pg_stat_wal_receiver shows one: every option
 // set, the password hidden.
 std::string shown_conninfo(const std::string& conninfo) {
@@ -943,6 +974,38 @@ node_catalog make_node_catalog(walsender_env& env, int session_pid,
          [&env](const std::vector<sql_value>&) -> expected<sql_value> {
            return lsn_value(creation_point(env));
          }});
+  c.functions.push_back(
+      {"pg_postmaster_start_time", 0, 0, "timestamptz",
+       [&env](const std::vector<sql_value>&) -> expected<sql_value> {
+         return timestamp_value(env.started_at_unix_us);
+       }});
+  for (const char* now : {"now", "statement_timestamp", "clock_timestamp"})
+    c.functions.push_back(
+        {now, 0, 0, "timestamptz",
+         [](const std::vector<sql_value>&) -> expected<sql_value> {
+           return timestamp_value(unix_micros_now());
+         }});
+  c.functions.push_back(
+      {"pg_size_pretty", 1, 1, "text",
+       [](const std::vector<sql_value>& args) -> expected<sql_value> {
+         if (args.empty() || std::holds_alternative<std::monostate>(args[0]))
+           return null();
+         int64_t bytes = 0;
+         if (auto* n = std::get_if<int64_t>(&args[0]))
+           bytes = *n;
+         else if (auto* d = std::get_if<double>(&args[0]))
+           bytes = static_cast<int64_t>(*d);
+         else {
+           auto t = text_arg(args, 0).value_or("");
+           auto [end, ec] =
+               std::from_chars(t.data(), t.data() + t.size(), bytes);
+           if (ec != std::errc() || end != t.data() + t.size())
+             return error{sqlstate::invalid_text_representation,
+                          "invalid input syntax for type bigint: \"" + t +
+                              "\""};
+         }
+         return text(size_pretty(bytes));
+       }});
   c.functions.push_back(
       {"pg_is_in_recovery", 0, 0, "bool",
        [](const std::vector<sql_value>&) -> expected<sql_value> {

@@ -13,8 +13,41 @@
 namespace walmux::actors::admin {
 namespace {
 
+// The session-level values SHOW gives for settings PostgreSQL reports to a
+// client or a client library asks for (walmux's surface is UTF8, ISO dates,
+// UTC), unless the session SET them.
+const char* session_default(const std::string& name) {
+  static const std::pair<const char*, const char*> defaults[] = {
+      {"application_name", ""},
+      {"bytea_output", "hex"},
+      {"client_encoding", "UTF8"},
+      {"client_min_messages", "notice"},
+      {"datestyle", "ISO, MDY"},
+      {"default_transaction_read_only", "off"},
+      {"extra_float_digits", "1"},
+      {"idle_in_transaction_session_timeout", "0"},
+      {"in_hot_standby", "off"},
+      {"integer_datetimes", "on"},
+      {"intervalstyle", "postgres"},
+      {"is_superuser", "on"},
+      {"lock_timeout", "0"},
+      {"search_path", "\"$user\", public"},
+      {"server_encoding", "UTF8"},
+      {"standard_conforming_strings", "on"},
+      {"statement_timeout", "0"},
+      {"timezone", "Etc/UTC"},
+      {"transaction_isolation", "read committed"},
+      {"transaction_read_only", "off"},
+  };
+  for (const auto& [n, v] : defaults)
+    if (name == n)
+      return v;
+  return nullptr;
+}
+
 // Settings a client library may SET at connection time; they do not change
-// what walmux answers, so SET of them succeeds and does nothing.
+// what walmux answers, so SET of them succeeds and is only remembered for
+// SHOW.
 bool client_side_setting(const std::string& name) {
   static const char* names[] = {"application_name",
                                 "client_encoding",
@@ -305,6 +338,33 @@ admin_session::compute(std::string_view sql, size_t& consumed,
       return error{"55P02", "parameter \"" + name + "\" cannot be changed now"}
           .with_hint("walmux's parameters are set in walmux.conf and take "
                      "effect on reload or restart.");
+    if (first == "reset") {
+      client_settings_.erase(name);
+    } else {
+      // SET name TO|= value [, ...]: the value as written, quotes removed.
+      std::string_view rest = sql.substr(at, consumed - std::min(at, consumed));
+      auto trim = [](std::string_view& v) {
+        while (!v.empty() &&
+               (std::isspace(static_cast<unsigned char>(v.front())) ||
+                v.front() == '='))
+          v.remove_prefix(1);
+        while (!v.empty() &&
+               (std::isspace(static_cast<unsigned char>(v.back())) ||
+                v.back() == ';'))
+          v.remove_suffix(1);
+      };
+      trim(rest);
+      if (rest.size() >= 2 &&
+          (rest.substr(0, 2) == "to" || rest.substr(0, 2) == "TO" ||
+           rest.substr(0, 2) == "To")) {
+        rest.remove_prefix(2);
+        trim(rest);
+      }
+      std::string value(rest);
+      if (value.size() >= 2 && value.front() == '\'' && value.back() == '\'')
+        value = value.substr(1, value.size() - 2);
+      client_settings_[name] = value;
+    }
     done.tag = first == "set" ? "SET" : "RESET";
     return done;
   }
@@ -340,9 +400,27 @@ expected<sql_result> admin_session::show(std::string_view name) {
     for (const auto& row : settings->show_all())
       r.rows.push_back({row.name, row.setting, row.description});
   } else {
-    auto value = settings->show(name);
-    if (!value)
-      return std::move(value).err();
+    std::string lower(name);
+    for (auto& ch : lower)
+      ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    std::optional<std::string> value;
+    if (auto it = client_settings_.find(lower); it != client_settings_.end())
+      value = it->second;
+    else if (lower == "server_version" || lower == "server_version_num") {
+      // The surface's version, as the startup's ParameterStatus reports it.
+      const bool known = !env_.upstream->server_version().empty();
+      value = lower == "server_version"
+                  ? (known ? env_.upstream->server_version() : "15.0")
+                  : std::to_string(known ? env_.upstream->server_version_num()
+                                         : 150000);
+    } else if (const char* d = session_default(lower))
+      value = d;
+    if (!value) {
+      auto configured = settings->show(name);
+      if (!configured)
+        return std::move(configured).err();
+      value = *configured;
+    }
     r.columns.push_back({std::string(name), 25, -1});
     r.rows.push_back({*value});
   }

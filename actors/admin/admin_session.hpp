@@ -74,6 +74,9 @@ class admin_session {
   std::shared_ptr<connection_link> link_;
   const int pid_;
   const std::string database_;
+  // Client settings SET in this session (lower-case name -> value), shown
+  // by SHOW; they change nothing else.
+  std::map<std::string, std::string> client_settings_;
   std::unique_ptr<sql_engine> engine_;
   char transaction_ = 'I';
   bool extended_failed_ = false; // skipping extended messages until Sync

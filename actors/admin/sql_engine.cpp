@@ -427,6 +427,28 @@ struct statement_guard {
   ~statement_guard() { sqlite3_finalize(s); }
 };
 
+// True when the parenthesis at `open` in `expr` closes at its last
+// character: `f(a) > g(b)` is not one call of f, `f(g(a))` is.
+bool closes_at_end(std::string_view expr, size_t open) {
+  int depth = 0;
+  char quote = 0;
+  for (size_t i = open; i < expr.size(); ++i) {
+    const char c = expr[i];
+    if (quote) {
+      if (c == quote)
+        quote = 0;
+      continue;
+    }
+    if (c == '\'' || c == '"')
+      quote = c;
+    else if (c == '(')
+      ++depth;
+    else if (c == ')' && --depth == 0)
+      return i == expr.size() - 1;
+  }
+  return false;
+}
+
 // The result columns of a prepared statement as PostgreSQL would name and
 // type them; `from_function[c]` is set for a call of one of `functions`.
 std::vector<sql_column>
@@ -445,7 +467,7 @@ describe_columns(sqlite3_stmt* stmt, const std::vector<function_def>& functions,
       const size_t paren = name.find('(');
       std::string fn = lower(name.substr(0, paren));
       if (paren != std::string::npos && sqltext::is_identifier(fn) &&
-          name.back() == ')') {
+          closes_at_end(name, paren)) {
         name = fn;
         for (const auto& f : functions)
           if (f.name == fn) {

@@ -58,6 +58,7 @@ struct walsender_env {
   wal_cache* cache = nullptr;
   upstream_state* upstream = nullptr;
   uint64_t system_identifier = 0;
+  int64_t started_at_unix_us = 0; // pg_postmaster_start_time()
   std::string upstream_conninfo;
   std::vector<std::string> upstream_publications;
   bool logical_replication = false;

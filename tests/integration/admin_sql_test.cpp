@@ -388,6 +388,14 @@ TEST_F(admin_sql, pg_settings_shows_the_parameters) {
   EXPECT_EQ(row("rds.logical_replication"),
             "on|-|postmaster|bool|configuration file|-|-|off|f|");
   EXPECT_EQ(row("wal_level").substr(0, 8), "logical|");
+  // What drivers and tools ask at connection time.
+  EXPECT_EQ(value("SHOW server_version_num"), "150000"); // no upstream yet
+  EXPECT_EQ(value("SHOW TimeZone"), "Etc/UTC");
+  EXPECT_EQ(value("SHOW standard_conforming_strings"), "on");
+  EXPECT_EQ(value("SHOW transaction_isolation"), "read committed");
+  EXPECT_EQ(value("SET application_name = 'tool'; SHOW application_name"),
+            "tool");
+  EXPECT_EQ(value("SELECT now() >= pg_postmaster_start_time()"), "t");
   // The functions monitoring tools call first.
   EXPECT_EQ(value("SELECT current_setting('wal_sender_timeout')"), "90s");
   EXPECT_EQ(value("SELECT coalesce(current_setting('no.such', true), 'none')"),
@@ -510,6 +518,20 @@ TEST_F(admin_sql, wal_receiver_and_activity_views) {
   EXPECT_TRUE(wait_until(
       [&] { return value("SELECT count(*) FROM pg_stat_activity") == "1"; },
       10s));
+  // pg_size_pretty as PostgreSQL prints it (the slot-lag query every
+  // monitoring page runs: pg_size_pretty(pg_wal_lsn_diff(...))).
+  for (const char* v : {"0", "1023", "10239", "10240", "10752", "20971520",
+                        "1000000000", "1099511627776", "1125899906842624",
+                        "9000000000000000000", "-10240", "-1", "-20971520"}) {
+    const std::string q =
+        std::string("SELECT pg_size_pretty(") + v + "::bigint)";
+    EXPECT_EQ(value(q), one_value(*upstream_, q)) << v;
+  }
+  EXPECT_NE(value("SELECT pg_size_pretty(pg_wal_lsn_diff(pg_current_wal_lsn(), "
+                  "restart_lsn)) FROM pg_replication_slots WHERE slot_name = "
+                  "'watched'")
+                .find("bytes"),
+            std::string::npos);
   EXPECT_EQ(value("SELECT pg_reload_conf()"), "t");
   EXPECT_TRUE(wait_until(
       [&] {

@@ -130,6 +130,13 @@ TEST(sql_engine, functions_named_and_typed_as_postgres_does) {
   EXPECT_EQ(r->columns[1].type_oid, 20);
   EXPECT_EQ(r->rows[0][2], "x");
   EXPECT_EQ(r->rows[0][3], "2.5");
+  // A comparison of two calls is no call of the first function.
+  r = f.run("SELECT lsn_now() >= lsn_now(), lsn_now() || (lsn_now())");
+  ASSERT_TRUE(r) << r.err().message;
+  EXPECT_EQ(r->columns[0].name, "?column?");
+  EXPECT_EQ(r->columns[0].type_oid, 16);
+  EXPECT_EQ(r->rows[0][0], "t");
+  EXPECT_EQ(r->columns[1].name, "?column?");
   auto err = f.run("SELECT drop_it('busy')");
   ASSERT_FALSE(err);
   EXPECT_EQ(err.err().code, "55006");

@@ -9,6 +9,7 @@
 
 #include "actors/admin/metrics.hpp"
 #include "actors/apply/subscription_manager.hpp"
+#include "actors/common/clock.hpp"
 #include "actors/slots/checkpointer.hpp"
 #include "actors/slots/retention.hpp"
 #include "actors/slots/slot_manager.hpp"
@@ -232,6 +233,7 @@ int run_node(const command_line& cl) {
   retention.store_start_lock = &store_start_lock;
   env.upstream = &upstream;
   env.system_identifier = meta->system_identifier;
+  env.started_at_unix_us = actors::unix_micros_now();
   env.upstream_conninfo = settings.get_string("upstream_conninfo");
   env.upstream_publications = settings.upstream_publications();
   env.logical_replication = settings.logical_replication();
