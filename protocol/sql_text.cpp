@@ -1,6 +1,7 @@
 // sql_text.cpp: see sql_text.hpp.
 #include "protocol/sql_text.hpp"
 
+#include <algorithm>
 #include <cctype>
 
 namespace walmux::sqltext {
@@ -72,6 +73,54 @@ std::string strip_casts(std::string_view sql) {
     }
     out += c;
     ++i;
+  }
+  return out;
+}
+
+std::string call_niladic_functions(std::string_view sql) {
+  static constexpr std::string_view names[] = {
+      "current_user", "session_user",   "user",
+      "current_role", "current_schema", "current_catalog"};
+  auto word_char = [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '$';
+  };
+  std::string out;
+  size_t i = 0;
+  while (i < sql.size()) {
+    const char c = sql[i];
+    if (c == '\'' || c == '"') {
+      const size_t end = sql.find(c, i + 1);
+      const size_t stop = end == std::string_view::npos ? sql.size() : end + 1;
+      out.append(sql.substr(i, stop - i));
+      i = stop;
+      continue;
+    }
+    if (!word_char(c)) {
+      out += c;
+      ++i;
+      continue;
+    }
+    size_t end = i;
+    while (end < sql.size() && word_char(sql[end]))
+      ++end;
+    const std::string_view word = sql.substr(i, end - i);
+    out.append(word);
+    const bool qualified = i > 0 && sql[i - 1] == '.';
+    size_t next = end;
+    while (next < sql.size() &&
+           std::isspace(static_cast<unsigned char>(sql[next])))
+      ++next;
+    const bool called = next < sql.size() && sql[next] == '(';
+    if (!qualified && !called && !(next < sql.size() && sql[next] == '.'))
+      for (std::string_view n : names)
+        if (word.size() == n.size() &&
+            std::equal(word.begin(), word.end(), n.begin(), [](char a, char b) {
+              return std::tolower(static_cast<unsigned char>(a)) == b;
+            })) {
+          out += "()";
+          break;
+        }
+    i = end;
   }
   return out;
 }

@@ -30,6 +30,13 @@ bool is_identifier(std::string_view s);
 // output form.
 std::string strip_casts(std::string_view sql);
 
+// The text with SQL's niladic functions written as calls: current_user,
+// session_user, user, current_role, current_schema and current_catalog,
+// when a whole word outside literals and quoted identifiers and not already
+// followed by "(", become current_user() and so on, so that an engine that
+// only knows function calls can answer them.
+std::string call_niladic_functions(std::string_view sql);
+
 // Whether an expression's text has a comparison (=, <, >, <=, >=, <>, !=)
 // or a logical/predicate keyword (IS, NOT, AND, OR, IN, LIKE, BETWEEN,
 // EXISTS, GLOB) at its top level, outside parentheses and literals; an

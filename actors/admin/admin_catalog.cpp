@@ -1006,6 +1006,31 @@ node_catalog make_node_catalog(walsender_env& env, int session_pid,
          }
          return text(size_pretty(bytes));
        }});
+  // SQL's niladic functions (the session rewrites current_user and the
+  // like as calls): the session's user; the schema is public.
+  auto session_user = [&env, session_pid]() {
+    for (const auto& a : env.activity.list())
+      if (a.pid == session_pid)
+        return a.user;
+    return std::string("postgres");
+  };
+  for (const char* who :
+       {"current_user", "session_user", "user", "current_role"})
+    c.functions.push_back(
+        {who, 0, 0, "name",
+         [session_user](const std::vector<sql_value>&) -> expected<sql_value> {
+           return text(session_user());
+         }});
+  c.functions.push_back(
+      {"current_schema", 0, 0, "name",
+       [](const std::vector<sql_value>&) -> expected<sql_value> {
+         return text("public");
+       }});
+  c.functions.push_back(
+      {"current_catalog", 0, 0, "name",
+       [database](const std::vector<sql_value>&) -> expected<sql_value> {
+         return text(database);
+       }});
   c.functions.push_back(
       {"pg_is_in_recovery", 0, 0, "bool",
        [](const std::vector<sql_value>&) -> expected<sql_value> {

@@ -404,6 +404,9 @@ TEST_F(admin_sql, pg_settings_shows_the_parameters) {
                 .find("unrecognized configuration parameter \"no_such\""),
             std::string::npos);
   EXPECT_EQ(value("SELECT pg_is_in_recovery()"), "f");
+  EXPECT_EQ(value("SELECT current_user || '/' || session_user || '/' || "
+                  "current_schema || '/' || current_catalog"),
+            "postgres/postgres/public/postgres");
   EXPECT_EQ(value("SELECT current_database()"), "postgres");
   EXPECT_EQ(value("SELECT pg_current_wal_flush_lsn()"),
             value("SELECT pg_current_wal_lsn()"));

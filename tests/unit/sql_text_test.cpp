@@ -50,5 +50,18 @@ TEST(sql_text, boolean_expressions) {
     EXPECT_FALSE(looks_boolean(no)) << no;
 }
 
+TEST(sql_text, niladic_functions_become_calls) {
+  EXPECT_EQ(call_niladic_functions("SELECT current_user, SESSION_USER"),
+            "SELECT current_user(), SESSION_USER()");
+  EXPECT_EQ(call_niladic_functions("SELECT user;"), "SELECT user();");
+  // Not inside literals or quoted names, not a called or qualified name,
+  // not part of a longer word.
+  EXPECT_EQ(
+      call_niladic_functions("SELECT 'current_user', \"user\", current_user(), "
+                             "t.user, current_users, usename FROM t"),
+      "SELECT 'current_user', \"user\", current_user(), t.user, "
+      "current_users, usename FROM t");
+}
+
 } // namespace
 } // namespace walmux::sqltext
