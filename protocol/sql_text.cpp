@@ -43,14 +43,24 @@ bool is_identifier(std::string_view s) {
   return true;
 }
 
+namespace {
+
+// Where the literal or quoted identifier opening at `i` ends (past its
+// closing quote, or the end of `sql`).
+size_t quoted_end(std::string_view sql, size_t i) {
+  const size_t end = sql.find(sql[i], i + 1);
+  return end == std::string_view::npos ? sql.size() : end + 1;
+}
+
+} // namespace
+
 std::string strip_casts(std::string_view sql) {
   std::string out;
   size_t i = 0;
   while (i < sql.size()) {
     const char c = sql[i];
     if (c == '\'' || c == '"') {
-      const size_t end = sql.find(c, i + 1);
-      const size_t stop = end == std::string_view::npos ? sql.size() : end + 1;
+      const size_t stop = quoted_end(sql, i);
       out.append(sql.substr(i, stop - i));
       i = stop;
       continue;
@@ -89,8 +99,7 @@ std::string call_niladic_functions(std::string_view sql) {
   while (i < sql.size()) {
     const char c = sql[i];
     if (c == '\'' || c == '"') {
-      const size_t end = sql.find(c, i + 1);
-      const size_t stop = end == std::string_view::npos ? sql.size() : end + 1;
+      const size_t stop = quoted_end(sql, i);
       out.append(sql.substr(i, stop - i));
       i = stop;
       continue;
