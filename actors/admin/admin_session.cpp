@@ -342,6 +342,9 @@ admin_session::compute(std::string_view sql, size_t& consumed,
                      "effect on reload or restart.");
     if (first == "reset") {
       client_settings_.erase(name);
+      if (name == "application_name")
+        env_.activity.update(
+            pid_, [](session_activity& a) { a.application_name.clear(); });
     } else {
       // SET name TO|= value [, ...]: the value as written, quotes removed.
       std::string_view rest = sql.substr(at, consumed - std::min(at, consumed));
@@ -365,6 +368,9 @@ admin_session::compute(std::string_view sql, size_t& consumed,
       std::string value(rest);
       if (value.size() >= 2 && value.front() == '\'' && value.back() == '\'')
         value = value.substr(1, value.size() - 2);
+      if (name == "application_name") // pg_stat_activity shows it
+        env_.activity.update(
+            pid_, [&](session_activity& a) { a.application_name = value; });
       client_settings_[name] = value;
     }
     done.tag = first == "set" ? "SET" : "RESET";

@@ -395,6 +395,9 @@ TEST_F(admin_sql, pg_settings_shows_the_parameters) {
   EXPECT_EQ(value("SHOW transaction_isolation"), "read committed");
   EXPECT_EQ(value("SET application_name = 'tool'; SHOW application_name"),
             "tool");
+  EXPECT_EQ(value("SET application_name TO 'tool'; SELECT application_name "
+                  "FROM pg_stat_activity WHERE pid = pg_backend_pid()"),
+            "tool");
   EXPECT_EQ(value("SELECT now() >= pg_postmaster_start_time()"), "t");
   // The functions monitoring tools call first.
   EXPECT_EQ(value("SELECT current_setting('wal_sender_timeout')"), "90s");
