@@ -2,6 +2,9 @@
 // (admin_catalog.hpp).
 #include "actors/admin/admin_catalog.hpp"
 
+#include "actors/admin/server_functions.hpp"
+#include "actors/admin/slot_functions.hpp"
+#include "actors/admin/sql_values.hpp"
 #include "actors/apply/subscription_manager.hpp"
 #include "actors/common/clock.hpp"
 #include "actors/walsender/listener.hpp"
@@ -26,104 +29,6 @@
 
 namespace walmux::actors::admin {
 namespace {
-
-sql_value text(std::string s) {
-  return sql_value{std::move(s)};
-}
-sql_value integer(int64_t v) {
-  return sql_value{v};
-}
-sql_value boolean(bool b) {
-  return sql_value{int64_t{b ? 1 : 0}};
-}
-sql_value null() {
-  return sql_value{std::monostate{}};
-}
-sql_value lsn_value(lsn at) {
-  return text(lsn_to_string(at));
-}
-
-sql_value timestamp_value(int64_t unix_micros) {
-  return unix_micros == 0
-             ? null()
-             : text(pgtext::timestamptz_utc(unix_micros -
-                                            stream::postgres_epoch_offset_us));
-}
-
-// An interval as PostgreSQL prints a short one: 00:00:01.234567.
-sql_value interval_value(int64_t us) {
-  if (us < 0)
-    return null();
-  char out[48];
-  const int64_t seconds = us / 1000000;
-  std::snprintf(out, sizeof out, "%02lld:%02lld:%02lld",
-                static_cast<long long>(seconds / 3600),
-                static_cast<long long>(seconds / 60 % 60),
-                static_cast<long long>(seconds % 60));
-  std::string shown = out;
-  if (us % 1000000 != 0) {
-    std::snprintf(out, sizeof out, ".%06lld",
-                  static_cast<long long>(us % 1000000));
-    std::string fraction = out;
-    while (fraction.back() == '0')
-      fraction.pop_back();
-    shown += fraction;
-  }
-  return text(shown);
-}
-
-std::optional<std::string> text_arg(const std::vector<sql_value>& args,
-                                    size_t i) {
-  if (i >= args.size())
-    return std::nullopt;
-  if (auto* s = std::get_if<std::string>(&args[i]))
-    return *s;
-  if (auto* n = std::get_if<int64_t>(&args[i]))
-    return std::to_string(*n);
-  return std::nullopt;
-}
-
-// PostgreSQL's boolean input: true/false, t/f, on/off, yes/no, 1/0.
-expected<bool> bool_arg(const std::vector<sql_value>& args, size_t i,
-                        bool absent) {
-  if (i >= args.size() || std::holds_alternative<std::monostate>(args[i]))
-    return absent;
-  if (auto* n = std::get_if<int64_t>(&args[i]))
-    return *n != 0;
-  std::string s = text_arg(args, i).value_or("");
-  for (auto& c : s)
-    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  if (s == "t" || s == "true" || s == "on" || s == "yes" || s == "1")
-    return true;
-  if (s == "f" || s == "false" || s == "off" || s == "no" || s == "0")
-    return false;
-  return error{sqlstate::invalid_text_representation,
-               "invalid input syntax for type boolean: \"" + s + "\""};
-}
-
-expected<lsn> lsn_arg(const std::vector<sql_value>& args, size_t i) {
-  auto s = text_arg(args, i);
-  if (!s)
-    return error{sqlstate::invalid_text_representation,
-                 "invalid input syntax for type pg_lsn: \"\""};
-  return lsn_parse(*s);
-}
-
-// PostgreSQL's oid input: an unsigned 32-bit decimal.
-expected<uint32_t> oid_from_text(const std::string& s) {
-  uint32_t v = 0;
-  const char* end = s.data() + s.size();
-  auto [p, ec] = std::from_chars(s.data(), end, v);
-  if (ec != std::errc() || p != end)
-    return error{sqlstate::invalid_text_representation,
-                 "invalid input syntax for type oid: \"" + s + "\""};
-  return v;
-}
-
-error null_argument(const char* what) {
-  return error{sqlstate::invalid_parameter_value,
-               std::string(what) + " must not be null"};
-}
 
 // pg_replication_slots, PostgreSQL 15's columns (and, hidden, 16+'s
 // invalidation reason).
@@ -215,25 +120,6 @@ table_def origin_status(walsender_env& env, const char* name) {
                           lsn_value(o.local_lsn)});
         return rows;
       }};
-}
-
-expected<storage::slot_record>
-create_slot_from_args(walsender_env& env, int pid, const std::string& database,
-                      const std::vector<sql_value>& args) {
-  auto name = text_arg(args, 0);
-  auto plugin = text_arg(args, 1);
-  if (!name)
-    return null_argument("slot_name");
-  if (!plugin)
-    return null_argument("plugin");
-  auto temporary = bool_arg(args, 2, false);
-  if (!temporary)
-    return std::move(temporary).err();
-  auto two_phase = bool_arg(args, 3, false);
-  if (!two_phase)
-    return std::move(two_phase).err();
-  return create_logical_slot(env, *name, *plugin, database, *temporary,
-                             *two_phase, pid);
 }
 
 // pg_stat_replication, PostgreSQL 15's columns; the lags as
@@ -478,37 +364,6 @@ table_def stat_activity(walsender_env& env) {
       }};
 }
 
-// pg_size_pretty(bigint) as PostgreSQL 15 prints it: bytes below 10kB,
-// then kB, MB, GB, TB, PB, each below 20480 of itself, rounded half away
-// from zero.
-std::string size_pretty(int64_t size) {
-  struct unit {
-    const char* name;
-    int64_t limit;
-    bool round;
-    int bits;
-  };
-  static constexpr unit units[] = {
-      {"bytes", 10 * 1024, false, 0},  {"kB", 20 * 1024 - 1, true, 10},
-      {"MB", 20 * 1024 - 1, true, 20}, {"GB", 20 * 1024 - 1, true, 30},
-      {"TB", 20 * 1024 - 1, true, 40}, {"PB", 20 * 1024 - 1, true, 50},
-  };
-  constexpr size_t count = sizeof units / sizeof units[0];
-  for (size_t i = 0;; ++i) {
-    const unit& u = units[i];
-    const int64_t magnitude = size < 0 ? -size : size;
-    if (i + 1 == count || magnitude < u.limit) {
-      if (u.round)
-        size = (size + (size < 0 ? -1 : 1)) / 2;
-      return std::to_string(size) + " " + u.name;
-    }
-    const unit& next = units[i + 1];
-    const int bits =
-        next.bits - u.bits - (next.round ? 1 : 0) + (u.round ? 1 : 0);
-    size /= int64_t{1} << bits;
-  }
-}
-
 // The upstream conninfo as pg_stat_wal_receiver shows one: every option
 // set, the password hidden.
 std::string shown_conninfo(const std::string& conninfo) {
@@ -660,91 +515,6 @@ table_def settings_table(walsender_env& env) {
       }};
 }
 
-// The hidden argument columns of the changes functions: slot_name,
-// upto_lsn, upto_nchanges, then VARIADIC options as up to 16 values.
-constexpr int change_option_values = 16;
-
-std::string change_function_schema(bool binary) {
-  std::string schema =
-      std::string("CREATE TABLE x(lsn pg_lsn, xid xid, data ") +
-      (binary ? "bytea" : "text") +
-      ", arg_slot_name HIDDEN, arg_upto_lsn HIDDEN, "
-      "arg_upto_nchanges HIDDEN";
-  for (int i = 1; i <= change_option_values; ++i)
-    schema += ", arg_option" + std::to_string(i) + " HIDDEN";
-  return schema + ")";
-}
-
-// pg_logical_slot_{get,peek}[_binary]_changes (slot_decoding.hpp).
-table_def change_function(walsender_env& env, int session_pid,
-                          const std::string& database, bool confirm,
-                          bool binary) {
-  std::string name = std::string("pg_logical_slot_") +
-                     (confirm ? "get" : "peek") + (binary ? "_binary" : "") +
-                     "_changes";
-  return {name, change_function_schema(binary), 3 + change_option_values,
-          [&env, session_pid, database, confirm, binary,
-           name](const std::vector<sql_value>& args)
-              -> expected<std::vector<sql_row>> {
-            slot_changes_request r;
-            auto slot = text_arg(args, 0);
-            if (!slot)
-              return error{"22004", "slot name must not be null"};
-            r.slot = *slot;
-            if (args.size() > 1 &&
-                !std::holds_alternative<std::monostate>(args[1])) {
-              auto upto = lsn_arg(args, 1);
-              if (!upto)
-                return std::move(upto).err();
-              r.upto_lsn = *upto;
-            }
-            if (auto n = text_arg(args, 2)) {
-              int64_t v = 0;
-              auto [end, ec] =
-                  std::from_chars(n->data(), n->data() + n->size(), v);
-              if (ec != std::errc() || end != n->data() + n->size() ||
-                  v < INT32_MIN || v > INT32_MAX)
-                return error{sqlstate::invalid_text_representation,
-                             "invalid input syntax for type integer: \"" + *n +
-                                 "\""};
-              r.upto_nchanges = v;
-            }
-            // The options: the given values, in name/value pairs.
-            std::vector<std::string> values;
-            bool ended = false;
-            for (size_t i = 3; i < args.size(); ++i) {
-              auto v = text_arg(args, i);
-              if (!v) {
-                ended = true;
-                continue;
-              }
-              if (ended)
-                return error{sqlstate::feature_not_supported,
-                             "array must not contain nulls"};
-              values.push_back(*v);
-            }
-            if (values.size() % 2 != 0)
-              return error{sqlstate::invalid_parameter_value,
-                           "array must have even number of elements"};
-            for (size_t i = 0; i < values.size(); i += 2)
-              r.options.push_back(
-                  {values[i], repl::option::kind::string, values[i + 1]});
-            r.binary = binary;
-            r.confirm = confirm;
-            r.function_signature = name + "(name,pg_lsn,integer,text[])";
-            auto rows = slot_changes(env, session_pid, database, r,
-                                     sql_limits{}.result_bytes);
-            if (!rows)
-              return std::move(rows).err();
-            std::vector<sql_row> out;
-            out.reserve(rows->size());
-            for (auto& c : *rows)
-              out.push_back(
-                  {lsn_value(c.at), integer(c.xid), text(std::move(c.data))});
-            return out;
-          }};
-}
-
 } // namespace
 
 node_catalog make_node_catalog(walsender_env& env, int session_pid,
@@ -753,42 +523,8 @@ node_catalog make_node_catalog(walsender_env& env, int session_pid,
   c.tables.push_back(settings_table(env));
   c.tables.push_back(wal_receiver(env));
   c.tables.push_back(stat_activity(env));
-  for (bool confirm : {true, false})
-    for (bool binary : {false, true})
-      c.tables.push_back(
-          change_function(env, session_pid, database, confirm, binary));
-  auto advance = [&env, session_pid, database](
-                     const std::vector<sql_value>& args) -> expected<lsn> {
-    auto slot = text_arg(args, 0);
-    if (!slot)
-      return error{"22004", "slot name must not be null"};
-    auto upto = lsn_arg(args, 1);
-    if (!upto)
-      return std::move(upto).err();
-    return advance_slot(env, session_pid, database, *slot, *upto);
-  };
-  c.tables.push_back(
-      {"pg_replication_slot_advance",
-       "CREATE TABLE x(slot_name name, end_lsn pg_lsn, arg_slot_name HIDDEN, "
-       "arg_upto_lsn HIDDEN)",
-       2,
-       [advance](const std::vector<sql_value>& args)
-           -> expected<std::vector<sql_row>> {
-         auto end = advance(args);
-         if (!end)
-           return std::move(end).err();
-         return std::vector<sql_row>{
-             {text(text_arg(args, 0).value_or("")), lsn_value(*end)}};
-       }});
-  c.functions.push_back(
-      {"pg_replication_slot_advance", 2, 2, "text",
-       [advance](const std::vector<sql_value>& args) -> expected<sql_value> {
-         auto end = advance(args);
-         if (!end)
-           return std::move(end).err();
-         return text("(" + text_arg(args, 0).value_or("") + "," +
-                     lsn_to_string(*end) + ")");
-       }});
+  add_slot_functions(c, env, session_pid, database);
+  add_server_functions(c, env, session_pid, database);
   c.tables.push_back(replication_slots(env));
   c.tables.push_back(stat_replication(env));
   c.tables.push_back(stat_replication_slots(env));
@@ -798,41 +534,6 @@ node_catalog make_node_catalog(walsender_env& env, int session_pid,
   if (env.subscriptions != nullptr)
     for (auto& t : subscription_tables(env))
       c.tables.push_back(std::move(t));
-  c.tables.push_back(
-      {"pg_create_logical_replication_slot",
-       "CREATE TABLE x(slot_name name, lsn pg_lsn, arg_slot_name HIDDEN, "
-       "arg_plugin HIDDEN, arg_temporary HIDDEN, arg_two_phase HIDDEN)",
-       4,
-       [&env, session_pid, database](const std::vector<sql_value>& args)
-           -> expected<std::vector<sql_row>> {
-         auto slot = create_slot_from_args(env, session_pid, database, args);
-         if (!slot)
-           return std::move(slot).err();
-         return std::vector<sql_row>{
-             {text(slot->name), lsn_value(slot->confirmed_flush)}};
-       }});
-
-  c.functions.push_back(
-      {"pg_create_logical_replication_slot", 2, 4, "text",
-       [&env, session_pid,
-        database](const std::vector<sql_value>& args) -> expected<sql_value> {
-         auto slot = create_slot_from_args(env, session_pid, database, args);
-         if (!slot)
-           return std::move(slot).err();
-         return text("(" + slot->name + "," +
-                     lsn_to_string(slot->confirmed_flush) + ")");
-       }});
-  c.functions.push_back(
-      {"pg_drop_replication_slot", 1, 1, "void",
-       [&env, session_pid](
-           const std::vector<sql_value>& args) -> expected<sql_value> {
-         auto name = text_arg(args, 0);
-         if (!name)
-           return null_argument("slot_name");
-         if (auto st = drop_slot(env, *name, false, session_pid); !st)
-           return std::move(st).err();
-         return text("");
-       }});
   c.functions.push_back(
       {"aurora_stat_reset_wal_cache", 1, 1, "text",
        [&env](const std::vector<sql_value>& args) -> expected<sql_value> {
@@ -841,16 +542,6 @@ node_catalog make_node_catalog(walsender_env& env, int session_pid,
            return text("Replication slot not found. Please try again.");
          env.cache->reset(name);
          return text("Reset the logical wal cache counter.");
-       }});
-  c.functions.push_back(
-      {"pg_stat_reset_replication_slot", 1, 1, "void",
-       [&env](const std::vector<sql_value>& args) -> expected<sql_value> {
-         auto name = text_arg(args, 0);
-         if (name && !env.slots->get(*name))
-           return error{sqlstate::undefined_object,
-                        "replication slot \"" + *name + "\" does not exist"};
-         env.slot_counts.reset(name, unix_micros_now());
-         return text("");
        }});
   c.functions.push_back(
       {"pg_stat_reset_subscription_stats", 1, 1, "void",
@@ -869,215 +560,6 @@ node_catalog make_node_catalog(walsender_env& env, int session_pid,
          if (env.subscriptions != nullptr)
            env.subscriptions->reset_stats(subid, unix_micros_now());
          return text("");
-       }});
-  auto copy = [&env, session_pid, database](const std::vector<sql_value>& args)
-      -> expected<storage::slot_record> {
-    auto source = text_arg(args, 0);
-    if (!source)
-      return null_argument("src_slot_name");
-    auto name = text_arg(args, 1);
-    if (!name)
-      return null_argument("dst_slot_name");
-    std::optional<bool> temporary;
-    if (args.size() > 2 && !std::holds_alternative<std::monostate>(args[2])) {
-      auto t = bool_arg(args, 2, false);
-      if (!t)
-        return std::move(t).err();
-      temporary = *t;
-    }
-    return copy_logical_slot(env, *source, *name, database, temporary,
-                             text_arg(args, 3), session_pid);
-  };
-  c.tables.push_back(
-      {"pg_copy_logical_replication_slot",
-       "CREATE TABLE x(slot_name name, lsn pg_lsn, arg_src_slot_name HIDDEN, "
-       "arg_dst_slot_name HIDDEN, arg_temporary HIDDEN, arg_plugin HIDDEN)",
-       4,
-       [copy](const std::vector<sql_value>& args)
-           -> expected<std::vector<sql_row>> {
-         auto slot = copy(args);
-         if (!slot)
-           return std::move(slot).err();
-         return std::vector<sql_row>{
-             {text(slot->name), lsn_value(slot->confirmed_flush)}};
-       }});
-  c.functions.push_back(
-      {"pg_copy_logical_replication_slot", 2, 4, "text",
-       [copy](const std::vector<sql_value>& args) -> expected<sql_value> {
-         auto slot = copy(args);
-         if (!slot)
-           return std::move(slot).err();
-         return text("(" + slot->name + "," +
-                     lsn_to_string(slot->confirmed_flush) + ")");
-       }});
-  // pg_terminate_backend: the session gets PostgreSQL's FATAL and its
-  // connection closes; its walsender or SQL session then ends as on any
-  // disconnection (its slot released). An apply worker is restarted, as
-  // PostgreSQL's launcher restarts one. false for any other pid.
-  c.functions.push_back(
-      {"pg_terminate_backend", 1, 2, "bool",
-       [&env](const std::vector<sql_value>& args) -> expected<sql_value> {
-         auto pid = text_arg(args, 0);
-         if (!pid)
-           return null();
-         int64_t number = 0;
-         auto [end, ec] =
-             std::from_chars(pid->data(), pid->data() + pid->size(), number);
-         if (ec != std::errc() || end != pid->data() + pid->size())
-           return error{sqlstate::invalid_text_representation,
-                        "invalid input syntax for type integer: \"" + *pid +
-                            "\""};
-         if (env.subscriptions != nullptr &&
-             env.subscriptions->restart_worker(static_cast<int>(number)))
-           return boolean(true);
-         for (const auto& a : env.activity.list()) {
-           if (a.pid != number)
-             continue;
-           auto link = a.link.lock();
-           if (!link || link->closed())
-             return boolean(false);
-           link->send(
-               wire::encoded(wire::error_response{wire::notice_from_error(
-                   error{"57P01", "terminating connection due to "
-                                  "administrator command"},
-                   "FATAL")}));
-           link->close();
-           log_message(elevel::log, "terminating walmux session " + *pid +
-                                        " at an administrator's request");
-           return boolean(true);
-         }
-         return boolean(false);
-       }});
-  // pg_reload_conf: the same as SIGHUP (walmux.conf re-read; the log says
-  // which values changed).
-  c.functions.push_back(
-      {"pg_reload_conf", 0, 0, "bool",
-       [](const std::vector<sql_value>&) -> expected<sql_value> {
-         return boolean(::kill(::getpid(), SIGHUP) == 0);
-       }});
-  c.functions.push_back(
-      {"pg_backend_pid", 0, 0, "int4",
-       [session_pid](const std::vector<sql_value>&) -> expected<sql_value> {
-         return integer(session_pid);
-       }});
-  c.functions.push_back(
-      {"pg_current_wal_lsn", 0, 0, "pg_lsn",
-       [&env](const std::vector<sql_value>&) -> expected<sql_value> {
-         return lsn_value(creation_point(env));
-       }});
-  // What monitoring tools ask first. The node's flush and insert positions
-  // are its current one (it writes nothing of its own).
-  for (const char* same :
-       {"pg_current_wal_flush_lsn", "pg_current_wal_insert_lsn"})
-    c.functions.push_back(
-        {same, 0, 0, "pg_lsn",
-         [&env](const std::vector<sql_value>&) -> expected<sql_value> {
-           return lsn_value(creation_point(env));
-         }});
-  c.functions.push_back(
-      {"pg_postmaster_start_time", 0, 0, "timestamptz",
-       [&env](const std::vector<sql_value>&) -> expected<sql_value> {
-         return timestamp_value(env.started_at_unix_us);
-       }});
-  for (const char* now : {"now", "statement_timestamp", "clock_timestamp"})
-    c.functions.push_back(
-        {now, 0, 0, "timestamptz",
-         [](const std::vector<sql_value>&) -> expected<sql_value> {
-           return timestamp_value(unix_micros_now());
-         }});
-  c.functions.push_back(
-      {"pg_size_pretty", 1, 1, "text",
-       [](const std::vector<sql_value>& args) -> expected<sql_value> {
-         if (args.empty() || std::holds_alternative<std::monostate>(args[0]))
-           return null();
-         int64_t bytes = 0;
-         if (auto* n = std::get_if<int64_t>(&args[0]))
-           bytes = *n;
-         else if (auto* d = std::get_if<double>(&args[0]))
-           bytes = static_cast<int64_t>(*d);
-         else {
-           auto t = text_arg(args, 0).value_or("");
-           auto [end, ec] =
-               std::from_chars(t.data(), t.data() + t.size(), bytes);
-           if (ec != std::errc() || end != t.data() + t.size())
-             return error{sqlstate::invalid_text_representation,
-                          "invalid input syntax for type bigint: \"" + t +
-                              "\""};
-         }
-         return text(size_pretty(bytes));
-       }});
-  // SQL's niladic functions (the session rewrites current_user and the
-  // like as calls): the session's user; the schema is public.
-  auto session_user = [&env, session_pid]() {
-    for (const auto& a : env.activity.list())
-      if (a.pid == session_pid)
-        return a.user;
-    return std::string("postgres");
-  };
-  for (const char* who :
-       {"current_user", "session_user", "user", "current_role"})
-    c.functions.push_back(
-        {who, 0, 0, "name",
-         [session_user](const std::vector<sql_value>&) -> expected<sql_value> {
-           return text(session_user());
-         }});
-  c.functions.push_back(
-      {"current_schema", 0, 0, "name",
-       [](const std::vector<sql_value>&) -> expected<sql_value> {
-         return text("public");
-       }});
-  c.functions.push_back(
-      {"current_catalog", 0, 0, "name",
-       [database](const std::vector<sql_value>&) -> expected<sql_value> {
-         return text(database);
-       }});
-  c.functions.push_back(
-      {"pg_is_in_recovery", 0, 0, "bool",
-       [](const std::vector<sql_value>&) -> expected<sql_value> {
-         return boolean(false);
-       }});
-  c.functions.push_back(
-      {"current_database", 0, 0, "name",
-       [database](const std::vector<sql_value>&) -> expected<sql_value> {
-         return text(database);
-       }});
-  c.functions.push_back(
-      {"current_setting", 1, 2, "text",
-       [&env](const std::vector<sql_value>& args) -> expected<sql_value> {
-         auto name = text_arg(args, 0);
-         if (!name)
-           return null();
-         auto missing_ok = bool_arg(args, 1, false);
-         if (!missing_ok)
-           return std::move(missing_ok).err();
-         auto settings = env.settings.get();
-         if (!settings)
-           return error{sqlstate::internal_error, "settings are not loaded"};
-         auto shown = settings->show(*name);
-         if (!shown && *missing_ok)
-           return null();
-         if (!shown)
-           return std::move(shown).err();
-         return text(*shown);
-       }});
-  c.functions.push_back(
-      {"pg_wal_lsn_diff", 2, 2, "numeric",
-       [](const std::vector<sql_value>& args) -> expected<sql_value> {
-         auto a = lsn_arg(args, 0);
-         if (!a)
-           return std::move(a).err();
-         auto b = lsn_arg(args, 1);
-         if (!b)
-           return std::move(b).err();
-         return integer(static_cast<int64_t>(a->value) -
-                        static_cast<int64_t>(b->value));
-       }});
-  c.functions.push_back(
-      {"version", 0, 0, "text",
-       [&env](const std::vector<sql_value>&) -> expected<sql_value> {
-         return text(
-             "walmux " WALMUX_VERSION " (logical replication for PostgreSQL " +
-             env.upstream->server_version() + ") on x86_64-pc-linux-gnu");
        }});
   return c;
 }

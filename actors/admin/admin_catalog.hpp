@@ -1,16 +1,12 @@
 // admin_catalog.hpp: the node's live state as the admin SQL engine's tables
 // and functions, with PostgreSQL's and Aurora's names, columns and
-// semantics:
-//
-//   pg_replication_slots                 slots: positions, wal_status,
-//   safe_wal_size pg_replication_origin_status,
-//   pg_show_replication_origin_status()  replication origins of the catalog
-//   aurora_stat_logical_wal_cache()      per-slot write-through cache counters
-//   aurora_stat_reset_wal_cache(name|NULL)
-//   pg_create_logical_replication_slot(name, plugin [, temporary])
-//   pg_drop_replication_slot(name)       PostgreSQL's errors for unknown and
-//   active slots pg_current_wal_lsn()                 the upstream position
-//   walmux has made durable pg_wal_lsn_diff(a, b), version()
+// semantics. The views are defined in admin_catalog.cpp: pg_replication_slots,
+// pg_stat_replication, pg_stat_replication_slots, pg_replication_origin_status
+// and pg_show_replication_origin_status(), aurora_stat_logical_wal_cache()
+// (and aurora_stat_reset_wal_cache), the apply role's pg_subscription views,
+// pg_settings, pg_stat_activity, pg_stat_wal_receiver. The slot functions
+// are in slot_functions.hpp, the node's and session's in
+// server_functions.hpp.
 //
 // Functions that change state run in the calling session's thread; slot
 // creation and drop are synced to the catalog before they return, as for
