@@ -45,11 +45,16 @@ bool is_identifier(std::string_view s) {
 
 namespace {
 
-// Where the literal or quoted identifier opening at `i` ends (past its
-// closing quote, or the end of `sql`).
-size_t quoted_end(std::string_view sql, size_t i) {
+// At a literal or quoted identifier (`i` on its opening quote): copies it
+// whole to `out`, moves `i` past it (or to the end) and returns true.
+bool copy_quoted(std::string_view sql, size_t& i, std::string& out) {
+  if (sql[i] != '\'' && sql[i] != '"')
+    return false;
   const size_t end = sql.find(sql[i], i + 1);
-  return end == std::string_view::npos ? sql.size() : end + 1;
+  const size_t stop = end == std::string_view::npos ? sql.size() : end + 1;
+  out.append(sql.substr(i, stop - i));
+  i = stop;
+  return true;
 }
 
 } // namespace
@@ -58,13 +63,9 @@ std::string strip_casts(std::string_view sql) {
   std::string out;
   size_t i = 0;
   while (i < sql.size()) {
-    const char c = sql[i];
-    if (c == '\'' || c == '"') {
-      const size_t stop = quoted_end(sql, i);
-      out.append(sql.substr(i, stop - i));
-      i = stop;
+    if (copy_quoted(sql, i, out))
       continue;
-    }
+    const char c = sql[i];
     if (c == ':' && i + 1 < sql.size() && sql[i + 1] == ':') {
       i += 2;
       while (i < sql.size() && std::isspace(static_cast<unsigned char>(sql[i])))
@@ -97,13 +98,9 @@ std::string call_niladic_functions(std::string_view sql) {
   std::string out;
   size_t i = 0;
   while (i < sql.size()) {
-    const char c = sql[i];
-    if (c == '\'' || c == '"') {
-      const size_t stop = quoted_end(sql, i);
-      out.append(sql.substr(i, stop - i));
-      i = stop;
+    if (copy_quoted(sql, i, out))
       continue;
-    }
+    const char c = sql[i];
     if (!word_char(c)) {
       out += c;
       ++i;
