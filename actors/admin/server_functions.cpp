@@ -8,7 +8,7 @@
 #include "common/log.hpp"
 #include "protocol/messages.hpp"
 
-#include <charconv>
+#include <climits>
 #include <csignal>
 #include <unistd.h>
 
@@ -56,13 +56,10 @@ void add_server_functions(node_catalog& c, walsender_env& env, int session_pid,
          auto pid = text_arg(args, 0);
          if (!pid)
            return null();
-         int64_t number = 0;
-         auto [end, ec] =
-             std::from_chars(pid->data(), pid->data() + pid->size(), number);
-         if (ec != std::errc() || end != pid->data() + pid->size())
-           return error{sqlstate::invalid_text_representation,
-                        "invalid input syntax for type integer: \"" + *pid +
-                            "\""};
+         auto parsed = integer_from_text(*pid, "integer", INT64_MIN, INT64_MAX);
+         if (!parsed)
+           return std::move(parsed).err();
+         const int64_t number = *parsed;
          if (env.subscriptions != nullptr &&
              env.subscriptions->restart_worker(static_cast<int>(number)))
            return boolean(true);
@@ -132,13 +129,11 @@ void add_server_functions(node_catalog& c, walsender_env& env, int session_pid,
          else if (auto* d = std::get_if<double>(&args[0]))
            bytes = static_cast<int64_t>(*d);
          else {
-           auto t = text_arg(args, 0).value_or("");
-           auto [end, ec] =
-               std::from_chars(t.data(), t.data() + t.size(), bytes);
-           if (ec != std::errc() || end != t.data() + t.size())
-             return error{sqlstate::invalid_text_representation,
-                          "invalid input syntax for type bigint: \"" + t +
-                              "\""};
+           auto parsed = integer_from_text(text_arg(args, 0).value_or(""),
+                                           "bigint", INT64_MIN, INT64_MAX);
+           if (!parsed)
+             return std::move(parsed).err();
+           bytes = *parsed;
          }
          return text(size_pretty(bytes));
        }});

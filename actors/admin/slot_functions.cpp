@@ -5,7 +5,6 @@
 #include "actors/walsender/slot_commands.hpp"
 #include "actors/walsender/slot_decoding.hpp"
 
-#include <charconv>
 #include <climits>
 
 namespace walmux::actors::admin {
@@ -69,15 +68,10 @@ table_def change_function(walsender_env& env, int session_pid,
               r.upto_lsn = *upto;
             }
             if (auto n = text_arg(args, 2)) {
-              int64_t v = 0;
-              auto [end, ec] =
-                  std::from_chars(n->data(), n->data() + n->size(), v);
-              if (ec != std::errc() || end != n->data() + n->size() ||
-                  v < INT32_MIN || v > INT32_MAX)
-                return error{sqlstate::invalid_text_representation,
-                             "invalid input syntax for type integer: \"" + *n +
-                                 "\""};
-              r.upto_nchanges = v;
+              auto v = integer_from_text(*n, "integer", INT32_MIN, INT32_MAX);
+              if (!v)
+                return std::move(v).err();
+              r.upto_nchanges = *v;
             }
             // The options: the given values, in name/value pairs.
             std::vector<std::string> values;

@@ -13,6 +13,7 @@
 
 #include <cctype>
 #include <charconv>
+#include <climits>
 #include <cstdint>
 #include <cstdio>
 #include <optional>
@@ -103,15 +104,31 @@ inline expected<lsn> lsn_arg(const std::vector<sql_value>& args, size_t i) {
   return lsn_parse(*s);
 }
 
-// PostgreSQL's oid input: an unsigned 32-bit decimal.
-inline expected<uint32_t> oid_from_text(const std::string& s) {
-  uint32_t v = 0;
+// An integer argument of PostgreSQL type `type` in [min, max]: decimal
+// digits with an optional sign, else 22P02 "invalid input syntax for type
+// <type>".
+inline expected<int64_t> integer_from_text(const std::string& s,
+                                           const char* type, int64_t min,
+                                           int64_t max) {
+  int64_t v = 0;
   const char* end = s.data() + s.size();
   auto [p, ec] = std::from_chars(s.data(), end, v);
-  if (ec != std::errc() || p != end)
+  if (ec != std::errc() || p != end || v < min || v > max)
+    return error{sqlstate::invalid_text_representation,
+                 "invalid input syntax for type " + std::string(type) + ": \"" +
+                     s + "\""};
+  return v;
+}
+
+// PostgreSQL's oid input: an unsigned 32-bit decimal.
+inline expected<uint32_t> oid_from_text(const std::string& s) {
+  if (!s.empty() && s[0] == '-')
     return error{sqlstate::invalid_text_representation,
                  "invalid input syntax for type oid: \"" + s + "\""};
-  return v;
+  auto v = integer_from_text(s, "oid", 0, UINT32_MAX);
+  if (!v)
+    return std::move(v).err();
+  return static_cast<uint32_t>(*v);
 }
 
 inline error null_argument(const char* what) {
