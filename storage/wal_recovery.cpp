@@ -137,6 +137,12 @@ status wal_store::recover() {
     auto size = (*f)->size();
     if (!size)
       return std::move(size).err();
+    if (*size > seg_size)
+      return error{sqlstate::data_corrupted,
+                   "WAL segment \"" + segment_path(s) + "\" has size " +
+                       std::to_string(*size) +
+                       ", larger than the segment size " +
+                       std::to_string(seg_size)};
     durable_ = s * seg_size + *size; // scan limit: all contiguous data
     if (*size < seg_size)
       short_seen = true;

@@ -210,7 +210,9 @@ status wal_store::sync() {
   };
 
   while (!data.empty()) {
-    if (cursor != begin && cursor % seg_size == 0) {
+    // A new segment starts at every boundary, the first one included: a
+    // sync that ended exactly at a boundary left the full segment as tail.
+    if (cursor % seg_size == 0 && cursor / seg_size != tail_segment_) {
       completed.push_back(std::move(tail_));
       tail_segment_ = cursor / seg_size;
       auto f = env_->open_writable(segment_path(tail_segment_));

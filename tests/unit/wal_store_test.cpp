@@ -143,6 +143,56 @@ TEST_F(wal_store_test, round_trip_across_segments_and_reopen) {
   expect_all(*s, 0, 320);
 }
 
+// A sync that ends exactly at a segment boundary leaves the full segment
+// as the file being written; the next sync must start the next segment,
+// not grow the full one past the segment size.
+TEST_F(wal_store_test, a_sync_ending_at_a_segment_boundary_starts_the_next) {
+  auto s = open_store();
+  ASSERT_TRUE(s);
+  uint64_t n = 0;
+  auto append_sized = [&](size_t bytes) {
+    commit_record c = commit_for(n);
+    std::vector<stored_message> m{{lsn(100 * n), std::string(bytes, 'x')}};
+    ++n;
+    return s->append(c, m) && s->sync();
+  };
+  ASSERT_TRUE(append_sized(100));
+  const uint64_t overhead = s->durable_position() - 100;
+  uint64_t room = small_segment - s->durable_position() % small_segment;
+  if (room <= overhead) {
+    ASSERT_TRUE(append_sized(room)); // into the next segment
+    room = small_segment - s->durable_position() % small_segment;
+  }
+  ASSERT_TRUE(append_sized(room - overhead));
+  const uint64_t boundary = s->durable_position();
+  ASSERT_EQ(boundary % small_segment, 0u);
+  ASSERT_TRUE(append_sized(300));
+  EXPECT_EQ(std::filesystem::file_size(
+                segment_file(*s, boundary / small_segment - 1)),
+            small_segment);
+  EXPECT_EQ(
+      std::filesystem::file_size(segment_file(*s, boundary / small_segment)),
+      s->durable_position() - boundary);
+  auto count = [](const wal_store& st) {
+    wal_reader r(st, st.start_position());
+    uint64_t k = 0;
+    while (true) {
+      auto t = r.next();
+      EXPECT_TRUE(t) << t.err().message << " " << t.err().detail;
+      if (!t || !*t)
+        return k;
+      EXPECT_EQ((*t)->commit.xid, 1000 + k);
+      ++k;
+    }
+  };
+  EXPECT_EQ(count(*s), n);
+  s.reset();
+  s = open_store();
+  ASSERT_TRUE(s);
+  EXPECT_EQ(s->recovery().cut_bytes, 0u);
+  EXPECT_EQ(count(*s), n);
+}
+
 TEST_F(wal_store_test, durable_position_only_grows_and_reader_stops_there) {
   auto s = open_store();
   append_range(*s, 0, 10);
