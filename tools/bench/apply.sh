@@ -34,7 +34,9 @@
 # takes CPU from the sides measured). Both use synchronous_commit = off on the target (PostgreSQL's
 # subscription default) except in small_sync. The target cluster runs with
 # fsync = on (a real target's commits reach its disk). The CPU time of the
-# upstream walsender serving each side is shown: it bounds both. The
+# upstream walsender serving each side is shown (it bounds both), and that
+# of the target process applying (native: the apply worker; walmux: the
+# backend of its target connection). The
 # figures are the median round of each side.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -95,7 +97,15 @@ time_until_applied() {
   # The upstream walsender serving this side: its CPU time.
   local app=nat; [ "$side" = walmux ] && app=wmx
   local pid; pid=$(up -c "SELECT pid FROM pg_stat_replication WHERE application_name = '$app'")
-  echo "$(echo "$t1 - $t0" | bc -l) $(cpu_of "$pid")"
+  # The target process applying it: the native apply worker, or the
+  # backend serving walmux's target connection.
+  local tpid
+  if [ "$side" = native ]; then
+    tpid=$(tgt native -c "SELECT pid FROM pg_stat_subscription WHERE subname = 'nat' AND relid IS NULL")
+  else
+    tpid=$(tgt walmux -c "SELECT pid FROM pg_stat_activity WHERE application_name = 'walmux_apply_wmx'")
+  fi
+  echo "$(echo "$t1 - $t0" | bc -l) $(cpu_of "$pid") $(cpu_of "$tpid")"
 }
 
 median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
@@ -123,13 +133,13 @@ for w in ${APPLY_WORKLOADS:-small large small_sync large_streamed updates delete
     tgt native -c "CHECKPOINT"
     run_walmux() {
       c0=$(cpu_of "$wm_pid")
-      read -r m ws < <(time_until_applied walmux "$want")
+      read -r m ws wt < <(time_until_applied walmux "$want")
       c1=$(cpu_of "$wm_pid")
     }
     if [ $((r % 2)) = 1 ]; then
-      read -r n ns < <(time_until_applied native "$want"); run_walmux
+      read -r n ns nt < <(time_until_applied native "$want"); run_walmux
     else
-      run_walmux; read -r n ns < <(time_until_applied native "$want")
+      run_walmux; read -r n ns nt < <(time_until_applied native "$want")
     fi
     digest="SELECT count(*) || ' ' || md5(string_agg(b::text, ',' ORDER BY id)) FROM bench b"
     [ "$(tgt native -c "$digest")" = "$(tgt walmux -c "$digest")" ] ||
@@ -137,8 +147,8 @@ for w in ${APPLY_WORKLOADS:-small large small_sync large_streamed updates delete
     tgt native -c "DROP SUBSCRIPTION nat"
     wm -c "DROP SUBSCRIPTION wmx"
     nat+=("$n") wmx+=("$m") cpu+=("$(echo "$c1 - $c0" | bc -l)")
-    printf '%s round %d: %s: native %.2f s (its walsender CPU %.2f s), walmux %.2f s (its walsender CPU %.2f s, walmux CPU %.2f s)\n' \
-      "$w" "$r" "$want" "$n" "$ns" "$m" "$ws" "${cpu[-1]}"
+    printf '%s round %d: %s: native %.2f s (CPU: its walsender %.2f s, apply worker %.2f s), walmux %.2f s (CPU: its walsender %.2f s, walmux %.2f s, target backend %.2f s)\n' \
+      "$w" "$r" "$want" "$n" "$ns" "$nt" "$m" "$ws" "${cpu[-1]}" "$wt"
   done
   mn=$(median "${nat[@]}") mw=$(median "${wmx[@]}") mc=$(median "${cpu[@]}")
   target=1.5; [ "$w" = large ] || [ "$w" = large_streamed ] || [ "$w" = updates ] || [ "$w" = deletes ] && target=1.0
