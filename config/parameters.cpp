@@ -50,7 +50,7 @@ constexpr std::string_view group_connections = "Connections";
 constexpr std::string_view group_upstream = "Upstream";
 constexpr std::string_view group_logging = "Reporting and Logging";
 
-const std::array<parameter_def, 21> table = {{
+const std::array<parameter_def, 24> table = {{
     {.name = "rds.logical_replication",
      .type = param_type::boolean,
      .context = param_context::postmaster,
@@ -199,6 +199,32 @@ const std::array<parameter_def, 21> table = {{
      .group = group_connections,
      .description = "Sets the host name(s) or IP address(es) to listen to.",
      .default_string = "127.0.0.1"},
+    {.name = "authentication_timeout",
+     .type = param_type::integer,
+     .context = param_context::sighup,
+     .group = group_connections,
+     .description = "Sets the maximum allowed time to complete client "
+                    "authentication.",
+     .base_unit = unit::seconds,
+     .min = 1,
+     .max = 600,
+     .default_int = 60},
+    {.name = "hba_file",
+     .type = param_type::string,
+     .context = param_context::sighup,
+     .group = group_connections,
+     .description = "Sets the server's \"hba\" configuration file (relative "
+                    "to the data directory); empty: trust from 127.0.0.1 "
+                    "only.",
+     .default_string = ""},
+    {.name = "auth_file",
+     .type = param_type::string,
+     .context = param_context::sighup,
+     .group = group_connections,
+     .description = "Sets the file of \"user\" \"secret\" lines that "
+                    "password authentication checks against (relative to "
+                    "the data directory).",
+     .default_string = ""},
     {.name = "port",
      .type = param_type::integer,
      .context = param_context::postmaster,

@@ -31,7 +31,17 @@ caf::behavior walsender_actor(caf::stateful_actor<walsender_state>* self,
       self->send(self, pump_atom::value);
     }
   };
+  // A client has authentication_timeout to log in; a stalled one does
+  // not hold its session longer.
+  self->delayed_send(self, std::chrono::seconds(env->authentication_timeout_s),
+                     tick_atom::value);
   return {
+      [=](tick_atom) {
+        if (!self->state.s->logged_in()) {
+          self->state.s->authentication_timed_out();
+          self->quit();
+        }
+      },
       [=](data_atom, const std::string& bytes) {
         self->state.link->consumed(bytes.size());
         if (!self->state.s->on_data(bytes)) {

@@ -5,12 +5,12 @@
 // Startup: SSLRequest and GSSENCRequest are refused with 'N';
 // replication=database connections are walsenders, connections without
 // replication are handed to the admin role (actors/admin/admin_session.hpp)
-// after startup, physical replication is refused; trust authentication from
-// 127.0.0.1 only; max_wal_senders, max_connections (SQL sessions) and
-// rds.logical_replication are enforced
-// with PostgreSQL's texts. The ParameterStatus set is PostgreSQL 15's, with
-// the upstream's server_version, because clients choose their queries by
-// it and walmux answers their catalog queries from the upstream.
+// after startup, physical replication is refused; clients authenticate by
+// pg_hba.conf rules (client_auth.hpp); max_wal_senders, max_connections (SQL
+// sessions) and rds.logical_replication are enforced with PostgreSQL's texts.
+// The ParameterStatus set is PostgreSQL 15's, with the upstream's
+// server_version, because clients choose their queries by it and walmux answers
+// their catalog queries from the upstream.
 //
 // Commands: IDENTIFY_SYSTEM, CREATE/DROP/READ_REPLICATION_SLOT,
 // START_REPLICATION ... LOGICAL, SHOW; the set_config that every client
@@ -30,6 +30,7 @@
 #include "actors/source/upstream_state.hpp"
 #include "actors/system/settings_holder.hpp"
 #include "actors/wal_cache/wal_cache.hpp"
+#include "actors/walsender/client_auth.hpp"
 #include "actors/walsender/listener.hpp"
 #include "actors/walsender/sender_registry.hpp"
 #include "storage/catalog.hpp"
@@ -68,11 +69,13 @@ struct walsender_env {
   std::atomic<int> admin_sessions{0};
   // Reloadable (SIGHUP): read at each use.
   std::atomic<int64_t> wal_sender_timeout_ms{60000};
+  std::atomic<int64_t> authentication_timeout_s{60};
   std::atomic<int64_t> send_buffer_bytes{1 << 20};
   // A quarter of logical_decoding_work_mem: the reader's piece of a large
   // transaction, read when a stream starts.
   std::atomic<int64_t> transaction_piece_bytes{16 << 20};
   std::atomic<int> next_pid{0};
+  auth_config_holder auth;    // pg_hba.conf rules and secrets (reloadable)
   settings_holder settings;   // SHOW and the admin catalog
   sender_registry senders;    // pg_stat_replication
   activity_registry activity; // pg_stat_activity

@@ -26,8 +26,13 @@ bool session::on_data(const std::string& bytes) {
 }
 
 bool session::on_frame(const wire::frame& f) {
-  if (!started_)
-    return on_startup(f);
+  if (!started_) {
+    if (!auth_)
+      return on_startup(f);
+    std::string out;
+    const auto o = auth_->on_frame(f, out);
+    return after_auth_step(o, out);
+  }
   // A client that sends commands without reading the answers waits here
   // (walsender and SQL sessions alike): its answers stay within the send
   // bound, and the listener stops reading from it once this actor's
@@ -91,14 +96,44 @@ bool session::on_startup(const wire::frame& f) {
   options_ = param("options");
   if (!param("client_encoding").empty())
     client_encoding_ = param("client_encoding");
-  if (link_->peer_address() != "127.0.0.1")
-    return fatal(error{sqlstate::invalid_authorization,
-                       "no pg_hba.conf entry for host \"" +
-                           link_->peer_address() + "\", user \"" + user_ +
-                           "\", database \"" + database_ + "\""}
-                     .with_detail("walmux accepts connections from 127.0.0.1 "
-                                  "only (trust)."));
-  std::string replication = param("replication");
+  replication_ = param("replication");
+  // Password messages are typed frames.
+  frames_ = wire::frame_reader(wire::frame_mode::typed);
+  auto peer = hba::parse_address(link_->peer_address());
+  if (!peer)
+    return fatal(
+        error{sqlstate::invalid_authorization,
+              "unrecognized client address \"" + link_->peer_address() + "\""});
+  auth_ = std::make_unique<client_auth>(
+      env_.auth.get(), hba::connection{*peer, user_, database_},
+      link_->peer_address());
+  std::string out;
+  const auto decided = auth_->begin(out);
+  return after_auth_step(decided, out);
+}
+
+bool session::after_auth_step(client_auth::outcome o, const std::string& out) {
+  if (!out.empty())
+    link_->send(out);
+  if (o == client_auth::outcome::waiting)
+    return true;
+  if (o == client_auth::outcome::refused) {
+    error logged = auth_->refusal();
+    if (!auth_->log_detail().empty())
+      logged.detail = auth_->log_detail();
+    if (auth_->rule_line() > 0)
+      logged.detail += std::string(logged.detail.empty() ? "" : "\n") +
+                       "Connection matched pg_hba.conf line " +
+                       std::to_string(auth_->rule_line()) + ".";
+    log_error(elevel::fatal, logged);
+    return fatal(auth_->refusal());
+  }
+  auth_.reset();
+  return finish_startup();
+}
+
+bool session::finish_startup() {
+  std::string replication = replication_;
   for (auto& ch : replication)
     ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
   const bool admin = replication.empty() || replication == "false" ||
@@ -186,7 +221,6 @@ bool session::on_startup(const wire::frame& f) {
                   " host=" + link_->peer_address() +
                   " port=" + std::to_string(link_->peer_port()) +
                   " pid=" + std::to_string(pid_));
-  frames_ = wire::frame_reader(wire::frame_mode::typed);
   std::string out;
   wire::encode(out, wire::authentication{});
   const std::pair<const char*, std::string> params[] = {

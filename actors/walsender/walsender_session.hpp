@@ -10,6 +10,7 @@
 #include "actors/common/clock.hpp"
 #include "actors/common/pq_session.hpp"
 #include "actors/decoder/decoder.hpp"
+#include "actors/walsender/client_auth.hpp"
 #include "actors/walsender/lag_tracker.hpp"
 #include "actors/walsender/slot_decoding.hpp"
 #include "actors/walsender/upstream_lookup.hpp"
@@ -97,10 +98,19 @@ class session {
   // One streaming step; false when the session is over.
   bool pump();
   bool streaming() const { return stream_ != nullptr; }
+  bool logged_in() const { return started_; }
+  // authentication_timeout passed before the client logged in.
+  void authentication_timed_out() {
+    fatal(error{"57014", "canceling authentication due to timeout"});
+  }
 
  private:
   bool on_frame(const wire::frame& f);
   bool on_startup(const wire::frame& f);
+  // Sends what authentication produced; refuses, waits, or finishes.
+  bool after_auth_step(client_auth::outcome o, const std::string& out);
+  // After authentication: the session's kind, limits, and ReadyForQuery.
+  bool finish_startup();
   void log_disconnection() const;
   bool on_query(const std::string& sql);
   bool on_copy_data(const std::string& data);
@@ -154,6 +164,8 @@ class session {
   std::shared_ptr<connection_link> link_;
   wire::frame_reader frames_;
   bool started_ = false;
+  std::unique_ptr<client_auth> auth_; // while authenticating
+  std::string replication_;           // the startup packet's value
   clock::time_point started_at_;
   bool counted_ = false;
   int pid_ = 0;

@@ -239,9 +239,27 @@ int run_node(const command_line& cl) {
   env.logical_replication = settings.logical_replication();
   env.max_wal_senders = static_cast<int>(settings.get_int("max_wal_senders"));
   env.max_connections = static_cast<int>(settings.get_int("max_connections"));
+  // Client authentication: an error in the files stops the start; at a
+  // reload it keeps the rules in force, as PostgreSQL keeps pg_hba.conf.
+  auto auth = actors::load_auth_config(dir, settings.get_string("hba_file"),
+                                       settings.get_string("auth_file"));
+  if (!auth)
+    return fatal(auth.err());
+  env.auth.set(std::move(*auth));
+  auto reload_auth = [&env, &dir](const config::settings& s) {
+    auto fresh = actors::load_auth_config(dir, s.get_string("hba_file"),
+                                          s.get_string("auth_file"));
+    if (!fresh) {
+      log_error(elevel::log, fresh.err());
+      log_message(elevel::log, "pg_hba.conf was not reloaded");
+      return;
+    }
+    env.auth.set(std::move(*fresh));
+  };
   auto apply_reloadable = [&env, &retention](const config::settings& s) {
     retention.max_slot_wal_keep_size_mb = s.get_int("max_slot_wal_keep_size");
     env.wal_sender_timeout_ms = s.get_int("wal_sender_timeout");
+    env.authentication_timeout_s = s.get_int("authentication_timeout");
     env.send_buffer_bytes = s.get_int("wal_sender_buffer_size") * 1024;
     // A piece is held about three times (read, decoded, queued to send).
     env.transaction_piece_bytes =
@@ -340,6 +358,7 @@ int run_node(const command_line& cl) {
         for (const auto& line : config::apply_reload(settings, *fresh))
           log_message(elevel::log, line);
         apply_reloadable(settings);
+        reload_auth(settings);
         log_set_min_level(
             level_from_name(settings.get_string("log_min_messages")));
         continue;

@@ -1,0 +1,80 @@
+// hba_file_rules.cpp: see hba_file_rules.hpp.
+#include "actors/admin/hba_file_rules.hpp"
+
+#include "actors/admin/sql_values.hpp"
+#include "protocol/hba.hpp"
+
+namespace walmux::actors::admin {
+namespace {
+
+// A text[] value as PostgreSQL prints it: {a,"b c"}.
+std::string text_array(const std::vector<hba::name_token>& items) {
+  std::string out = "{";
+  for (const auto& t : items) {
+    if (out.size() > 1)
+      out += ',';
+    bool quote = t.text.empty() || t.text == "NULL" || t.text == "null";
+    for (char c : t.text)
+      if (c == '{' || c == '}' || c == ',' || c == '"' || c == '\\' ||
+          c == ' ' || c == '\t')
+        quote = true;
+    if (!quote) {
+      out += t.text;
+      continue;
+    }
+    out += '"';
+    for (char c : t.text) {
+      if (c == '"' || c == '\\')
+        out += '\\';
+      out += c;
+    }
+    out += '"';
+  }
+  return out + "}";
+}
+
+} // namespace
+
+table_def hba_file_rules_table(walsender_env& env) {
+  return {
+      "pg_hba_file_rules",
+      "CREATE TABLE x(line_number int4, type text, database text, user_name "
+      "text, address text, netmask text, auth_method text, options text, "
+      "error text)",
+      0,
+      [&env](const std::vector<sql_value>&) -> expected<std::vector<sql_row>> {
+        auto config = env.auth.get();
+        std::string file_text(builtin_hba_rules);
+        if (config && !config->hba_path.empty()) {
+          auto read = read_config_text(config->hba_path, "configuration file");
+          if (!read)
+            return std::move(read).err();
+          file_text = std::move(*read);
+        }
+        std::vector<sql_row> rows;
+        for (const auto& line : hba::parse_hba_lines(file_text)) {
+          if (!line.parsed) {
+            rows.push_back({integer(line.line_number), null(), null(), null(),
+                            null(), null(), null(), null(), text(line.error)});
+            continue;
+          }
+          const hba::rule& r = *line.parsed;
+          sql_value address = null(), netmask = null();
+          if (r.all_addresses) {
+            address = text("all");
+          } else if (r.address) {
+            address = text(
+                hba::address_to_text(r.address->family, r.address->address));
+            netmask =
+                text(hba::address_to_text(r.address->family, r.address->mask));
+          }
+          rows.push_back({integer(line.line_number), text(r.type),
+                          text(text_array(r.databases)),
+                          text(text_array(r.users)), address, netmask,
+                          text(r.method_name), null(), null()});
+        }
+        return rows;
+      }};
+}
+
+} // namespace walmux::actors::admin

@@ -1,0 +1,309 @@
+// client_auth.cpp: see client_auth.hpp.
+#include "actors/walsender/client_auth.hpp"
+
+#include "protocol/messages.hpp"
+
+#include <fstream>
+#include <functional>
+#include <random>
+#include <sstream>
+
+namespace walmux::actors {
+namespace {
+
+std::string resolve(const std::string& data_dir, const std::string& path) {
+  return path.empty() || path.front() == '/' ? path : data_dir + "/" + path;
+}
+
+// Printable random characters for a SCRAM nonce (base64 of 18 bytes).
+std::string random_nonce() {
+  std::random_device rd;
+  std::string bytes(18, '\0');
+  for (auto& c : bytes)
+    c = static_cast<char>(rd() & 0xff);
+  return auth::base64_encode(bytes);
+}
+
+// The salt of the exchange run for a user without a usable secret: stable
+// for a name within a process, so that repeated tries look like those of a
+// real user, as PostgreSQL's mock authentication does.
+std::string mock_salt(const std::string& user) {
+  static const uint64_t key = [] {
+    std::random_device rd;
+    return (static_cast<uint64_t>(rd()) << 32) | rd();
+  }();
+  std::mt19937_64 g(key ^ std::hash<std::string>{}(user));
+  std::string salt(16, '\0');
+  for (auto& c : salt)
+    c = static_cast<char>(g() & 0xff);
+  return salt;
+}
+
+bool is_md5_secret(const std::string& s) {
+  return s.rfind("md5", 0) == 0;
+}
+
+std::string encoded(const wire::authentication& a) {
+  std::string out;
+  wire::encode(out, a);
+  return out;
+}
+
+} // namespace
+
+expected<std::string> read_config_text(const std::string& path,
+                                       const char* what) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in)
+    return error{sqlstate::config_file_error,
+                 std::string("could not open ") + what + " \"" + path + "\""};
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+expected<std::shared_ptr<const auth_config>>
+load_auth_config(const std::string& data_dir, const std::string& hba_file,
+                 const std::string& auth_file) {
+  auto config = std::make_shared<auth_config>();
+  if (hba_file.empty()) {
+    auto rules = hba::parse_hba(builtin_hba_rules, "(built-in)");
+    if (!rules)
+      return std::move(rules).err();
+    config->rules = std::move(*rules);
+  } else {
+    config->hba_path = resolve(data_dir, hba_file);
+    auto text = read_config_text(config->hba_path, "configuration file");
+    if (!text)
+      return std::move(text).err();
+    auto rules = hba::parse_hba(*text, config->hba_path);
+    if (!rules)
+      return std::move(rules).err();
+    config->rules = std::move(*rules);
+  }
+  if (!auth_file.empty()) {
+    config->password_path = resolve(data_dir, auth_file);
+    auto text = read_config_text(config->password_path, "password file");
+    if (!text)
+      return std::move(text).err();
+    auto secrets = hba::parse_password_file(*text, config->password_path);
+    if (!secrets)
+      return std::move(secrets).err();
+    config->secrets = std::move(*secrets);
+  }
+  return std::shared_ptr<const auth_config>(std::move(config));
+}
+
+client_auth::client_auth(std::shared_ptr<const auth_config> config,
+                         hba::connection who, std::string peer_text)
+    : config_(std::move(config))
+    , who_(std::move(who))
+    , peer_text_(std::move(peer_text)) {}
+
+client_auth::outcome client_auth::refuse_password(std::string detail) {
+  refusal_ =
+      error{sqlstate::invalid_password,
+            "password authentication failed for user \"" + who_.user + "\""};
+  log_detail_ = std::move(detail);
+  step_ = step::none;
+  return outcome::refused;
+}
+
+client_auth::outcome client_auth::begin(std::string& out) {
+  if (!config_) {
+    refusal_ = error{sqlstate::internal_error,
+                     "client authentication is not configured"};
+    return outcome::refused;
+  }
+  const hba::rule* r = hba::match(config_->rules, who_);
+  const std::string who_text = "host \"" + peer_text_ + "\", user \"" +
+                               who_.user + "\", database \"" + who_.database +
+                               "\", no encryption";
+  if (r == nullptr) {
+    refusal_ = error{sqlstate::invalid_authorization,
+                     "no pg_hba.conf entry for " + who_text};
+    return outcome::refused;
+  }
+  rule_line_ = r->line_number;
+  auto found = config_->secrets.find(who_.user);
+  if (found != config_->secrets.end())
+    secret_ = found->second;
+  switch (r->method) {
+  case hba::auth_method::trust:
+    return outcome::accepted;
+  case hba::auth_method::reject:
+    refusal_ = error{sqlstate::invalid_authorization,
+                     "pg_hba.conf rejects connection for " + who_text};
+    return outcome::refused;
+  case hba::auth_method::password: {
+    wire::authentication a;
+    a.code = wire::authentication::cleartext_password;
+    out += encoded(a);
+    step_ = step::cleartext;
+    return outcome::waiting;
+  }
+  case hba::auth_method::md5:
+    // As PostgreSQL: md5 with a SCRAM secret runs SCRAM.
+    if (secret_ && is_md5_secret(*secret_)) {
+      std::random_device rd;
+      md5_salt_.resize(4);
+      for (auto& c : md5_salt_)
+        c = static_cast<char>(rd() & 0xff);
+      wire::authentication a;
+      a.code = wire::authentication::md5_password;
+      a.salt = md5_salt_;
+      out += encoded(a);
+      step_ = step::md5;
+      return outcome::waiting;
+    }
+    return start_scram(out);
+  case hba::auth_method::scram_sha_256:
+    return start_scram(out);
+  case hba::auth_method::other:
+    break; // only on local lines, which never match
+  }
+  refusal_ = error{sqlstate::invalid_authorization,
+                   "pg_hba.conf rejects connection for " + who_text};
+  return outcome::refused;
+}
+
+client_auth::outcome client_auth::start_scram(std::string& out) {
+  std::optional<auth::scram_secret> secret;
+  if (!secret_)
+    scram_problem_ = "Role \"" + who_.user + "\" does not exist.";
+  else if (is_md5_secret(*secret_))
+    scram_problem_ =
+        "User \"" + who_.user + "\" does not have a valid SCRAM secret.";
+  else if (auto s = auth::scram_secret_from_text(*secret_))
+    secret = std::move(*s);
+  else
+    scram_problem_ =
+        "User \"" + who_.user + "\" does not have a valid SCRAM secret.";
+  if (!secret) {
+    // A mock exchange that cannot succeed: the client learns nothing
+    // about which users exist.
+    auth::scram_secret mock;
+    mock.salt = mock_salt(who_.user);
+    mock.stored_key = (random_nonce() + random_nonce()).substr(0, 32);
+    mock.server_key = mock.stored_key;
+    secret = std::move(mock);
+  }
+  scram_.emplace(std::move(*secret), random_nonce());
+  wire::authentication a;
+  a.code = wire::authentication::sasl;
+  a.mechanisms = {"SCRAM-SHA-256"};
+  out += encoded(a);
+  step_ = step::sasl_initial;
+  return outcome::waiting;
+}
+
+client_auth::outcome client_auth::check_cleartext(const std::string& password) {
+  if (!secret_)
+    return refuse_password("Role \"" + who_.user + "\" does not exist.");
+  if (is_md5_secret(*secret_)) {
+    if (auth::md5_stored(who_.user, password) == *secret_)
+      return outcome::accepted;
+    return refuse_password("Password does not match for user \"" + who_.user +
+                           "\".");
+  }
+  auto s = auth::scram_secret_from_text(*secret_);
+  if (!s)
+    return refuse_password("User \"" + who_.user +
+                           "\" does not have a valid SCRAM secret.");
+  auto computed = auth::scram_make_secret(password, s->salt, s->iterations);
+  if (computed.stored_key == s->stored_key &&
+      computed.server_key == s->server_key)
+    return outcome::accepted;
+  return refuse_password("Password does not match for user \"" + who_.user +
+                         "\".");
+}
+
+client_auth::outcome client_auth::on_frame(const wire::frame& f,
+                                           std::string& out) {
+  if (f.type != 'p') {
+    refusal_ = error{sqlstate::protocol_violation,
+                     "expected password response, got message type " +
+                         std::to_string(static_cast<int>(f.type))};
+    return outcome::refused;
+  }
+  wire::password_packet packet{f.body};
+  switch (step_) {
+  case step::cleartext: {
+    auto pw = wire::decode_password(packet);
+    if (!pw) {
+      refusal_ = pw.err();
+      return outcome::refused;
+    }
+    if (pw->empty())
+      return refuse_password("Empty password.");
+    return check_cleartext(*pw);
+  }
+  case step::md5: {
+    auto pw = wire::decode_password(packet);
+    if (!pw) {
+      refusal_ = pw.err();
+      return outcome::refused;
+    }
+    if (auth::md5_verify(*secret_, md5_salt_, *pw))
+      return outcome::accepted;
+    return refuse_password("Password does not match for user \"" + who_.user +
+                           "\".");
+  }
+  case step::sasl_initial: {
+    auto init = wire::decode_sasl_initial(packet);
+    if (!init) {
+      refusal_ = init.err();
+      return outcome::refused;
+    }
+    if (init->mechanism != "SCRAM-SHA-256") {
+      refusal_ = error{sqlstate::protocol_violation,
+                       "client selected an invalid SASL authentication "
+                       "mechanism"};
+      return outcome::refused;
+    }
+    if (!init->data) {
+      refusal_ = error{sqlstate::protocol_violation, "malformed SCRAM message"}
+                     .with_detail("The message is empty.");
+      return outcome::refused;
+    }
+    auto first = scram_->client_first(*init->data);
+    if (!first) {
+      refusal_ = first.err();
+      return outcome::refused;
+    }
+    wire::authentication a;
+    a.code = wire::authentication::sasl_continue;
+    a.data = *first;
+    out += encoded(a);
+    step_ = step::sasl_final;
+    return outcome::waiting;
+  }
+  case step::sasl_final: {
+    auto final_message = scram_->client_final(f.body);
+    if (!final_message) {
+      if (final_message.err().code != sqlstate::invalid_password) {
+        refusal_ = final_message.err();
+        return outcome::refused;
+      }
+      return refuse_password(scram_problem_.empty()
+                                 ? "Password does not match for user \"" +
+                                       who_.user + "\"."
+                                 : scram_problem_);
+    }
+    if (!scram_problem_.empty())
+      return refuse_password(scram_problem_);
+    wire::authentication a;
+    a.code = wire::authentication::sasl_final;
+    a.data = *final_message;
+    out += encoded(a);
+    return outcome::accepted;
+  }
+  case step::none:
+    break;
+  }
+  refusal_ = error{sqlstate::protocol_violation,
+                   "unexpected message during authentication"};
+  return outcome::refused;
+}
+
+} // namespace walmux::actors

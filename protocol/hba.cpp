@@ -1,0 +1,422 @@
+// hba.cpp: pg_hba.conf rules and the password file (see hba.hpp).
+#include "protocol/hba.hpp"
+
+#include "protocol/auth.hpp"
+
+#include <arpa/inet.h>
+#include <cstring>
+
+namespace walmux::hba {
+namespace {
+
+// PostgreSQL's 42601-less file errors are config_file_error (F0000) with
+// the line as context, as its own log shows them.
+error line_error(int line, const std::string& path, std::string message) {
+  return error{sqlstate::config_file_error, std::move(message)}.with_context(
+      "line " + std::to_string(line) + " of configuration file \"" + path +
+      "\"");
+}
+
+// One field: comma-separated tokens, each maybe double-quoted.
+struct field {
+  std::vector<name_token> tokens;
+};
+
+// Splits a line (comment already removed) into fields; false on an
+// unterminated quote.
+bool split_fields(std::string_view line, std::vector<field>& out) {
+  size_t i = 0;
+  auto blank = [](char c) { return c == ' ' || c == '\t' || c == '\r'; };
+  while (true) {
+    while (i < line.size() && blank(line[i]))
+      ++i;
+    if (i >= line.size())
+      return true;
+    field f;
+    while (true) {
+      name_token t;
+      bool in_quotes = false;
+      while (i < line.size()) {
+        char c = line[i];
+        if (in_quotes) {
+          if (c == '"') {
+            in_quotes = false;
+          } else {
+            t.text += c;
+          }
+          ++i;
+          continue;
+        }
+        if (c == '"') {
+          in_quotes = true;
+          t.quoted = true;
+          ++i;
+          continue;
+        }
+        if (blank(c) || c == ',')
+          break;
+        t.text += c;
+        ++i;
+      }
+      if (in_quotes)
+        return false;
+      f.tokens.push_back(std::move(t));
+      if (i < line.size() && line[i] == ',') {
+        ++i;
+        continue; // a list goes on
+      }
+      break;
+    }
+    out.push_back(std::move(f));
+  }
+}
+
+// Walks a file's text line by line, counting lines from 1.
+struct line_cursor {
+  std::string_view text;
+  size_t at = 0;
+  int number = 0;
+  // The next line without its newline; false at the end.
+  bool next(std::string_view& line) {
+    if (at >= text.size())
+      return false;
+    size_t end = text.find('\n', at);
+    if (end == std::string_view::npos)
+      end = text.size();
+    line = text.substr(at, end - at);
+    at = end + 1;
+    ++number;
+    return true;
+  }
+};
+
+// Removes a # comment that is not inside quotes.
+std::string_view strip_comment(std::string_view line) {
+  bool in_quotes = false;
+  for (size_t i = 0; i < line.size(); ++i) {
+    if (line[i] == '"')
+      in_quotes = !in_quotes;
+    else if (line[i] == '#' && !in_quotes)
+      return line.substr(0, i);
+  }
+  return line;
+}
+
+bool is_host_type(std::string_view t) {
+  return t == "host" || t == "hostssl" || t == "hostnossl" ||
+         t == "hostgssenc" || t == "hostnogssenc";
+}
+
+std::optional<auth_method> method_from_name(std::string_view m) {
+  if (m == "trust")
+    return auth_method::trust;
+  if (m == "reject")
+    return auth_method::reject;
+  if (m == "scram-sha-256")
+    return auth_method::scram_sha_256;
+  if (m == "md5")
+    return auth_method::md5;
+  if (m == "password")
+    return auth_method::password;
+  for (const char* other :
+       {"gss", "sspi", "ident", "peer", "pam", "ldap", "radius", "cert", "bsd"})
+    if (m == other)
+      return auth_method::other;
+  return std::nullopt;
+}
+
+// A mask of `bits` leading ones for the family.
+std::optional<ip_mask> mask_of_length(int family, std::string_view bits) {
+  const int max_bits = family == 4 ? 32 : 128;
+  if (bits.empty() || bits.size() > 3)
+    return std::nullopt;
+  int n = 0;
+  for (char c : bits) {
+    if (c < '0' || c > '9')
+      return std::nullopt;
+    n = n * 10 + (c - '0');
+  }
+  if (n > max_bits)
+    return std::nullopt;
+  ip_mask m;
+  m.family = family;
+  for (int i = 0; i < n; ++i)
+    m.mask[static_cast<size_t>(i / 8)] |= static_cast<uint8_t>(0x80 >> (i % 8));
+  return m;
+}
+
+bool same_network(const ip_mask& rule_address, const ip_mask& peer) {
+  if (rule_address.family != peer.family)
+    return false;
+  for (size_t i = 0; i < 16; ++i)
+    if ((rule_address.address[i] ^ peer.address[i]) & rule_address.mask[i])
+      return false;
+  return true;
+}
+
+bool matches_name(const std::vector<name_token>& list, std::string_view name,
+                  std::string_view user, bool database_list) {
+  for (const auto& t : list) {
+    if (t.is_keyword("all"))
+      return true;
+    if (database_list && t.is_keyword("sameuser")) {
+      if (name == user)
+        return true;
+      continue;
+    }
+    if (database_list && t.is_keyword("replication"))
+      continue; // physical replication only
+    if (t.text == name)
+      return true;
+  }
+  return false;
+}
+
+} // namespace
+
+std::optional<ip_mask> parse_address(std::string_view text) {
+  if (text.size() > 63)
+    return std::nullopt;
+  char buf[64];
+  std::memcpy(buf, text.data(), text.size());
+  buf[text.size()] = '\0';
+  ip_mask m;
+  if (::inet_pton(AF_INET, buf, m.address.data()) == 1) {
+    m.family = 4;
+    return m;
+  }
+  if (::inet_pton(AF_INET6, buf, m.address.data()) == 1) {
+    m.family = 6;
+    return m;
+  }
+  return std::nullopt;
+}
+
+expected<std::vector<rule>> parse_hba(std::string_view text,
+                                      const std::string& path) {
+  std::vector<rule> rules;
+  line_cursor lines{text};
+  std::string_view raw;
+  while (lines.next(raw)) {
+    const int line_number = lines.number;
+    std::vector<field> fields;
+    if (!split_fields(strip_comment(raw), fields))
+      return line_error(line_number, path, "unterminated quoted string");
+    if (fields.empty())
+      continue;
+    auto fail = [&](std::string message) {
+      return line_error(line_number, path, std::move(message));
+    };
+    auto single = [&](const field& f) -> const name_token& {
+      return f.tokens.front();
+    };
+    rule r;
+    r.line_number = line_number;
+    r.raw_line = std::string(raw);
+    size_t k = 0;
+    if (fields[k].tokens.size() != 1)
+      return fail("multiple values specified for connection type");
+    r.type = single(fields[k]).text;
+    if (r.type == "include" || r.type == "include_if_exists" ||
+        r.type == "include_dir")
+      return fail("walmux does not support \"" + r.type + "\" in pg_hba.conf");
+    if (r.type != "local" && !is_host_type(r.type))
+      return fail("invalid connection type \"" + r.type + "\"");
+    if (++k >= fields.size())
+      return fail("end-of-line before database specification");
+    r.databases = fields[k].tokens;
+    if (++k >= fields.size())
+      return fail("end-of-line before role specification");
+    r.users = fields[k].tokens;
+    for (const auto& t : r.databases) {
+      if (t.text.empty())
+        return fail("empty database name");
+      if (!t.quoted && t.text.front() == '@')
+        return fail("walmux does not support @file lists in pg_hba.conf");
+      if (t.is_keyword("samerole") || t.is_keyword("samegroup"))
+        return fail("walmux does not support \"" + t.text +
+                    "\" in pg_hba.conf: it has no roles");
+    }
+    for (const auto& t : r.users) {
+      if (t.text.empty())
+        return fail("empty role name");
+      if (!t.quoted && (t.text.front() == '@' || t.text.front() == '+' ||
+                        t.text.front() == '/'))
+        return fail("walmux does not support \"" + t.text +
+                    "\" in pg_hba.conf: only role names and all");
+    }
+    const bool host = r.type != "local";
+    if (host) {
+      if (++k >= fields.size())
+        return fail("end-of-line before IP address specification");
+      if (fields[k].tokens.size() != 1)
+        return fail("multiple values specified for host address");
+      const name_token& a = single(fields[k]);
+      r.address_text = a.text;
+      if (a.is_keyword("all")) {
+        r.all_addresses = true;
+      } else if (a.is_keyword("samehost") || a.is_keyword("samenet")) {
+        return fail("walmux does not support \"" + a.text +
+                    "\" in pg_hba.conf; write the addresses");
+      } else {
+        std::string_view addr = a.text;
+        std::string_view bits;
+        if (auto slash = addr.find('/'); slash != std::string_view::npos) {
+          bits = addr.substr(slash + 1);
+          addr = addr.substr(0, slash);
+        }
+        auto ip = parse_address(addr);
+        if (!ip)
+          return fail("invalid IP address \"" + std::string(addr) +
+                      "\": walmux does not resolve host names");
+        if (a.text.find('/') != std::string::npos) {
+          auto m = mask_of_length(ip->family, bits);
+          if (!m)
+            return fail("invalid CIDR mask in address \"" + a.text + "\"");
+          ip->mask = m->mask;
+        } else {
+          // The mask is the next field.
+          if (++k >= fields.size())
+            return fail("end-of-line before netmask specification");
+          if (fields[k].tokens.size() != 1)
+            return fail("multiple values specified for netmask");
+          r.netmask_text = single(fields[k]).text;
+          auto m = parse_address(r.netmask_text);
+          if (!m)
+            return fail("invalid IP mask \"" + r.netmask_text + "\"");
+          if (m->family != ip->family)
+            return fail("IP address and mask do not match");
+          ip->mask = m->address;
+        }
+        r.address = *ip;
+      }
+    }
+    if (++k >= fields.size())
+      return fail("end-of-line before authentication method");
+    if (fields[k].tokens.size() != 1)
+      return fail("multiple values specified for authentication type");
+    r.method_name = single(fields[k]).text;
+    auto method = method_from_name(r.method_name);
+    if (!method)
+      return fail("invalid authentication method \"" + r.method_name + "\"");
+    if (host && *method == auth_method::other)
+      return error{sqlstate::feature_not_supported,
+                   "authentication method \"" + r.method_name +
+                       "\" is not supported by walmux"}
+          .with_context("line " + std::to_string(line_number) +
+                        " of configuration file \"" + path + "\"")
+          .with_hint("Use trust, reject, scram-sha-256, md5 or password.");
+    r.method = *method;
+    if (++k < fields.size() && host)
+      return fail("walmux does not support authentication options (\"" +
+                  single(fields[k]).text + "\")");
+    rules.push_back(std::move(r));
+  }
+  return rules;
+}
+
+std::vector<line_result> parse_hba_lines(std::string_view text) {
+  std::vector<line_result> out;
+  line_cursor lines{text};
+  std::string_view line;
+  while (lines.next(line)) {
+    const int line_number = lines.number;
+    auto one = parse_hba(line, "");
+    if (one && one->empty())
+      continue; // blank or comment
+    line_result r;
+    r.line_number = line_number;
+    if (one) {
+      r.parsed = std::move(one->front());
+      r.parsed->line_number = line_number;
+    } else {
+      r.error = one.err().message;
+    }
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+std::string address_to_text(int family, const std::array<uint8_t, 16>& bytes) {
+  char buf[INET6_ADDRSTRLEN] = {};
+  if (::inet_ntop(family == 4 ? AF_INET : AF_INET6, bytes.data(), buf,
+                  sizeof buf) == nullptr)
+    return {};
+  return buf;
+}
+
+const rule* match(const std::vector<rule>& rules, const connection& c) {
+  for (const auto& r : rules) {
+    // No Unix-domain socket, no SSL, no GSS encryption.
+    if (r.type == "local" || r.type == "hostssl" || r.type == "hostgssenc")
+      continue;
+    if (!r.all_addresses && !(r.address && same_network(*r.address, c.peer)))
+      continue;
+    if (!matches_name(r.databases, c.database, c.user, true))
+      continue;
+    if (!matches_name(r.users, c.user, c.user, false))
+      continue;
+    return &r;
+  }
+  return nullptr;
+}
+
+expected<std::map<std::string, std::string>>
+parse_password_file(std::string_view text, const std::string& path) {
+  std::map<std::string, std::string> out;
+  line_cursor lines{text};
+  std::string_view line;
+  while (lines.next(line)) {
+    const int line_number = lines.number;
+    size_t i = 0;
+    auto skip_blanks = [&] {
+      while (i < line.size() &&
+             (line[i] == ' ' || line[i] == '\t' || line[i] == '\r'))
+        ++i;
+    };
+    skip_blanks();
+    if (i >= line.size() || line[i] == ';' || line[i] == '#')
+      continue;
+    auto fail = [&](std::string message) {
+      return line_error(line_number, path, std::move(message));
+    };
+    auto quoted = [&](std::string& value) {
+      skip_blanks();
+      if (i >= line.size() || line[i] != '"')
+        return false;
+      ++i;
+      while (i < line.size()) {
+        if (line[i] == '"') {
+          if (i + 1 < line.size() && line[i + 1] == '"') {
+            value += '"';
+            i += 2;
+            continue;
+          }
+          ++i;
+          return true;
+        }
+        value += line[i++];
+      }
+      return false;
+    };
+    std::string user, secret;
+    if (!quoted(user) || !quoted(secret))
+      return fail("a password file line is \"user\" \"secret\", each in "
+                  "double quotes");
+    skip_blanks();
+    if (i < line.size())
+      return fail("unexpected text after the secret");
+    const bool md5 =
+        secret.size() == 35 && secret.rfind("md5", 0) == 0 &&
+        secret.find_first_not_of("0123456789abcdef", 3) == std::string::npos;
+    if (!md5 && !auth::scram_secret_from_text(secret))
+      return fail("the secret of user \"" + user +
+                  "\" is neither a SCRAM-SHA-256 verifier nor an md5 hash")
+          .with_hint("Copy it from pg_authid.rolpassword; walmux keeps no "
+                     "plain passwords.");
+    out[user] = std::move(secret);
+  }
+  return out;
+}
+
+} // namespace walmux::hba
