@@ -50,7 +50,7 @@ constexpr std::string_view group_connections = "Connections";
 constexpr std::string_view group_upstream = "Upstream";
 constexpr std::string_view group_logging = "Reporting and Logging";
 
-const std::array<parameter_def, 24> table = {{
+const std::array<parameter_def, 27> table = {{
     {.name = "rds.logical_replication",
      .type = param_type::boolean,
      .context = param_context::postmaster,
@@ -225,6 +225,26 @@ const std::array<parameter_def, 24> table = {{
                     "password authentication checks against (relative to "
                     "the data directory).",
      .default_string = ""},
+    {.name = "ssl",
+     .type = param_type::boolean,
+     .context = param_context::postmaster,
+     .group = group_connections,
+     .description = "Enables SSL connections.",
+     .default_bool = false},
+    {.name = "ssl_cert_file",
+     .type = param_type::string,
+     .context = param_context::postmaster,
+     .group = group_connections,
+     .description = "Location of the SSL server certificate file (relative "
+                    "to the data directory).",
+     .default_string = "server.crt"},
+    {.name = "ssl_key_file",
+     .type = param_type::string,
+     .context = param_context::postmaster,
+     .group = group_connections,
+     .description = "Location of the SSL server private key file (relative "
+                    "to the data directory).",
+     .default_string = "server.key"},
     {.name = "port",
      .type = param_type::integer,
      .context = param_context::postmaster,

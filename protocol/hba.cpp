@@ -347,8 +347,10 @@ std::string address_to_text(int family, const std::array<uint8_t, 16>& bytes) {
 
 const rule* match(const std::vector<rule>& rules, const connection& c) {
   for (const auto& r : rules) {
-    // No Unix-domain socket, no SSL, no GSS encryption.
-    if (r.type == "local" || r.type == "hostssl" || r.type == "hostgssenc")
+    // No Unix-domain socket, no GSS encryption.
+    if (r.type == "local" || r.type == "hostgssenc")
+      continue;
+    if ((r.type == "hostssl" && !c.ssl) || (r.type == "hostnossl" && c.ssl))
       continue;
     if (!r.all_addresses && !(r.address && same_network(*r.address, c.peer)))
       continue;

@@ -12,8 +12,9 @@
 // ignored: host names, samehost/samenet, +group and @file lists, options,
 // and methods other than trust, reject, scram-sha-256, md5 and password on
 // host lines. `local` lines are read (any PostgreSQL method) and never
-// match: walmux has no Unix-domain socket. hostssl and hostgssenc lines
-// never match either: walmux offers neither encryption. The keyword
+// match: walmux has no Unix-domain socket. hostssl lines match TLS
+// connections and hostnossl the others; hostgssenc lines never match (no
+// GSS encryption). The keyword
 // `replication` matches physical replication only, as in PostgreSQL, so
 // it never matches here (logical replication connections match by
 // database name).
@@ -92,6 +93,7 @@ struct connection {
   ip_mask peer; // the mask is unused
   std::string user;
   std::string database;
+  bool ssl = false; // the connection is encrypted
 };
 
 // The first rule that matches, as PostgreSQL's check_hba chooses it;

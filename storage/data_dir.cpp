@@ -76,6 +76,9 @@ status write_file_synced(const std::string& path, const std::string& text) {
 
 } // namespace
 
+std::string path_in_data_dir(const std::string& dir, const std::string& file) {
+  return file.empty() || file.front() == '/' ? file : dir + "/" + file;
+}
 std::string conf_path(const std::string& dir) {
   return dir + "/walmux.conf";
 }

@@ -30,6 +30,9 @@ std::string conf_path(const std::string& dir);
 std::string catalog_path(const std::string& dir);
 std::string wal_path(const std::string& dir);
 std::string stream_spool_path(const std::string& dir);
+// A configured file name as PostgreSQL reads one: relative to the data
+// directory unless absolute (empty stays empty).
+std::string path_in_data_dir(const std::string& dir, const std::string& file);
 
 // A random, non-zero 64-bit system identifier (getrandom(2)).
 expected<uint64_t> new_system_identifier();

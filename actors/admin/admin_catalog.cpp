@@ -2,7 +2,7 @@
 // (admin_catalog.hpp).
 #include "actors/admin/admin_catalog.hpp"
 
-#include "actors/admin/hba_file_rules.hpp"
+#include "actors/admin/connection_views.hpp"
 #include "actors/admin/server_functions.hpp"
 #include "actors/admin/slot_functions.hpp"
 #include "actors/admin/sql_values.hpp"
@@ -524,6 +524,7 @@ node_catalog make_node_catalog(walsender_env& env, int session_pid,
   c.tables.push_back(settings_table(env));
   c.tables.push_back(wal_receiver(env));
   c.tables.push_back(hba_file_rules_table(env));
+  c.tables.push_back(stat_ssl_table(env));
   c.tables.push_back(stat_activity(env));
   add_slot_functions(c, env, session_pid, database);
   add_server_functions(c, env, session_pid, database);

@@ -2,6 +2,7 @@
 #include "actors/walsender/client_auth.hpp"
 
 #include "protocol/messages.hpp"
+#include "storage/data_dir.hpp"
 
 #include <fstream>
 #include <functional>
@@ -10,10 +11,6 @@
 
 namespace walmux::actors {
 namespace {
-
-std::string resolve(const std::string& data_dir, const std::string& path) {
-  return path.empty() || path.front() == '/' ? path : data_dir + "/" + path;
-}
 
 // Printable random characters for a SCRAM nonce (base64 of 18 bytes).
 std::string random_nonce() {
@@ -72,7 +69,7 @@ load_auth_config(const std::string& data_dir, const std::string& hba_file,
       return std::move(rules).err();
     config->rules = std::move(*rules);
   } else {
-    config->hba_path = resolve(data_dir, hba_file);
+    config->hba_path = storage::path_in_data_dir(data_dir, hba_file);
     auto text = read_config_text(config->hba_path, "configuration file");
     if (!text)
       return std::move(text).err();
@@ -82,7 +79,7 @@ load_auth_config(const std::string& data_dir, const std::string& hba_file,
     config->rules = std::move(*rules);
   }
   if (!auth_file.empty()) {
-    config->password_path = resolve(data_dir, auth_file);
+    config->password_path = storage::path_in_data_dir(data_dir, auth_file);
     auto text = read_config_text(config->password_path, "password file");
     if (!text)
       return std::move(text).err();
@@ -116,9 +113,9 @@ client_auth::outcome client_auth::begin(std::string& out) {
     return outcome::refused;
   }
   const hba::rule* r = hba::match(config_->rules, who_);
-  const std::string who_text = "host \"" + peer_text_ + "\", user \"" +
-                               who_.user + "\", database \"" + who_.database +
-                               "\", no encryption";
+  const std::string who_text =
+      "host \"" + peer_text_ + "\", user \"" + who_.user + "\", database \"" +
+      who_.database + "\", " + (who_.ssl ? "SSL encryption" : "no encryption");
   if (r == nullptr) {
     refusal_ = error{sqlstate::invalid_authorization,
                      "no pg_hba.conf entry for " + who_text};

@@ -105,7 +105,48 @@ struct listener::impl {
   bool stopped = false;
 };
 
+connection_link::~connection_link() = default;
+
 void connection_link::send(std::string bytes) {
+  if (closed_.load() || bytes.empty())
+    return;
+  if (!encrypted_.load()) {
+    queue(std::move(bytes));
+    return;
+  }
+  std::lock_guard g(tls_mu_);
+  std::string records;
+  if (!tls_->send(bytes, records)) {
+    close();
+    return;
+  }
+  queue(std::move(records));
+}
+
+void connection_link::start_tls(std::shared_ptr<tls_context> context) {
+  std::lock_guard g(tls_mu_);
+  tls_ = std::make_unique<tls_channel>(std::move(context));
+  encrypted_ = true;
+}
+
+expected<std::string> connection_link::tls_receive(std::string_view cipher) {
+  std::lock_guard g(tls_mu_);
+  std::string plain, records;
+  auto st = tls_->receive(cipher, plain, records);
+  queue(std::move(records));
+  if (!st)
+    return std::move(st).err();
+  return plain;
+}
+
+tls_description connection_link::tls_state() {
+  std::lock_guard g(tls_mu_);
+  if (!tls_)
+    return {};
+  return tls_->description();
+}
+
+void connection_link::queue(std::string bytes) {
   if (closed_.load() || bytes.empty())
     return;
   queued_ += bytes.size();

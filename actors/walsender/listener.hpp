@@ -18,6 +18,7 @@
 // tasks through one uv_async handle (stack.md P6).
 #pragma once
 
+#include "actors/walsender/tls_channel.hpp"
 #include "common/expected.hpp"
 
 #include <atomic>
@@ -44,8 +45,18 @@ class connection_link : public std::enable_shared_from_this<connection_link> {
       , peer_(std::move(peer))
       , peer_port_(peer_port) {}
 
-  // Queues bytes for writing; ignored after close.
+  // Queues bytes for writing (encrypted once TLS is on); ignored after
+  // close.
   void send(std::string bytes);
+  // From now on, bytes are TLS records (after the 'S' answer to
+  // SSLRequest).
+  void start_tls(std::shared_ptr<tls_context> context);
+  bool encrypted() const { return encrypted_.load(); }
+  // Ciphertext received -> the plaintext it held; handshake records it
+  // calls for are sent. An error ends the connection.
+  expected<std::string> tls_receive(std::string_view cipher);
+  // The TLS version, cipher and its bits (empty without TLS).
+  tls_description tls_state();
   // Closes the connection once the queued bytes are written.
   void close();
 
@@ -61,11 +72,17 @@ class connection_link : public std::enable_shared_from_this<connection_link> {
   void consumed(size_t n);
 
   static constexpr size_t max_unread_bytes = 1 << 20;
+  ~connection_link();
   static constexpr size_t resume_unread_bytes = 256 << 10;
 
   // Loop thread only.
   void written(size_t n);
   void mark_closed();
+
+ private:
+  void queue(std::string bytes); // the bytes as they go on the wire
+
+ public:
   // Counts received bytes; true when reading should pause.
   bool received(size_t n) { return (unread_ += n) >= max_unread_bytes; }
   size_t unread() const { return unread_.load(); }
@@ -79,6 +96,10 @@ class connection_link : public std::enable_shared_from_this<connection_link> {
   std::atomic<size_t> queued_{0};
   std::atomic<size_t> unread_{0};
   std::atomic<bool> closed_{false};
+  // Encrypts in send order: held from encryption to queueing.
+  std::mutex tls_mu_;
+  std::unique_ptr<tls_channel> tls_;
+  std::atomic<bool> encrypted_{false};
   std::mutex mu_;
   std::condition_variable room_;
 };

@@ -2,7 +2,8 @@
 // connection, speaking PostgreSQL's replication protocol as a publisher
 // (see shared/notes/protocol.md for each obligation).
 //
-// Startup: SSLRequest and GSSENCRequest are refused with 'N';
+// Startup: SSLRequest is answered 'S' and TLS follows when ssl = on
+// (tls_channel.hpp), else 'N'; GSSENCRequest is refused with 'N';
 // replication=database connections are walsenders, connections without
 // replication are handed to the admin role (actors/admin/admin_session.hpp)
 // after startup, physical replication is refused; clients authenticate by
@@ -75,11 +76,12 @@ struct walsender_env {
   // transaction, read when a stream starts.
   std::atomic<int64_t> transaction_piece_bytes{16 << 20};
   std::atomic<int> next_pid{0};
-  auth_config_holder auth;    // pg_hba.conf rules and secrets (reloadable)
-  settings_holder settings;   // SHOW and the admin catalog
-  sender_registry senders;    // pg_stat_replication
-  activity_registry activity; // pg_stat_activity
-  slot_stats slot_counts;     // pg_stat_replication_slots
+  auth_config_holder auth; // pg_hba.conf rules and secrets (reloadable)
+  std::shared_ptr<tls_context> tls; // ssl = on: certificate and key
+  settings_holder settings;         // SHOW and the admin catalog
+  sender_registry senders;          // pg_stat_replication
+  activity_registry activity;       // pg_stat_activity
+  slot_stats slot_counts;           // pg_stat_replication_slots
   apply::subscription_manager* subscriptions = nullptr; // the apply role
 };
 

@@ -13,7 +13,18 @@
 namespace walmux::actors::walsender_detail {
 
 bool session::on_data(const std::string& bytes) {
-  frames_.feed(bytes);
+  if (link_->encrypted()) {
+    auto plain = link_->tls_receive(bytes);
+    if (!plain) {
+      // As PostgreSQL: logged; the client gets no protocol message.
+      log_error(elevel::log, plain.err());
+      link_->close();
+      return false;
+    }
+    frames_.feed(*plain);
+  } else {
+    frames_.feed(bytes);
+  }
   while (true) {
     auto f = frames_.next();
     if (!f)
@@ -76,8 +87,20 @@ bool session::on_startup(const wire::frame& f) {
   auto m = wire::decode_initial(f);
   if (!m)
     return fatal(m.err());
-  if (std::holds_alternative<wire::ssl_request>(*m) ||
-      std::holds_alternative<wire::gssenc_request>(*m)) {
+  if (std::holds_alternative<wire::ssl_request>(*m)) {
+    if (link_->encrypted())
+      return fatal(error{sqlstate::protocol_violation,
+                         "unsupported frontend protocol 1234.5679: server "
+                         "supports 3.0 to 3.0"});
+    if (!env_.tls) {
+      link_->send("N");
+      return true;
+    }
+    link_->send("S");
+    link_->start_tls(env_.tls);
+    return true;
+  }
+  if (std::holds_alternative<wire::gssenc_request>(*m)) {
     link_->send("N");
     return true;
   }
@@ -105,7 +128,8 @@ bool session::on_startup(const wire::frame& f) {
         error{sqlstate::invalid_authorization,
               "unrecognized client address \"" + link_->peer_address() + "\""});
   auth_ = std::make_unique<client_auth>(
-      env_.auth.get(), hba::connection{*peer, user_, database_},
+      env_.auth.get(),
+      hba::connection{*peer, user_, database_, link_->encrypted()},
       link_->peer_address());
   std::string out;
   const auto decided = auth_->begin(out);

@@ -16,6 +16,7 @@
 #include <fstream>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
@@ -224,6 +225,93 @@ TEST(client_auth, logins_end_as_on_postgresql) {
                            "/walmux_hba.conf\""),
             std::string::npos)
       << start_log;
+}
+
+// ssl = on: libpq's default (sslmode=prefer) and sslmode=require get TLS,
+// hostssl and hostnossl lines tell the two apart, pg_stat_ssl shows it,
+// and a real PostgreSQL subscriber copies and streams through TLS.
+TEST(client_auth, tls_connections_and_hostssl_rules) {
+  temp_dir tmp;
+  auto openssl = spawn(
+      {"/usr/bin/openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes",
+       "-keyout", tmp.path() + "/server.key", "-out",
+       tmp.path() + "/server.crt", "-subj", "/CN=127.0.0.1", "-days", "2"},
+      tmp.path() + "/openssl.log");
+  ASSERT_EQ(wait_exit(openssl.pid, 60s), 0)
+      << read_file(tmp.path() + "/openssl.log");
+  auto up = pg_cluster::start();
+  ASSERT_TRUE(up) << up.err().message;
+  auto& pg = **up;
+  const char* table = "CREATE TABLE t (id int PRIMARY KEY, v text);";
+  ASSERT_TRUE(pg.query(std::string(table) +
+                       "INSERT INTO t SELECT g, 'copied' FROM "
+                       "generate_series(1, 100) g;"
+                       "CREATE PUBLICATION pub FOR TABLE t"));
+  write_file(tmp.path() + "/hba.conf",
+             "hostssl all all 127.0.0.1/32 trust\n"
+             "hostnossl all postgres 127.0.0.1/32 trust\n"
+             "hostnossl all all 127.0.0.1/32 reject\n");
+  auto node = walmux_node::streaming_from(
+      tmp.path(), pg.conninfo(), "pub",
+      {"ssl=on", "ssl_cert_file=" + tmp.path() + "/server.crt",
+       "ssl_key_file=" + tmp.path() + "/server.key",
+       "hba_file=" + tmp.path() + "/hba.conf"});
+  ASSERT_TRUE(node);
+  const std::string at =
+      "host=127.0.0.1 port=" + std::to_string(node->port()) + " ";
+  auto mine = run_query(at + "user=alice dbname=postgres sslmode=require",
+                        "SELECT ssl, version, bits > 0 FROM pg_stat_ssl "
+                        "WHERE pid = pg_backend_pid()");
+  ASSERT_TRUE(mine) << mine.err().message;
+  ASSERT_EQ(mine->size(), 1u);
+  EXPECT_EQ((*mine)[0][0], "t");
+  EXPECT_EQ((*mine)[0][1].rfind("TLSv1.", 0), 0u) << (*mine)[0][1];
+  EXPECT_EQ((*mine)[0][2], "t");
+  EXPECT_EQ(login(at + "user=alice dbname=postgres sslmode=disable"),
+            "pg_hba.conf rejects connection for host \"127.0.0.1\", user "
+            "\"alice\", database \"postgres\", no encryption");
+  EXPECT_EQ(login(at + "user=alice dbname=postgres"), "ok"); // prefer: TLS
+  auto plain = run_query(at + "user=postgres dbname=postgres sslmode=disable",
+                         "SELECT ssl FROM pg_stat_ssl "
+                         "WHERE pid = pg_backend_pid()");
+  ASSERT_TRUE(plain) << plain.err().message;
+  EXPECT_EQ(*plain, (rows{{"f"}}));
+
+  // A subscriber that requires TLS: the copy and the stream pass through it.
+  auto sub = pg_cluster::start();
+  ASSERT_TRUE(sub) << sub.err().message;
+  ASSERT_TRUE((*sub)->query(table));
+  ASSERT_TRUE((*sub)->query(
+      "CREATE SUBSCRIPTION s CONNECTION '" + at +
+      "user=alice dbname=postgres sslmode=require' PUBLICATION pub"));
+  ASSERT_TRUE(pg.query("INSERT INTO t SELECT g, repeat('x', 1000) FROM "
+                       "generate_series(101, 5000) g"));
+  EXPECT_TRUE(wait_until(
+      [&] {
+        return table_digest(**sub, "t", "id") == table_digest(pg, "t", "id");
+      },
+      120s))
+      << node->log();
+  auto senders = run_query(node->conninfo(false) + " sslmode=require",
+                           "SELECT count(*) > 0, count(*) FILTER (WHERE "
+                           "NOT s.ssl) FROM pg_stat_ssl s JOIN "
+                           "pg_stat_activity a USING (pid) WHERE "
+                           "a.backend_type = 'walsender'");
+  ASSERT_TRUE(senders) << senders.err().message;
+  EXPECT_EQ(*senders, (rows{{"t", "0"}}));
+  ASSERT_TRUE((*sub)->query("DROP SUBSCRIPTION s"));
+  EXPECT_TRUE(node->stop());
+
+  // A private key others can read stops the start, as in PostgreSQL.
+  ASSERT_EQ(::chmod((tmp.path() + "/server.key").c_str(), 0644), 0);
+  auto child =
+      spawn({WALMUX_BINARY, "-D", node->data_dir()}, tmp.path() + "/start.log");
+  EXPECT_NE(wait_exit(child.pid, 30s), 0);
+  EXPECT_NE(read_file(tmp.path() + "/start.log")
+                .find("private key file \"" + tmp.path() +
+                      "/server.key\" has group or world access"),
+            std::string::npos)
+      << read_file(tmp.path() + "/start.log");
 }
 
 } // namespace

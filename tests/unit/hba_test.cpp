@@ -35,13 +35,25 @@ TEST(hba, first_matching_line_decides) {
   EXPECT_EQ((*rules)[1].method, auth_method::scram_sha_256);
   EXPECT_EQ((*rules)[2].netmask_text, "255.0.0.0");
   EXPECT_EQ(matched_line(*rules, from("127.0.0.1", "alice", "app")), 3);
-  // local never matches (no Unix socket), hostssl never (no SSL).
+  // local never matches (no Unix socket), hostssl not without TLS.
   EXPECT_EQ(matched_line(*rules, from("127.0.0.1", "alice", "other")), 8);
   EXPECT_EQ(matched_line(*rules, from("10.200.1.1", "bob", "x")), 4);
   EXPECT_EQ(matched_line(*rules, from("11.0.0.1", "bob", "x")), 8);
   EXPECT_EQ(matched_line(*rules, from("127.0.0.9", "carol", "carol")), 6);
   EXPECT_EQ(matched_line(*rules, from("::1", "carol", "x")), 7);
   EXPECT_EQ(matched_line(*rules, from("::2", "carol", "x")), 8);
+}
+
+TEST(hba, hostssl_and_hostnossl_follow_the_connection) {
+  auto rules = parse_hba("hostgssenc all all all trust\n"
+                         "hostssl all all all scram-sha-256\n"
+                         "hostnossl all all all reject\n",
+                         "f");
+  ASSERT_TRUE(rules);
+  connection c = from("127.0.0.1", "u", "d");
+  EXPECT_EQ(matched_line(*rules, c), 3);
+  c.ssl = true;
+  EXPECT_EQ(matched_line(*rules, c), 2);
 }
 
 TEST(hba, lists_quotes_and_keywords) {

@@ -246,6 +246,14 @@ int run_node(const command_line& cl) {
   if (!auth)
     return fatal(auth.err());
   env.auth.set(std::move(*auth));
+  if (settings.get_bool("ssl")) {
+    auto tls = actors::tls_context::load(
+        storage::path_in_data_dir(dir, settings.get_string("ssl_cert_file")),
+        storage::path_in_data_dir(dir, settings.get_string("ssl_key_file")));
+    if (!tls)
+      return fatal(tls.err());
+    env.tls = std::move(*tls);
+  }
   auto reload_auth = [&env, &dir](const config::settings& s) {
     auto fresh = actors::load_auth_config(dir, s.get_string("hba_file"),
                                           s.get_string("auth_file"));

@@ -1,5 +1,5 @@
-// hba_file_rules.cpp: see hba_file_rules.hpp.
-#include "actors/admin/hba_file_rules.hpp"
+// connection_views.cpp: see connection_views.hpp.
+#include "actors/admin/connection_views.hpp"
 
 #include "actors/admin/sql_values.hpp"
 #include "protocol/hba.hpp"
@@ -72,6 +72,30 @@ table_def hba_file_rules_table(walsender_env& env) {
                           text(text_array(r.databases)),
                           text(text_array(r.users)), address, netmask,
                           text(r.method_name), null(), null()});
+        }
+        return rows;
+      }};
+}
+
+table_def stat_ssl_table(walsender_env& env) {
+  return {
+      "pg_stat_ssl",
+      "CREATE TABLE x(pid int4, ssl bool, version text, cipher text, bits "
+      "int4, client_dn text, client_serial numeric, issuer_dn text)",
+      0,
+      [&env](const std::vector<sql_value>&) -> expected<std::vector<sql_row>> {
+        std::vector<sql_row> rows;
+        for (const auto& a : env.activity.list()) {
+          auto link = a.link.lock();
+          if (!link || !link->encrypted()) {
+            rows.push_back({integer(a.pid), boolean(false), null(), null(),
+                            null(), null(), null(), null()});
+            continue;
+          }
+          const auto d = link->tls_state();
+          rows.push_back({integer(a.pid), boolean(true), text(d.version),
+                          text(d.cipher), integer(d.bits), null(), null(),
+                          null()});
         }
         return rows;
       }};

@@ -1,0 +1,155 @@
+// tls_channel.cpp: see tls_channel.hpp.
+#include "actors/walsender/tls_channel.hpp"
+
+#include <cerrno>
+#include <cstring>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
+namespace walmux::actors {
+namespace {
+
+std::string openssl_reason() {
+  const unsigned long code = ERR_get_error();
+  ERR_clear_error();
+  if (code == 0)
+    return "no SSL error reported";
+  char buf[256];
+  ERR_error_string_n(code, buf, sizeof buf);
+  return buf;
+}
+
+} // namespace
+
+expected<std::shared_ptr<tls_context>>
+tls_context::load(const std::string& cert_file, const std::string& key_file) {
+  SSL_CTX* ctx = SSL_CTX_new(TLS_server_method());
+  if (ctx == nullptr)
+    return error{sqlstate::config_file_error,
+                 "could not create SSL context: " + openssl_reason()};
+  std::shared_ptr<tls_context> out(new tls_context(ctx));
+  SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+  // No renegotiation, no session tickets to keep: each connection is new.
+  SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_TICKET);
+  SSL_CTX_set_num_tickets(ctx, 0);
+  if (SSL_CTX_use_certificate_chain_file(ctx, cert_file.c_str()) != 1)
+    return error{sqlstate::config_file_error,
+                 "could not load server certificate file \"" + cert_file +
+                     "\": " + openssl_reason()};
+  // As PostgreSQL: a key others can read is refused.
+  struct stat st {};
+  if (::stat(key_file.c_str(), &st) != 0)
+    return error{sqlstate::config_file_error,
+                 "could not access private key file \"" + key_file +
+                     "\": " + std::strerror(errno)};
+  const bool own = st.st_uid == ::geteuid();
+  if ((own && (st.st_mode & (S_IRWXG | S_IRWXO)) != 0) ||
+      (st.st_uid == 0 && (st.st_mode & (S_IWGRP | S_IXGRP | S_IRWXO)) != 0))
+    return error{sqlstate::config_file_error,
+                 "private key file \"" + key_file +
+                     "\" has group or world access"}
+        .with_detail("File must have permissions u=rw (0600) or less if "
+                     "owned by the database user, or permissions u=rw,g=r "
+                     "(0640) or less if owned by root.");
+  if (SSL_CTX_use_PrivateKey_file(ctx, key_file.c_str(), SSL_FILETYPE_PEM) != 1)
+    return error{sqlstate::config_file_error,
+                 "could not load private key file \"" + key_file +
+                     "\": " + openssl_reason()};
+  if (SSL_CTX_check_private_key(ctx) != 1)
+    return error{sqlstate::config_file_error,
+                 "check of private key failed: " + openssl_reason()};
+  return out;
+}
+
+tls_context::~tls_context() {
+  SSL_CTX_free(ctx_);
+}
+
+tls_channel::tls_channel(std::shared_ptr<tls_context> context)
+    : context_(std::move(context)) {
+  ssl_ = SSL_new(context_->raw());
+  in_ = BIO_new(BIO_s_mem());
+  out_ = BIO_new(BIO_s_mem());
+  // An empty read BIO means "wait for more", not end of file.
+  BIO_set_mem_eof_return(in_, -1);
+  BIO_set_mem_eof_return(out_, -1);
+  SSL_set_bio(ssl_, in_, out_);
+  SSL_set_accept_state(ssl_);
+}
+
+tls_channel::~tls_channel() {
+  SSL_free(ssl_);
+}
+
+void tls_channel::drain(std::string& out) {
+  char buf[16384];
+  int n;
+  while ((n = BIO_read(out_, buf, sizeof buf)) > 0)
+    out.append(buf, static_cast<size_t>(n));
+}
+
+status tls_channel::failure(const char* what) {
+  return error{sqlstate::protocol_violation,
+               std::string(what) + ": " + openssl_reason()};
+}
+
+status tls_channel::receive(std::string_view cipher, std::string& plain,
+                            std::string& out) {
+  while (!cipher.empty()) {
+    const int wrote =
+        BIO_write(in_, cipher.data(), static_cast<int>(cipher.size()));
+    if (wrote <= 0)
+      return failure("could not accept SSL connection");
+    cipher.remove_prefix(static_cast<size_t>(wrote));
+  }
+  if (!SSL_is_init_finished(ssl_)) {
+    const int rc = SSL_do_handshake(ssl_);
+    drain(out);
+    if (rc != 1) {
+      const int e = SSL_get_error(ssl_, rc);
+      if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
+        return ok();
+      return failure("could not accept SSL connection");
+    }
+  }
+  char buf[16384];
+  while (true) {
+    const int n = SSL_read(ssl_, buf, sizeof buf);
+    if (n > 0) {
+      plain.append(buf, static_cast<size_t>(n));
+      continue;
+    }
+    const int e = SSL_get_error(ssl_, n);
+    drain(out);
+    if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
+      return ok();
+    if (e == SSL_ERROR_ZERO_RETURN)
+      return error{"08006", "the client closed the SSL connection"};
+    return failure("SSL error");
+  }
+}
+
+status tls_channel::send(std::string_view plain, std::string& out) {
+  while (!plain.empty()) {
+    const int n = SSL_write(ssl_, plain.data(), static_cast<int>(plain.size()));
+    if (n <= 0)
+      return failure("SSL error");
+    plain.remove_prefix(static_cast<size_t>(n));
+    drain(out);
+  }
+  return ok();
+}
+
+tls_description tls_channel::description() const {
+  tls_description d;
+  d.version = SSL_get_version(ssl_);
+  const char* c = SSL_get_cipher_name(ssl_);
+  d.cipher = c ? c : "";
+  d.bits = SSL_get_cipher_bits(ssl_, nullptr);
+  return d;
+}
+
+} // namespace walmux::actors

@@ -1,0 +1,75 @@
+// tls_channel.hpp: TLS for client connections (ssl = on), over OpenSSL
+// memory BIOs so that the libuv loop keeps moving plain bytes: ciphertext
+// from the socket goes in, the session's plaintext comes out, and the
+// session's answers go out encrypted.
+//
+// A client asks with SSLRequest; walmux answers 'S' and the handshake
+// follows, as with PostgreSQL. TLS 1.2 at least (PostgreSQL's default
+// ssl_min_protocol_version). No client certificates, no channel binding.
+#pragma once
+
+#include "common/expected.hpp"
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+struct ssl_ctx_st;
+struct ssl_st;
+struct bio_st;
+
+namespace walmux::actors {
+
+// The server's certificate and key, loaded once at start.
+class tls_context {
+ public:
+  // Errors name the file, as PostgreSQL's "could not load server
+  // certificate file" does.
+  static expected<std::shared_ptr<tls_context>>
+  load(const std::string& cert_file, const std::string& key_file);
+  ~tls_context();
+  tls_context(const tls_context&) = delete;
+  tls_context& operator=(const tls_context&) = delete;
+
+  ssl_ctx_st* raw() const { return ctx_; }
+
+ private:
+  explicit tls_context(ssl_ctx_st* ctx)
+      : ctx_(ctx) {}
+  ssl_ctx_st* ctx_;
+};
+
+struct tls_description {
+  std::string version;
+  std::string cipher;
+  int bits = 0;
+};
+
+// One connection's TLS state. Not thread-safe: connection_link serialises
+// every call.
+class tls_channel {
+ public:
+  explicit tls_channel(std::shared_ptr<tls_context> context);
+  ~tls_channel();
+  tls_channel(const tls_channel&) = delete;
+  tls_channel& operator=(const tls_channel&) = delete;
+
+  // Ciphertext from the client: the plaintext it held is appended to
+  // `plain`, and what TLS must send back (handshake records) to `out`.
+  status receive(std::string_view cipher, std::string& plain, std::string& out);
+  // Plaintext for the client, encrypted into `out`.
+  status send(std::string_view plain, std::string& out);
+  // Once the handshake is done: "TLSv1.3", "TLS_AES_256_GCM_SHA384", 256.
+  tls_description description() const;
+
+ private:
+  void drain(std::string& out);
+  status failure(const char* what);
+
+  std::shared_ptr<tls_context> context_;
+  ssl_st* ssl_ = nullptr;
+  bio_st* in_ = nullptr;  // ciphertext from the client (owned by ssl_)
+  bio_st* out_ = nullptr; // ciphertext to the client (owned by ssl_)
+};
+
+} // namespace walmux::actors
