@@ -60,8 +60,9 @@ expected<std::string> read_config_text(const std::string& path,
 }
 
 expected<std::shared_ptr<const auth_config>>
-load_auth_config(const std::string& data_dir, const std::string& hba_file,
-                 const std::string& auth_file) {
+load_auth_config(const std::string& data_dir, const auth_files& files) {
+  const std::string& hba_file = files.hba_file;
+  const std::string& auth_file = files.auth_file;
   auto config = std::make_shared<auth_config>();
   if (hba_file.empty()) {
     auto rules = hba::parse_hba(builtin_hba_rules, "(built-in)");
@@ -87,6 +88,14 @@ load_auth_config(const std::string& data_dir, const std::string& hba_file,
     if (!secrets)
       return std::move(secrets).err();
     config->secrets = std::move(*secrets);
+  }
+  if (files.ssl) {
+    auto tls = tls_context::load(
+        storage::path_in_data_dir(data_dir, files.ssl_cert_file),
+        storage::path_in_data_dir(data_dir, files.ssl_key_file));
+    if (!tls)
+      return std::move(tls).err();
+    config->tls = std::move(*tls);
   }
   return std::shared_ptr<const auth_config>(std::move(config));
 }

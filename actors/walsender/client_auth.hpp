@@ -3,12 +3,13 @@
 // then trust, reject, or a password exchange (SCRAM-SHA-256, md5,
 // cleartext) against the password file's secret.
 //
-// The rules and secrets are loaded once and at each reload
+// The rules, secrets and TLS certificate are loaded once and at each reload
 // (auth_config_holder); a session keeps the snapshot it started with.
 // Without hba_file, the built-in rule is "host all all 127.0.0.1/32
 // trust", walmux's behaviour before hba_file existed.
 #pragma once
 
+#include "actors/walsender/tls_channel.hpp"
 #include "common/expected.hpp"
 #include "protocol/auth.hpp"
 #include "protocol/frame.hpp"
@@ -32,6 +33,7 @@ struct auth_config {
   std::vector<hba::rule> rules;
   std::string password_path;
   std::map<std::string, std::string> secrets; // user -> pg_authid form
+  std::shared_ptr<tls_context> tls;           // ssl = on
 };
 
 // A configuration file's whole text; `what` names it in the error
@@ -39,11 +41,19 @@ struct auth_config {
 expected<std::string> read_config_text(const std::string& path,
                                        const char* what);
 
-// Reads hba_file and auth_file (paths relative to the data directory);
-// errors name the file and line.
+// The files that make an auth_config (relative to the data directory).
+struct auth_files {
+  std::string hba_file;
+  std::string auth_file;
+  bool ssl = false;
+  std::string ssl_cert_file;
+  std::string ssl_key_file;
+};
+
+// Reads them; errors name the file (and line). All or nothing: at a reload
+// a failure keeps the configuration in force.
 expected<std::shared_ptr<const auth_config>>
-load_auth_config(const std::string& data_dir, const std::string& hba_file,
-                 const std::string& auth_file);
+load_auth_config(const std::string& data_dir, const auth_files& files);
 
 // The current configuration, replaced whole at reload.
 class auth_config_holder {

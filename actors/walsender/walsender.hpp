@@ -76,12 +76,12 @@ struct walsender_env {
   // transaction, read when a stream starts.
   std::atomic<int64_t> transaction_piece_bytes{16 << 20};
   std::atomic<int> next_pid{0};
-  auth_config_holder auth; // pg_hba.conf rules and secrets (reloadable)
-  std::shared_ptr<tls_context> tls; // ssl = on: certificate and key
-  settings_holder settings;         // SHOW and the admin catalog
-  sender_registry senders;          // pg_stat_replication
-  activity_registry activity;       // pg_stat_activity
-  slot_stats slot_counts;           // pg_stat_replication_slots
+  // pg_hba.conf rules, secrets, TLS certificate (reloadable).
+  auth_config_holder auth;
+  settings_holder settings;   // SHOW and the admin catalog
+  sender_registry senders;    // pg_stat_replication
+  activity_registry activity; // pg_stat_activity
+  slot_stats slot_counts;     // pg_stat_replication_slots
   apply::subscription_manager* subscriptions = nullptr; // the apply role
 };
 

@@ -92,12 +92,13 @@ bool session::on_startup(const wire::frame& f) {
       return fatal(error{sqlstate::protocol_violation,
                          "unsupported frontend protocol 1234.5679: server "
                          "supports 3.0 to 3.0"});
-    if (!env_.tls) {
+    auto config = env_.auth.get();
+    if (!config || !config->tls) {
       link_->send("N");
       return true;
     }
     link_->send("S");
-    link_->start_tls(env_.tls);
+    link_->start_tls(config->tls);
     return true;
   }
   if (std::holds_alternative<wire::gssenc_request>(*m)) {

@@ -198,7 +198,8 @@ TEST(client_auth, logins_end_as_on_postgresql) {
   ASSERT_TRUE(run_query(node->conninfo(false), "SELECT pg_reload_conf()"));
   EXPECT_TRUE(wait_until(
       [&] {
-        return node->log().find("pg_hba.conf was not reloaded") !=
+        return node->log().find("pg_hba.conf, the password file and the "
+                                "SSL configuration were not reloaded") !=
                std::string::npos;
       },
       10s))
@@ -312,6 +313,26 @@ TEST(client_auth, tls_connections_and_hostssl_rules) {
                       "/server.key\" has group or world access"),
             std::string::npos)
       << read_file(tmp.path() + "/start.log");
+
+  // ssl is reloadable, as in PostgreSQL: turned off, new sessions are
+  // plain ones.
+  ASSERT_EQ(::chmod((tmp.path() + "/server.key").c_str(), 0600), 0);
+  ASSERT_TRUE(node->start()) << node->log();
+  std::ofstream(node->data_dir() + "/walmux.conf", std::ios::app)
+      << "ssl = off\n";
+  ASSERT_TRUE(run_query(node->conninfo(false) + " sslmode=require",
+                        "SELECT pg_reload_conf()"));
+  EXPECT_TRUE(wait_until(
+      [&] {
+        return login(at + "user=postgres dbname=postgres sslmode=require")
+                   .find("server does not support SSL") != std::string::npos;
+      },
+      10s));
+  auto after = run_query(at + "user=postgres dbname=postgres",
+                         "SELECT ssl FROM pg_stat_ssl "
+                         "WHERE pid = pg_backend_pid()");
+  ASSERT_TRUE(after) << after.err().message;
+  EXPECT_EQ(*after, (rows{{"f"}}));
 }
 
 } // namespace

@@ -241,25 +241,22 @@ int run_node(const command_line& cl) {
   env.max_connections = static_cast<int>(settings.get_int("max_connections"));
   // Client authentication: an error in the files stops the start; at a
   // reload it keeps the rules in force, as PostgreSQL keeps pg_hba.conf.
-  auto auth = actors::load_auth_config(dir, settings.get_string("hba_file"),
-                                       settings.get_string("auth_file"));
+  auto auth_files_of = [](const config::settings& s) {
+    return actors::auth_files{
+        s.get_string("hba_file"), s.get_string("auth_file"), s.get_bool("ssl"),
+        s.get_string("ssl_cert_file"), s.get_string("ssl_key_file")};
+  };
+  auto auth = actors::load_auth_config(dir, auth_files_of(settings));
   if (!auth)
     return fatal(auth.err());
   env.auth.set(std::move(*auth));
-  if (settings.get_bool("ssl")) {
-    auto tls = actors::tls_context::load(
-        storage::path_in_data_dir(dir, settings.get_string("ssl_cert_file")),
-        storage::path_in_data_dir(dir, settings.get_string("ssl_key_file")));
-    if (!tls)
-      return fatal(tls.err());
-    env.tls = std::move(*tls);
-  }
-  auto reload_auth = [&env, &dir](const config::settings& s) {
-    auto fresh = actors::load_auth_config(dir, s.get_string("hba_file"),
-                                          s.get_string("auth_file"));
+  auto reload_auth = [&env, &dir, &auth_files_of](const config::settings& s) {
+    auto fresh = actors::load_auth_config(dir, auth_files_of(s));
     if (!fresh) {
       log_error(elevel::log, fresh.err());
-      log_message(elevel::log, "pg_hba.conf was not reloaded");
+      log_message(elevel::log,
+                  "pg_hba.conf, the password file and the SSL configuration "
+                  "were not reloaded");
       return;
     }
     env.auth.set(std::move(*fresh));
