@@ -21,7 +21,9 @@
 # /proc/<walmux>/stat.
 # Catch-up: one subscription is disabled, the workload is written, and the
 # clock runs from ALTER SUBSCRIPTION ... ENABLE until its origin reaches the
-# end LSN; rows/s = rows written / that time.
+# end LSN; rows/s = rows written / that time. Subscribers connect with
+# sslmode=disable; the walmux node has ssl = on, and a last catch-up
+# through it with sslmode=require measures what TLS costs.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 ks=${1:-1 2 4}
@@ -37,6 +39,9 @@ sub_port=$PGPORT
 up() { psql -X -q -v ON_ERROR_STOP=1 -p "$up_port" -d bench "$@"; }
 sub() { local db=$1; shift; psql -X -q -v ON_ERROR_STOP=1 -p "$sub_port" -d "$db" "$@"; }
 table="CREATE TABLE bench (id bigint PRIMARY KEY, k int, payload text);"
+sslmode=disable
+openssl req -x509 -newkey rsa:2048 -nodes -keyout "$work/server.key" \
+  -out "$work/server.crt" -subj /CN=127.0.0.1 -days 2 2>/dev/null
 
 psql -X -q -p "$up_port" -d postgres -c "CREATE DATABASE bench"
 up -c "$table CREATE SEQUENCE bench_ins_seq; CREATE PUBLICATION pub FOR TABLE bench;"
@@ -81,7 +86,7 @@ wait_caught_up() {
 subscribe() { # $1 = K, $2 = port
   local i
   for i in $(seq "$1"); do
-    sub "sub$i" -c "TRUNCATE bench" -c "CREATE SUBSCRIPTION fan$i CONNECTION 'host=127.0.0.1 port=$2 user=postgres dbname=bench' PUBLICATION pub WITH (copy_data = false)" 2>/dev/null
+    sub "sub$i" -c "TRUNCATE bench" -c "CREATE SUBSCRIPTION fan$i CONNECTION 'host=127.0.0.1 port=$2 user=postgres dbname=bench sslmode=$sslmode' PUBLICATION pub WITH (copy_data = false)" 2>/dev/null
   done
   # Wait until every apply worker streams.
   for i in $(seq "$1"); do
@@ -153,7 +158,8 @@ native_catch=$(catch_up_run "$up_port")
 echo "native   catch-up of one subscriber: ${native_catch}s"
 
 # walmux, on a free port, streaming from the upstream.
-bench_walmux "$up_port" bench pub -c max_wal_senders=20
+bench_walmux "$up_port" bench pub -c max_wal_senders=20 -c ssl=on \
+  -c "ssl_cert_file=$work/server.crt" -c "ssl_key_file=$work/server.key"
 
 printf '\n%-8s %10s %22s %14s %16s %14s\n' "K" "wall s" "upstream walsender s" "vs native" "walmux CPU s" "per subscriber"
 for k in $ks; do
@@ -168,3 +174,8 @@ printf '\ncatch-up of %d rows by one subscriber: direct %ss (%.0f rows/s), throu
   "$rows" "$native_catch" "$(awk -v r="$rows" -v t="$native_catch" 'BEGIN { print r / t }')" \
   "$walmux_catch" "$(awk -v r="$rows" -v t="$walmux_catch" 'BEGIN { print r / t }')" \
   "$(awk -v a="$native_catch" -v b="$walmux_catch" 'BEGIN { print a / b }')"
+sslmode=require
+tls_catch=$(catch_up_run "$wm_port")
+printf 'through walmux over TLS (sslmode=require): %ss (%.0f rows/s): %.2fx the plain catch-up through walmux\n' \
+  "$tls_catch" "$(awk -v r="$rows" -v t="$tls_catch" 'BEGIN { print r / t }')" \
+  "$(awk -v a="$walmux_catch" -v b="$tls_catch" 'BEGIN { print a / b }')"
