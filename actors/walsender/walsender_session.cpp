@@ -121,8 +121,9 @@ bool session::on_startup(const wire::frame& f) {
   if (!param("client_encoding").empty())
     client_encoding_ = param("client_encoding");
   replication_ = param("replication");
-  // Password messages are typed frames.
-  frames_ = wire::frame_reader(wire::frame_mode::typed);
+  // Password messages are typed frames, bounded as PostgreSQL bounds them
+  // (PG_MAX_AUTH_TOKEN_LENGTH) while the client is unknown.
+  frames_ = wire::frame_reader(wire::frame_mode::typed, 65535);
   auto peer = hba::parse_address(link_->peer_address());
   if (!peer)
     return fatal(
@@ -154,6 +155,9 @@ bool session::after_auth_step(client_auth::outcome o, const std::string& out) {
     return fatal(auth_->refusal());
   }
   auth_.reset();
+  // Logged in: messages as large as PostgreSQL takes them. The client
+  // sends nothing before ReadyForQuery, so no buffered byte is dropped.
+  frames_ = wire::frame_reader(wire::frame_mode::typed);
   return finish_startup();
 }
 
