@@ -207,21 +207,48 @@ expected<scram_secret> scram_secret_from_text(std::string_view text) {
   return s;
 }
 
-scram_server::scram_server(scram_secret secret, std::string server_nonce)
+scram_server::scram_server(scram_secret secret, std::string server_nonce,
+                           std::string channel_binding, bool plus)
     : secret_(std::move(secret))
-    , server_nonce_(std::move(server_nonce)) {}
+    , server_nonce_(std::move(server_nonce))
+    , channel_binding_(std::move(channel_binding))
+    , plus_(plus) {}
 
 expected<std::string> scram_server::client_first(std::string_view message) {
   if (step_ != 0)
     return exchange_error("Unexpected client-first-message.");
-  // gs2-header: "n,," or "y,," (authzid must be empty); "p=" needs TLS.
-  if (message.substr(0, 2) == "p=")
-    return error{sqlstate::protocol_violation,
-                 "channel binding is not supported by this server"};
-  if (message.size() < 3 || (message[0] != 'n' && message[0] != 'y') ||
-      message[1] != ',' || message[2] != ',')
-    return exchange_error("Unexpected channel-binding flag or authzid.");
-  client_first_bare_ = message.substr(3);
+  // gs2-header: "n,,", "y,," or "p=tls-server-end-point,," (authzid must
+  // be empty), checked against what was offered as PostgreSQL checks it.
+  constexpr std::string_view bound = "p=tls-server-end-point,,";
+  if (message.substr(0, 2) == "p=") {
+    if (channel_binding_.empty())
+      return exchange_error("The client requires SCRAM channel binding, but "
+                            "it is not supported.");
+    if (message.substr(0, bound.size()) != bound)
+      return exchange_error("Unsupported SCRAM channel-binding type.");
+    if (!plus_)
+      return exchange_error("The client selected SCRAM-SHA-256 without "
+                            "channel binding, but the SCRAM message includes "
+                            "channel binding data.");
+    gs2_header_ = std::string(bound);
+  } else {
+    if (message.size() < 3 || (message[0] != 'n' && message[0] != 'y') ||
+        message[1] != ',' || message[2] != ',')
+      return exchange_error("Unexpected channel-binding flag or authzid.");
+    if (plus_)
+      return exchange_error("The client selected SCRAM-SHA-256-PLUS, but the "
+                            "SCRAM message does not include channel binding "
+                            "data.");
+    // "y": the client could bind but thinks the server cannot.
+    if (message[0] == 'y' && !channel_binding_.empty())
+      return error{sqlstate::protocol_violation,
+                   "SCRAM channel binding negotiation error"}
+          .with_detail("The client supports SCRAM channel binding but thinks "
+                       "the server does not.  However, this server does "
+                       "support channel binding.");
+    gs2_header_ = std::string(message.substr(0, 3));
+  }
+  client_first_bare_ = message.substr(gs2_header_.size());
   std::string_view client_nonce;
   for (const auto& [k, v] : attributes(client_first_bare_)) {
     if (k == 'm')
@@ -248,9 +275,14 @@ expected<std::string> scram_server::client_final(std::string_view message) {
   if (attrs.size() < 3 || attrs[0].first != 'c' || attrs[1].first != 'r' ||
       attrs.back().first != 'p')
     return exchange_error("Could not parse client-final-message.");
-  // c= must repeat the gs2 header: "n,," or "y,," base64-encoded.
-  if (attrs[0].second != "biws" && attrs[0].second != "eSws")
-    return exchange_error("Unexpected SCRAM channel-binding attribute.");
+  // c= repeats the gs2 header, and with "p=" the binding data itself:
+  // the proof of talking to this certificate.
+  const std::string expected_binding = base64_encode(
+      gs2_header_ + (gs2_header_[0] == 'p' ? channel_binding_ : ""));
+  if (attrs[0].second != expected_binding)
+    return exchange_error(gs2_header_[0] == 'p'
+                              ? "SCRAM channel binding check failed."
+                              : "Unexpected SCRAM channel-binding attribute.");
   if (attrs[1].second != combined_nonce_)
     return exchange_error("Nonce does not match.");
   auto proof = base64_decode(attrs.back().second);
@@ -267,15 +299,20 @@ expected<std::string> scram_server::client_final(std::string_view message) {
 }
 
 scram_client::scram_client(std::string password, std::string client_nonce,
-                           std::string user)
+                           std::string user, std::string channel_binding)
     : password_(std::move(password))
     , client_nonce_(std::move(client_nonce))
-    , user_(std::move(user)) {}
+    , user_(std::move(user))
+    , channel_binding_(std::move(channel_binding)) {}
+
+std::string scram_client::gs2_header() const {
+  return channel_binding_.empty() ? "n,," : "p=tls-server-end-point,,";
+}
 
 std::string scram_client::client_first() {
   client_first_bare_ = "n=" + user_ + ",r=" + client_nonce_;
   step_ = 1;
-  return "n,," + client_first_bare_;
+  return gs2_header() + client_first_bare_;
 }
 
 expected<std::string> scram_client::server_first(std::string_view message) {
@@ -300,7 +337,9 @@ expected<std::string> scram_client::server_first(std::string_view message) {
   if (!salt || salt->empty() || iterations < 1 || iterations > max_iterations)
     return exchange_error("Invalid salt or iteration count.");
   salted_password_ = salted_password(password_, *salt, iterations);
-  std::string without_proof = "c=biws,r=" + std::string(nonce);
+  std::string without_proof =
+      "c=" + base64_encode(gs2_header() + channel_binding_) +
+      ",r=" + std::string(nonce);
   auth_message_ =
       client_first_bare_ + "," + std::string(message) + "," + without_proof;
   auto client_key = hmac(salted_password_, "Client Key");

@@ -5,10 +5,11 @@
 // are reproducible in tests and the code stays free of I/O. OpenSSL provides
 // SHA-256, HMAC, PBKDF2 and MD5.
 //
-// Scope: the gs2 header "n,," (no channel binding) and "y,," (client could
-// bind, server did not offer); "p=" channel binding needs TLS, which walmux
-// does not offer yet, and is refused. Passwords are used as given: SASLprep
-// normalization, which only changes non-ASCII passwords, is not applied.
+// Scope: the gs2 headers "n,," (no channel binding), "y,," (client could
+// bind, server did not offer) and, over TLS, "p=tls-server-end-point,,"
+// (SCRAM-SHA-256-PLUS, RFC 5929's binding to the server certificate). Passwords
+// are used as given: SASLprep normalization, which only changes non-ASCII
+// passwords, is not applied.
 #pragma once
 
 #include "common/expected.hpp"
@@ -50,7 +51,11 @@ expected<scram_secret> scram_secret_from_text(std::string_view text);
 class scram_server {
  public:
   // `server_nonce`: printable random characters (at least 18 recommended).
-  scram_server(scram_secret secret, std::string server_nonce);
+  // `channel_binding`: over TLS, the tls-server-end-point data (the hash of
+  // the server's certificate): the server then offers SCRAM-SHA-256-PLUS,
+  // and `plus` says whether the client chose it.
+  scram_server(scram_secret secret, std::string server_nonce,
+               std::string channel_binding = {}, bool plus = false);
 
   // client-first-message -> server-first-message.
   expected<std::string> client_first(std::string_view message);
@@ -61,6 +66,9 @@ class scram_server {
  private:
   scram_secret secret_;
   std::string server_nonce_;
+  std::string channel_binding_;
+  bool plus_ = false;
+  std::string gs2_header_; // as the client sent it, for c= in its final
   std::string client_first_bare_;
   std::string server_first_;
   std::string combined_nonce_;
@@ -72,8 +80,10 @@ class scram_client {
  public:
   // `user` goes into client-first-message; libpq sends it empty because
   // PostgreSQL takes the name from the startup packet.
+  // With `channel_binding` (tls-server-end-point data) it binds, as
+  // SCRAM-SHA-256-PLUS.
   scram_client(std::string password, std::string client_nonce,
-               std::string user = {});
+               std::string user = {}, std::string channel_binding = {});
 
   // client-first-message "n,,n=<user>,r=<nonce>".
   std::string client_first();
@@ -83,9 +93,12 @@ class scram_client {
   status server_final(std::string_view message);
 
  private:
+  std::string gs2_header() const;
+
   std::string password_;
   std::string client_nonce_;
   std::string user_;
+  std::string channel_binding_;
   std::string client_first_bare_;
   std::string auth_message_;
   std::string salted_password_;

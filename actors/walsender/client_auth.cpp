@@ -101,10 +101,12 @@ load_auth_config(const std::string& data_dir, const auth_files& files) {
 }
 
 client_auth::client_auth(std::shared_ptr<const auth_config> config,
-                         hba::connection who, std::string peer_text)
+                         hba::connection who, std::string peer_text,
+                         std::string channel_binding)
     : config_(std::move(config))
     , who_(std::move(who))
-    , peer_text_(std::move(peer_text)) {}
+    , peer_text_(std::move(peer_text))
+    , channel_binding_(std::move(channel_binding)) {}
 
 client_auth::outcome client_auth::refuse_password(std::string detail) {
   refusal_ =
@@ -194,10 +196,13 @@ client_auth::outcome client_auth::start_scram(std::string& out) {
     mock.server_key = mock.stored_key;
     secret = std::move(mock);
   }
-  scram_.emplace(std::move(*secret), random_nonce());
+  scram_secret_ = std::move(*secret);
   wire::authentication a;
   a.code = wire::authentication::sasl;
-  a.mechanisms = {"SCRAM-SHA-256"};
+  // Over TLS, PostgreSQL's order: the bound mechanism first.
+  if (!channel_binding_.empty())
+    a.mechanisms.push_back("SCRAM-SHA-256-PLUS");
+  a.mechanisms.push_back("SCRAM-SHA-256");
   out += encoded(a);
   step_ = step::sasl_initial;
   return outcome::waiting;
@@ -261,12 +266,16 @@ client_auth::outcome client_auth::on_frame(const wire::frame& f,
       refusal_ = init.err();
       return outcome::refused;
     }
-    if (init->mechanism != "SCRAM-SHA-256") {
+    const bool plus = init->mechanism == "SCRAM-SHA-256-PLUS";
+    if (init->mechanism != "SCRAM-SHA-256" &&
+        !(plus && !channel_binding_.empty())) {
       refusal_ = error{sqlstate::protocol_violation,
                        "client selected an invalid SASL authentication "
                        "mechanism"};
       return outcome::refused;
     }
+    scram_.emplace(std::move(*scram_secret_), random_nonce(), channel_binding_,
+                   plus);
     if (!init->data) {
       refusal_ = error{sqlstate::protocol_violation, "malformed SCRAM message"}
                      .with_detail("The message is empty.");

@@ -81,8 +81,10 @@ class client_auth {
  public:
   enum class outcome { accepted, waiting, refused };
 
+  // `channel_binding`: over TLS, the connection's tls-server-end-point
+  // data; SCRAM-SHA-256-PLUS is then offered.
   client_auth(std::shared_ptr<const auth_config> config, hba::connection who,
-              std::string peer_text);
+              std::string peer_text, std::string channel_binding = {});
 
   // The first decision; frames to send are appended to `out`.
   outcome begin(std::string& out);
@@ -106,6 +108,8 @@ class client_auth {
   step step_ = step::none;
   std::optional<std::string> secret_; // absent: unknown user
   std::string md5_salt_;
+  std::string channel_binding_;
+  std::optional<auth::scram_secret> scram_secret_; // until the mechanism
   std::optional<auth::scram_server> scram_;
   std::string scram_problem_; // why the exchange cannot succeed, if it can't
   error refusal_;

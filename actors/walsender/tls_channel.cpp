@@ -7,7 +7,10 @@
 #include <unistd.h>
 
 #include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/objects.h>
 #include <openssl/ssl.h>
+#include <openssl/x509.h>
 
 namespace walmux::actors {
 namespace {
@@ -61,6 +64,24 @@ tls_context::load(const std::string& cert_file, const std::string& key_file) {
   if (SSL_CTX_check_private_key(ctx) != 1)
     return error{sqlstate::config_file_error,
                  "check of private key failed: " + openssl_reason()};
+  X509* cert = SSL_CTX_get0_certificate(ctx);
+  int digest_nid = NID_undef;
+  if (cert == nullptr || OBJ_find_sigid_algs(X509_get_signature_nid(cert),
+                                             &digest_nid, nullptr) != 1)
+    return error{sqlstate::config_file_error,
+                 "could not determine the signature algorithm of server "
+                 "certificate file \"" +
+                     cert_file + "\""};
+  const EVP_MD* digest = digest_nid == NID_md5 || digest_nid == NID_sha1
+                             ? EVP_sha256()
+                             : EVP_get_digestbynid(digest_nid);
+  unsigned char hash[EVP_MAX_MD_SIZE];
+  unsigned int hash_length = 0;
+  if (digest == nullptr || X509_digest(cert, digest, hash, &hash_length) != 1)
+    return error{sqlstate::config_file_error,
+                 "could not generate the hash of server certificate file \"" +
+                     cert_file + "\""};
+  out->end_point_hash_.assign(reinterpret_cast<const char*>(hash), hash_length);
   return out;
 }
 
@@ -149,6 +170,7 @@ tls_description tls_channel::description() const {
   const char* c = SSL_get_cipher_name(ssl_);
   d.cipher = c ? c : "";
   d.bits = SSL_get_cipher_bits(ssl_, nullptr);
+  d.channel_binding = context_->end_point_hash();
   return d;
 }
 

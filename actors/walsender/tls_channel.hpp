@@ -32,17 +32,24 @@ class tls_context {
   tls_context& operator=(const tls_context&) = delete;
 
   ssl_ctx_st* raw() const { return ctx_; }
+  // The certificate's tls-server-end-point hash (RFC 5929: its signature's
+  // hash function, SHA-256 in place of MD5 and SHA-1).
+  const std::string& end_point_hash() const { return end_point_hash_; }
 
  private:
   explicit tls_context(ssl_ctx_st* ctx)
       : ctx_(ctx) {}
   ssl_ctx_st* ctx_;
+  std::string end_point_hash_;
 };
 
 struct tls_description {
   std::string version;
   std::string cipher;
   int bits = 0;
+  // RFC 5929 tls-server-end-point: the server certificate's hash, what
+  // SCRAM-SHA-256-PLUS binds to.
+  std::string channel_binding;
 };
 
 // One connection's TLS state. Not thread-safe: connection_link serialises

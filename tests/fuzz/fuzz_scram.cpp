@@ -21,6 +21,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   scram_server server(secret, "servernonce");
   if (server.client_first(parts[0]) && parts.size() > 1)
     (void)server.client_final(parts[1]);
+  // Over TLS, with SCRAM-SHA-256-PLUS chosen or not.
+  for (bool plus : {false, true}) {
+    scram_server bound(secret, "servernonce", "certhash", plus);
+    if (bound.client_first(parts[0]) && parts.size() > 1)
+      (void)bound.client_final(parts[1]);
+  }
   scram_client client("pw", "clientnonce");
   client.client_first();
   // Keep the PBKDF2 work small: iteration counts come from the input.

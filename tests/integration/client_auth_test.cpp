@@ -8,6 +8,7 @@
 // rules, a broken file at reload keeps the old ones (pg_hba_file_rules
 // shows the file, as PostgreSQL's does), and a broken file at start stops
 // walmux with the file and line named.
+#include "protocol/auth.hpp"
 #include "protocol/messages.hpp"
 #include "tests/integration/walmux_node.hpp"
 #include "tests/support/pg_cluster.hpp"
@@ -229,8 +230,9 @@ TEST(client_auth, logins_end_as_on_postgresql) {
 }
 
 // ssl = on: libpq's default (sslmode=prefer) and sslmode=require get TLS,
-// hostssl and hostnossl lines tell the two apart, pg_stat_ssl shows it,
-// and a real PostgreSQL subscriber copies and streams through TLS.
+// hostssl and hostnossl lines tell the two apart, SCRAM binds to the
+// certificate for channel_binding=require, pg_stat_ssl shows it, and a
+// real PostgreSQL subscriber copies and streams through TLS.
 TEST(client_auth, tls_connections_and_hostssl_rules) {
   temp_dir tmp;
   auto openssl = spawn(
@@ -248,7 +250,13 @@ TEST(client_auth, tls_connections_and_hostssl_rules) {
                        "INSERT INTO t SELECT g, 'copied' FROM "
                        "generate_series(1, 100) g;"
                        "CREATE PUBLICATION pub FOR TABLE t"));
+  write_file(tmp.path() + "/users.txt",
+             "\"scram_user\" \"" +
+                 auth::scram_secret_to_text(auth::scram_make_secret(
+                     "pencil", "0123456789abcdef", 4096)) +
+                 "\"\n");
   write_file(tmp.path() + "/hba.conf",
+             "hostssl all scram_user 127.0.0.1/32 scram-sha-256\n"
              "hostssl all all 127.0.0.1/32 trust\n"
              "hostnossl all postgres 127.0.0.1/32 trust\n"
              "hostnossl all all 127.0.0.1/32 reject\n");
@@ -256,7 +264,8 @@ TEST(client_auth, tls_connections_and_hostssl_rules) {
       tmp.path(), pg.conninfo(), "pub",
       {"ssl=on", "ssl_cert_file=" + tmp.path() + "/server.crt",
        "ssl_key_file=" + tmp.path() + "/server.key",
-       "hba_file=" + tmp.path() + "/hba.conf"});
+       "hba_file=" + tmp.path() + "/hba.conf",
+       "auth_file=" + tmp.path() + "/users.txt"});
   ASSERT_TRUE(node);
   const std::string at =
       "host=127.0.0.1 port=" + std::to_string(node->port()) + " ";
@@ -272,6 +281,14 @@ TEST(client_auth, tls_connections_and_hostssl_rules) {
             "pg_hba.conf rejects connection for host \"127.0.0.1\", user "
             "\"alice\", database \"postgres\", no encryption");
   EXPECT_EQ(login(at + "user=alice dbname=postgres"), "ok"); // prefer: TLS
+  // SCRAM over TLS binds to the server's certificate when asked
+  // (SCRAM-SHA-256-PLUS), and without binding when not.
+  const std::string scram =
+      at + "user=scram_user dbname=postgres sslmode=require ";
+  EXPECT_EQ(login(scram + "password=pencil channel_binding=require"), "ok");
+  EXPECT_EQ(login(scram + "password=pencil channel_binding=disable"), "ok");
+  EXPECT_EQ(login(scram + "password=wrong channel_binding=require"),
+            "password authentication failed for user \"scram_user\"");
   auto plain = run_query(at + "user=postgres dbname=postgres sslmode=disable",
                          "SELECT ssl FROM pg_stat_ssl "
                          "WHERE pid = pg_backend_pid()");

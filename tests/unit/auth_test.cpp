@@ -96,6 +96,45 @@ TEST(scram, server_rejects_malformed_and_out_of_order_messages) {
   EXPECT_FALSE(c2.server_first("r=abcS,s=c2FsdA==,i=0"));
 }
 
+// SCRAM-SHA-256-PLUS: the proof covers the channel binding data, so a
+// client bound to another certificate fails; and each side's offer must
+// match what the client says it chose (PostgreSQL's negotiation checks).
+TEST(scram, channel_binding_to_the_server_certificate) {
+  const auto secret = scram_make_secret("pw", "saltsalt", 16);
+  auto exchange = [&](const std::string& server_binding, bool plus,
+                      const std::string& client_binding) -> status {
+    scram_server server(secret, "SNONCE", server_binding, plus);
+    scram_client client("pw", "CNONCE", "", client_binding);
+    auto first = server.client_first(client.client_first());
+    if (!first)
+      return std::move(first).err();
+    auto final_msg = client.server_first(*first);
+    if (!final_msg)
+      return std::move(final_msg).err();
+    auto v = server.client_final(*final_msg);
+    if (!v)
+      return std::move(v).err();
+    return client.server_final(*v);
+  };
+  EXPECT_TRUE(exchange("CERTHASH", true, "CERTHASH"));
+  auto other = exchange("CERTHASH", true, "OTHERHASH");
+  ASSERT_FALSE(other);
+  EXPECT_EQ(other.err().detail, "SCRAM channel binding check failed.");
+  // Plain SCRAM over TLS still works ("n,,": the client does not bind).
+  EXPECT_TRUE(exchange("CERTHASH", false, ""));
+  // Binding data with SCRAM-SHA-256 chosen, or PLUS chosen without it.
+  EXPECT_FALSE(exchange("CERTHASH", false, "CERTHASH"));
+  EXPECT_FALSE(exchange("CERTHASH", true, ""));
+  // Binding without TLS.
+  EXPECT_FALSE(exchange("", false, "CERTHASH"));
+  // "y,,": the client thinks the server cannot bind, but it can.
+  scram_server server(secret, "S", "CERTHASH", false);
+  auto y = server.client_first("y,,n=,r=abc");
+  ASSERT_FALSE(y);
+  EXPECT_EQ(y.err().message, "SCRAM channel binding negotiation error");
+  EXPECT_TRUE(scram_server(secret, "S").client_first("y,,n=,r=abc"));
+}
+
 TEST(scram, secret_text_round_trip_postgres_format) {
   auto s = scram_make_secret("pencil", "0123456789abcdef", 4096);
   auto text = scram_secret_to_text(s);
