@@ -44,15 +44,11 @@ table_def hba_file_rules_table(walsender_env& env) {
       0,
       [&env](const std::vector<sql_value>&) -> expected<std::vector<sql_row>> {
         auto config = env.auth.get();
-        std::string file_text(builtin_hba_rules);
-        if (config && !config->hba_path.empty()) {
-          auto read = read_config_text(config->hba_path, "configuration file");
-          if (!read)
-            return std::move(read).err();
-          file_text = std::move(*read);
-        }
+        auto file_text = read_hba_text(config ? config->hba_path : "");
+        if (!file_text)
+          return std::move(file_text).err();
         std::vector<sql_row> rows;
-        for (const auto& line : hba::parse_hba_lines(file_text)) {
+        for (const auto& line : hba::parse_hba_lines(*file_text)) {
           if (!line.parsed) {
             rows.push_back({integer(line.line_number), null(), null(), null(),
                             null(), null(), null(), null(), text(line.error)});

@@ -59,32 +59,31 @@ expected<std::string> read_config_text(const std::string& path,
   return s.str();
 }
 
+expected<std::string> read_hba_text(const std::string& hba_path) {
+  if (hba_path.empty())
+    return std::string(builtin_hba_rules);
+  return read_config_text(hba_path, "configuration file");
+}
+
 expected<std::shared_ptr<const auth_config>>
 load_auth_config(const std::string& data_dir, const auth_files& files) {
-  const std::string& hba_file = files.hba_file;
-  const std::string& auth_file = files.auth_file;
   auto config = std::make_shared<auth_config>();
-  if (hba_file.empty()) {
-    auto rules = hba::parse_hba(builtin_hba_rules, "(built-in)");
-    if (!rules)
-      return std::move(rules).err();
-    config->rules = std::move(*rules);
-  } else {
-    config->hba_path = storage::path_in_data_dir(data_dir, hba_file);
-    auto text = read_config_text(config->hba_path, "configuration file");
-    if (!text)
-      return std::move(text).err();
-    auto rules = hba::parse_hba(*text, config->hba_path);
-    if (!rules)
-      return std::move(rules).err();
-    config->rules = std::move(*rules);
-  }
-  if (!auth_file.empty()) {
-    config->password_path = storage::path_in_data_dir(data_dir, auth_file);
-    auto text = read_config_text(config->password_path, "password file");
-    if (!text)
-      return std::move(text).err();
-    auto secrets = hba::parse_password_file(*text, config->password_path);
+  config->hba_path = storage::path_in_data_dir(data_dir, files.hba_file);
+  auto text = read_hba_text(config->hba_path);
+  if (!text)
+    return std::move(text).err();
+  auto rules = hba::parse_hba(
+      *text, config->hba_path.empty() ? "(built-in)" : config->hba_path);
+  if (!rules)
+    return std::move(rules).err();
+  config->rules = std::move(*rules);
+  if (!files.auth_file.empty()) {
+    config->password_path =
+        storage::path_in_data_dir(data_dir, files.auth_file);
+    auto users = read_config_text(config->password_path, "password file");
+    if (!users)
+      return std::move(users).err();
+    auto secrets = hba::parse_password_file(*users, config->password_path);
     if (!secrets)
       return std::move(secrets).err();
     config->secrets = std::move(*secrets);

@@ -41,6 +41,9 @@ struct auth_config {
 expected<std::string> read_config_text(const std::string& path,
                                        const char* what);
 
+// The hba file's text, or the built-in rules when `hba_path` is empty.
+expected<std::string> read_hba_text(const std::string& hba_path);
+
 // The files that make an auth_config (relative to the data directory).
 struct auth_files {
   std::string hba_file;
