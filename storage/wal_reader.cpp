@@ -15,7 +15,12 @@ wal_reader::wal_reader(const wal_store& store, uint64_t position,
     , source_(source != nullptr ? *source : store)
     , position_(position)
     , read_ahead_(read_ahead)
-    , max_piece_bytes_(max_piece_bytes) {}
+    , max_piece_bytes_(max_piece_bytes) {
+  // Transactions are read front to back: the next chunks come off the disk
+  // while this one is checked and walked.
+  window_.ahead = std::make_unique<storage::read_ahead>(
+      source_, read_ahead_, read_ahead_reserve, read_ahead_depth);
+}
 
 namespace {
 

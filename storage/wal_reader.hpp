@@ -4,6 +4,7 @@
 // naming its segment file and offset).
 #pragma once
 
+#include "storage/read_ahead.hpp"
 #include "storage/wal_store.hpp"
 
 #include <cstdint>
@@ -34,17 +35,31 @@ struct transaction_view {
 stored_transaction owned_copy(const transaction_view& txn);
 transaction_view view_of(const stored_transaction& txn);
 
-// A reader's window on the store: bytes [start, start + size) in a buffer
-// that is reused, not zeroed, and grows only to what one transaction plus
-// the read-ahead needs.
+// A reader's window on the store: bytes [start, start + size) at `offset`
+// in a buffer that is reused, not zeroed, and grows only to what one
+// transaction plus the read-ahead needs.
+//
+// With `ahead` set (a sequential reader), the chunks after the window are
+// read on another thread while the window is parsed; at a refill the next
+// chunk's buffer becomes the window, the few bytes kept from the old one
+// copied in front of it (room for them is reserved there).
 struct scan_window {
   std::unique_ptr<char[]> data;
-  size_t capacity = 0;
+  size_t capacity = 0; // of data
+  size_t offset = 0;   // where `start` lies in data
   size_t size = 0;
   uint64_t start = 0;
+  std::unique_ptr<read_ahead> ahead;
+  // A buffer a long transaction made the window grow to, kept for the next
+  // one so that pieces of long transactions do not allocate (and fault in)
+  // fresh memory every time.
+  std::unique_ptr<char[]> large;
+  size_t large_capacity = 0;
 
   // REQUIRES: start <= position <= start + size.
-  char* at(uint64_t position) const { return data.get() + (position - start); }
+  char* at(uint64_t position) const {
+    return data.get() + offset + (position - start);
+  }
 };
 
 struct raw_scanner; // wal_scan.hpp
@@ -96,6 +111,12 @@ class wal_reader {
   expected<bool> next_piece(transaction_view& txn);
   // Views of the message records at offsets_ (all in the window).
   void make_views(transaction_view& txn);
+
+  // Reading ahead: up to this many chunks (of the read_ahead size) are
+  // read while the window is parsed, into buffers with this much room in
+  // front for the bytes a refill keeps (those of a small transaction).
+  static constexpr size_t read_ahead_depth = 8;
+  static constexpr size_t read_ahead_reserve = 64 << 10;
 
   const wal_store& store_;
   const byte_source& source_;

@@ -7,10 +7,12 @@
 #include "storage/wal_reader.hpp"
 #include "tests/support/process.hpp"
 
+#include <atomic>
 #include <fcntl.h>
 #include <filesystem>
 #include <fstream>
 #include <random>
+#include <thread>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
@@ -577,7 +579,8 @@ class counting_source : public byte_source {
       bytes_ += *got;
     return got;
   }
-  mutable uint64_t bytes_ = 0;
+  // Written by the reader's background thread.
+  mutable std::atomic<uint64_t> bytes_{0};
 
  private:
   const wal_store& store_;
@@ -604,7 +607,7 @@ TEST_F(wal_store_test, a_long_transaction_is_read_once_not_at_every_refill) {
   ASSERT_TRUE(*more);
   ASSERT_EQ(txn.messages.size(), 4000u);
   EXPECT_EQ(txn.messages[3999].bytes, big[3999].bytes);
-  EXPECT_LT(source.bytes_, 2 * s->durable_position()) << source.bytes_;
+  EXPECT_LT(source.bytes_.load(), 2 * s->durable_position());
 }
 
 // A transaction larger than the reader's piece size comes in pieces of
@@ -664,7 +667,7 @@ TEST_F(wal_store_test, a_large_transaction_is_read_in_pieces) {
   ASSERT_TRUE(last && *last);
   expect_transaction(**last, 2004);
   // Walked once to its commit, then read once in pieces.
-  EXPECT_LT(source.bytes_, 3 * s->durable_position()) << source.bytes_;
+  EXPECT_LT(source.bytes_.load(), 3 * s->durable_position());
 
   // next() joins the pieces.
   wal_reader whole(*s, big_start, 16 << 10, nullptr, piece);
@@ -673,6 +676,76 @@ TEST_F(wal_store_test, a_large_transaction_is_read_in_pieces) {
   ASSERT_EQ((*t)->messages.size(), big.size());
   EXPECT_EQ((*t)->messages[3999].bytes, big[3999].bytes);
   EXPECT_EQ((*t)->commit.xid, 77u);
+}
+
+// The reader reads the chunk after its window in the background while it
+// walks the window. Whatever the chunk size, and whether the reader walks
+// stored data or follows a writer at the durable end (short chunks), it
+// sees every transaction once and in order: small ones, ones longer than
+// the room reserved for the bytes a refill keeps (64kB), ones read in
+// pieces, across segment files.
+TEST_F(wal_store_test,
+       reading_ahead_in_the_background_keeps_every_transaction) {
+  auto s = open_store();
+  ASSERT_TRUE(s);
+  constexpr uint64_t count = 600;
+  // Transaction n; every 50th is 300kB (60 messages of 5,000 bytes).
+  auto messages = [](uint64_t n) {
+    if (n % 50 != 7)
+      return messages_for(n);
+    std::vector<stored_message> big;
+    for (uint64_t k = 0; k < 60; ++k)
+      big.push_back({lsn(100 * n + k),
+                     std::string(5000, static_cast<char>('A' + k % 26))});
+    return big;
+  };
+  std::thread writer([&] {
+    for (uint64_t n = 0; n < count; ++n) {
+      auto m = messages(n);
+      if (!s->append(commit_for(n), m))
+        std::abort();
+      if (n % 7 == 0 && !s->sync())
+        std::abort();
+    }
+    if (!s->sync())
+      std::abort();
+  });
+  for (size_t read_ahead :
+       {size_t{512}, size_t{5000}, size_t{64 << 10}, size_t{1 << 20}}) {
+    for (size_t piece : {size_t{100 << 10}, size_t{8 << 20}}) {
+      SCOPED_TRACE(std::to_string(read_ahead) + " " + std::to_string(piece));
+      wal_reader reader(*s, s->start_position(), read_ahead, nullptr, piece);
+      uint64_t n = 0;
+      size_t k = 0; // the next message of transaction n
+      transaction_view txn;
+      while (n < count) {
+        auto more = reader.next_view(txn);
+        ASSERT_TRUE(more) << more.err().message << " " << more.err().detail;
+        if (!*more) {
+          s->wait_durable_past(reader.position(),
+                               std::chrono::milliseconds(100));
+          continue;
+        }
+        const auto want = messages(n);
+        ASSERT_EQ(txn.commit.commit_lsn, commit_for(n).commit_lsn);
+        EXPECT_EQ(txn.first_piece, k == 0);
+        for (const auto& m : txn.messages) {
+          ASSERT_LT(k, want.size()) << "txn " << n;
+          ASSERT_EQ(m.data_start, want[k].data_start) << "txn " << n;
+          ASSERT_EQ(m.bytes, want[k].bytes) << "txn " << n;
+          ++k;
+        }
+        if (txn.last_piece) {
+          ASSERT_EQ(k, want.size()) << "txn " << n;
+          ++n;
+          k = 0;
+        }
+      }
+      auto after = reader.next_view(txn);
+      ASSERT_TRUE(after);
+    }
+  }
+  writer.join();
 }
 
 } // namespace

@@ -12,6 +12,8 @@
 //   store_open/summaries    open a 64MB store: recovery scans the tail
 //                           after the segment summaries (1) or all (0)
 //   store_read/cold         wal_reader over 64MB of stored transactions
+//   read_ratio/M/S          raw and store reads in turns (cold): the ratio
+//                           with both measured at the same moments
 // "cold" evicts the files from the page cache (POSIX_FADV_DONTNEED) before
 // every pass, so both read the disk; "hot" reads the page cache, where the
 // raw figure is memory bandwidth. Transactions carry one message of 200
@@ -19,6 +21,7 @@
 // Files live under $WALMUX_BENCH_DIR (default /tmp), removed at exit.
 #include "storage/wal_reader.hpp"
 
+#include <chrono>
 #include <cstdlib>
 #include <fcntl.h>
 #include <filesystem>
@@ -154,18 +157,21 @@ void evict_store(const wal_store& store) {
     evict(store.segment_path(s));
 }
 
+// A plain file of read_size bytes, synced: what the raw reads read.
+void write_raw_file(const std::string& path) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  std::string buf(1 << 20, 'q');
+  for (uint64_t w = 0; w < read_size; w += buf.size())
+    if (::write(fd, buf.data(), buf.size()) < 0)
+      std::abort();
+  ::fsync(fd);
+  ::close(fd);
+}
+
 void raw_read(benchmark::State& state) {
   const bool cold = state.range(0) != 0;
   std::string path = bench_dir() + "/rawread";
-  {
-    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    std::string buf(1 << 20, 'q');
-    for (uint64_t w = 0; w < read_size; w += buf.size())
-      if (::write(fd, buf.data(), buf.size()) < 0)
-        std::abort();
-    ::fsync(fd);
-    ::close(fd);
-  }
+  write_raw_file(path);
   int fd = ::open(path.c_str(), O_RDONLY);
   std::string buf(256 << 10, '\0');
   for (auto _ : state) {
@@ -231,6 +237,19 @@ std::unique_ptr<wal_store> filled_store(size_t message_size,
   return store;
 }
 
+// Reads every stored transaction with a wal_reader; returns how many.
+uint64_t read_all(const wal_store& store, transaction_view& view) {
+  wal_reader reader(store, store.start_position());
+  uint64_t txns = 0;
+  while (true) {
+    auto more = reader.next_view(view);
+    if (!more || !*more)
+      return txns;
+    benchmark::DoNotOptimize(view.messages.data());
+    ++txns;
+  }
+}
+
 void store_read_with(benchmark::State& state, size_t message_size,
                      uint64_t segment_size = 16 << 20) {
   const bool cold = state.range(0) != 0;
@@ -243,14 +262,7 @@ void store_read_with(benchmark::State& state, size_t message_size,
       evict_store(*store);
       state.ResumeTiming();
     }
-    wal_reader reader(*store, store->start_position());
-    while (true) {
-      auto more = reader.next_view(view);
-      if (!more || !*more)
-        break;
-      benchmark::DoNotOptimize(view.messages.data());
-      ++txns;
-    }
+    txns += read_all(*store, view);
   }
   state.SetBytesProcessed(state.iterations() *
                           static_cast<int64_t>(store->durable_position()));
@@ -320,6 +332,69 @@ void store_read_4k_seg64(benchmark::State& state) {
   store_read_with(state, 4096, 64 << 20);
 }
 BENCHMARK(store_read_4k_seg64)->ArgName("cold")->Arg(1)->UseRealTime();
+
+// Raw and store reads taken in turns, cold, so that both see the same
+// moment of this shared disk (its rate drifts between 1 and 2.3 GB/s from
+// minute to minute, more than the difference being measured): each
+// iteration reads a 64MB plain file with 256kB preads, then the store of
+// 64MB of transactions with its own 256kB preads (no parsing), then the
+// same store with wal_reader. The time reported is wal_reader's; the
+// counters are the raw and wal_reader rates, ratio = wal_reader rate / raw
+// rate and pread_ratio = the store's pread rate / raw rate, over all
+// iterations.
+//   read_ratio/<message bytes>/<segment MB>
+void read_ratio(benchmark::State& state) {
+  const auto message_size = static_cast<size_t>(state.range(0));
+  const auto segment_size = static_cast<uint64_t>(state.range(1)) << 20;
+  const std::string path = bench_dir() + "/ratioraw";
+  write_raw_file(path);
+  auto store = filled_store(message_size, segment_size);
+  const int fd = ::open(path.c_str(), O_RDONLY);
+  std::string buf(256 << 10, '\0');
+  transaction_view view;
+  double raw_seconds = 0, store_seconds = 0, pread_seconds = 0;
+  using clock = std::chrono::steady_clock;
+  for (auto _ : state) {
+    ::posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+    auto t0 = clock::now();
+    for (uint64_t off = 0; off < read_size; off += buf.size())
+      benchmark::DoNotOptimize(
+          ::pread(fd, buf.data(), buf.size(), static_cast<off_t>(off)));
+    raw_seconds += std::chrono::duration<double>(clock::now() - t0).count();
+    evict_store(*store);
+    t0 = clock::now();
+    for (uint64_t off = 0; off < store->durable_position(); off += buf.size())
+      benchmark::DoNotOptimize(store->read(off, buf.data(), buf.size()));
+    pread_seconds += std::chrono::duration<double>(clock::now() - t0).count();
+    evict_store(*store);
+    t0 = clock::now();
+    read_all(*store, view);
+    const double took =
+        std::chrono::duration<double>(clock::now() - t0).count();
+    store_seconds += took;
+    state.SetIterationTime(took);
+  }
+  ::close(fd);
+  ::unlink(path.c_str());
+  const double n = static_cast<double>(state.iterations());
+  const double raw_rate = n * static_cast<double>(read_size) / raw_seconds;
+  const double store_rate =
+      n * static_cast<double>(store->durable_position()) / store_seconds;
+  state.counters["raw_GBps"] = raw_rate / 1e9;
+  state.counters["store_GBps"] = store_rate / 1e9;
+  state.counters["ratio"] = store_rate / raw_rate;
+  state.counters["pread_ratio"] =
+      n * static_cast<double>(store->durable_position()) / pread_seconds /
+      raw_rate;
+}
+BENCHMARK(read_ratio)
+    ->ArgNames({"message", "segment_MB"})
+    ->Args({200, 16})
+    ->Args({4096, 16})
+    ->Args({200, 64})
+    ->Args({4096, 64})
+    ->Iterations(20)
+    ->UseManualTime();
 
 } // namespace
 
