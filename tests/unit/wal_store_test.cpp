@@ -748,5 +748,57 @@ TEST_F(wal_store_test,
   writer.join();
 }
 
+// A source whose reads fail once they reach `fail_at` (a disk error).
+class failing_source : public byte_source {
+ public:
+  failing_source(const wal_store& s, uint64_t fail_at)
+      : store_(s)
+      , fail_at_(fail_at) {}
+  expected<size_t> read(uint64_t position, char* dst, size_t n) const override {
+    if (position + n > fail_at_)
+      return error{sqlstate::internal_error, "injected read error"};
+    return store_.read(position, dst, n);
+  }
+
+ private:
+  const wal_store& store_;
+  uint64_t fail_at_;
+};
+
+// A read error met while reading ahead reaches the reader as an error when
+// the reader gets there, after every transaction before it, each intact;
+// a reader that stops before it never sees it (and closes without hanging).
+TEST_F(wal_store_test, a_read_error_met_ahead_reaches_the_reader_in_order) {
+  auto s = open_store();
+  ASSERT_TRUE(s);
+  append_synced_in_batches(*s, 2000);
+  const uint64_t fail_at = s->durable_position() / 2;
+  failing_source source(*s, fail_at);
+  {
+    wal_reader reader(*s, s->start_position(), 4096, &source);
+    uint64_t n = 0;
+    while (true) {
+      auto t = reader.next();
+      if (!t) {
+        EXPECT_EQ(t.err().message, "injected read error");
+        break;
+      }
+      ASSERT_TRUE(*t) << "the data ended before the error";
+      expect_transaction(**t, n);
+      ASSERT_LE(reader.position(), fail_at);
+      ++n;
+    }
+    EXPECT_GT(n, 100u);
+  }
+  {
+    wal_reader reader(*s, s->start_position(), 4096, &source);
+    for (uint64_t n = 0; n < 5; ++n) {
+      auto t = reader.next();
+      ASSERT_TRUE(t && *t);
+      expect_transaction(**t, n);
+    }
+  }
+}
+
 } // namespace
 } // namespace walmux::storage
