@@ -7,8 +7,11 @@
 // the cache, counting per slot cache_hit, cache_miss and blks_read (every
 // block read request); a miss is served from the segment files with one
 // pread covering the rest of the request (sequential read-ahead) and the
-// blocks read are inserted into the cache. Those preads run on the
-// decoder's own thread, never on a scheduler thread.
+// blocks read are inserted into the cache. Those reads run on the
+// decoder's reader's read-ahead thread (storage/read_ahead.hpp) or on the
+// decoder's own thread, never on a scheduler thread. Blocks read ahead
+// count when they are read, so a slot that stops reading may have counted
+// up to 2MB it never used.
 //
 // Thread safety: all members may be called from any thread; the cache is
 // guarded by one mutex held only for lookups and copies, never during I/O.
