@@ -207,16 +207,23 @@ expected<std::vector<rule>> parse_hba(std::string_view text,
     auto fail = [&](std::string message) {
       return line_error(line_number, path, std::move(message));
     };
-    auto single = [&](const field& f) -> const name_token& {
-      return f.tokens.front();
+    size_t k = 0; // the field being read
+    // Moves to the next field, which must hold exactly one value.
+    auto next_single =
+        [&](const char* specification,
+            const char* values_for) -> expected<const name_token*> {
+      if (++k >= fields.size())
+        return fail(std::string("end-of-line before ") + specification);
+      if (fields[k].tokens.size() != 1)
+        return fail(std::string("multiple values specified for ") + values_for);
+      return &fields[k].tokens.front();
     };
     rule r;
     r.line_number = line_number;
     r.raw_line = std::string(raw);
-    size_t k = 0;
     if (fields[k].tokens.size() != 1)
       return fail("multiple values specified for connection type");
-    r.type = single(fields[k]).text;
+    r.type = fields[k].tokens.front().text;
     if (r.type == "include" || r.type == "include_if_exists" ||
         r.type == "include_dir")
       return fail("walmux does not support \"" + r.type + "\" in pg_hba.conf");
@@ -247,11 +254,10 @@ expected<std::vector<rule>> parse_hba(std::string_view text,
     }
     const bool host = r.type != "local";
     if (host) {
-      if (++k >= fields.size())
-        return fail("end-of-line before IP address specification");
-      if (fields[k].tokens.size() != 1)
-        return fail("multiple values specified for host address");
-      const name_token& a = single(fields[k]);
+      auto address = next_single("IP address specification", "host address");
+      if (!address)
+        return std::move(address).err();
+      const name_token& a = **address;
       r.address_text = a.text;
       if (a.is_keyword("all")) {
         r.all_addresses = true;
@@ -276,11 +282,10 @@ expected<std::vector<rule>> parse_hba(std::string_view text,
           ip->mask = m->mask;
         } else {
           // The mask is the next field.
-          if (++k >= fields.size())
-            return fail("end-of-line before netmask specification");
-          if (fields[k].tokens.size() != 1)
-            return fail("multiple values specified for netmask");
-          r.netmask_text = single(fields[k]).text;
+          auto netmask = next_single("netmask specification", "netmask");
+          if (!netmask)
+            return std::move(netmask).err();
+          r.netmask_text = (*netmask)->text;
           auto m = parse_address(r.netmask_text);
           if (!m)
             return fail("invalid IP mask \"" + r.netmask_text + "\"");
@@ -291,11 +296,11 @@ expected<std::vector<rule>> parse_hba(std::string_view text,
         r.address = *ip;
       }
     }
-    if (++k >= fields.size())
-      return fail("end-of-line before authentication method");
-    if (fields[k].tokens.size() != 1)
-      return fail("multiple values specified for authentication type");
-    r.method_name = single(fields[k]).text;
+    auto method_field =
+        next_single("authentication method", "authentication type");
+    if (!method_field)
+      return std::move(method_field).err();
+    r.method_name = (*method_field)->text;
     auto method = method_from_name(r.method_name);
     if (!method)
       return fail("invalid authentication method \"" + r.method_name + "\"");
@@ -309,7 +314,7 @@ expected<std::vector<rule>> parse_hba(std::string_view text,
     r.method = *method;
     if (++k < fields.size() && host)
       return fail("walmux does not support authentication options (\"" +
-                  single(fields[k]).text + "\")");
+                  fields[k].tokens.front().text + "\")");
     rules.push_back(std::move(r));
   }
   return rules;
