@@ -38,6 +38,14 @@
 # of the target process applying (native: the apply worker; walmux: the
 # backend of its target connection). The
 # figures are the median round of each side.
+#
+# APPLY_SOURCE=walmux tools/bench/apply.sh: both subscriptions take the
+# changes from a walmux node streaming from the upstream (their slots are
+# on that node) instead of from the upstream's own walsenders, and each
+# round's clock starts once that node has stored the whole workload. This
+# takes the PostgreSQL 15 walsender's decoding, which bounds both sides on
+# small transactions, out of the comparison; the source column then shows
+# the source node's CPU time while each side applied.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 rounds=${1:-2}
@@ -56,9 +64,20 @@ for db in native walmux; do
   tgt "$db" -c "$table"
 done
 
+# APPLY_SOURCE=walmux: both subscriptions take the changes from a walmux
+# node streaming from the upstream instead of from the upstream itself.
+src_pid=
+sender="its walsender"
+if [ "${APPLY_SOURCE:-postgres}" = walmux ]; then
+  sender="source node"
+  wm_name=source bench_walmux "$up_port" postgres pub
+  src_port=$wm_port src_pid=$wm_pid
+  upstream="host=127.0.0.1 port=$src_port dbname=postgres user=postgres"
+else
+  upstream="host=127.0.0.1 port=$up_port dbname=postgres user=postgres"
+fi
 # An apply-only walmux node (no upstream of its own).
 bench_apply_node
-upstream="host=127.0.0.1 port=$up_port dbname=postgres user=postgres"
 
 echo "\\set k random(1, 1000)
 INSERT INTO bench (k, payload) VALUES (:k, repeat('x', 100));" >"$work/small.sql"
@@ -84,6 +103,7 @@ time_until_applied() {
   local side=$1 want=$2 t0 t1 got=
   coproc POLL { psql -X -q -At -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$tgt_port" -d "$side"; }
   echo "SELECT 1;" >&"${POLL[1]}"; read -r got <&"${POLL[0]}"
+  local s0=; [ -n "$src_pid" ] && s0=$(cpu_of "$src_pid")
   t0=$(now)
   if [ "$side" = native ]; then tgt native -c "ALTER SUBSCRIPTION nat ENABLE"; else wm -c "ALTER SUBSCRIPTION wmx ENABLE"; fi
   while :; do
@@ -94,9 +114,16 @@ time_until_applied() {
   t1=$(now)
   exec {POLL[1]}>&-
   wait "$POLL_PID" 2>/dev/null || true
-  # The upstream walsender serving this side: its CPU time.
+  # What serves this side: the upstream walsender's CPU time, or with a
+  # walmux source that node's CPU time while this side applied.
   local app=nat; [ "$side" = walmux ] && app=wmx
-  local pid; pid=$(up -c "SELECT pid FROM pg_stat_replication WHERE application_name = '$app'")
+  local pid sender_cpu
+  if [ -n "$src_pid" ]; then
+    sender_cpu=$(echo "$(cpu_of "$src_pid") - $s0" | bc -l)
+  else
+    pid=$(up -c "SELECT pid FROM pg_stat_replication WHERE application_name = '$app'")
+    sender_cpu=$(cpu_of "$pid")
+  fi
   # The target process applying it: the native apply worker, or the
   # backend serving walmux's target connection.
   local tpid
@@ -105,7 +132,7 @@ time_until_applied() {
   else
     tpid=$(tgt walmux -c "SELECT pid FROM pg_stat_activity WHERE application_name = 'walmux_apply_wmx'")
   fi
-  echo "$(echo "$t1 - $t0" | bc -l) $(cpu_of "$pid") $(cpu_of "$tpid")"
+  echo "$(echo "$t1 - $t0" | bc -l) $sender_cpu $(cpu_of "$tpid")"
 }
 
 median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
@@ -130,6 +157,15 @@ for w in ${APPLY_WORKLOADS:-small large small_sync large_streamed updates delete
     wm -c "CREATE SUBSCRIPTION wmx CONNECTION '$upstream' PUBLICATION pub WITH (target = 'host=127.0.0.1 port=$tgt_port dbname=walmux user=postgres', copy_data = false, enabled = false, synchronous_commit = $sync, streaming = $streaming)" 2>/dev/null
     workload "$w"
     want=$(up -c "$done_query")
+    if [ -n "$src_pid" ]; then
+      # Both sides start once the source node has stored every change:
+      # its slot on the upstream confirms the upstream's end.
+      end=$(up -c "SELECT pg_current_wal_lsn()")
+      for _ in $(seq 600); do
+        [ "$(up -c "SELECT bool_and(confirmed_flush_lsn >= '$end') FROM pg_replication_slots")" = t ] && break
+        sleep 0.1
+      done
+    fi
     tgt native -c "CHECKPOINT"
     run_walmux() {
       c0=$(cpu_of "$wm_pid")
@@ -147,7 +183,7 @@ for w in ${APPLY_WORKLOADS:-small large small_sync large_streamed updates delete
     tgt native -c "DROP SUBSCRIPTION nat"
     wm -c "DROP SUBSCRIPTION wmx"
     nat+=("$n") wmx+=("$m") cpu+=("$(echo "$c1 - $c0" | bc -l)")
-    printf '%s round %d: %s: native %.2f s (CPU: its walsender %.2f s, apply worker %.2f s), walmux %.2f s (CPU: its walsender %.2f s, walmux %.2f s, target backend %.2f s)\n' \
+    printf "%s round %d: %s: native %.2f s (CPU: $sender %.2f s, apply worker %.2f s), walmux %.2f s (CPU: $sender %.2f s, walmux %.2f s, target backend %.2f s)\n" \
       "$w" "$r" "$want" "$n" "$ns" "$nt" "$m" "$ws" "${cpu[-1]}" "$wt"
   done
   mn=$(median "${nat[@]}") mw=$(median "${wmx[@]}") mc=$(median "${cpu[@]}")

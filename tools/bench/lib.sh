@@ -11,9 +11,13 @@ bench_helper=$root/tests/support/pg_cluster.sh
 work=$(mktemp -d /tmp/walmux-bench.XXXXXX)
 bench_dirs=()
 wm_pid=
+wm_pids=()
+# Data directory of the next node bench_walmux or bench_apply_node starts,
+# under $work; a script that runs two nodes sets another name for one.
+wm_name=wm
 bench_cleanup() {
-  [ -n "$wm_pid" ] && kill "$wm_pid" 2>/dev/null && wait "$wm_pid" 2>/dev/null || true
-  local d
+  local p d
+  for p in "${wm_pids[@]}"; do kill "$p" 2>/dev/null && wait "$p" 2>/dev/null || true; done
   for d in "${bench_dirs[@]}"; do "$bench_helper" stop "$d" || true; done
   rm -rf "$work"
 }
@@ -33,14 +37,16 @@ bench_walmux() {
   local up_port=$1 db=$2 pubs=$3
   shift 3
   wm_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-  "$walmux" init -D "$work/wm" -c rds.logical_replication=on -c port="$wm_port" \
+  "$walmux" init -D "$work/$wm_name" -c rds.logical_replication=on -c port="$wm_port" \
     -c "upstream_conninfo=host=127.0.0.1 port=$up_port user=postgres dbname=$db" \
     -c upstream_publications="$pubs" "$@" >/dev/null
-  "$walmux" -D "$work/wm" >"$work/walmux.log" 2>&1 &
+  local log=$work/$wm_name.log
+  "$walmux" -D "$work/$wm_name" >"$log" 2>&1 &
   wm_pid=$!
+  wm_pids+=("$wm_pid")
   local _
-  for _ in $(seq 300); do grep -q "started streaming" "$work/walmux.log" && break; sleep 0.1; done
-  grep -q "started streaming" "$work/walmux.log" || { cat "$work/walmux.log"; exit 1; }
+  for _ in $(seq 300); do grep -q "started streaming" "$log" && break; sleep 0.1; done
+  grep -q "started streaming" "$log" || { cat "$log"; exit 1; }
 }
 
 # bench_apply_node: a walmux node that only applies (no upstream of its
@@ -48,11 +54,13 @@ bench_walmux() {
 # SQL surface).
 bench_apply_node() {
   wm_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-  "$walmux" init -D "$work/wm" -c port="$wm_port" >/dev/null
-  "$walmux" -D "$work/wm" >"$work/walmux.log" 2>&1 &
+  "$walmux" init -D "$work/$wm_name" -c port="$wm_port" >/dev/null
+  local log=$work/$wm_name.log
+  "$walmux" -D "$work/$wm_name" >"$log" 2>&1 &
   wm_pid=$!
+  wm_pids+=("$wm_pid")
   local _
-  for _ in $(seq 300); do grep -q "walmux node is running" "$work/walmux.log" && break; sleep 0.1; done
+  for _ in $(seq 300); do grep -q "walmux node is running" "$log" && break; sleep 0.1; done
   wm() { bench_sql "$wm_port" postgres "$@"; }
 }
 
