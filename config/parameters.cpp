@@ -50,7 +50,7 @@ constexpr std::string_view group_connections = "Connections";
 constexpr std::string_view group_upstream = "Upstream";
 constexpr std::string_view group_logging = "Reporting and Logging";
 
-const std::array<parameter_def, 27> table = {{
+const std::array<parameter_def, 28> table = {{
     {.name = "rds.logical_replication",
      .type = param_type::boolean,
      .context = param_context::postmaster,
@@ -245,6 +245,13 @@ const std::array<parameter_def, 27> table = {{
      .description = "Location of the SSL server private key file (relative "
                     "to the data directory).",
      .default_string = "server.key"},
+    {.name = "ssl_ca_file",
+     .type = param_type::string,
+     .context = param_context::sighup,
+     .group = group_connections,
+     .description = "Location of the SSL certificate authority file "
+                    "(relative to the data directory).",
+     .default_string = ""},
     {.name = "port",
      .type = param_type::integer,
      .context = param_context::postmaster,

@@ -118,11 +118,79 @@ std::optional<auth_method> method_from_name(std::string_view m) {
     return auth_method::md5;
   if (m == "password")
     return auth_method::password;
+  if (m == "cert")
+    return auth_method::cert;
   for (const char* other :
-       {"gss", "sspi", "ident", "peer", "pam", "ldap", "radius", "cert", "bsd"})
+       {"gss", "sspi", "ident", "peer", "pam", "ldap", "radius", "bsd"})
     if (m == other)
       return auth_method::other;
   return std::nullopt;
+}
+
+// Applies one "name=value" option of a host line to `r`; the problem, in
+// PostgreSQL's words where it has them, if the option cannot be honoured.
+std::optional<std::string> apply_option(std::string_view option, rule& r) {
+  const auto eq = option.find('=');
+  if (eq == std::string_view::npos)
+    return "authentication option not in name=value format: " +
+           std::string(option);
+  const std::string name(option.substr(0, eq));
+  const std::string value(option.substr(eq + 1));
+  const bool ssl_line = r.type == "hostssl";
+  if (name == "clientcert") {
+    if (!ssl_line)
+      return std::string("clientcert can only be configured for \"hostssl\" "
+                         "rows");
+    if (value == "verify-full") {
+      r.clientcert = client_cert::verify_full;
+    } else if (value == "verify-ca") {
+      if (r.method == auth_method::cert)
+        return std::string("clientcert can only be set to \"verify-full\" "
+                           "when using \"cert\" authentication");
+      r.clientcert = client_cert::verify_ca;
+    } else {
+      return "invalid value for clientcert: \"" + value + "\"";
+    }
+    return std::nullopt;
+  }
+  if (name == "clientname") {
+    if (!ssl_line)
+      return std::string("clientname can only be configured for \"hostssl\" "
+                         "rows");
+    if (value != "CN" && value != "DN")
+      return "invalid value for clientname: \"" + value + "\"";
+    r.clientname_dn = value == "DN";
+    return std::nullopt;
+  }
+  for (const char* known : {"map",
+                            "pamservice",
+                            "pam_use_hostname",
+                            "ldaptls",
+                            "ldapscheme",
+                            "ldapserver",
+                            "ldapport",
+                            "ldapbinddn",
+                            "ldapbindpasswd",
+                            "ldapsearchattribute",
+                            "ldapsearchfilter",
+                            "ldapbasedn",
+                            "ldapprefix",
+                            "ldapsuffix",
+                            "krb_realm",
+                            "include_realm",
+                            "compat_realm",
+                            "upn_username",
+                            "radiusservers",
+                            "radiusserver",
+                            "radiussecrets",
+                            "radiussecret",
+                            "radiusidentifiers",
+                            "radiusidentifier",
+                            "radiusports",
+                            "radiusport"})
+    if (name == known)
+      return "walmux does not support authentication option \"" + name + "\"";
+  return "unrecognized authentication option name: \"" + name + "\"";
 }
 
 // A mask of `bits` leading ones for the family.
@@ -310,11 +378,25 @@ expected<std::vector<rule>> parse_hba(std::string_view text,
                        "\" is not supported by walmux"}
           .with_context("line " + std::to_string(line_number) +
                         " of configuration file \"" + path + "\"")
-          .with_hint("Use trust, reject, scram-sha-256, md5 or password.");
+          .with_hint("Use trust, reject, scram-sha-256, md5, password or "
+                     "cert.");
     r.method = *method;
-    if (++k < fields.size() && host)
-      return fail("walmux does not support authentication options (\"" +
-                  fields[k].tokens.front().text + "\")");
+    if (host) {
+      if (r.method == auth_method::cert) {
+        if (r.type != "hostssl")
+          return fail(
+              "cert authentication is only supported on hostssl connections");
+        r.clientcert = client_cert::verify_full;
+      }
+      while (++k < fields.size()) {
+        // A value may hold commas: the field's tokens joined again.
+        std::string option;
+        for (const auto& t : fields[k].tokens)
+          option += (option.empty() ? "" : ",") + t.text;
+        if (auto problem = apply_option(option, r))
+          return fail(std::move(*problem));
+      }
+    }
     rules.push_back(std::move(r));
   }
   return rules;
@@ -424,6 +506,18 @@ parse_password_file(std::string_view text, const std::string& path) {
     out[user] = std::move(secret);
   }
   return out;
+}
+
+std::vector<std::string> shown_options(const rule& r) {
+  switch (r.clientcert) {
+  case client_cert::off:
+    return {};
+  case client_cert::verify_ca:
+    return {"clientcert=verify-ca"};
+  case client_cert::verify_full:
+    break;
+  }
+  return {"clientcert=verify-full"};
 }
 
 } // namespace walmux::hba

@@ -9,15 +9,15 @@
 // pg_hba.conf: PostgreSQL's syntax (fields separated by blanks, lists by
 // commas, double quotes around names, # comments). What walmux cannot
 // honour is refused when the file is read, naming the line, rather than
-// ignored: host names, samehost/samenet, +group and @file lists, options,
-// and methods other than trust, reject, scram-sha-256, md5 and password on
-// host lines. `local` lines are read (any PostgreSQL method) and never
-// match: walmux has no Unix-domain socket. hostssl lines match TLS
-// connections and hostnossl the others; hostgssenc lines never match (no
-// GSS encryption). The keyword
-// `replication` matches physical replication only, as in PostgreSQL, so
-// it never matches here (logical replication connections match by
-// database name).
+// ignored: host names, samehost/samenet, +group and @file lists, methods
+// other than trust, reject, scram-sha-256, md5, password and cert on host
+// lines, and options other than clientcert and clientname (no map=: walmux
+// has no pg_ident.conf). `local` lines are read (any PostgreSQL method, no
+// option checked) and never match: walmux has no Unix-domain socket.
+// hostssl lines match TLS connections and hostnossl the others; hostgssenc
+// lines never match (no GSS encryption). The keyword `replication` matches
+// physical replication only, as in PostgreSQL, so it never matches here
+// (logical replication connections match by database name).
 //
 // Password file: one `"user" "secret"` pair a line (PgBouncer's userlist
 // format; "" inside quotes is a quote; lines starting with ; or # are
@@ -37,7 +37,20 @@
 
 namespace walmux::hba {
 
-enum class auth_method { trust, reject, scram_sha_256, md5, password, other };
+enum class auth_method {
+  trust,
+  reject,
+  scram_sha_256,
+  md5,
+  password,
+  cert, // the client certificate's name is the user name (hostssl only)
+  other
+};
+
+// clientcert=: what a hostssl line asks of the client's certificate.
+// verify_ca: a certificate signed by ssl_ca_file's authority; verify_full:
+// also its name (CN, or the DN with clientname=DN) equal to the user name.
+enum class client_cert { off, verify_ca, verify_full };
 
 // A name in a database or user list; quoted names are never keywords.
 struct name_token {
@@ -63,9 +76,15 @@ struct rule {
   std::string address_text;       // as written (for pg_hba_file_rules)
   std::string netmask_text;       // the mask as an address, when given
   auth_method method = auth_method::trust;
-  std::string method_name; // as written
+  std::string method_name;                   // as written
+  client_cert clientcert = client_cert::off; // cert implies verify_full
+  bool clientname_dn = false; // clientname=DN: match the DN, not the CN
   std::string raw_line;
 };
+
+// The options pg_hba_file_rules shows for a rule ("clientcert=verify-ca"),
+// in PostgreSQL's form; empty when it has none.
+std::vector<std::string> shown_options(const rule& r);
 
 // Parses a pg_hba.conf file's text. An error names the line in its context
 // ("line 3 of configuration file \"<path>\"").

@@ -64,10 +64,14 @@ table_def hba_file_rules_table(walsender_env& env) {
             netmask =
                 text(hba::address_to_text(r.address->family, r.address->mask));
           }
-          rows.push_back({integer(line.line_number), text(r.type),
-                          text(text_array(r.databases)),
-                          text(text_array(r.users)), address, netmask,
-                          text(r.method_name), null(), null()});
+          std::vector<hba::name_token> options;
+          for (auto& o : hba::shown_options(r))
+            options.push_back({std::move(o)});
+          rows.push_back(
+              {integer(line.line_number), text(r.type),
+               text(text_array(r.databases)), text(text_array(r.users)),
+               address, netmask, text(r.method_name),
+               options.empty() ? null() : text(text_array(options)), null()});
         }
         return rows;
       }};
@@ -89,9 +93,12 @@ table_def stat_ssl_table(walsender_env& env) {
             continue;
           }
           const auto d = link->tls_state();
+          auto or_null = [](const std::string& v) {
+            return v.empty() ? null() : text(v);
+          };
           rows.push_back({integer(a.pid), boolean(true), text(d.version),
-                          text(d.cipher), integer(d.bits), null(), null(),
-                          null()});
+                          text(d.cipher), integer(d.bits), or_null(d.client_dn),
+                          or_null(d.client_serial), or_null(d.issuer_dn)});
         }
         return rows;
       }};

@@ -91,7 +91,10 @@ load_auth_config(const std::string& data_dir, const auth_files& files) {
   if (files.ssl) {
     auto tls = tls_context::load(
         storage::path_in_data_dir(data_dir, files.ssl_cert_file),
-        storage::path_in_data_dir(data_dir, files.ssl_key_file));
+        storage::path_in_data_dir(data_dir, files.ssl_key_file),
+        files.ssl_ca_file.empty()
+            ? std::string()
+            : storage::path_in_data_dir(data_dir, files.ssl_ca_file));
     if (!tls)
       return std::move(tls).err();
     config->tls = std::move(*tls);
@@ -101,11 +104,49 @@ load_auth_config(const std::string& data_dir, const auth_files& files) {
 
 client_auth::client_auth(std::shared_ptr<const auth_config> config,
                          hba::connection who, std::string peer_text,
-                         std::string channel_binding)
+                         tls_description tls)
     : config_(std::move(config))
     , who_(std::move(who))
     , peer_text_(std::move(peer_text))
-    , channel_binding_(std::move(channel_binding)) {}
+    , tls_(std::move(tls)) {}
+
+client_auth::outcome client_auth::refuse_by_method(std::string detail) {
+  if (rule_->method == hba::auth_method::password ||
+      rule_->method == hba::auth_method::md5 ||
+      rule_->method == hba::auth_method::scram_sha_256)
+    return refuse_password(std::move(detail));
+  const std::string text = rule_->method == hba::auth_method::cert
+                               ? "certificate authentication failed"
+                               : "\"trust\" authentication failed";
+  refusal_ = error{sqlstate::invalid_authorization,
+                   text + " for user \"" + who_.user + "\""};
+  log_detail_ = std::move(detail);
+  step_ = step::none;
+  return outcome::refused;
+}
+
+client_auth::outcome client_auth::accept() {
+  const bool cert_method = rule_->method == hba::auth_method::cert;
+  if (!cert_method && rule_->clientcert != hba::client_cert::verify_full)
+    return outcome::accepted;
+  const std::string& name =
+      rule_->clientname_dn ? tls_.client_dn_rfc2253 : tls_.client_cn;
+  if (name.empty())
+    return refuse_by_method("certificate authentication failed for user \"" +
+                            who_.user +
+                            "\": client certificate contains no user name");
+  if (name == who_.user)
+    return outcome::accepted;
+  std::string detail = "provided user name (" + who_.user +
+                       ") and authenticated user name (" + name +
+                       ") do not match";
+  if (!cert_method)
+    detail += "\ncertificate validation (clientcert=verify-full) failed for "
+              "user \"" +
+              who_.user + "\": " + (rule_->clientname_dn ? "DN" : "CN") +
+              " mismatch";
+  return refuse_by_method(std::move(detail));
+}
 
 client_auth::outcome client_auth::refuse_password(std::string detail) {
   refusal_ =
@@ -132,12 +173,26 @@ client_auth::outcome client_auth::begin(std::string& out) {
     return outcome::refused;
   }
   rule_line_ = r->line_number;
+  rule_ = r;
+  // Before the method, as PostgreSQL: a rule with clientcert (cert implies
+  // it) wants a verified certificate, whatever the method.
+  if (r->clientcert != hba::client_cert::off && !tls_.client_certificate) {
+    refusal_ = error{sqlstate::invalid_authorization,
+                     "connection requires a valid client certificate"};
+    return outcome::refused;
+  }
+  if (tls_.client_cn_has_nul) {
+    refusal_ = error{sqlstate::protocol_violation,
+                     "SSL certificate's common name contains embedded null"};
+    return outcome::refused;
+  }
   auto found = config_->secrets.find(who_.user);
   if (found != config_->secrets.end())
     secret_ = found->second;
   switch (r->method) {
   case hba::auth_method::trust:
-    return outcome::accepted;
+  case hba::auth_method::cert:
+    return accept();
   case hba::auth_method::reject:
     refusal_ = error{sqlstate::invalid_authorization,
                      "pg_hba.conf rejects connection for " + who_text};
@@ -199,7 +254,7 @@ client_auth::outcome client_auth::start_scram(std::string& out) {
   wire::authentication a;
   a.code = wire::authentication::sasl;
   // Over TLS, PostgreSQL's order: the bound mechanism first.
-  if (!channel_binding_.empty())
+  if (!tls_.channel_binding.empty())
     a.mechanisms.push_back("SCRAM-SHA-256-PLUS");
   a.mechanisms.push_back("SCRAM-SHA-256");
   out += encoded(a);
@@ -212,7 +267,7 @@ client_auth::outcome client_auth::check_cleartext(const std::string& password) {
     return refuse_password("Role \"" + who_.user + "\" does not exist.");
   if (is_md5_secret(*secret_)) {
     if (auth::md5_stored(who_.user, password) == *secret_)
-      return outcome::accepted;
+      return accept();
     return refuse_password("Password does not match for user \"" + who_.user +
                            "\".");
   }
@@ -223,7 +278,7 @@ client_auth::outcome client_auth::check_cleartext(const std::string& password) {
   auto computed = auth::scram_make_secret(password, s->salt, s->iterations);
   if (computed.stored_key == s->stored_key &&
       computed.server_key == s->server_key)
-    return outcome::accepted;
+    return accept();
   return refuse_password("Password does not match for user \"" + who_.user +
                          "\".");
 }
@@ -255,7 +310,7 @@ client_auth::outcome client_auth::on_frame(const wire::frame& f,
       return outcome::refused;
     }
     if (auth::md5_verify(*secret_, md5_salt_, *pw))
-      return outcome::accepted;
+      return accept();
     return refuse_password("Password does not match for user \"" + who_.user +
                            "\".");
   }
@@ -267,14 +322,14 @@ client_auth::outcome client_auth::on_frame(const wire::frame& f,
     }
     const bool plus = init->mechanism == "SCRAM-SHA-256-PLUS";
     if (init->mechanism != "SCRAM-SHA-256" &&
-        !(plus && !channel_binding_.empty())) {
+        !(plus && !tls_.channel_binding.empty())) {
       refusal_ = error{sqlstate::protocol_violation,
                        "client selected an invalid SASL authentication "
                        "mechanism"};
       return outcome::refused;
     }
-    scram_.emplace(std::move(*scram_secret_), random_nonce(), channel_binding_,
-                   plus);
+    scram_.emplace(std::move(*scram_secret_), random_nonce(),
+                   tls_.channel_binding, plus);
     if (!init->data) {
       refusal_ = error{sqlstate::protocol_violation, "malformed SCRAM message"}
                      .with_detail("The message is empty.");
@@ -310,7 +365,7 @@ client_auth::outcome client_auth::on_frame(const wire::frame& f,
     a.code = wire::authentication::sasl_final;
     a.data = *final_message;
     out += encoded(a);
-    return outcome::accepted;
+    return accept();
   }
   case step::none:
     break;

@@ -1,7 +1,8 @@
 // client_auth.hpp: authenticating a client at startup, as PostgreSQL's
 // ClientAuthentication does: the first matching pg_hba.conf rule decides,
-// then trust, reject, or a password exchange (SCRAM-SHA-256, md5,
-// cleartext) against the password file's secret.
+// then trust, reject, a password exchange (SCRAM-SHA-256, md5, cleartext)
+// against the password file's secret, or the client's TLS certificate
+// (cert, and clientcert= on any hostssl rule).
 //
 // The rules, secrets and TLS certificate are loaded once and at each reload
 // (auth_config_holder); a session keeps the snapshot it started with.
@@ -51,6 +52,7 @@ struct auth_files {
   bool ssl = false;
   std::string ssl_cert_file;
   std::string ssl_key_file;
+  std::string ssl_ca_file; // empty: no client certificates
 };
 
 // Reads them; errors name the file (and line). All or nothing: at a reload
@@ -84,10 +86,11 @@ class client_auth {
  public:
   enum class outcome { accepted, waiting, refused };
 
-  // `channel_binding`: over TLS, the connection's tls-server-end-point
-  // data; SCRAM-SHA-256-PLUS is then offered.
+  // `tls`: over TLS, the connection's state: its tls-server-end-point
+  // data (SCRAM-SHA-256-PLUS is then offered) and the client's
+  // certificate, which clientcert and cert lines check.
   client_auth(std::shared_ptr<const auth_config> config, hba::connection who,
-              std::string peer_text, std::string channel_binding = {});
+              std::string peer_text, tls_description tls = {});
 
   // The first decision; frames to send are appended to `out`.
   outcome begin(std::string& out);
@@ -102,6 +105,13 @@ class client_auth {
  private:
   enum class step { none, cleartext, md5, sasl_initial, sasl_final };
   outcome refuse_password(std::string detail);
+  // The method accepted the client: the certificate's name is checked
+  // now where the rule asks it (cert, clientcert=verify-full), as
+  // PostgreSQL checks it after the method.
+  outcome accept();
+  // The method's own failure text ("\"trust\" authentication failed ..."),
+  // with what only the log should say.
+  outcome refuse_by_method(std::string detail);
   outcome start_scram(std::string& out);
   outcome check_cleartext(const std::string& password);
 
@@ -111,7 +121,8 @@ class client_auth {
   step step_ = step::none;
   std::optional<std::string> secret_; // absent: unknown user
   std::string md5_salt_;
-  std::string channel_binding_;
+  tls_description tls_;
+  const hba::rule* rule_ = nullptr; // the rule that matched (in config_)
   std::optional<auth::scram_secret> scram_secret_; // until the mechanism
   std::optional<auth::scram_server> scram_;
   std::string scram_problem_; // why the exchange cannot succeed, if it can't

@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <openssl/bn.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/objects.h>
@@ -25,10 +26,76 @@ std::string openssl_reason() {
   return buf;
 }
 
+// A name as PostgreSQL's X509_NAME_to_cstring writes it for pg_stat_ssl:
+// "/short name=value" for each entry, in the certificate's order.
+std::string slash_separated(X509_NAME* name) {
+  std::string out;
+  const int count = X509_NAME_entry_count(name);
+  for (int i = 0; i < count; ++i) {
+    X509_NAME_ENTRY* e = X509_NAME_get_entry(name, i);
+    const int nid = OBJ_obj2nid(X509_NAME_ENTRY_get_object(e));
+    const char* short_name = nid == NID_undef ? "?" : OBJ_nid2sn(nid);
+    unsigned char* utf8 = nullptr;
+    const int n = ASN1_STRING_to_UTF8(&utf8, X509_NAME_ENTRY_get_data(e));
+    out += '/';
+    out += short_name;
+    out += '=';
+    if (n > 0)
+      out.append(reinterpret_cast<const char*>(utf8), static_cast<size_t>(n));
+    OPENSSL_free(utf8);
+  }
+  return out;
+}
+
+// The name in RFC 2253's form ("CN=alice,O=walmux"), as clientname=DN
+// compares it.
+std::string rfc2253(X509_NAME* name) {
+  BIO* bio = BIO_new(BIO_s_mem());
+  std::string out;
+  if (bio != nullptr &&
+      X509_NAME_print_ex(bio, name, 0, XN_FLAG_RFC2253) >= 0) {
+    char* data = nullptr;
+    const long n = BIO_get_mem_data(bio, &data);
+    if (n > 0)
+      out.assign(data, static_cast<size_t>(n));
+  }
+  BIO_free(bio);
+  return out;
+}
+
+void describe_client_certificate(SSL* ssl, tls_description& d) {
+  X509* cert = SSL_get1_peer_certificate(ssl);
+  if (cert == nullptr)
+    return;
+  d.client_certificate = true;
+  X509_NAME* subject = X509_get_subject_name(cert);
+  const int at = X509_NAME_get_index_by_NID(subject, NID_commonName, -1);
+  if (at >= 0) {
+    ASN1_STRING* cn =
+        X509_NAME_ENTRY_get_data(X509_NAME_get_entry(subject, at));
+    d.client_cn.assign(reinterpret_cast<const char*>(ASN1_STRING_get0_data(cn)),
+                       static_cast<size_t>(ASN1_STRING_length(cn)));
+    d.client_cn_has_nul = d.client_cn.find('\0') != std::string::npos;
+  }
+  d.client_dn_rfc2253 = rfc2253(subject);
+  d.client_dn = slash_separated(subject);
+  d.issuer_dn = slash_separated(X509_get_issuer_name(cert));
+  BIGNUM* serial = ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert), nullptr);
+  if (serial != nullptr) {
+    char* decimal = BN_bn2dec(serial);
+    if (decimal != nullptr)
+      d.client_serial = decimal;
+    OPENSSL_free(decimal);
+    BN_free(serial);
+  }
+  X509_free(cert);
+}
+
 } // namespace
 
 expected<std::shared_ptr<tls_context>>
-tls_context::load(const std::string& cert_file, const std::string& key_file) {
+tls_context::load(const std::string& cert_file, const std::string& key_file,
+                  const std::string& ca_file) {
   SSL_CTX* ctx = SSL_CTX_new(TLS_server_method());
   if (ctx == nullptr)
     return error{sqlstate::config_file_error,
@@ -82,6 +149,23 @@ tls_context::load(const std::string& cert_file, const std::string& key_file) {
                  "could not generate the hash of server certificate file \"" +
                      cert_file + "\""};
   out->end_point_hash_.assign(reinterpret_cast<const char*>(hash), hash_length);
+  if (!ca_file.empty()) {
+    STACK_OF(X509_NAME)* names = SSL_load_client_CA_file(ca_file.c_str());
+    if (SSL_CTX_load_verify_locations(ctx, ca_file.c_str(), nullptr) != 1 ||
+        names == nullptr) {
+      if (names != nullptr)
+        sk_X509_NAME_pop_free(names, X509_NAME_free);
+      return error{sqlstate::config_file_error,
+                   "could not load root certificate file \"" + ca_file +
+                       "\": " + openssl_reason()};
+    }
+    // The authorities named to the client, so that it picks its
+    // certificate; the context owns the list from here.
+    SSL_CTX_set_client_CA_list(ctx, names);
+    // Ask, do not require: pg_hba.conf decides about a client without
+    // one. A certificate that does not verify fails the handshake.
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_CLIENT_ONCE, nullptr);
+  }
   return out;
 }
 
@@ -171,6 +255,8 @@ tls_description tls_channel::description() const {
   d.cipher = c ? c : "";
   d.bits = SSL_get_cipher_bits(ssl_, nullptr);
   d.channel_binding = context_->end_point_hash();
+  if (SSL_is_init_finished(ssl_))
+    describe_client_certificate(ssl_, d);
   return d;
 }
 

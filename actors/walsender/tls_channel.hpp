@@ -5,7 +5,11 @@
 //
 // A client asks with SSLRequest; walmux answers 'S' and the handshake
 // follows, as with PostgreSQL. TLS 1.2 at least (PostgreSQL's default
-// ssl_min_protocol_version). No client certificates, no channel binding.
+// ssl_min_protocol_version). With ssl_ca_file, clients are asked for a
+// certificate, as PostgreSQL asks: one that does not verify against that
+// file's authorities ends the handshake; none at all is let through, for
+// pg_hba.conf's clientcert and cert to decide. No revocation lists
+// (ssl_crl_file).
 #pragma once
 
 #include "common/expected.hpp"
@@ -25,8 +29,10 @@ class tls_context {
  public:
   // Errors name the file, as PostgreSQL's "could not load server
   // certificate file" does.
+  // `ca_file` empty: no client certificate is asked for.
   static expected<std::shared_ptr<tls_context>>
-  load(const std::string& cert_file, const std::string& key_file);
+  load(const std::string& cert_file, const std::string& key_file,
+       const std::string& ca_file = {});
   ~tls_context();
   tls_context(const tls_context&) = delete;
   tls_context& operator=(const tls_context&) = delete;
@@ -50,6 +56,17 @@ struct tls_description {
   // RFC 5929 tls-server-end-point: the server certificate's hash, what
   // SCRAM-SHA-256-PLUS binds to.
   std::string channel_binding;
+  // The client's certificate, verified against ssl_ca_file (an unverified
+  // one ends the handshake, so a present one is a valid one).
+  bool client_certificate = false;
+  std::string client_cn;          // its subject's common name ("alice")
+  bool client_cn_has_nul = false; // a NUL inside the CN: refused
+  std::string client_dn_rfc2253;  // "CN=alice,O=walmux", for clientname=DN
+  // pg_stat_ssl's columns, in PostgreSQL's forms: "/O=walmux/CN=alice",
+  // the serial in decimal, "/CN=walmux test CA".
+  std::string client_dn;
+  std::string client_serial;
+  std::string issuer_dn;
 };
 
 // One connection's TLS state. Not thread-safe: connection_link serialises

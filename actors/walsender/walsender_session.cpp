@@ -132,7 +132,7 @@ bool session::on_startup(const wire::frame& f) {
   auth_ = std::make_unique<client_auth>(
       env_.auth.get(),
       hba::connection{*peer, user_, database_, link_->encrypted()},
-      link_->peer_address(), link_->tls_state().channel_binding);
+      link_->peer_address(), link_->tls_state());
   std::string out;
   const auto decided = auth_->begin(out);
   return after_auth_step(decided, out);

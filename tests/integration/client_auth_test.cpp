@@ -7,7 +7,8 @@
 // replication connection authenticates with SCRAM, a reload changes the
 // rules, a broken file at reload keeps the old ones (pg_hba_file_rules
 // shows the file, as PostgreSQL's does), and a broken file at start stops
-// walmux with the file and line named.
+// walmux with the file and line named. TLS, and client certificates
+// compared with PostgreSQL, follow.
 #include "protocol/auth.hpp"
 #include "protocol/messages.hpp"
 #include "tests/integration/walmux_node.hpp"
@@ -350,6 +351,192 @@ TEST(client_auth, tls_connections_and_hostssl_rules) {
                          "WHERE pid = pg_backend_pid()");
   ASSERT_TRUE(after) << after.err().message;
   EXPECT_EQ(*after, (rows{{"f"}}));
+}
+
+// The text a failed login gives, without libpq's "connection to server at
+// ..., port N failed: " (the two servers listen on different ports).
+std::string login_outcome(const std::string& conninfo) {
+  std::string r = login(conninfo);
+  const auto at = r.find("failed: ");
+  if (r.rfind("connection to server", 0) == 0 && at != std::string::npos)
+    r = r.substr(at + 8);
+  return r;
+}
+
+// Client certificates (ssl_ca_file, clientcert=verify-ca|verify-full,
+// clientname=DN, the cert method) end every login as on PostgreSQL 15 with
+// the same pg_hba.conf and certificates; pg_stat_ssl shows the same client
+// certificate columns and pg_hba_file_rules the same options; a bad
+// ssl_ca_file at reload keeps the configuration in force.
+TEST(client_auth, client_certificates_as_on_postgresql) {
+  temp_dir tmp;
+  const std::string d = tmp.path();
+  // A certificate authority, another one nobody trusts, the server's
+  // certificate and the clients' (a client "mallory" certificate says
+  // CN=alice but comes from the other authority; "nocn" has no CN).
+  const std::string script =
+      "set -e; cd '" + d +
+      "'; o=/usr/bin/openssl\n"
+      "$o req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.crt "
+      "-subj '/CN=walmux test CA' -days 2\n"
+      "$o req -x509 -newkey rsa:2048 -nodes -keyout other.key -out other.crt "
+      "-subj '/CN=other CA' -days 2\n"
+      "mk() { $o req -newkey rsa:2048 -nodes -keyout $1.key -out $1.csr "
+      "-subj \"$2\"; $o x509 -req -in $1.csr -CA $3.crt -CAkey $3.key "
+      "-CAcreateserial -out $1.crt -days 2; }\n"
+      "mk server /CN=127.0.0.1 ca; mk alice /O=walmux/CN=alice ca\n"
+      "mk bob /CN=bob ca; mk mallory /CN=alice other; mk nocn /O=nobody ca\n"
+      "chmod 600 *.key\n";
+  auto gen = spawn({"/bin/sh", "-c", script}, d + "/openssl.log");
+  ASSERT_EQ(wait_exit(gen.pid, 120s), 0) << read_file(d + "/openssl.log");
+
+  const std::string hba =
+      "hostnossl all postgres 127.0.0.1/32 trust\n"
+      "hostssl all alice 127.0.0.1/32 cert\n"
+      "hostssl all bob 127.0.0.1/32 trust clientcert=verify-ca\n"
+      "hostssl all carol 127.0.0.1/32 trust clientcert=verify-full\n"
+      "hostssl all dave 127.0.0.1/32 scram-sha-256 clientcert=verify-full\n"
+      "hostssl all erin 127.0.0.1/32 trust clientcert=verify-full "
+      "clientname=DN\n"
+      "hostssl all \"CN=alice,O=walmux\" 127.0.0.1/32 cert clientname=DN\n"
+      "hostssl all all 127.0.0.1/32 trust\n";
+  auto up = pg_cluster::start();
+  ASSERT_TRUE(up) << up.err().message;
+  auto& pg = **up;
+  // The cluster's copies belong to its owner (PostgreSQL checks the key's).
+  const std::string pg_data = pg.dir() + "/data";
+  struct stat owner {};
+  ASSERT_EQ(::stat(pg_data.c_str(), &owner), 0);
+  for (const char* f : {"server.crt", "server.key", "ca.crt"}) {
+    write_file(pg_data + "/" + f, read_file(d + "/" + f));
+    ASSERT_EQ(::chown((pg_data + "/" + f).c_str(), owner.st_uid, owner.st_gid),
+              0);
+    ASSERT_EQ(::chmod((pg_data + "/" + f).c_str(), 0600), 0);
+  }
+  write_file(pg_data + "/pg_hba.conf", hba);
+  // One statement a query: ALTER SYSTEM refuses a transaction block.
+  for (const char* setting :
+       {"ssl_cert_file = 'server.crt'", "ssl_key_file = 'server.key'",
+        "ssl_ca_file = 'ca.crt'", "ssl = on"})
+    ASSERT_TRUE(pg.query(std::string("ALTER SYSTEM SET ") + setting));
+  ASSERT_TRUE(pg.query("SELECT pg_reload_conf()"));
+  ASSERT_TRUE(pg.query("SET password_encryption = 'scram-sha-256';"
+                       "CREATE ROLE alice LOGIN; CREATE ROLE bob LOGIN;"
+                       "CREATE ROLE carol LOGIN; CREATE ROLE erin LOGIN;"
+                       "CREATE ROLE \"CN=alice,O=walmux\" LOGIN;"
+                       "CREATE ROLE dave LOGIN PASSWORD 'pencil';"
+                       "CREATE TABLE t (id int PRIMARY KEY);"
+                       "CREATE PUBLICATION pub FOR TABLE t"));
+  auto secret = pg.query("SELECT rolpassword FROM pg_authid "
+                         "WHERE rolname = 'dave'");
+  ASSERT_TRUE(secret) << secret.err().message;
+  write_file(d + "/users.txt", "\"dave\" \"" + (*secret)[0][0] + "\"\n");
+  write_file(d + "/hba.conf", hba);
+  auto node = walmux_node::streaming_from(
+      d, pg.conninfo(), "pub",
+      {"ssl=on", "ssl_cert_file=" + d + "/server.crt",
+       "ssl_key_file=" + d + "/server.key", "ssl_ca_file=" + d + "/ca.crt",
+       "hba_file=" + d + "/hba.conf", "auth_file=" + d + "/users.txt"});
+  ASSERT_TRUE(node);
+  // pg_reload_conf() has taken effect on the cluster once it asks for TLS.
+  ASSERT_TRUE(wait_until(
+      [&] {
+        return login_outcome(
+                   "host=127.0.0.1 port=" + std::to_string(pg.port()) +
+                   " user=carol dbname=postgres sslmode=require") ==
+               "connection requires a valid client certificate";
+      },
+      10s));
+
+  struct attempt {
+    const char* user;
+    const char* cert; // "" for none
+    const char* extra;
+  };
+  const attempt attempts[] = {
+      {"alice", "alice", ""},
+      {"alice", "", ""},
+      {"alice", "bob", ""},
+      {"alice", "mallory", ""},
+      {"alice", "nocn", ""},
+      {"alice", "alice", "sslmode=disable"},
+      {"bob", "bob", ""},
+      {"bob", "alice", ""},
+      {"bob", "", ""},
+      {"bob", "mallory", ""},
+      {"carol", "bob", ""},
+      {"carol", "", ""},
+      {"dave", "", "password=pencil"},
+      {"dave", "bob", "password=pencil"},
+      {"dave", "bob", "password=wrong"},
+      {"erin", "alice", ""},
+      {"CN=alice,O=walmux", "alice", ""},
+      {"CN=alice,O=walmux", "bob", ""},
+  };
+  const std::string on_pg = "host=127.0.0.1 port=" + std::to_string(pg.port());
+  const std::string on_walmux =
+      "host=127.0.0.1 port=" + std::to_string(node->port());
+  int accepted = 0;
+  for (const auto& a : attempts) {
+    std::string tail = std::string(" dbname=postgres user='") + a.user + "'";
+    if (*a.cert != '\0')
+      tail += " sslcert=" + d + "/" + a.cert + ".crt sslkey=" + d + "/" +
+              a.cert + ".key";
+    else // not libpq's default ~/.postgresql/postgresql.crt either
+      tail += " sslcert=" + d + "/none.crt";
+    // sslmode=require unless the attempt says otherwise (with prefer, a
+    // refused TLS login would be tried again in plain).
+    tail += std::string(" sslmode=require ") + a.extra;
+    const std::string expected = login_outcome(on_pg + tail);
+    EXPECT_EQ(login_outcome(on_walmux + tail), expected)
+        << a.user << " with certificate \"" << a.cert << "\" " << a.extra;
+    accepted += expected == "ok";
+  }
+  // alice and the DN user with their own certificate, bob with any the
+  // authority signed (verify-ca checks no name).
+  EXPECT_EQ(accepted, 4);
+  EXPECT_NE(node->log().find("certificate validation (clientcert=verify-full) "
+                             "failed for user \"carol\": CN mismatch"),
+            std::string::npos);
+
+  // pg_stat_ssl shows the same client certificate columns.
+  const std::string alice = " dbname=postgres user=alice sslmode=require "
+                            "sslcert=" +
+                            d + "/alice.crt sslkey=" + d + "/alice.key";
+  const char* mine = "SELECT ssl, client_dn, client_serial, issuer_dn "
+                     "FROM pg_stat_ssl WHERE pid = pg_backend_pid()";
+  auto pg_ssl = run_query(on_pg + alice, mine);
+  auto wm_ssl = run_query(on_walmux + alice, mine);
+  ASSERT_TRUE(pg_ssl) << pg_ssl.err().message;
+  ASSERT_TRUE(wm_ssl) << wm_ssl.err().message;
+  EXPECT_EQ(*wm_ssl, *pg_ssl);
+  EXPECT_EQ((*wm_ssl)[0][1], "/O=walmux/CN=alice");
+  // A logical replication connection authenticates the same way.
+  EXPECT_EQ(login(on_walmux + alice + " replication=database"), "ok");
+
+  // pg_hba_file_rules: the same rules and options.
+  const char* rules_query = "SELECT line_number, type, database, user_name, "
+                            "address, auth_method, options, error FROM "
+                            "pg_hba_file_rules ORDER BY line_number";
+  auto pg_rules = pg.query(rules_query);
+  auto wm_rules = run_query(on_walmux + alice, rules_query);
+  ASSERT_TRUE(pg_rules) << pg_rules.err().message;
+  ASSERT_TRUE(wm_rules) << wm_rules.err().message;
+  EXPECT_EQ(*wm_rules, *pg_rules);
+
+  // An authority file that cannot be read at reload: the error is logged
+  // and the configuration in force stays.
+  std::ofstream(node->data_dir() + "/walmux.conf", std::ios::app)
+      << "ssl_ca_file = '" << d << "/missing.crt'\n";
+  ASSERT_TRUE(run_query(on_walmux + alice, "SELECT pg_reload_conf()"));
+  EXPECT_TRUE(wait_until(
+      [&] {
+        return node->log().find("could not load root certificate file \"" + d +
+                                "/missing.crt\"") != std::string::npos;
+      },
+      10s))
+      << node->log();
+  EXPECT_EQ(login(on_walmux + alice), "ok");
 }
 
 } // namespace

@@ -116,8 +116,24 @@ TEST(hba, errors_name_the_line) {
       {"host all all 1.2.3.4/32 ldap",
        "authentication method \"ldap\" is not supported by walmux"},
       {"host all all 1.2.3.4/32 md5 clientcert=verify-full",
-       "walmux does not support authentication options "
-       "(\"clientcert=verify-full\")"},
+       "clientcert can only be configured for \"hostssl\" rows"},
+      {"hostssl all all 1.2.3.4/32 cert clientcert=verify-ca",
+       "clientcert can only be set to \"verify-full\" when using \"cert\" "
+       "authentication"},
+      {"hostssl all all 1.2.3.4/32 trust clientcert=nope",
+       "invalid value for clientcert: \"nope\""},
+      {"hostnossl all all 1.2.3.4/32 trust clientname=CN",
+       "clientname can only be configured for \"hostssl\" rows"},
+      {"hostssl all all 1.2.3.4/32 trust clientname=XX",
+       "invalid value for clientname: \"XX\""},
+      {"host all all 1.2.3.4/32 cert",
+       "cert authentication is only supported on hostssl connections"},
+      {"hostssl all all 1.2.3.4/32 cert map=users",
+       "walmux does not support authentication option \"map\""},
+      {"hostssl all all 1.2.3.4/32 trust foo=bar",
+       "unrecognized authentication option name: \"foo\""},
+      {"hostssl all all 1.2.3.4/32 trust foo",
+       "authentication option not in name=value format: foo"},
       {"host all +admins 1.2.3.4/32 md5",
        "walmux does not support \"+admins\" in pg_hba.conf: only role names "
        "and all"},
@@ -136,6 +152,37 @@ TEST(hba, errors_name_the_line) {
   }
   // PostgreSQL's other methods are fine on local lines, which never match.
   EXPECT_TRUE(parse_hba("local all all peer\nlocal all all ident", "f"));
+}
+
+// clientcert= and clientname= on hostssl lines, and cert, which implies
+// clientcert=verify-full; pg_hba_file_rules shows clientcert as PostgreSQL
+// does (and clientname not at all, as PostgreSQL 15).
+TEST(hba, client_certificate_options) {
+  auto rules = parse_hba(
+      "hostssl all a 127.0.0.1/32 trust clientcert=verify-ca\n"
+      "hostssl all b 127.0.0.1/32 scram-sha-256 clientcert=verify-full\n"
+      "hostssl all c 127.0.0.1/32 cert\n"
+      "hostssl all d 127.0.0.1/32 cert clientname=DN clientcert=verify-full\n"
+      "hostssl all e 127.0.0.1/32 md5\n",
+      "f");
+  ASSERT_TRUE(rules) << rules.err().message;
+  ASSERT_EQ(rules->size(), 5u);
+  const auto& r = *rules;
+  EXPECT_EQ(r[0].clientcert, client_cert::verify_ca);
+  EXPECT_EQ(r[1].clientcert, client_cert::verify_full);
+  EXPECT_EQ(r[1].method, auth_method::scram_sha_256);
+  EXPECT_EQ(r[2].method, auth_method::cert);
+  EXPECT_EQ(r[2].clientcert, client_cert::verify_full);
+  EXPECT_FALSE(r[2].clientname_dn);
+  EXPECT_TRUE(r[3].clientname_dn);
+  EXPECT_EQ(r[4].clientcert, client_cert::off);
+  EXPECT_EQ(shown_options(r[0]),
+            std::vector<std::string>{"clientcert=verify-ca"});
+  EXPECT_EQ(shown_options(r[2]),
+            std::vector<std::string>{"clientcert=verify-full"});
+  EXPECT_EQ(shown_options(r[3]),
+            std::vector<std::string>{"clientcert=verify-full"});
+  EXPECT_TRUE(shown_options(r[4]).empty());
 }
 
 TEST(hba, password_file) {

@@ -242,9 +242,12 @@ int run_node(const command_line& cl) {
   // Client authentication: an error in the files stops the start; at a
   // reload it keeps the rules in force, as PostgreSQL keeps pg_hba.conf.
   auto auth_files_of = [](const config::settings& s) {
-    return actors::auth_files{
-        s.get_string("hba_file"), s.get_string("auth_file"), s.get_bool("ssl"),
-        s.get_string("ssl_cert_file"), s.get_string("ssl_key_file")};
+    return actors::auth_files{s.get_string("hba_file"),
+                              s.get_string("auth_file"),
+                              s.get_bool("ssl"),
+                              s.get_string("ssl_cert_file"),
+                              s.get_string("ssl_key_file"),
+                              s.get_string("ssl_ca_file")};
   };
   auto auth = actors::load_auth_config(dir, auth_files_of(settings));
   if (!auth)
