@@ -2,6 +2,7 @@
 #include "protocol/pg_text.hpp"
 
 #include <array>
+#include <cctype>
 #include <climits>
 #include <cstdio>
 
@@ -157,6 +158,110 @@ std::string timestamptz_utc(int64_t pg_micros) {
   out += "+00";
   if (bc)
     out += " BC";
+  return out;
+}
+
+namespace {
+
+error malformed_array(std::string_view text, std::string detail) {
+  return error{"22P02",
+               "malformed array literal: \"" + std::string(text) + "\""}
+      .with_detail(std::move(detail));
+}
+
+} // namespace
+
+expected<std::vector<std::optional<std::string>>>
+array_elements(std::string_view text) {
+  std::vector<std::optional<std::string>> out;
+  size_t i = 0;
+  while (i < text.size() && std::isspace(static_cast<unsigned char>(text[i])))
+    ++i;
+  if (i >= text.size() || text[i] != '{')
+    return malformed_array(
+        text, "Array value must start with \"{\" or dimension information.");
+  int depth = 0;
+  bool expect_element = true; // after "{" or ","
+  bool after_comma = false;
+  while (i < text.size()) {
+    const char c = text[i];
+    if (std::isspace(static_cast<unsigned char>(c))) {
+      ++i;
+    } else if (c == '{') {
+      ++depth;
+      ++i;
+      expect_element = true;
+    } else if (c == '}') {
+      if (depth == 0 || after_comma)
+        return malformed_array(text, "Unexpected \"}\" character.");
+      --depth;
+      ++i;
+      expect_element = false;
+      if (depth == 0)
+        break;
+    } else if (c == ',') {
+      if (expect_element)
+        return malformed_array(text, "Unexpected \",\" character.");
+      ++i;
+      expect_element = true;
+      after_comma = true;
+    } else {
+      if (!expect_element || depth == 0)
+        return malformed_array(text, "Unexpected array element.");
+      std::string element;
+      bool quoted = false;
+      if (c == '"') {
+        quoted = true;
+        ++i;
+        bool closed = false;
+        while (i < text.size()) {
+          if (text[i] == '\\' && i + 1 < text.size()) {
+            element += text[i + 1];
+            i += 2;
+          } else if (text[i] == '"') {
+            ++i;
+            closed = true;
+            break;
+          } else {
+            element += text[i++];
+          }
+        }
+        if (!closed)
+          return malformed_array(text, "Unexpected end of input.");
+      } else {
+        while (i < text.size() && text[i] != ',' && text[i] != '}' &&
+               text[i] != '{' && text[i] != '"') {
+          if (text[i] == '\\' && i + 1 < text.size()) {
+            element += text[i + 1];
+            i += 2;
+          } else {
+            element += text[i++];
+          }
+        }
+        while (!element.empty() &&
+               std::isspace(static_cast<unsigned char>(element.back())))
+          element.pop_back();
+      }
+      const bool is_null =
+          !quoted && element.size() == 4 &&
+          std::tolower(static_cast<unsigned char>(element[0])) == 'n' &&
+          std::tolower(static_cast<unsigned char>(element[1])) == 'u' &&
+          std::tolower(static_cast<unsigned char>(element[2])) == 'l' &&
+          std::tolower(static_cast<unsigned char>(element[3])) == 'l';
+      if (is_null)
+        out.push_back(std::nullopt);
+      else
+        out.push_back(std::move(element));
+      expect_element = false;
+      after_comma = false;
+    }
+  }
+  if (depth != 0)
+    return malformed_array(text, "Unexpected end of input.");
+  while (i < text.size() && std::isspace(static_cast<unsigned char>(text[i])))
+    ++i;
+  if (i != text.size())
+    return malformed_array(text, "Junk after closing right brace.");
   return out;
 }
 

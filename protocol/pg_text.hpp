@@ -1,13 +1,17 @@
 // pg_text.hpp: PostgreSQL's text forms that walmux reproduces byte for byte:
 // escape_json(), COPY's text format, hex and timestamptz output (DateStyle
-// ISO).
+// ISO), and the one it reads: an array's text form.
 //
 // Pure: no I/O.
 #pragma once
 
+#include "common/expected.hpp"
+
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace walmux::pgtext {
 
@@ -31,5 +35,12 @@ void append_hex(std::string& out, std::string_view bytes);
 // zeros, none when zero), "infinity" / "-infinity" for PostgreSQL's limits,
 // " BC" for years before 1.
 std::string timestamptz_utc(int64_t pg_micros);
+
+// The elements of an array in PostgreSQL's text form ("{a,\"b c\",NULL}"),
+// nested arrays flattened in order; nullopt for a NULL element. An error
+// (22P02 malformed array literal, with PostgreSQL's detail) for text
+// that is not one. Dimension decorations ("[1:2]={...}") are refused.
+expected<std::vector<std::optional<std::string>>>
+array_elements(std::string_view text);
 
 } // namespace walmux::pgtext

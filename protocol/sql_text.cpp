@@ -57,6 +57,18 @@ bool copy_quoted(std::string_view sql, size_t& i, std::string& out) {
   return true;
 }
 
+// A character of an unquoted SQL word.
+bool is_word_char(char c) {
+  return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '$';
+}
+
+// Whether, after `at` and any blanks, a "(" opens a call.
+bool call_follows(std::string_view sql, size_t at) {
+  while (at < sql.size() && std::isspace(static_cast<unsigned char>(sql[at])))
+    ++at;
+  return at < sql.size() && sql[at] == '(';
+}
+
 } // namespace
 
 std::string strip_casts(std::string_view sql) {
@@ -92,22 +104,19 @@ std::string call_niladic_functions(std::string_view sql) {
   static constexpr std::string_view names[] = {
       "current_user", "session_user",   "user",
       "current_role", "current_schema", "current_catalog"};
-  auto word_char = [](char c) {
-    return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '$';
-  };
   std::string out;
   size_t i = 0;
   while (i < sql.size()) {
     if (copy_quoted(sql, i, out))
       continue;
     const char c = sql[i];
-    if (!word_char(c)) {
+    if (!is_word_char(c)) {
       out += c;
       ++i;
       continue;
     }
     size_t end = i;
-    while (end < sql.size() && word_char(sql[end]))
+    while (end < sql.size() && is_word_char(sql[end]))
       ++end;
     const std::string_view word = sql.substr(i, end - i);
     out.append(word);
@@ -116,7 +125,7 @@ std::string call_niladic_functions(std::string_view sql) {
     while (next < sql.size() &&
            std::isspace(static_cast<unsigned char>(sql[next])))
       ++next;
-    const bool called = next < sql.size() && sql[next] == '(';
+    const bool called = call_follows(sql, end);
     if (!qualified && !called && !(next < sql.size() && sql[next] == '.'))
       for (std::string_view n : names)
         if (word.size() == n.size() &&
@@ -129,6 +138,130 @@ std::string call_niladic_functions(std::string_view sql) {
     i = end;
   }
   return out;
+}
+
+std::string unqualify_catalog_calls(std::string_view sql) {
+  static constexpr std::string_view prefix = "pg_catalog.";
+  std::string out;
+  size_t i = 0;
+  while (i < sql.size()) {
+    if (copy_quoted(sql, i, out))
+      continue;
+    const bool at_prefix =
+        (i == 0 || (!is_word_char(sql[i - 1]) && sql[i - 1] != '.')) &&
+        sql.size() - i > prefix.size() &&
+        std::equal(prefix.begin(), prefix.end(), sql.begin() + i,
+                   [](char a, char b) {
+                     return a == std::tolower(static_cast<unsigned char>(b));
+                   });
+    if (at_prefix) {
+      size_t end = i + prefix.size();
+      while (end < sql.size() && is_word_char(sql[end]))
+        ++end;
+      if (end > i + prefix.size() && call_follows(sql, end)) {
+        i += prefix.size(); // the name and the call follow as they are
+        continue;
+      }
+    }
+    out += sql[i++];
+  }
+  return out;
+}
+
+std::string plain_escape_strings(std::string_view sql) {
+  auto is_octal = [](char c) { return c >= '0' && c <= '7'; };
+  std::string out;
+  size_t i = 0;
+  while (i < sql.size()) {
+    const bool escape_string = (sql[i] == 'E' || sql[i] == 'e') &&
+                               i + 1 < sql.size() && sql[i + 1] == '\'' &&
+                               (i == 0 || !is_word_char(sql[i - 1]));
+    if (!escape_string) {
+      if (copy_quoted(sql, i, out))
+        continue;
+      out += sql[i++];
+      continue;
+    }
+    i += 2;
+    out += '\'';
+    bool closed = false; // unterminated, it stays so for the engine to say
+    while (i < sql.size() && !closed) {
+      const char c = sql[i];
+      if (c == '\'') {
+        if (i + 1 < sql.size() && sql[i + 1] == '\'') { // '' inside
+          out += "''";
+          i += 2;
+          continue;
+        }
+        ++i;
+        closed = true;
+        break;
+      }
+      if (c != '\\' || i + 1 >= sql.size()) {
+        out += c;
+        ++i;
+        continue;
+      }
+      const char e = sql[i + 1];
+      i += 2;
+      char byte = e;
+      switch (e) {
+      case 'b':
+        byte = '\b';
+        break;
+      case 'f':
+        byte = '\f';
+        break;
+      case 'n':
+        byte = '\n';
+        break;
+      case 'r':
+        byte = '\r';
+        break;
+      case 't':
+        byte = '\t';
+        break;
+      case 'u':
+      case 'U':
+        out += '\\';
+        break;
+      case 'x': {
+        int value = 0, digits = 0;
+        while (digits < 2 && i < sql.size() &&
+               std::isxdigit(static_cast<unsigned char>(sql[i]))) {
+          const char h = static_cast<char>(
+              std::tolower(static_cast<unsigned char>(sql[i++])));
+          value = value * 16 + (h <= '9' ? h - '0' : h - 'a' + 10);
+          ++digits;
+        }
+        if (digits > 0)
+          byte = static_cast<char>(value);
+        break;
+      }
+      default:
+        if (is_octal(e)) {
+          int value = e - '0';
+          for (int digits = 1; digits < 3 && i < sql.size() && is_octal(sql[i]);
+               ++digits)
+            value = value * 8 + (sql[i++] - '0');
+          byte = static_cast<char>(value & 0xff);
+        }
+        break;
+      }
+      if (byte == '\'')
+        out += "''";
+      else
+        out += byte;
+    }
+    if (closed)
+      out += '\'';
+  }
+  return out;
+}
+
+std::string for_engine(std::string_view sql) {
+  return call_niladic_functions(
+      unqualify_catalog_calls(strip_casts(plain_escape_strings(sql))));
 }
 
 bool looks_boolean(std::string_view expr) {

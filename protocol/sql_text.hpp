@@ -37,6 +37,21 @@ std::string strip_casts(std::string_view sql);
 // only knows function calls can answer them.
 std::string call_niladic_functions(std::string_view sql);
 
+// The text with "pg_catalog." removed where it qualifies a function call
+// (pg_catalog.pg_get_userbyid(...)): the engine's functions have no schema.
+// Qualified table names are left as they are.
+std::string unqualify_catalog_calls(std::string_view sql);
+
+// The text with PostgreSQL's escape string constants (E'a\nb') written as
+// standard literals: the backslash escapes \b \f \n \r \t, \ooo (octal),
+// \xhh (hex) and \c (c itself) resolved and quotes doubled. A byte is
+// written as it is: \u escapes are kept unresolved.
+std::string plain_escape_strings(std::string_view sql);
+
+// Everything above that a statement goes through before the engine sees
+// it: escape strings, casts, catalog-qualified calls, niladic functions.
+std::string for_engine(std::string_view sql);
+
 // Whether an expression's text has a comparison (=, <, >, <=, >=, <>, !=)
 // or a logical/predicate keyword (IS, NOT, AND, OR, IN, LIKE, BETWEEN,
 // EXISTS, GLOB) at its top level, outside parentheses and literals; an

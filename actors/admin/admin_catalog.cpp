@@ -3,6 +3,7 @@
 #include "actors/admin/admin_catalog.hpp"
 
 #include "actors/admin/connection_views.hpp"
+#include "actors/admin/psql_catalog.hpp"
 #include "actors/admin/server_functions.hpp"
 #include "actors/admin/slot_functions.hpp"
 #include "actors/admin/sql_values.hpp"
@@ -218,8 +219,9 @@ std::vector<table_def> subscription_tables(walsender_env& env) {
              pubs += (i ? "," : "") + r.publications[i];
            pubs += "}";
            rows.push_back(
-               {integer(r.oid), integer(0), lsn_value(r.skip_lsn), text(r.name),
-                integer(10), boolean(r.enabled), boolean(v.options.binary),
+               {integer(r.oid), integer(node_database_oid),
+                lsn_value(r.skip_lsn), text(r.name), integer(10),
+                boolean(r.enabled), boolean(v.options.binary),
                 text(v.options.streaming == "on" ? "t" : "f"),
                 text(std::string(
                     1, apply::subscription_two_phase_state(r, v.options))),
@@ -528,6 +530,7 @@ node_catalog make_node_catalog(walsender_env& env, int session_pid,
   c.tables.push_back(stat_activity(env));
   add_slot_functions(c, env, session_pid, database);
   add_server_functions(c, env, session_pid, database);
+  add_psql_catalog(c, database);
   c.tables.push_back(replication_slots(env));
   c.tables.push_back(stat_replication(env));
   c.tables.push_back(stat_replication_slots(env));

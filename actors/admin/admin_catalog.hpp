@@ -6,7 +6,8 @@
 // (and aurora_stat_reset_wal_cache), the apply role's pg_subscription views,
 // pg_settings, pg_stat_activity, pg_stat_wal_receiver. The slot functions
 // are in slot_functions.hpp, the node's and session's in
-// server_functions.hpp.
+// server_functions.hpp, what psql's describe commands read (pg_database and
+// a few catalog functions) in psql_catalog.hpp.
 //
 // Functions that change state run in the calling session's thread; slot
 // creation and drop are synced to the catalog before they return, as for

@@ -133,8 +133,7 @@ status admin_session::on_extended(const wire::frontend_message& m) {
       return error{sqlstate::program_limit_exceeded,
                    "too many prepared statements (at most " +
                        std::to_string(max_prepared) + " per session)"};
-    statements_[p->statement] =
-        sqltext::call_niladic_functions(sqltext::strip_casts(p->sql));
+    statements_[p->statement] = sqltext::for_engine(p->sql);
     link_->send(wire::encoded(wire::parse_complete{}));
     return ok();
   }
@@ -260,8 +259,7 @@ status admin_session::describe_statement(const std::string& sql) {
 }
 
 void admin_session::on_query(const std::string& raw) {
-  const std::string sql =
-      sqltext::call_niladic_functions(sqltext::strip_casts(raw));
+  const std::string sql = sqltext::for_engine(raw);
   std::string_view rest(sql);
   bool any = false;
   while (true) {

@@ -461,8 +461,15 @@ describe_columns(sqlite3_stmt* stmt, const std::vector<function_def>& functions,
     const char* declared = sqlite3_column_decltype(stmt, c);
     std::string name = sqlite3_column_name(stmt, c);
     sql_column col = column_type(declared ? declared : "");
+    // An alias that is not a plain identifier can only have been written
+    // quoted (AS "Access privileges"): it names the column as it is.
+    const char* statement_text = sqlite3_sql(stmt);
+    const bool quoted_alias =
+        statement_text != nullptr &&
+        std::string_view(statement_text).find('"' + name + '"') !=
+            std::string_view::npos;
     if (sqlite3_column_origin_name(stmt, c) == nullptr &&
-        !sqltext::is_identifier(name)) {
+        !sqltext::is_identifier(name) && !quoted_alias) {
       // An expression: PostgreSQL names a function call after the function.
       const size_t paren = name.find('(');
       std::string fn = lower(name.substr(0, paren));

@@ -1,6 +1,9 @@
 // fuzz_sql_text.cpp: the SQL surface's text helpers never crash or read
 // past their input, statement_end stays within it, next_word always moves
-// forward or stops, and stripping casts never lengthens a statement.
+// forward or stops, and stripping casts, resolving escape strings and
+// dropping catalog qualifiers never lengthen a statement; array texts
+// (function arguments of the same surface) parse within their input.
+#include "protocol/pg_text.hpp"
 #include "protocol/sql_text.hpp"
 
 #include <cstdint>
@@ -21,6 +24,20 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   if (strip_casts(text).size() > text.size())
     std::abort();
+  // An escape resolves to at most its own length, a quote doubled to two.
+  if (plain_escape_strings(text).size() > text.size())
+    std::abort();
+  if (unqualify_catalog_calls(text).size() > text.size())
+    std::abort();
+  (void)for_engine(text);
+  // An array's elements are never longer than its text.
+  if (auto elements = walmux::pgtext::array_elements(text)) {
+    size_t total = 0;
+    for (const auto& e : *elements)
+      total += e ? e->size() : 0;
+    if (total > text.size())
+      std::abort();
+  }
   // Each rewritten word gains "()" only.
   if (call_niladic_functions(text).size() > text.size() * 3)
     std::abort();

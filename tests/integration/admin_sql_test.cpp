@@ -60,6 +60,69 @@ TEST_F(admin_sql, psql_runs_the_reference_statements_verbatim) {
   EXPECT_EQ(read_file(out), read_file(dir + "/reference_statements.out"));
 }
 
+// psql's describe commands for what a walmux node holds (\dRs, \dRs+,
+// \l) run on the SQL surface, and the catalog functions and escape strings
+// they need answer as PostgreSQL 15's do.
+TEST_F(admin_sql, psql_describe_commands_and_catalog_functions) {
+  node_ =
+      std::make_unique<walmux_node>(tmp_.path(), std::vector<std::string>{});
+  ASSERT_TRUE(node_->initialized());
+  ASSERT_TRUE(node_->start(false)) << node_->log();
+  ASSERT_TRUE(sql("CREATE SUBSCRIPTION s CONNECTION 'host=127.0.0.1 port=1 "
+                  "dbname=postgres' PUBLICATION pub, other WITH (connect = "
+                  "false, target = 'host=127.0.0.1 port=1 dbname=x')"));
+  const std::string out = tmp_.path() + "/describe.out";
+  auto psql = spawn({pgbin + "psql", "-X", "-A", "-t", "-h", "127.0.0.1", "-p",
+                     std::to_string(node_->port()), "-U", "postgres", "-d",
+                     "postgres", "-c", "\\dRs", "-c", "\\dRs+", "-c", "\\l"},
+                    out);
+  ASSERT_EQ(wait_exit(psql.pid, 60s), 0) << read_file(out);
+  EXPECT_EQ(read_file(out),
+            "s|unknown (OID=10)|f|{pub,other}\n"
+            "s|unknown (OID=10)|f|{pub,other}|f|f|d|f|off|host=127.0.0.1 "
+            "port=1 dbname=postgres|0/0\n"
+            "postgres|unknown (OID=10)|UTF8|C|C||libc|\n");
+
+  auto up = pg_cluster::start();
+  ASSERT_TRUE(up) << up.err().message;
+  upstream_ = std::move(*up);
+  // (No VALUES list with column names: the engine is SQLite.)
+  std::string encodings = "SELECT n, pg_encoding_to_char(n) FROM (";
+  for (int n = -1; n <= 43; ++n)
+    encodings += (n > -1 ? " UNION ALL SELECT " : "SELECT ") +
+                 std::to_string(n) + " AS n";
+  encodings += ") AS v ORDER BY n";
+  const std::string same_answers[] = {
+      encodings,
+      "SELECT array_to_string('{a,\"b c\",NULL,\"NULL\"}'::text[], '|'), "
+      "array_to_string('{a,NULL}'::text[], ',', '*'), "
+      "array_to_string('{{1,2},{3,4}}'::text[], '-'), "
+      "array_to_string('{}'::text[], ','), "
+      "array_to_string(NULL::text[], ',')",
+      "SELECT E'a\\tb', e'it\\'s', E'\\x41\\101', 'c:\\temp'",
+      "SELECT pg_catalog.pg_get_userbyid(4242)",
+  };
+  for (const auto& q : same_answers) {
+    auto expected = upstream_->query(q);
+    ASSERT_TRUE(expected) << q << ": " << expected.err().message;
+    auto got = sql(q);
+    ASSERT_TRUE(got) << q << ": " << got.err().message;
+    EXPECT_EQ(*got, *expected) << q;
+  }
+  // PostgreSQL's error (and detail) for text that is no array.
+  const char* no_array = "SELECT array_to_string('x'::text[], ',')";
+  auto pg_error = upstream_->query(no_array);
+  auto wm_error = sql(no_array);
+  ASSERT_FALSE(pg_error);
+  ASSERT_FALSE(wm_error);
+  // Without PostgreSQL's cursor position (LINE 1: and its caret line).
+  std::string pg_text = pg_error.err().message;
+  const auto line = pg_text.find("LINE 1:");
+  ASSERT_NE(line, std::string::npos) << pg_text;
+  pg_text.erase(line, pg_text.find("DETAIL:") - line);
+  EXPECT_EQ(wm_error.err().message, pg_text);
+}
+
 TEST_F(admin_sql, cache_statistics_drops_retention_and_metrics) {
   auto up = pg_cluster::start();
   ASSERT_TRUE(up) << up.err().message;

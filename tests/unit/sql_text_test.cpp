@@ -63,5 +63,35 @@ TEST(sql_text, niladic_functions_become_calls) {
       "current_users, usename FROM t");
 }
 
+TEST(sql_text, catalog_qualified_calls_lose_their_schema) {
+  EXPECT_EQ(
+      unqualify_catalog_calls(
+          "SELECT pg_catalog.pg_get_userbyid(subowner), "
+          "PG_CATALOG.current_database () FROM pg_catalog.pg_subscription"),
+      "SELECT pg_get_userbyid(subowner), current_database () FROM "
+      "pg_catalog.pg_subscription");
+  // Not in literals, not a longer schema name, not a table.
+  EXPECT_EQ(unqualify_catalog_calls("SELECT 'pg_catalog.f(1)', "
+                                    "my_pg_catalog.f(1), x.pg_catalog.f(2) "
+                                    "FROM pg_catalog.t"),
+            "SELECT 'pg_catalog.f(1)', my_pg_catalog.f(1), "
+            "x.pg_catalog.f(2) FROM pg_catalog.t");
+  EXPECT_EQ(unqualify_catalog_calls("pg_catalog."), "pg_catalog.");
+}
+
+TEST(sql_text, escape_strings_become_standard_literals) {
+  EXPECT_EQ(plain_escape_strings("SELECT E'a\\nb', e'it\\'s', E'x''y'"),
+            "SELECT 'a\nb', 'it''s', 'x''y'");
+  EXPECT_EQ(plain_escape_strings("SELECT E'\\x41\\101\\t\\\\'"),
+            "SELECT 'AA\t\\'");
+  // A word ending in e, a standard literal, an unterminated escape string.
+  EXPECT_EQ(plain_escape_strings("SELECT code'x', 'a\\n', E'open"),
+            "SELECT code'x', 'a\\n', 'open");
+  EXPECT_EQ(for_engine("SELECT pg_catalog.array_to_string(d.datacl, E'\\n')"
+                       "::text FROM pg_catalog.pg_database d"),
+            "SELECT array_to_string(d.datacl, '\n') FROM "
+            "pg_catalog.pg_database d");
+}
+
 } // namespace
 } // namespace walmux::sqltext
