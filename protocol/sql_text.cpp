@@ -259,9 +259,98 @@ std::string plain_escape_strings(std::string_view sql) {
   return out;
 }
 
+std::string regex_operators(std::string_view sql) {
+  auto at_word = [&](size_t i, std::string_view w) {
+    if (sql.size() - i < w.size() || (i > 0 && is_word_char(sql[i - 1])))
+      return false;
+    for (size_t k = 0; k < w.size(); ++k)
+      if (std::tolower(static_cast<unsigned char>(sql[i + k])) != w[k])
+        return false;
+    return i + w.size() == sql.size() || !is_word_char(sql[i + w.size()]);
+  };
+  // After `at` and blanks: `w` (case-insensitive); the position after it,
+  // or npos.
+  auto skip_to_after = [&](size_t at, std::string_view w) -> size_t {
+    while (at < sql.size() && std::isspace(static_cast<unsigned char>(sql[at])))
+      ++at;
+    if (sql.size() - at < w.size())
+      return std::string_view::npos;
+    for (size_t k = 0; k < w.size(); ++k)
+      if (std::tolower(static_cast<unsigned char>(sql[at + k])) != w[k])
+        return std::string_view::npos;
+    return at + w.size();
+  };
+  std::string out;
+  size_t i = 0;
+  while (i < sql.size()) {
+    if (copy_quoted(sql, i, out))
+      continue;
+    if (at_word(i, "operator")) {
+      size_t at = skip_to_after(i + 8, "(");
+      if (at != std::string_view::npos) {
+        if (size_t q = skip_to_after(at, "pg_catalog.");
+            q != std::string_view::npos)
+          at = q;
+        const bool negated = skip_to_after(at, "!~") != std::string_view::npos;
+        size_t end = skip_to_after(at, negated ? "!~" : "~");
+        if (end != std::string_view::npos)
+          end = skip_to_after(end, ")");
+        if (end != std::string_view::npos) {
+          out += negated ? " NOT REGEXP " : " REGEXP ";
+          i = end;
+          continue;
+        }
+      }
+    }
+    if (at_word(i, "collate")) {
+      size_t end = skip_to_after(i + 7, "pg_catalog.");
+      if (end != std::string_view::npos && at_word(end, "default")) {
+        i = end + 7;
+        continue;
+      }
+    }
+    const char c = sql[i];
+    const bool negated = c == '!' && i + 1 < sql.size() && sql[i + 1] == '~';
+    if (c == '~' || negated) {
+      const size_t op_end = i + (negated ? 2 : 1);
+      size_t before = out.size();
+      while (before > 0 &&
+             std::isspace(static_cast<unsigned char>(out[before - 1])))
+        --before;
+      bool binary = before > 0 &&
+                    (is_word_char(out[before - 1]) || out[before - 1] == '\'' ||
+                     out[before - 1] == '"' || out[before - 1] == ')');
+      if (binary && is_word_char(out[before - 1])) {
+        // After a keyword ("SELECT ~5", "AND ~x") the ~ is unary.
+        size_t start = before;
+        while (start > 0 && is_word_char(out[start - 1]))
+          --start;
+        std::string word = out.substr(start, before - start);
+        for (auto& ch : word)
+          ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+        for (const char* k :
+             {"select", "where",   "and",    "or",       "not",    "on",
+              "when",   "then",    "else",   "by",       "having", "in",
+              "is",     "like",    "case",   "distinct", "all",    "any",
+              "some",   "between", "values", "set"})
+          if (word == k)
+            binary = false;
+      }
+      const bool case_insensitive = op_end < sql.size() && sql[op_end] == '*';
+      if (binary && !case_insensitive) {
+        out += negated ? " NOT REGEXP " : " REGEXP ";
+        i = op_end;
+        continue;
+      }
+    }
+    out += sql[i++];
+  }
+  return out;
+}
+
 std::string for_engine(std::string_view sql) {
-  return call_niladic_functions(
-      unqualify_catalog_calls(strip_casts(plain_escape_strings(sql))));
+  return call_niladic_functions(unqualify_catalog_calls(
+      regex_operators(strip_casts(plain_escape_strings(sql)))));
 }
 
 bool looks_boolean(std::string_view expr) {
@@ -306,7 +395,7 @@ bool looks_boolean(std::string_view expr) {
       flat.find("->") == std::string::npos)
     return true;
   for (const char* word : {" is ", " not ", " and ", " or ", " in ", " like ",
-                           " between ", " exists ", " glob "})
+                           " between ", " exists ", " glob ", " regexp "})
     if (flat.find(word) != std::string::npos)
       return true;
   return false;

@@ -48,13 +48,22 @@ std::string unqualify_catalog_calls(std::string_view sql);
 // written as it is: \u escapes are kept unresolved.
 std::string plain_escape_strings(std::string_view sql);
 
+// The text with PostgreSQL's regular expression match operators written
+// as the engine's: a binary "~" and OPERATOR(pg_catalog.~) become REGEXP,
+// "!~" and OPERATOR(pg_catalog.!~) NOT REGEXP (a "~" after an operator or
+// "(" is the unary bitwise not and stays); "COLLATE pg_catalog.default"
+// (what psql's name patterns add) is dropped. The case-insensitive forms
+// (~*, !~*) are left for the engine to refuse.
+std::string regex_operators(std::string_view sql);
+
 // Everything above that a statement goes through before the engine sees
-// it: escape strings, casts, catalog-qualified calls, niladic functions.
+// it: escape strings, casts, regular expression operators,
+// catalog-qualified calls, niladic functions.
 std::string for_engine(std::string_view sql);
 
 // Whether an expression's text has a comparison (=, <, >, <=, >=, <>, !=)
 // or a logical/predicate keyword (IS, NOT, AND, OR, IN, LIKE, BETWEEN,
-// EXISTS, GLOB) at its top level, outside parentheses and literals; an
+// EXISTS, GLOB, REGEXP) at its top level, outside parentheses and literals; an
 // expression wholly in parentheses counts as its inside.
 bool looks_boolean(std::string_view expr);
 

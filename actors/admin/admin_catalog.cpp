@@ -56,8 +56,8 @@ table_def replication_slots(walsender_env& env) {
               !r.invalidation_reason.empty()};
           auto safe = storage::safe_wal_size(need, written, keep_mb);
           rows.push_back(
-              {text(r.name), text(r.plugin), text("logical"), null(),
-               text(r.database), boolean(r.temporary),
+              {text(r.name), text(r.plugin), text("logical"),
+               integer(node_database_oid), text(r.database), boolean(r.temporary),
                boolean(v.active_pid != 0),
                v.active_pid ? integer(v.active_pid) : null(), null(), null(),
                lsn_value(r.restart_lsn), lsn_value(r.confirmed_flush),
@@ -316,7 +316,7 @@ table_def stat_activity(walsender_env& env) {
       [&env](const std::vector<sql_value>&) -> expected<std::vector<sql_row>> {
         std::vector<sql_row> rows;
         for (const auto& a : env.activity.list())
-          rows.push_back({null(),
+          rows.push_back({integer(node_database_oid),
                           text(a.database),
                           integer(a.pid),
                           null(),

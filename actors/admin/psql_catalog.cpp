@@ -5,6 +5,7 @@
 #include "protocol/pg_text.hpp"
 
 #include <climits>
+#include <regex.h>
 
 namespace walmux::actors::admin {
 
@@ -27,6 +28,21 @@ std::string encoding_name(int64_t encoding) {
   return names[encoding];
 }
 
+expected<bool> regex_match(const std::string& pattern,
+                           const std::string& value) {
+  regex_t compiled;
+  const int rc =
+      ::regcomp(&compiled, pattern.c_str(), REG_EXTENDED | REG_NOSUB);
+  if (rc != 0) {
+    char reason[256];
+    ::regerror(rc, &compiled, reason, sizeof reason);
+    return error{"2201B", std::string("invalid regular expression: ") + reason};
+  }
+  const bool matched = ::regexec(&compiled, value.c_str(), 0, nullptr, 0) == 0;
+  ::regfree(&compiled);
+  return matched;
+}
+
 void add_psql_catalog(node_catalog& c, const std::string& database) {
   c.tables.push_back(
       {"pg_database",
@@ -46,6 +62,20 @@ void add_psql_catalog(node_catalog& c, const std::string& database) {
               integer(6), text("c"), boolean(false), boolean(true), integer(-1),
               null(), null(), null(), text("C"), text("C"), null(), null(),
               null()}};
+       }});
+  // SQLite's "value REGEXP pattern" calls regexp(pattern, value); the
+  // session writes PostgreSQL's ~ and !~ so (sqltext::regex_operators).
+  c.functions.push_back(
+      {"regexp", 2, 2, "bool",
+       [](const std::vector<sql_value>& args) -> expected<sql_value> {
+         auto pattern = text_arg(args, 0);
+         auto value = text_arg(args, 1);
+         if (!pattern || !value)
+           return null();
+         auto matched = regex_match(*pattern, *value);
+         if (!matched)
+           return std::move(matched).err();
+         return boolean(*matched);
        }});
   c.functions.push_back(
       {"pg_get_userbyid", 1, 1, "name",

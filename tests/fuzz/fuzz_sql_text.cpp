@@ -29,6 +29,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     std::abort();
   if (unqualify_catalog_calls(text).size() > text.size())
     std::abort();
+  // Each rewritten operator becomes " REGEXP " or " NOT REGEXP ".
+  if (regex_operators(text).size() > text.size() * 8)
+    std::abort();
   (void)for_engine(text);
   // An array's elements are never longer than its text.
   if (auto elements = walmux::pgtext::array_elements(text)) {

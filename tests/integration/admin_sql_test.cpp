@@ -61,8 +61,8 @@ TEST_F(admin_sql, psql_runs_the_reference_statements_verbatim) {
 }
 
 // psql's describe commands for what a walmux node holds (\dRs, \dRs+,
-// \l) run on the SQL surface, and the catalog functions and escape strings
-// they need answer as PostgreSQL 15's do.
+// \l, and with name patterns) run on the SQL surface, and the catalog functions
+// and escape strings they need answer as PostgreSQL 15's do.
 TEST_F(admin_sql, psql_describe_commands_and_catalog_functions) {
   node_ =
       std::make_unique<walmux_node>(tmp_.path(), std::vector<std::string>{});
@@ -72,15 +72,21 @@ TEST_F(admin_sql, psql_describe_commands_and_catalog_functions) {
                   "dbname=postgres' PUBLICATION pub, other WITH (connect = "
                   "false, target = 'host=127.0.0.1 port=1 dbname=x')"));
   const std::string out = tmp_.path() + "/describe.out";
-  auto psql = spawn({pgbin + "psql", "-X", "-A", "-t", "-h", "127.0.0.1", "-p",
-                     std::to_string(node_->port()), "-U", "postgres", "-d",
-                     "postgres", "-c", "\\dRs", "-c", "\\dRs+", "-c", "\\l"},
-                    out);
+  auto psql =
+      spawn({pgbin + "psql", "-X",        "-A", "-t",
+             "-h",           "127.0.0.1", "-p", std::to_string(node_->port()),
+             "-U",           "postgres",  "-d", "postgres",
+             "-c",           "\\dRs",     "-c", "\\dRs+",
+             "-c",           "\\l",       "-c", "\\dRs s*",
+             "-c",           "\\dRs t*",  "-c", "\\l post*"},
+            out);
   ASSERT_EQ(wait_exit(psql.pid, 60s), 0) << read_file(out);
   EXPECT_EQ(read_file(out),
             "s|unknown (OID=10)|f|{pub,other}\n"
             "s|unknown (OID=10)|f|{pub,other}|f|f|d|f|off|host=127.0.0.1 "
             "port=1 dbname=postgres|0/0\n"
+            "postgres|unknown (OID=10)|UTF8|C|C||libc|\n"
+            "s|unknown (OID=10)|f|{pub,other}\n"
             "postgres|unknown (OID=10)|UTF8|C|C||libc|\n");
 
   auto up = pg_cluster::start();
@@ -101,6 +107,8 @@ TEST_F(admin_sql, psql_describe_commands_and_catalog_functions) {
       "array_to_string(NULL::text[], ',')",
       "SELECT E'a\\tb', e'it\\'s', E'\\x41\\101', 'c:\\temp'",
       "SELECT pg_catalog.pg_get_userbyid(4242)",
+      "SELECT 'abc' ~ '^a', 'abc' ~ 'c$', 'abc' !~ 'b', 'a.c' ~ '^a[.]c$', "
+      "'s1' OPERATOR(pg_catalog.~) '^(s.*)$' COLLATE pg_catalog.default",
   };
   for (const auto& q : same_answers) {
     auto expected = upstream_->query(q);
@@ -109,6 +117,13 @@ TEST_F(admin_sql, psql_describe_commands_and_catalog_functions) {
     ASSERT_TRUE(got) << q << ": " << got.err().message;
     EXPECT_EQ(*got, *expected) << q;
   }
+  // A pattern that does not compile: PostgreSQL's SQLSTATE (the reason is
+  // the POSIX library's words, not PostgreSQL's).
+  auto bad_pattern = sql("SELECT 'x' ~ '('");
+  ASSERT_FALSE(bad_pattern);
+  EXPECT_NE(bad_pattern.err().message.find("invalid regular expression: "),
+            std::string::npos)
+      << bad_pattern.err().message;
   // PostgreSQL's error (and detail) for text that is no array.
   const char* no_array = "SELECT array_to_string('x'::text[], ',')";
   auto pg_error = upstream_->query(no_array);

@@ -79,6 +79,22 @@ TEST(sql_text, catalog_qualified_calls_lose_their_schema) {
   EXPECT_EQ(unqualify_catalog_calls("pg_catalog."), "pg_catalog.");
 }
 
+TEST(sql_text, regular_expression_operators_become_regexp) {
+  // psql's name pattern.
+  EXPECT_EQ(regex_operators("WHERE subname OPERATOR(pg_catalog.~) '^(s.*)$' "
+                            "COLLATE pg_catalog.default"),
+            "WHERE subname  REGEXP  '^(s.*)$' ");
+  EXPECT_EQ(regex_operators("a~'x' AND b !~ 'y' AND (c) ~ d AND f(x)!~'z'"),
+            "a REGEXP 'x' AND b  NOT REGEXP  'y' AND (c)  REGEXP  d AND "
+            "f(x) NOT REGEXP 'z'");
+  // Unary ~ (after "(", an operator or a keyword), the case-insensitive
+  // forms, literals and names stay.
+  EXPECT_EQ(regex_operators("SELECT ~5, (~x), a ~* 'b', '~', \"~\", "
+                            "collate_me WHERE NOT ~k = 0"),
+            "SELECT ~5, (~x), a ~* 'b', '~', \"~\", collate_me WHERE NOT "
+            "~k = 0");
+}
+
 TEST(sql_text, escape_strings_become_standard_literals) {
   EXPECT_EQ(plain_escape_strings("SELECT E'a\\nb', e'it\\'s', E'x''y'"),
             "SELECT 'a\nb', 'it''s', 'x''y'");
