@@ -50,7 +50,7 @@ constexpr std::string_view group_connections = "Connections";
 constexpr std::string_view group_upstream = "Upstream";
 constexpr std::string_view group_logging = "Reporting and Logging";
 
-const std::array<parameter_def, 28> table = {{
+const std::array<parameter_def, 30> table = {{
     {.name = "rds.logical_replication",
      .type = param_type::boolean,
      .context = param_context::postmaster,
@@ -251,6 +251,20 @@ const std::array<parameter_def, 28> table = {{
      .group = group_connections,
      .description = "Location of the SSL certificate authority file "
                     "(relative to the data directory).",
+     .default_string = ""},
+    {.name = "ssl_crl_file",
+     .type = param_type::string,
+     .context = param_context::sighup,
+     .group = group_connections,
+     .description = "Location of the SSL certificate revocation list file "
+                    "(relative to the data directory).",
+     .default_string = ""},
+    {.name = "ssl_crl_dir",
+     .type = param_type::string,
+     .context = param_context::sighup,
+     .group = group_connections,
+     .description = "Location of the SSL certificate revocation list "
+                    "directory (relative to the data directory).",
      .default_string = ""},
     {.name = "port",
      .type = param_type::integer,

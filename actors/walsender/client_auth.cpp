@@ -89,12 +89,14 @@ load_auth_config(const std::string& data_dir, const auth_files& files) {
     config->secrets = std::move(*secrets);
   }
   if (files.ssl) {
-    auto tls = tls_context::load(
-        storage::path_in_data_dir(data_dir, files.ssl_cert_file),
-        storage::path_in_data_dir(data_dir, files.ssl_key_file),
-        files.ssl_ca_file.empty()
-            ? std::string()
-            : storage::path_in_data_dir(data_dir, files.ssl_ca_file));
+    // Each path relative to the data directory; an empty one stays unset.
+    auto path = [&](const std::string& f) {
+      return f.empty() ? std::string() : storage::path_in_data_dir(data_dir, f);
+    };
+    auto tls =
+        tls_context::load({path(files.ssl_cert_file), path(files.ssl_key_file),
+                           path(files.ssl_ca_file), path(files.ssl_crl_file),
+                           path(files.ssl_crl_dir)});
     if (!tls)
       return std::move(tls).err();
     config->tls = std::move(*tls);

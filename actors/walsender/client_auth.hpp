@@ -53,6 +53,8 @@ struct auth_files {
   std::string ssl_cert_file;
   std::string ssl_key_file;
   std::string ssl_ca_file; // empty: no client certificates
+  std::string ssl_crl_file;
+  std::string ssl_crl_dir;
 };
 
 // Reads them; errors name the file (and line). All or nothing: at a reload

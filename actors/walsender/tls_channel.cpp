@@ -94,8 +94,10 @@ void describe_client_certificate(SSL* ssl, tls_description& d) {
 } // namespace
 
 expected<std::shared_ptr<tls_context>>
-tls_context::load(const std::string& cert_file, const std::string& key_file,
-                  const std::string& ca_file) {
+tls_context::load(const tls_files& files) {
+  const std::string& cert_file = files.cert;
+  const std::string& key_file = files.key;
+  const std::string& ca_file = files.ca;
   SSL_CTX* ctx = SSL_CTX_new(TLS_server_method());
   if (ctx == nullptr)
     return error{sqlstate::config_file_error,
@@ -165,6 +167,25 @@ tls_context::load(const std::string& cert_file, const std::string& key_file,
     // Ask, do not require: pg_hba.conf decides about a client without
     // one. A certificate that does not verify fails the handshake.
     SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_CLIENT_ONCE, nullptr);
+  }
+  if (!files.crl_file.empty() || !files.crl_dir.empty()) {
+    // Revocation is checked along the whole chain, as PostgreSQL checks it.
+    X509_STORE* store = SSL_CTX_get_cert_store(ctx);
+    if (X509_STORE_load_locations(
+            store, files.crl_file.empty() ? nullptr : files.crl_file.c_str(),
+            files.crl_dir.empty() ? nullptr : files.crl_dir.c_str()) != 1) {
+      const std::string what =
+          files.crl_dir.empty() ? "file \"" + files.crl_file + "\""
+          : files.crl_file.empty()
+              ? "directory \"" + files.crl_dir + "\""
+              : "file \"" + files.crl_file + "\" or directory \"" +
+                    files.crl_dir + "\"";
+      return error{sqlstate::config_file_error,
+                   "could not load SSL certificate revocation list " + what +
+                       ": " + openssl_reason()};
+    }
+    X509_STORE_set_flags(store,
+                         X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL);
   }
   return out;
 }

@@ -8,8 +8,8 @@
 // ssl_min_protocol_version). With ssl_ca_file, clients are asked for a
 // certificate, as PostgreSQL asks: one that does not verify against that
 // file's authorities ends the handshake; none at all is let through, for
-// pg_hba.conf's clientcert and cert to decide. No revocation lists
-// (ssl_crl_file).
+// pg_hba.conf's clientcert and cert to decide. With ssl_crl_file or
+// ssl_crl_dir, a revoked certificate ends the handshake too.
 #pragma once
 
 #include "common/expected.hpp"
@@ -24,15 +24,22 @@ struct bio_st;
 
 namespace walmux::actors {
 
+// The files of ssl_cert_file, ssl_key_file, ssl_ca_file, ssl_crl_file and
+// ssl_crl_dir (paths as given; empty: not set).
+struct tls_files {
+  std::string cert;
+  std::string key;
+  std::string ca;       // empty: no client certificate is asked for
+  std::string crl_file; // revoked client certificates (with `ca`)
+  std::string crl_dir;
+};
+
 // The server's certificate and key, loaded once at start.
 class tls_context {
  public:
   // Errors name the file, as PostgreSQL's "could not load server
   // certificate file" does.
-  // `ca_file` empty: no client certificate is asked for.
-  static expected<std::shared_ptr<tls_context>>
-  load(const std::string& cert_file, const std::string& key_file,
-       const std::string& ca_file = {});
+  static expected<std::shared_ptr<tls_context>> load(const tls_files& files);
   ~tls_context();
   tls_context(const tls_context&) = delete;
   tls_context& operator=(const tls_context&) = delete;

@@ -366,7 +366,8 @@ std::string login_outcome(const std::string& conninfo) {
 // Client certificates (ssl_ca_file, clientcert=verify-ca|verify-full,
 // clientname=DN, the cert method) end every login as on PostgreSQL 15 with
 // the same pg_hba.conf and certificates; pg_stat_ssl shows the same client
-// certificate columns and pg_hba_file_rules the same options; a bad
+// certificate columns and pg_hba_file_rules the same options; a revocation
+// list (ssl_crl_file) refuses a revoked certificate on both; a bad
 // ssl_ca_file at reload keeps the configuration in force.
 TEST(client_auth, client_certificates_as_on_postgresql) {
   temp_dir tmp;
@@ -386,7 +387,14 @@ TEST(client_auth, client_certificates_as_on_postgresql) {
       "-CAcreateserial -out $1.crt -days 2; }\n"
       "mk server /CN=127.0.0.1 ca; mk alice /O=walmux/CN=alice ca\n"
       "mk bob /CN=bob ca; mk mallory /CN=alice other; mk nocn /O=nobody ca\n"
-      "chmod 600 *.key\n";
+      "chmod 600 *.key\n"
+      // A revocation list of the authority that revokes bob's certificate.
+      "printf '[ca]\\ndefault_ca=local\\n[local]\\ndatabase=index.txt\\n"
+      "crlnumber=crlnumber\\ndefault_md=sha256\\ndefault_crl_days=2\\n' "
+      ">ca.cnf; : >index.txt; echo 01 >crlnumber\n"
+      "$o ca -config ca.cnf -keyfile ca.key -cert ca.crt -revoke bob.crt\n"
+      "$o ca -config ca.cnf -keyfile ca.key -cert ca.crt -gencrl -out "
+      "ca.crl\n";
   auto gen = spawn({"/bin/sh", "-c", script}, d + "/openssl.log");
   ASSERT_EQ(wait_exit(gen.pid, 120s), 0) << read_file(d + "/openssl.log");
 
@@ -407,7 +415,7 @@ TEST(client_auth, client_certificates_as_on_postgresql) {
   const std::string pg_data = pg.dir() + "/data";
   struct stat owner {};
   ASSERT_EQ(::stat(pg_data.c_str(), &owner), 0);
-  for (const char* f : {"server.crt", "server.key", "ca.crt"}) {
+  for (const char* f : {"server.crt", "server.key", "ca.crt", "ca.crl"}) {
     write_file(pg_data + "/" + f, read_file(d + "/" + f));
     ASSERT_EQ(::chown((pg_data + "/" + f).c_str(), owner.st_uid, owner.st_gid),
               0);
@@ -523,6 +531,25 @@ TEST(client_auth, client_certificates_as_on_postgresql) {
   ASSERT_TRUE(pg_rules) << pg_rules.err().message;
   ASSERT_TRUE(wm_rules) << wm_rules.err().message;
   EXPECT_EQ(*wm_rules, *pg_rules);
+
+  // ssl_crl_file: bob's revoked certificate ends the handshake on both,
+  // alice's still logs in.
+  ASSERT_TRUE(pg.query("ALTER SYSTEM SET ssl_crl_file = 'ca.crl'"));
+  ASSERT_TRUE(pg.query("SELECT pg_reload_conf()"));
+  std::ofstream(node->data_dir() + "/walmux.conf", std::ios::app)
+      << "ssl_crl_file = '" << d << "/ca.crl'\n";
+  ASSERT_TRUE(run_query(on_walmux + alice, "SELECT pg_reload_conf()"));
+  const std::string bob = " dbname=postgres user=bob sslmode=require "
+                          "sslcert=" +
+                          d + "/bob.crt sslkey=" + d + "/bob.key";
+  const std::string revoked = "SSL error: sslv3 alert certificate revoked";
+  for (const std::string& server : {on_pg, on_walmux})
+    EXPECT_TRUE(
+        wait_until([&] { return login_outcome(server + bob) == revoked; }, 10s))
+        << server << ": " << login_outcome(server + bob);
+  EXPECT_EQ(login_outcome(on_walmux + bob), login_outcome(on_pg + bob));
+  EXPECT_EQ(login(on_pg + alice), "ok");
+  EXPECT_EQ(login(on_walmux + alice), "ok");
 
   // An authority file that cannot be read at reload: the error is logged
   // and the configuration in force stays.
