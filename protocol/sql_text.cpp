@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <vector>
 
 namespace walmux::sqltext {
 
@@ -62,11 +63,26 @@ bool is_word_char(char c) {
   return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '$';
 }
 
+// The end of the unquoted word that starts at `i`.
+size_t word_end(std::string_view sql, size_t i) {
+  while (i < sql.size() && is_word_char(sql[i]))
+    ++i;
+  return i;
+}
+
 // Whether, after `at` and any blanks, a "(" opens a call.
 bool call_follows(std::string_view sql, size_t at) {
   while (at < sql.size() && std::isspace(static_cast<unsigned char>(sql[at])))
     ++at;
   return at < sql.size() && sql[at] == '(';
+}
+
+// The engine's operator for ~, ~*, !~ and !~*: SQLite calls regexp() for
+// REGEXP and match() for MATCH, the case-insensitive one.
+const char* match_operator(bool negated, bool case_insensitive) {
+  if (case_insensitive)
+    return negated ? " NOT MATCH " : " MATCH ";
+  return negated ? " NOT REGEXP " : " REGEXP ";
 }
 
 } // namespace
@@ -115,9 +131,7 @@ std::string call_niladic_functions(std::string_view sql) {
       ++i;
       continue;
     }
-    size_t end = i;
-    while (end < sql.size() && is_word_char(sql[end]))
-      ++end;
+    const size_t end = word_end(sql, i);
     const std::string_view word = sql.substr(i, end - i);
     out.append(word);
     const bool qualified = i > 0 && sql[i - 1] == '.';
@@ -155,9 +169,7 @@ std::string unqualify_catalog_calls(std::string_view sql) {
                      return a == std::tolower(static_cast<unsigned char>(b));
                    });
     if (at_prefix) {
-      size_t end = i + prefix.size();
-      while (end < sql.size() && is_word_char(sql[end]))
-        ++end;
+      const size_t end = word_end(sql, i + prefix.size());
       if (end > i + prefix.size() && call_follows(sql, end)) {
         i += prefix.size(); // the name and the call follow as they are
         continue;
@@ -293,10 +305,16 @@ std::string regex_operators(std::string_view sql) {
           at = q;
         const bool negated = skip_to_after(at, "!~") != std::string_view::npos;
         size_t end = skip_to_after(at, negated ? "!~" : "~");
+        bool case_insensitive = false;
+        if (end != std::string_view::npos && end < sql.size() &&
+            sql[end] == '*') {
+          case_insensitive = true;
+          ++end;
+        }
         if (end != std::string_view::npos)
           end = skip_to_after(end, ")");
         if (end != std::string_view::npos) {
-          out += negated ? " NOT REGEXP " : " REGEXP ";
+          out += match_operator(negated, case_insensitive);
           i = end;
           continue;
         }
@@ -337,9 +355,9 @@ std::string regex_operators(std::string_view sql) {
             binary = false;
       }
       const bool case_insensitive = op_end < sql.size() && sql[op_end] == '*';
-      if (binary && !case_insensitive) {
-        out += negated ? " NOT REGEXP " : " REGEXP ";
-        i = op_end;
+      if (binary) {
+        out += match_operator(negated, case_insensitive);
+        i = op_end + (case_insensitive ? 1 : 0);
         continue;
       }
     }
@@ -351,6 +369,78 @@ std::string regex_operators(std::string_view sql) {
 std::string for_engine(std::string_view sql) {
   return call_niladic_functions(unqualify_catalog_calls(
       regex_operators(strip_casts(plain_escape_strings(sql)))));
+}
+
+std::optional<std::string> aliased_expression(std::string_view sql,
+                                              std::string_view alias) {
+  auto lower_equal = [](std::string_view a, std::string_view b) {
+    return a.size() == b.size() &&
+           std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+             return std::tolower(static_cast<unsigned char>(x)) ==
+                    std::tolower(static_cast<unsigned char>(y));
+           });
+  };
+  std::vector<size_t> starts{0}; // where the current list item begins, by depth
+  size_t i = 0;
+  while (i < sql.size()) {
+    const char c = sql[i];
+    if (c == '\'' || c == '"') {
+      const size_t end = sql.find(c, i + 1);
+      i = end == std::string_view::npos ? sql.size() : end + 1;
+      continue;
+    }
+    if (c == '(') {
+      starts.push_back(++i);
+      continue;
+    }
+    if (c == ')') {
+      if (starts.size() > 1)
+        starts.pop_back();
+      ++i;
+      continue;
+    }
+    if (c == ',') {
+      starts.back() = ++i;
+      continue;
+    }
+    if (!is_word_char(c) || (i > 0 && is_word_char(sql[i - 1]))) {
+      ++i;
+      continue;
+    }
+    const size_t end = word_end(sql, i);
+    const std::string_view word = sql.substr(i, end - i);
+    if (lower_equal(word, "select") || lower_equal(word, "distinct")) {
+      starts.back() = end;
+    } else if (lower_equal(word, "as")) {
+      size_t at = end;
+      while (at < sql.size() &&
+             std::isspace(static_cast<unsigned char>(sql[at])))
+        ++at;
+      bool named = false;
+      size_t after = at;
+      if (at < sql.size() && sql[at] == '"') {
+        const size_t close = sql.find('"', at + 1);
+        named = close != std::string_view::npos &&
+                sql.substr(at + 1, close - at - 1) == alias;
+        after = close == std::string_view::npos ? sql.size() : close + 1;
+      } else {
+        after = word_end(sql, after);
+        named = lower_equal(sql.substr(at, after - at), alias);
+      }
+      if (named && starts.back() <= i) {
+        std::string_view e = sql.substr(starts.back(), i - starts.back());
+        while (!e.empty() &&
+               std::isspace(static_cast<unsigned char>(e.front())))
+          e.remove_prefix(1);
+        while (!e.empty() && std::isspace(static_cast<unsigned char>(e.back())))
+          e.remove_suffix(1);
+        if (!e.empty())
+          return std::string(e);
+      }
+    }
+    i = end;
+  }
+  return std::nullopt;
 }
 
 bool looks_boolean(std::string_view expr) {
@@ -394,8 +484,9 @@ bool looks_boolean(std::string_view expr) {
   if (flat.find_first_of("<>=") != std::string::npos &&
       flat.find("->") == std::string::npos)
     return true;
-  for (const char* word : {" is ", " not ", " and ", " or ", " in ", " like ",
-                           " between ", " exists ", " glob ", " regexp "})
+  for (const char* word :
+       {" is ", " not ", " and ", " or ", " in ", " like ", " between ",
+        " exists ", " glob ", " regexp ", " match "})
     if (flat.find(word) != std::string::npos)
       return true;
   return false;

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstddef>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -50,10 +51,10 @@ std::string plain_escape_strings(std::string_view sql);
 
 // The text with PostgreSQL's regular expression match operators written
 // as the engine's: a binary "~" and OPERATOR(pg_catalog.~) become REGEXP,
-// "!~" and OPERATOR(pg_catalog.!~) NOT REGEXP (a "~" after an operator or
-// "(" is the unary bitwise not and stays); "COLLATE pg_catalog.default"
-// (what psql's name patterns add) is dropped. The case-insensitive forms
-// (~*, !~*) are left for the engine to refuse.
+// "!~" NOT REGEXP, the case-insensitive "~*" and "!~*" MATCH and NOT MATCH
+// (a "~" after an operator, "(" or a keyword is the unary bitwise not and
+// stays); "COLLATE pg_catalog.default" (what psql's name patterns add) is
+// dropped.
 std::string regex_operators(std::string_view sql);
 
 // Everything above that a statement goes through before the engine sees
@@ -61,10 +62,18 @@ std::string regex_operators(std::string_view sql);
 // catalog-qualified calls, niladic functions.
 std::string for_engine(std::string_view sql);
 
+// The expression that a select-list alias names in `sql`: the text
+// before "AS alias" (AS "alias" for a quoted one; an unquoted alias
+// compares case-insensitively) back to the previous comma, "(" or SELECT /
+// DISTINCT keyword at the same nesting depth, outside literals, trimmed;
+// nullopt when there is no such alias.
+std::optional<std::string> aliased_expression(std::string_view sql,
+                                              std::string_view alias);
+
 // Whether an expression's text has a comparison (=, <, >, <=, >=, <>, !=)
 // or a logical/predicate keyword (IS, NOT, AND, OR, IN, LIKE, BETWEEN,
-// EXISTS, GLOB, REGEXP) at its top level, outside parentheses and literals; an
-// expression wholly in parentheses counts as its inside.
+// EXISTS, GLOB, REGEXP, MATCH) at its top level, outside parentheses and
+// literals; an expression wholly in parentheses counts as its inside.
 bool looks_boolean(std::string_view expr);
 
 } // namespace walmux::sqltext

@@ -28,11 +28,12 @@ std::string encoding_name(int64_t encoding) {
   return names[encoding];
 }
 
-expected<bool> regex_match(const std::string& pattern,
-                           const std::string& value) {
+expected<bool> regex_match(const std::string& pattern, const std::string& value,
+                           bool case_insensitive) {
   regex_t compiled;
   const int rc =
-      ::regcomp(&compiled, pattern.c_str(), REG_EXTENDED | REG_NOSUB);
+      ::regcomp(&compiled, pattern.c_str(),
+                REG_EXTENDED | REG_NOSUB | (case_insensitive ? REG_ICASE : 0));
   if (rc != 0) {
     char reason[256];
     ::regerror(rc, &compiled, reason, sizeof reason);
@@ -63,20 +64,24 @@ void add_psql_catalog(node_catalog& c, const std::string& database) {
               null(), null(), null(), text("C"), text("C"), null(), null(),
               null()}};
        }});
-  // SQLite's "value REGEXP pattern" calls regexp(pattern, value); the
-  // session writes PostgreSQL's ~ and !~ so (sqltext::regex_operators).
-  c.functions.push_back(
-      {"regexp", 2, 2, "bool",
-       [](const std::vector<sql_value>& args) -> expected<sql_value> {
-         auto pattern = text_arg(args, 0);
-         auto value = text_arg(args, 1);
-         if (!pattern || !value)
-           return null();
-         auto matched = regex_match(*pattern, *value);
-         if (!matched)
-           return std::move(matched).err();
-         return boolean(*matched);
-       }});
+  // SQLite's "value REGEXP pattern" calls regexp(pattern, value) and
+  // "value MATCH pattern" match(pattern, value); the session writes
+  // PostgreSQL's ~, !~ (REGEXP) and ~*, !~* (MATCH) so
+  // (sqltext::regex_operators).
+  for (const bool case_insensitive : {false, true})
+    c.functions.push_back(
+        {case_insensitive ? "match" : "regexp", 2, 2, "bool",
+         [case_insensitive](
+             const std::vector<sql_value>& args) -> expected<sql_value> {
+           auto pattern = text_arg(args, 0);
+           auto value = text_arg(args, 1);
+           if (!pattern || !value)
+             return null();
+           auto matched = regex_match(*pattern, *value, case_insensitive);
+           if (!matched)
+             return std::move(matched).err();
+           return boolean(*matched);
+         }});
   c.functions.push_back(
       {"pg_get_userbyid", 1, 1, "name",
        [](const std::vector<sql_value>& args) -> expected<sql_value> {

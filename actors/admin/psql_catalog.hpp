@@ -28,12 +28,13 @@ inline constexpr int64_t node_database_oid = 5;
 // functions above to `c`.
 void add_psql_catalog(node_catalog& c, const std::string& database);
 
-// Whether `value` matches `pattern`, for the ~ operator: POSIX extended
+// Whether `value` matches `pattern`, for the ~ (and, ignoring case, ~*)
+// operator: POSIX extended
 // regular expressions (PostgreSQL's advanced ones are a superset: their
 // escapes such as \d and their lookaheads are not understood). 2201B
 // "invalid regular expression: ..." for a pattern that does not compile.
-expected<bool> regex_match(const std::string& pattern,
-                           const std::string& value);
+expected<bool> regex_match(const std::string& pattern, const std::string& value,
+                           bool case_insensitive = false);
 
 // PostgreSQL's name of an encoding number ("UTF8" for 6), or "" for a
 // number that names none, as pg_encoding_to_char answers.

@@ -468,14 +468,28 @@ describe_columns(sqlite3_stmt* stmt, const std::vector<function_def>& functions,
         statement_text != nullptr &&
         std::string_view(statement_text).find('"' + name + '"') !=
             std::string_view::npos;
-    if (sqlite3_column_origin_name(stmt, c) == nullptr &&
-        !sqltext::is_identifier(name) && !quoted_alias) {
-      // An expression: PostgreSQL names a function call after the function.
-      const size_t paren = name.find('(');
-      std::string fn = lower(name.substr(0, paren));
+    // An expression's text: its name when it has no alias, else what the
+    // alias stands for (typed the same way, named by the alias).
+    std::string expression;
+    bool aliased = false;
+    if (sqlite3_column_origin_name(stmt, c) == nullptr) {
+      if (!sqltext::is_identifier(name) && !quoted_alias) {
+        expression = name;
+      } else if (statement_text != nullptr) {
+        if (auto e = sqltext::aliased_expression(statement_text, name)) {
+          expression = std::move(*e);
+          aliased = true;
+        }
+      }
+    }
+    if (!expression.empty()) {
+      // PostgreSQL names a function call after the function.
+      const size_t paren = expression.find('(');
+      std::string fn = lower(expression.substr(0, paren));
       if (paren != std::string::npos && sqltext::is_identifier(fn) &&
-          closes_at_end(name, paren)) {
-        name = fn;
+          closes_at_end(expression, paren)) {
+        if (!aliased)
+          name = fn;
         for (const auto& f : functions)
           if (f.name == fn) {
             from_function[static_cast<size_t>(c)] = &f;
@@ -484,9 +498,10 @@ describe_columns(sqlite3_stmt* stmt, const std::vector<function_def>& functions,
         if (fn == "count")
           col = column_type("int8");
       } else {
-        if (sqltext::looks_boolean(name))
+        if (sqltext::looks_boolean(expression))
           col = column_type("bool");
-        name = "?column?";
+        if (!aliased)
+          name = "?column?";
       }
     }
     col.name = name;

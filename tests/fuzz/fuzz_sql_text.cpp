@@ -29,10 +29,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     std::abort();
   if (unqualify_catalog_calls(text).size() > text.size())
     std::abort();
-  // Each rewritten operator becomes " REGEXP " or " NOT REGEXP ".
+  // Each rewritten operator (one or more characters) becomes at most
+  // " NOT REGEXP " or " NOT MATCH ".
   if (regex_operators(text).size() > text.size() * 8)
     std::abort();
   (void)for_engine(text);
+  if (auto e = aliased_expression(text, "x"); e && e->size() > text.size())
+    std::abort();
   // An array's elements are never longer than its text.
   if (auto elements = walmux::pgtext::array_elements(text)) {
     size_t total = 0;

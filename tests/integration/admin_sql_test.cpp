@@ -108,7 +108,9 @@ TEST_F(admin_sql, psql_describe_commands_and_catalog_functions) {
       "SELECT E'a\\tb', e'it\\'s', E'\\x41\\101', 'c:\\temp'",
       "SELECT pg_catalog.pg_get_userbyid(4242)",
       "SELECT 'abc' ~ '^a', 'abc' ~ 'c$', 'abc' !~ 'b', 'a.c' ~ '^a[.]c$', "
-      "'s1' OPERATOR(pg_catalog.~) '^(s.*)$' COLLATE pg_catalog.default",
+      "'s1' OPERATOR(pg_catalog.~) '^(s.*)$' COLLATE pg_catalog.default, "
+      "'ABC' ~* '^a', 'ABC' !~* 'b', 'ABC' ~ '^a', 1 = 1 AS same, "
+      "'x' ~ 'y' AS \"No match\"",
   };
   for (const auto& q : same_answers) {
     auto expected = upstream_->query(q);

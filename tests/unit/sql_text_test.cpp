@@ -87,12 +87,26 @@ TEST(sql_text, regular_expression_operators_become_regexp) {
   EXPECT_EQ(regex_operators("a~'x' AND b !~ 'y' AND (c) ~ d AND f(x)!~'z'"),
             "a REGEXP 'x' AND b  NOT REGEXP  'y' AND (c)  REGEXP  d AND "
             "f(x) NOT REGEXP 'z'");
-  // Unary ~ (after "(", an operator or a keyword), the case-insensitive
-  // forms, literals and names stay.
-  EXPECT_EQ(regex_operators("SELECT ~5, (~x), a ~* 'b', '~', \"~\", "
+  // The case-insensitive forms.
+  EXPECT_EQ(regex_operators("a ~* 'b' OR c !~* 'd' OR e OPERATOR(~*) 'f'"),
+            "a  MATCH  'b' OR c  NOT MATCH  'd' OR e  MATCH  'f'");
+  // Unary ~ (after "(", an operator or a keyword), literals and names stay.
+  EXPECT_EQ(regex_operators("SELECT ~5, (~x), '~', \"~\", "
                             "collate_me WHERE NOT ~k = 0"),
-            "SELECT ~5, (~x), a ~* 'b', '~', \"~\", collate_me WHERE NOT "
-            "~k = 0");
+            "SELECT ~5, (~x), '~', \"~\", collate_me WHERE NOT ~k = 0");
+}
+
+TEST(sql_text, an_alias_names_its_expression) {
+  const char* q = "SELECT a = b AS Same, f(x, y) AS \"F of x\", DISTINCT "
+                  "(SELECT 1 AS inner_one), 'as x' AS lit FROM t";
+  EXPECT_EQ(aliased_expression(q, "same"), "a = b");
+  EXPECT_EQ(aliased_expression(q, "F of x"), "f(x, y)");
+  EXPECT_EQ(aliased_expression(q, "inner_one"), "1");
+  EXPECT_EQ(aliased_expression(q, "lit"), "'as x'");
+  // Not a quoted alias by another case, not an alias that is not there.
+  EXPECT_EQ(aliased_expression(q, "f of x"), std::nullopt);
+  EXPECT_EQ(aliased_expression(q, "x"), std::nullopt);
+  EXPECT_EQ(aliased_expression("SELECT AS", "as"), std::nullopt);
 }
 
 TEST(sql_text, escape_strings_become_standard_literals) {
