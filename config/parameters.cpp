@@ -50,7 +50,7 @@ constexpr std::string_view group_connections = "Connections";
 constexpr std::string_view group_upstream = "Upstream";
 constexpr std::string_view group_logging = "Reporting and Logging";
 
-const std::array<parameter_def, 30> table = {{
+const std::array<parameter_def, 31> table = {{
     {.name = "rds.logical_replication",
      .type = param_type::boolean,
      .context = param_context::postmaster,
@@ -216,6 +216,14 @@ const std::array<parameter_def, 30> table = {{
      .description = "Sets the server's \"hba\" configuration file (relative "
                     "to the data directory); empty: trust from 127.0.0.1 "
                     "only.",
+     .default_string = ""},
+    {.name = "ident_file",
+     .type = param_type::string,
+     .context = param_context::sighup,
+     .group = group_connections,
+     .description = "Sets the server's \"ident\" configuration file: the "
+                    "user name maps of map= (relative to the data directory; "
+                    "empty: none).",
      .default_string = ""},
     {.name = "auth_file",
      .type = param_type::string,

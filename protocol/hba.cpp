@@ -5,6 +5,7 @@
 
 #include <arpa/inet.h>
 #include <cstring>
+#include <regex.h>
 
 namespace walmux::hba {
 namespace {
@@ -162,32 +163,24 @@ std::optional<std::string> apply_option(std::string_view option, rule& r) {
     r.clientname_dn = value == "DN";
     return std::nullopt;
   }
-  for (const char* known : {"map",
-                            "pamservice",
-                            "pam_use_hostname",
-                            "ldaptls",
-                            "ldapscheme",
-                            "ldapserver",
-                            "ldapport",
-                            "ldapbinddn",
-                            "ldapbindpasswd",
-                            "ldapsearchattribute",
-                            "ldapsearchfilter",
-                            "ldapbasedn",
-                            "ldapprefix",
-                            "ldapsuffix",
-                            "krb_realm",
-                            "include_realm",
-                            "compat_realm",
-                            "upn_username",
-                            "radiusservers",
-                            "radiusserver",
-                            "radiussecrets",
-                            "radiussecret",
-                            "radiusidentifiers",
-                            "radiusidentifier",
-                            "radiusports",
-                            "radiusport"})
+  if (name == "map") {
+    if (r.method != auth_method::cert)
+      return std::string("authentication option \"map\" is only valid for "
+                         "authentication methods ident, peer, gssapi, sspi, "
+                         "and cert");
+    r.map = value;
+    return std::nullopt;
+  }
+  for (const char* known :
+       {"pamservice",        "pam_use_hostname", "ldaptls",
+        "ldapscheme",        "ldapserver",       "ldapport",
+        "ldapbinddn",        "ldapbindpasswd",   "ldapsearchattribute",
+        "ldapsearchfilter",  "ldapbasedn",       "ldapprefix",
+        "ldapsuffix",        "krb_realm",        "include_realm",
+        "compat_realm",      "upn_username",     "radiusservers",
+        "radiusserver",      "radiussecrets",    "radiussecret",
+        "radiusidentifiers", "radiusidentifier", "radiusports",
+        "radiusport"})
     if (name == known)
       return "walmux does not support authentication option \"" + name + "\"";
   return "unrecognized authentication option name: \"" + name + "\"";
@@ -260,158 +253,190 @@ std::optional<ip_mask> parse_address(std::string_view text) {
   return std::nullopt;
 }
 
-expected<std::vector<rule>> parse_hba(std::string_view text,
-                                      const std::string& path) {
-  std::vector<rule> rules;
+namespace {
+
+// Calls `entry(line_number, raw_line, fields)` for each line of `text` that
+// holds fields (comments stripped, blank lines skipped), until the first
+// error: an unterminated quote, or what `entry` returns.
+template <typename Entry>
+status for_each_entry(std::string_view text, const std::string& path,
+                      Entry entry) {
   line_cursor lines{text};
   std::string_view raw;
   while (lines.next(raw)) {
-    const int line_number = lines.number;
     std::vector<field> fields;
     if (!split_fields(strip_comment(raw), fields))
-      return line_error(line_number, path, "unterminated quoted string");
+      return line_error(lines.number, path, "unterminated quoted string");
     if (fields.empty())
       continue;
-    auto fail = [&](std::string message) {
-      return line_error(line_number, path, std::move(message));
-    };
-    size_t k = 0; // the field being read
-    // Moves to the next field, which must hold exactly one value.
-    auto next_single =
-        [&](const char* specification,
-            const char* values_for) -> expected<const name_token*> {
-      if (++k >= fields.size())
-        return fail(std::string("end-of-line before ") + specification);
-      if (fields[k].tokens.size() != 1)
-        return fail(std::string("multiple values specified for ") + values_for);
-      return &fields[k].tokens.front();
-    };
-    rule r;
-    r.line_number = line_number;
-    r.raw_line = std::string(raw);
-    if (fields[k].tokens.size() != 1)
-      return fail("multiple values specified for connection type");
-    r.type = fields[k].tokens.front().text;
-    if (r.type == "include" || r.type == "include_if_exists" ||
-        r.type == "include_dir")
-      return fail("walmux does not support \"" + r.type + "\" in pg_hba.conf");
-    if (r.type != "local" && !is_host_type(r.type))
-      return fail("invalid connection type \"" + r.type + "\"");
-    if (++k >= fields.size())
-      return fail("end-of-line before database specification");
-    r.databases = fields[k].tokens;
-    if (++k >= fields.size())
-      return fail("end-of-line before role specification");
-    r.users = fields[k].tokens;
-    for (const auto& t : r.databases) {
-      if (t.text.empty())
-        return fail("empty database name");
-      if (!t.quoted && t.text.front() == '@')
-        return fail("walmux does not support @file lists in pg_hba.conf");
-      if (t.is_keyword("samerole") || t.is_keyword("samegroup"))
-        return fail("walmux does not support \"" + t.text +
-                    "\" in pg_hba.conf: it has no roles");
-    }
-    for (const auto& t : r.users) {
-      if (t.text.empty())
-        return fail("empty role name");
-      if (!t.quoted && (t.text.front() == '@' || t.text.front() == '+' ||
-                        t.text.front() == '/'))
-        return fail("walmux does not support \"" + t.text +
-                    "\" in pg_hba.conf: only role names and all");
-    }
-    const bool host = r.type != "local";
-    if (host) {
-      auto address = next_single("IP address specification", "host address");
-      if (!address)
-        return std::move(address).err();
-      const name_token& a = **address;
-      r.address_text = a.text;
-      if (a.is_keyword("all")) {
-        r.all_addresses = true;
-      } else if (a.is_keyword("samehost") || a.is_keyword("samenet")) {
-        return fail("walmux does not support \"" + a.text +
-                    "\" in pg_hba.conf; write the addresses");
-      } else {
-        std::string_view addr = a.text;
-        std::string_view bits;
-        if (auto slash = addr.find('/'); slash != std::string_view::npos) {
-          bits = addr.substr(slash + 1);
-          addr = addr.substr(0, slash);
-        }
-        auto ip = parse_address(addr);
-        if (!ip)
-          return fail("invalid IP address \"" + std::string(addr) +
-                      "\": walmux does not resolve host names");
-        if (a.text.find('/') != std::string::npos) {
-          auto m = mask_of_length(ip->family, bits);
-          if (!m)
-            return fail("invalid CIDR mask in address \"" + a.text + "\"");
-          ip->mask = m->mask;
-        } else {
-          // The mask is the next field.
-          auto netmask = next_single("netmask specification", "netmask");
-          if (!netmask)
-            return std::move(netmask).err();
-          r.netmask_text = (*netmask)->text;
-          auto m = parse_address(r.netmask_text);
-          if (!m)
-            return fail("invalid IP mask \"" + r.netmask_text + "\"");
-          if (m->family != ip->family)
-            return fail("IP address and mask do not match");
-          ip->mask = m->address;
-        }
-        r.address = *ip;
-      }
-    }
-    auto method_field =
-        next_single("authentication method", "authentication type");
-    if (!method_field)
-      return std::move(method_field).err();
-    r.method_name = (*method_field)->text;
-    auto method = method_from_name(r.method_name);
-    if (!method)
-      return fail("invalid authentication method \"" + r.method_name + "\"");
-    if (host && *method == auth_method::other)
-      return error{sqlstate::feature_not_supported,
-                   "authentication method \"" + r.method_name +
-                       "\" is not supported by walmux"}
-          .with_context("line " + std::to_string(line_number) +
-                        " of configuration file \"" + path + "\"")
-          .with_hint("Use trust, reject, scram-sha-256, md5, password or "
-                     "cert.");
-    r.method = *method;
-    if (host) {
-      if (r.method == auth_method::cert) {
-        if (r.type != "hostssl")
-          return fail(
-              "cert authentication is only supported on hostssl connections");
-        r.clientcert = client_cert::verify_full;
-      }
-      while (++k < fields.size()) {
-        // A value may hold commas: the field's tokens joined again.
-        std::string option;
-        for (const auto& t : fields[k].tokens)
-          option += (option.empty() ? "" : ",") + t.text;
-        if (auto problem = apply_option(option, r))
-          return fail(std::move(*problem));
-      }
-    }
-    rules.push_back(std::move(r));
+    if (auto st = entry(lines.number, raw, fields); !st)
+      return st;
   }
+  return ok();
+}
+
+} // namespace
+
+expected<std::vector<rule>> parse_hba(std::string_view text,
+                                      const std::string& path) {
+  std::vector<rule> rules;
+  auto st = for_each_entry(
+      text, path,
+      [&](const int line_number, std::string_view raw,
+          const std::vector<field>& fields) -> status {
+        auto fail = [&](std::string message) {
+          return line_error(line_number, path, std::move(message));
+        };
+        size_t k = 0; // the field being read
+        // Moves to the next field, which must hold exactly one value.
+        auto next_single =
+            [&](const char* specification,
+                const char* values_for) -> expected<const name_token*> {
+          if (++k >= fields.size())
+            return fail(std::string("end-of-line before ") + specification);
+          if (fields[k].tokens.size() != 1)
+            return fail(std::string("multiple values specified for ") +
+                        values_for);
+          return &fields[k].tokens.front();
+        };
+        rule r;
+        r.line_number = line_number;
+        r.raw_line = std::string(raw);
+        if (fields[k].tokens.size() != 1)
+          return fail("multiple values specified for connection type");
+        r.type = fields[k].tokens.front().text;
+        if (r.type == "include" || r.type == "include_if_exists" ||
+            r.type == "include_dir")
+          return fail("walmux does not support \"" + r.type +
+                      "\" in pg_hba.conf");
+        if (r.type != "local" && !is_host_type(r.type))
+          return fail("invalid connection type \"" + r.type + "\"");
+        if (++k >= fields.size())
+          return fail("end-of-line before database specification");
+        r.databases = fields[k].tokens;
+        if (++k >= fields.size())
+          return fail("end-of-line before role specification");
+        r.users = fields[k].tokens;
+        for (const auto& t : r.databases) {
+          if (t.text.empty())
+            return fail("empty database name");
+          if (!t.quoted && t.text.front() == '@')
+            return fail("walmux does not support @file lists in pg_hba.conf");
+          if (t.is_keyword("samerole") || t.is_keyword("samegroup"))
+            return fail("walmux does not support \"" + t.text +
+                        "\" in pg_hba.conf: it has no roles");
+        }
+        for (const auto& t : r.users) {
+          if (t.text.empty())
+            return fail("empty role name");
+          if (!t.quoted && (t.text.front() == '@' || t.text.front() == '+' ||
+                            t.text.front() == '/'))
+            return fail("walmux does not support \"" + t.text +
+                        "\" in pg_hba.conf: only role names and all");
+        }
+        const bool host = r.type != "local";
+        if (host) {
+          auto address =
+              next_single("IP address specification", "host address");
+          if (!address)
+            return std::move(address).err();
+          const name_token& a = **address;
+          r.address_text = a.text;
+          if (a.is_keyword("all")) {
+            r.all_addresses = true;
+          } else if (a.is_keyword("samehost") || a.is_keyword("samenet")) {
+            return fail("walmux does not support \"" + a.text +
+                        "\" in pg_hba.conf; write the addresses");
+          } else {
+            std::string_view addr = a.text;
+            std::string_view bits;
+            if (auto slash = addr.find('/'); slash != std::string_view::npos) {
+              bits = addr.substr(slash + 1);
+              addr = addr.substr(0, slash);
+            }
+            auto ip = parse_address(addr);
+            if (!ip)
+              return fail("invalid IP address \"" + std::string(addr) +
+                          "\": walmux does not resolve host names");
+            if (a.text.find('/') != std::string::npos) {
+              auto m = mask_of_length(ip->family, bits);
+              if (!m)
+                return fail("invalid CIDR mask in address \"" + a.text + "\"");
+              ip->mask = m->mask;
+            } else {
+              // The mask is the next field.
+              auto netmask = next_single("netmask specification", "netmask");
+              if (!netmask)
+                return std::move(netmask).err();
+              r.netmask_text = (*netmask)->text;
+              auto m = parse_address(r.netmask_text);
+              if (!m)
+                return fail("invalid IP mask \"" + r.netmask_text + "\"");
+              if (m->family != ip->family)
+                return fail("IP address and mask do not match");
+              ip->mask = m->address;
+            }
+            r.address = *ip;
+          }
+        }
+        auto method_field =
+            next_single("authentication method", "authentication type");
+        if (!method_field)
+          return std::move(method_field).err();
+        r.method_name = (*method_field)->text;
+        auto method = method_from_name(r.method_name);
+        if (!method)
+          return fail("invalid authentication method \"" + r.method_name +
+                      "\"");
+        if (host && *method == auth_method::other)
+          return error{sqlstate::feature_not_supported,
+                       "authentication method \"" + r.method_name +
+                           "\" is not supported by walmux"}
+              .with_context("line " + std::to_string(line_number) +
+                            " of configuration file \"" + path + "\"")
+              .with_hint("Use trust, reject, scram-sha-256, md5, password or "
+                         "cert.");
+        r.method = *method;
+        if (host) {
+          if (r.method == auth_method::cert) {
+            if (r.type != "hostssl")
+              return fail("cert authentication is only supported on hostssl "
+                          "connections");
+            r.clientcert = client_cert::verify_full;
+          }
+          while (++k < fields.size()) {
+            // A value may hold commas: the field's tokens joined again.
+            std::string option;
+            for (const auto& t : fields[k].tokens)
+              option += (option.empty() ? "" : ",") + t.text;
+            if (auto problem = apply_option(option, r))
+              return fail(std::move(*problem));
+          }
+        }
+        rules.push_back(std::move(r));
+        return ok();
+      });
+  if (!st)
+    return std::move(st).err();
   return rules;
 }
 
-std::vector<line_result> parse_hba_lines(std::string_view text) {
-  std::vector<line_result> out;
+namespace {
+
+// Each non-blank line of `text` parsed on its own by `parse` (a whole-file
+// parser given one line), as the file views show a file: what it gives,
+// numbered as in the file, or its error.
+template <typename Result, typename Parse>
+std::vector<Result> each_line(std::string_view text, Parse parse) {
+  std::vector<Result> out;
   line_cursor lines{text};
   std::string_view line;
   while (lines.next(line)) {
     const int line_number = lines.number;
-    auto one = parse_hba(line, "");
+    auto one = parse(line, "");
     if (one && one->empty())
       continue; // blank or comment
-    line_result r;
+    Result r;
     r.line_number = line_number;
     if (one) {
       r.parsed = std::move(one->front());
@@ -422,6 +447,12 @@ std::vector<line_result> parse_hba_lines(std::string_view text) {
     out.push_back(std::move(r));
   }
   return out;
+}
+
+} // namespace
+
+std::vector<line_result> parse_hba_lines(std::string_view text) {
+  return each_line<line_result>(text, parse_hba);
 }
 
 std::string address_to_text(int family, const std::array<uint8_t, 16>& bytes) {
@@ -509,15 +540,124 @@ parse_password_file(std::string_view text, const std::string& path) {
 }
 
 std::vector<std::string> shown_options(const rule& r) {
+  std::vector<std::string> out;
+  if (!r.map.empty())
+    out.push_back("map=" + r.map);
   switch (r.clientcert) {
   case client_cert::off:
-    return {};
+    break;
   case client_cert::verify_ca:
-    return {"clientcert=verify-ca"};
+    out.push_back("clientcert=verify-ca");
+    break;
   case client_cert::verify_full:
+    out.push_back("clientcert=verify-full");
     break;
   }
-  return {"clientcert=verify-full"};
+  return out;
+}
+
+namespace {
+
+// A compiled expression, freed with its owner.
+struct compiled_regex {
+  regex_t re{};
+  bool ok = false;
+  compiled_regex() = default;
+  compiled_regex(const compiled_regex&) = delete;
+  compiled_regex& operator=(const compiled_regex&) = delete;
+  ~compiled_regex() {
+    if (ok)
+      ::regfree(&re);
+  }
+};
+
+// Compiles `pattern`; the problem in PostgreSQL's words (the reason in the
+// POSIX library's) when it does not compile.
+std::optional<std::string> compile(const std::string& pattern,
+                                   compiled_regex& out) {
+  const int rc = ::regcomp(&out.re, pattern.c_str(), REG_EXTENDED);
+  if (rc == 0) {
+    out.ok = true;
+    return std::nullopt;
+  }
+  char reason[256];
+  ::regerror(rc, &out.re, reason, sizeof reason);
+  return "invalid regular expression \"" + pattern + "\": " + reason;
+}
+
+} // namespace
+
+expected<std::vector<ident_mapping>> parse_ident(std::string_view text,
+                                                 const std::string& path) {
+  std::vector<ident_mapping> out;
+  auto st = for_each_entry(
+      text, path,
+      [&](const int line_number, std::string_view,
+          const std::vector<field>& fields) -> status {
+        if (fields.size() < 3)
+          return line_error(line_number, path, "missing entry at end of line");
+        for (size_t k = 0; k < 3; ++k)
+          if (fields[k].tokens.size() != 1)
+            return line_error(line_number, path,
+                              "multiple values in ident field");
+        ident_mapping m;
+        m.line_number = line_number;
+        m.map_name = fields[0].tokens.front().text;
+        m.system_name = fields[1].tokens.front().text;
+        m.pg_username = fields[2].tokens.front().text;
+        if (!m.system_name.empty() && m.system_name.front() == '/') {
+          compiled_regex re;
+          if (auto problem = compile(m.system_name.substr(1), re))
+            return line_error(line_number, path, std::move(*problem));
+        }
+        out.push_back(std::move(m));
+        return ok();
+      });
+  if (!st)
+    return std::move(st).err();
+  return out;
+}
+
+std::vector<ident_line_result> parse_ident_lines(std::string_view text) {
+  return each_line<ident_line_result>(text, parse_ident);
+}
+
+expected<bool> map_allows(const std::vector<ident_mapping>& mappings,
+                          const std::string& map_name,
+                          const std::string& system_user,
+                          const std::string& pg_user) {
+  for (const auto& m : mappings) {
+    if (m.map_name != map_name)
+      continue;
+    if (m.system_name.empty() || m.system_name.front() != '/') {
+      if (m.system_name == system_user && m.pg_username == pg_user)
+        return true;
+      continue;
+    }
+    const std::string pattern = m.system_name.substr(1);
+    compiled_regex re;
+    if (auto problem = compile(pattern, re))
+      return error{"2201B", *problem};
+    regmatch_t groups[2];
+    if (::regexec(&re.re, system_user.c_str(), 2, groups, 0) != 0)
+      continue;
+    std::string expected_user = m.pg_username;
+    if (const auto at = expected_user.find("\\1"); at != std::string::npos) {
+      if (re.re.re_nsub < 1 || groups[1].rm_so < 0)
+        return error{"2201B", "regular expression \"" + pattern +
+                                  "\" has no subexpressions as requested by "
+                                  "backreference in \"" +
+                                  m.pg_username + "\""};
+      expected_user.replace(
+          at, 2,
+          system_user.substr(
+              static_cast<size_t>(groups[1].rm_so),
+              static_cast<size_t>(groups[1].rm_eo - groups[1].rm_so)));
+    }
+    if (expected_user == pg_user)
+      return true;
+  }
+  return false;
 }
 
 } // namespace walmux::hba

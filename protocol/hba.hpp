@@ -1,6 +1,7 @@
 // hba.hpp: client authentication configuration: the rules of a
-// pg_hba.conf file, in PostgreSQL's format, and the password file that
-// holds the secrets walmux checks passwords against.
+// pg_hba.conf file and the user name maps of a pg_ident.conf file, in
+// PostgreSQL's formats, and the password file that holds the secrets
+// walmux checks passwords against.
 //
 // Pure: file text in, rules out; matching takes the peer's address as
 // bytes. Loading the files and the exchanges themselves are the
@@ -11,8 +12,8 @@
 // honour is refused when the file is read, naming the line, rather than
 // ignored: host names, samehost/samenet, +group and @file lists, methods
 // other than trust, reject, scram-sha-256, md5, password and cert on host
-// lines, and options other than clientcert and clientname (no map=: walmux
-// has no pg_ident.conf). `local` lines are read (any PostgreSQL method, no
+// lines, and options other than clientcert, clientname and map (map on
+// cert lines, as PostgreSQL allows it there). `local` lines are read (any PostgreSQL method, no
 // option checked) and never match: walmux has no Unix-domain socket.
 // hostssl lines match TLS connections and hostnossl the others; hostgssenc
 // lines never match (no GSS encryption). The keyword `replication` matches
@@ -78,6 +79,7 @@ struct rule {
   auth_method method = auth_method::trust;
   std::string method_name;                   // as written
   client_cert clientcert = client_cert::off; // cert implies verify_full
+  std::string map; // map=: the pg_ident.conf map a cert line checks names by
   bool clientname_dn = false; // clientname=DN: match the DN, not the CN
   std::string raw_line;
 };
@@ -118,6 +120,41 @@ struct connection {
 // The first rule that matches, as PostgreSQL's check_hba chooses it;
 // nullptr when none does.
 const rule* match(const std::vector<rule>& rules, const connection& c);
+
+// pg_ident.conf: one mapping a line, MAPNAME SYSTEM-USERNAME PG-USERNAME
+// (blanks between, quotes and # comments as in pg_hba.conf; fields past
+// the third are ignored, as PostgreSQL 15 ignores them). A system user
+// name starting with "/" is a POSIX extended regular expression (checked
+// when the file is read); "\1" in the PostgreSQL user name then stands
+// for its first parenthesized subexpression.
+struct ident_mapping {
+  int line_number = 0;
+  std::string map_name;
+  std::string system_name; // as written, "/" included for an expression
+  std::string pg_username;
+};
+
+// Parses a pg_ident.conf file's text; an error names the line.
+expected<std::vector<ident_mapping>> parse_ident(std::string_view text,
+                                                 const std::string& path);
+
+// Each mapping line on its own, as pg_ident_file_mappings shows a file.
+struct ident_line_result {
+  int line_number = 0;
+  std::optional<ident_mapping> parsed;
+  std::string error;
+};
+std::vector<ident_line_result> parse_ident_lines(std::string_view text);
+
+// PostgreSQL's check_usermap for a certificate: whether map `map_name`
+// lets `system_user` (the certificate's name) log in as `pg_user`, names
+// compared case-sensitively. The first line that matches decides. An
+// error (a \1 with no subexpression to take it from) is what PostgreSQL
+// logs for it.
+expected<bool> map_allows(const std::vector<ident_mapping>& mappings,
+                          const std::string& map_name,
+                          const std::string& system_user,
+                          const std::string& pg_user);
 
 // The password file: user -> secret.
 expected<std::map<std::string, std::string>>

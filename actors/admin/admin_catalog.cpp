@@ -57,8 +57,8 @@ table_def replication_slots(walsender_env& env) {
           auto safe = storage::safe_wal_size(need, written, keep_mb);
           rows.push_back(
               {text(r.name), text(r.plugin), text("logical"),
-               integer(node_database_oid), text(r.database), boolean(r.temporary),
-               boolean(v.active_pid != 0),
+               integer(node_database_oid), text(r.database),
+               boolean(r.temporary), boolean(v.active_pid != 0),
                v.active_pid ? integer(v.active_pid) : null(), null(), null(),
                lsn_value(r.restart_lsn), lsn_value(r.confirmed_flush),
                text(std::string(storage::wal_status(need, written, keep_mb))),
@@ -527,6 +527,7 @@ node_catalog make_node_catalog(walsender_env& env, int session_pid,
   c.tables.push_back(wal_receiver(env));
   c.tables.push_back(hba_file_rules_table(env));
   c.tables.push_back(stat_ssl_table(env));
+  c.tables.push_back(ident_file_mappings_table(env));
   c.tables.push_back(stat_activity(env));
   add_slot_functions(c, env, session_pid, database);
   add_server_functions(c, env, session_pid, database);

@@ -77,6 +77,35 @@ table_def hba_file_rules_table(walsender_env& env) {
       }};
 }
 
+table_def ident_file_mappings_table(walsender_env& env) {
+  return {
+      "pg_ident_file_mappings",
+      "CREATE TABLE x(line_number int4, map_name text, sys_name text, "
+      "pg_username text, error text)",
+      0,
+      [&env](const std::vector<sql_value>&) -> expected<std::vector<sql_row>> {
+        auto config = env.auth.get();
+        std::vector<sql_row> rows;
+        if (!config || config->ident_path.empty())
+          return rows; // no ident_file: no mappings
+        auto file_text = read_config_text(config->ident_path, "usermap file");
+        if (!file_text)
+          return std::move(file_text).err();
+        for (const auto& line : hba::parse_ident_lines(*file_text)) {
+          if (!line.parsed) {
+            rows.push_back({integer(line.line_number), null(), null(), null(),
+                            text(line.error)});
+            continue;
+          }
+          rows.push_back({integer(line.line_number),
+                          text(line.parsed->map_name),
+                          text(line.parsed->system_name),
+                          text(line.parsed->pg_username), null()});
+        }
+        return rows;
+      }};
+}
+
 table_def stat_ssl_table(walsender_env& env) {
   return {
       "pg_stat_ssl",

@@ -88,6 +88,16 @@ load_auth_config(const std::string& data_dir, const auth_files& files) {
       return std::move(secrets).err();
     config->secrets = std::move(*secrets);
   }
+  if (!files.ident_file.empty()) {
+    config->ident_path = storage::path_in_data_dir(data_dir, files.ident_file);
+    auto text = read_config_text(config->ident_path, "usermap file");
+    if (!text)
+      return std::move(text).err();
+    auto maps = hba::parse_ident(*text, config->ident_path);
+    if (!maps)
+      return std::move(maps).err();
+    config->ident = std::move(*maps);
+  }
   if (files.ssl) {
     // Each path relative to the data directory; an empty one stays unset.
     auto path = [&](const std::string& f) {
@@ -137,6 +147,17 @@ client_auth::outcome client_auth::accept() {
     return refuse_by_method("certificate authentication failed for user \"" +
                             who_.user +
                             "\": client certificate contains no user name");
+  if (!rule_->map.empty()) {
+    // A user name map decides (PostgreSQL's check_usermap).
+    auto allowed = hba::map_allows(config_->ident, rule_->map, name, who_.user);
+    if (!allowed)
+      return refuse_by_method(allowed.err().message);
+    if (*allowed)
+      return outcome::accepted;
+    return refuse_by_method("no match in usermap \"" + rule_->map +
+                            "\" for user \"" + who_.user +
+                            "\" authenticated as \"" + name + "\"");
+  }
   if (name == who_.user)
     return outcome::accepted;
   std::string detail = "provided user name (" + who_.user +

@@ -35,6 +35,8 @@ struct auth_config {
   std::string password_path;
   std::map<std::string, std::string> secrets; // user -> pg_authid form
   std::shared_ptr<tls_context> tls;           // ssl = on
+  std::string ident_path;                     // empty: no user name maps
+  std::vector<hba::ident_mapping> ident;
 };
 
 // A configuration file's whole text; `what` names it in the error
@@ -55,6 +57,7 @@ struct auth_files {
   std::string ssl_ca_file; // empty: no client certificates
   std::string ssl_crl_file;
   std::string ssl_crl_dir;
+  std::string ident_file; // empty: no user name maps
 };
 
 // Reads them; errors name the file (and line). All or nothing: at a reload

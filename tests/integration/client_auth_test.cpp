@@ -387,6 +387,7 @@ TEST(client_auth, client_certificates_as_on_postgresql) {
       "-CAcreateserial -out $1.crt -days 2; }\n"
       "mk server /CN=127.0.0.1 ca; mk alice /O=walmux/CN=alice ca\n"
       "mk bob /CN=bob ca; mk mallory /CN=alice other; mk nocn /O=nobody ca\n"
+      "mk gracex /CN=grace@example ca; mk abc /CN=abc ca\n"
       "chmod 600 *.key\n"
       // A revocation list of the authority that revokes bob's certificate.
       "printf '[ca]\\ndefault_ca=local\\n[local]\\ndatabase=index.txt\\n"
@@ -407,6 +408,9 @@ TEST(client_auth, client_certificates_as_on_postgresql) {
       "hostssl all erin 127.0.0.1/32 trust clientcert=verify-full "
       "clientname=DN\n"
       "hostssl all \"CN=alice,O=walmux\" 127.0.0.1/32 cert clientname=DN\n"
+      "hostssl all frank 127.0.0.1/32 cert map=certs\n"
+      "hostssl all grace 127.0.0.1/32 cert map=certs\n"
+      "hostssl all heidi 127.0.0.1/32 cert map=broken\n"
       "hostssl all all 127.0.0.1/32 trust\n";
   auto up = pg_cluster::start();
   ASSERT_TRUE(up) << up.err().message;
@@ -422,6 +426,13 @@ TEST(client_auth, client_certificates_as_on_postgresql) {
     ASSERT_EQ(::chmod((pg_data + "/" + f).c_str(), 0600), 0);
   }
   write_file(pg_data + "/pg_hba.conf", hba);
+  // User name maps: bob's certificate logs in as frank, name@example as
+  // name; "broken" asks for a subexpression its expression lacks.
+  const std::string ident = "certs bob frank\n"
+                            "certs \"/^(.*)@example$\" \\1\n"
+                            "broken /^abc$ \\1\n";
+  write_file(pg_data + "/pg_ident.conf", ident);
+  write_file(d + "/ident.conf", ident);
   // One statement a query: ALTER SYSTEM refuses a transaction block.
   for (const char* setting :
        {"ssl_cert_file = 'server.crt'", "ssl_key_file = 'server.key'",
@@ -431,6 +442,8 @@ TEST(client_auth, client_certificates_as_on_postgresql) {
   ASSERT_TRUE(pg.query("SET password_encryption = 'scram-sha-256';"
                        "CREATE ROLE alice LOGIN; CREATE ROLE bob LOGIN;"
                        "CREATE ROLE carol LOGIN; CREATE ROLE erin LOGIN;"
+                       "CREATE ROLE frank LOGIN; CREATE ROLE grace LOGIN;"
+                       "CREATE ROLE heidi LOGIN;"
                        "CREATE ROLE \"CN=alice,O=walmux\" LOGIN;"
                        "CREATE ROLE dave LOGIN PASSWORD 'pencil';"
                        "CREATE TABLE t (id int PRIMARY KEY);"
@@ -444,7 +457,8 @@ TEST(client_auth, client_certificates_as_on_postgresql) {
       d, pg.conninfo(), "pub",
       {"ssl=on", "ssl_cert_file=" + d + "/server.crt",
        "ssl_key_file=" + d + "/server.key", "ssl_ca_file=" + d + "/ca.crt",
-       "hba_file=" + d + "/hba.conf", "auth_file=" + d + "/users.txt"});
+       "hba_file=" + d + "/hba.conf", "auth_file=" + d + "/users.txt",
+       "ident_file=" + d + "/ident.conf"});
   ASSERT_TRUE(node);
   // pg_reload_conf() has taken effect on the cluster once it asks for TLS.
   ASSERT_TRUE(wait_until(
@@ -480,6 +494,12 @@ TEST(client_auth, client_certificates_as_on_postgresql) {
       {"erin", "alice", ""},
       {"CN=alice,O=walmux", "alice", ""},
       {"CN=alice,O=walmux", "bob", ""},
+      {"frank", "bob", ""},
+      {"frank", "alice", ""},
+      {"grace", "gracex", ""},
+      {"grace", "alice", ""},
+      {"frank", "gracex", ""},
+      {"heidi", "abc", ""},
   };
   const std::string on_pg = "host=127.0.0.1 port=" + std::to_string(pg.port());
   const std::string on_walmux =
@@ -501,8 +521,9 @@ TEST(client_auth, client_certificates_as_on_postgresql) {
     accepted += expected == "ok";
   }
   // alice and the DN user with their own certificate, bob with any the
-  // authority signed (verify-ca checks no name).
-  EXPECT_EQ(accepted, 4);
+  // authority signed (verify-ca checks no name), frank and grace through
+  // the map.
+  EXPECT_EQ(accepted, 6);
   EXPECT_NE(node->log().find("certificate validation (clientcert=verify-full) "
                              "failed for user \"carol\": CN mismatch"),
             std::string::npos);
@@ -531,6 +552,17 @@ TEST(client_auth, client_certificates_as_on_postgresql) {
   ASSERT_TRUE(pg_rules) << pg_rules.err().message;
   ASSERT_TRUE(wm_rules) << wm_rules.err().message;
   EXPECT_EQ(*wm_rules, *pg_rules);
+
+  // pg_ident_file_mappings: the same mappings.
+  const char* maps_query = "SELECT line_number, map_name, sys_name, "
+                           "pg_username, error FROM pg_ident_file_mappings "
+                           "ORDER BY line_number";
+  auto pg_maps = pg.query(maps_query);
+  auto wm_maps = run_query(on_walmux + alice, maps_query);
+  ASSERT_TRUE(pg_maps) << pg_maps.err().message;
+  ASSERT_TRUE(wm_maps) << wm_maps.err().message;
+  EXPECT_EQ(*wm_maps, *pg_maps);
+  EXPECT_EQ(wm_maps->size(), 3u);
 
   // ssl_crl_file: bob's revoked certificate ends the handshake on both,
   // alice's still logs in.

@@ -128,8 +128,11 @@ TEST(hba, errors_name_the_line) {
        "invalid value for clientname: \"XX\""},
       {"host all all 1.2.3.4/32 cert",
        "cert authentication is only supported on hostssl connections"},
-      {"hostssl all all 1.2.3.4/32 cert map=users",
-       "walmux does not support authentication option \"map\""},
+      {"hostssl all all 1.2.3.4/32 trust map=users",
+       "authentication option \"map\" is only valid for authentication "
+       "methods ident, peer, gssapi, sspi, and cert"},
+      {"host all all 1.2.3.4/32 md5 ldapserver=x",
+       "walmux does not support authentication option \"ldapserver\""},
       {"hostssl all all 1.2.3.4/32 trust foo=bar",
        "unrecognized authentication option name: \"foo\""},
       {"hostssl all all 1.2.3.4/32 trust foo",
@@ -183,6 +186,60 @@ TEST(hba, client_certificate_options) {
   EXPECT_EQ(shown_options(r[3]),
             std::vector<std::string>{"clientcert=verify-full"});
   EXPECT_TRUE(shown_options(r[4]).empty());
+  auto mapped = parse_hba("hostssl all a 127.0.0.1/32 cert map=certs\n", "f");
+  ASSERT_TRUE(mapped) << mapped.err().message;
+  EXPECT_EQ(mapped->front().map, "certs");
+  EXPECT_EQ(shown_options(mapped->front()),
+            (std::vector<std::string>{"map=certs", "clientcert=verify-full"}));
+}
+
+// pg_ident.conf: exact and regular-expression mappings, \1, the first
+// matching line deciding, and PostgreSQL's errors.
+TEST(hba, user_name_maps) {
+  auto maps = parse_ident("# MAPNAME SYSTEM-USERNAME PG-USERNAME\n"
+                          "certs bob frank   # exact\n"
+                          "certs \"/^(.*)@example$\" \\1\n"
+                          "certs /^x(.*)$ \\1 ignored\n"
+                          "other alice frank\n"
+                          "broken /^abc$ \\1\n",
+                          "f");
+  ASSERT_TRUE(maps) << maps.err().message;
+  ASSERT_EQ(maps->size(), 5u);
+  EXPECT_EQ((*maps)[1].system_name, "/^(.*)@example$");
+  EXPECT_EQ((*maps)[2].pg_username, "\\1");
+  auto allows = [&](const char* map, const char* system, const char* pg) {
+    auto r = map_allows(*maps, map, system, pg);
+    return r ? (*r ? "yes" : "no") : r.err().message;
+  };
+  EXPECT_EQ(allows("certs", "bob", "frank"), "yes");
+  EXPECT_EQ(allows("certs", "bob", "Frank"), "no"); // case-sensitive
+  EXPECT_EQ(allows("certs", "grace@example", "grace"), "yes");
+  EXPECT_EQ(allows("certs", "grace@example.com", "grace"), "no");
+  EXPECT_EQ(allows("certs", "grace@example", "frank"), "no");
+  EXPECT_EQ(allows("certs", "xdave", "dave"), "yes");
+  EXPECT_EQ(allows("certs", "alice", "frank"), "no"); // that is map other
+  EXPECT_EQ(allows("other", "alice", "frank"), "yes");
+  EXPECT_EQ(allows("none", "bob", "frank"), "no");
+  EXPECT_EQ(allows("broken", "abc", "abc"),
+            "regular expression \"^abc$\" has no subexpressions as "
+            "requested by backreference in \"\\1\"");
+
+  for (const auto& [text, message] :
+       std::vector<std::pair<const char*, const char*>>{
+           {"m a", "missing entry at end of line"},
+           {"m a,b c", "multiple values in ident field"},
+           {"m \"/(\" x", "invalid regular expression \"(\": "}}) {
+    auto bad = parse_ident(text, "/d/pg_ident.conf");
+    ASSERT_FALSE(bad) << text;
+    EXPECT_EQ(bad.err().message.rfind(message, 0), 0u) << bad.err().message;
+    EXPECT_EQ(bad.err().context,
+              "line 1 of configuration file \"/d/pg_ident.conf\"");
+  }
+  auto lines = parse_ident_lines("m a b\n\n# c\nm a\n");
+  ASSERT_EQ(lines.size(), 2u);
+  EXPECT_TRUE(lines[0].parsed);
+  EXPECT_EQ(lines[1].line_number, 4);
+  EXPECT_EQ(lines[1].error, "missing entry at end of line");
 }
 
 TEST(hba, password_file) {

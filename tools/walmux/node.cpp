@@ -249,7 +249,8 @@ int run_node(const command_line& cl) {
                               s.get_string("ssl_key_file"),
                               s.get_string("ssl_ca_file"),
                               s.get_string("ssl_crl_file"),
-                              s.get_string("ssl_crl_dir")};
+                              s.get_string("ssl_crl_dir"),
+                              s.get_string("ident_file")};
   };
   auto auth = actors::load_auth_config(dir, auth_files_of(settings));
   if (!auth)
