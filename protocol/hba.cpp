@@ -2,10 +2,10 @@
 #include "protocol/hba.hpp"
 
 #include "protocol/auth.hpp"
+#include "protocol/posix_regex.hpp"
 
 #include <arpa/inet.h>
 #include <cstring>
-#include <regex.h>
 
 namespace walmux::hba {
 namespace {
@@ -556,37 +556,6 @@ std::vector<std::string> shown_options(const rule& r) {
   return out;
 }
 
-namespace {
-
-// A compiled expression, freed with its owner.
-struct compiled_regex {
-  regex_t re{};
-  bool ok = false;
-  compiled_regex() = default;
-  compiled_regex(const compiled_regex&) = delete;
-  compiled_regex& operator=(const compiled_regex&) = delete;
-  ~compiled_regex() {
-    if (ok)
-      ::regfree(&re);
-  }
-};
-
-// Compiles `pattern`; the problem in PostgreSQL's words (the reason in the
-// POSIX library's) when it does not compile.
-std::optional<std::string> compile(const std::string& pattern,
-                                   compiled_regex& out) {
-  const int rc = ::regcomp(&out.re, pattern.c_str(), REG_EXTENDED);
-  if (rc == 0) {
-    out.ok = true;
-    return std::nullopt;
-  }
-  char reason[256];
-  ::regerror(rc, &out.re, reason, sizeof reason);
-  return "invalid regular expression \"" + pattern + "\": " + reason;
-}
-
-} // namespace
-
 expected<std::vector<ident_mapping>> parse_ident(std::string_view text,
                                                  const std::string& path) {
   std::vector<ident_mapping> out;
@@ -606,9 +575,11 @@ expected<std::vector<ident_mapping>> parse_ident(std::string_view text,
         m.system_name = fields[1].tokens.front().text;
         m.pg_username = fields[2].tokens.front().text;
         if (!m.system_name.empty() && m.system_name.front() == '/') {
-          compiled_regex re;
-          if (auto problem = compile(m.system_name.substr(1), re))
-            return line_error(line_number, path, std::move(*problem));
+          const std::string pattern = m.system_name.substr(1);
+          if (auto re = posix_regex::compile(pattern); !re)
+            return line_error(line_number, path,
+                              "invalid regular expression \"" + pattern +
+                                  "\": " + re.err().message);
         }
         out.push_back(std::move(m));
         return ok();
@@ -635,24 +606,21 @@ expected<bool> map_allows(const std::vector<ident_mapping>& mappings,
       continue;
     }
     const std::string pattern = m.system_name.substr(1);
-    compiled_regex re;
-    if (auto problem = compile(pattern, re))
-      return error{"2201B", *problem};
-    regmatch_t groups[2];
-    if (::regexec(&re.re, system_user.c_str(), 2, groups, 0) != 0)
+    auto re = posix_regex::compile(pattern);
+    if (!re)
+      return error{"2201B", "invalid regular expression \"" + pattern +
+                                "\": " + re.err().message};
+    if (!(*re)->matches(system_user))
       continue;
     std::string expected_user = m.pg_username;
     if (const auto at = expected_user.find("\\1"); at != std::string::npos) {
-      if (re.re.re_nsub < 1 || groups[1].rm_so < 0)
+      auto group = (*re)->first_group(system_user);
+      if (!group)
         return error{"2201B", "regular expression \"" + pattern +
                                   "\" has no subexpressions as requested by "
                                   "backreference in \"" +
                                   m.pg_username + "\""};
-      expected_user.replace(
-          at, 2,
-          system_user.substr(
-              static_cast<size_t>(groups[1].rm_so),
-              static_cast<size_t>(groups[1].rm_eo - groups[1].rm_so)));
+      expected_user.replace(at, 2, *group);
     }
     if (expected_user == pg_user)
       return true;

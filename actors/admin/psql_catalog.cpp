@@ -3,9 +3,9 @@
 
 #include "actors/admin/sql_values.hpp"
 #include "protocol/pg_text.hpp"
+#include "protocol/posix_regex.hpp"
 
 #include <climits>
-#include <regex.h>
 
 namespace walmux::actors::admin {
 
@@ -30,18 +30,10 @@ std::string encoding_name(int64_t encoding) {
 
 expected<bool> regex_match(const std::string& pattern, const std::string& value,
                            bool case_insensitive) {
-  regex_t compiled;
-  const int rc =
-      ::regcomp(&compiled, pattern.c_str(),
-                REG_EXTENDED | REG_NOSUB | (case_insensitive ? REG_ICASE : 0));
-  if (rc != 0) {
-    char reason[256];
-    ::regerror(rc, &compiled, reason, sizeof reason);
-    return error{"2201B", std::string("invalid regular expression: ") + reason};
-  }
-  const bool matched = ::regexec(&compiled, value.c_str(), 0, nullptr, 0) == 0;
-  ::regfree(&compiled);
-  return matched;
+  auto re = posix_regex::compile(pattern, case_insensitive);
+  if (!re)
+    return error{"2201B", "invalid regular expression: " + re.err().message};
+  return (*re)->matches(value);
 }
 
 void add_psql_catalog(node_catalog& c, const std::string& database) {
