@@ -77,27 +77,33 @@ load_auth_config(const std::string& data_dir, const auth_files& files) {
   if (!rules)
     return std::move(rules).err();
   config->rules = std::move(*rules);
-  if (!files.auth_file.empty()) {
-    config->password_path =
-        storage::path_in_data_dir(data_dir, files.auth_file);
-    auto users = read_config_text(config->password_path, "password file");
-    if (!users)
-      return std::move(users).err();
-    auto secrets = hba::parse_password_file(*users, config->password_path);
-    if (!secrets)
-      return std::move(secrets).err();
-    config->secrets = std::move(*secrets);
-  }
-  if (!files.ident_file.empty()) {
-    config->ident_path = storage::path_in_data_dir(data_dir, files.ident_file);
-    auto text = read_config_text(config->ident_path, "usermap file");
+  // An optional file (empty name: none) read whole and parsed by `parse`,
+  // its path kept for the views; errors name the file.
+  auto load_optional = [&data_dir](const std::string& name, const char* what,
+                                   std::string& path, auto& into,
+                                   auto parse) -> status {
+    if (name.empty())
+      return ok();
+    path = storage::path_in_data_dir(data_dir, name);
+    auto text = read_config_text(path, what);
     if (!text)
       return std::move(text).err();
-    auto maps = hba::parse_ident(*text, config->ident_path);
-    if (!maps)
-      return std::move(maps).err();
-    config->ident = std::move(*maps);
-  }
+    auto parsed = parse(*text, path);
+    if (!parsed)
+      return std::move(parsed).err();
+    into = std::move(*parsed);
+    return ok();
+  };
+  if (auto st =
+          load_optional(files.auth_file, "password file", config->password_path,
+                        config->secrets, hba::parse_password_file);
+      !st)
+    return std::move(st).err();
+  if (auto st =
+          load_optional(files.ident_file, "usermap file", config->ident_path,
+                        config->ident, hba::parse_ident);
+      !st)
+    return std::move(st).err();
   if (files.ssl) {
     // Each path relative to the data directory; an empty one stays unset.
     auto path = [&](const std::string& f) {
