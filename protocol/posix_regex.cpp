@@ -3,8 +3,56 @@
 
 namespace walmux {
 
+namespace {
+
+// What PostgreSQL refuses and the C library would expand without bound:
+// a quantifier on a quantifier (a++, a*{2}: glibc copies the subtree at
+// each one, so forty of them take gigabytes) and a repetition count above
+// PostgreSQL's 255. The problem in PostgreSQL's words, or nullopt.
+std::optional<std::string> refused_shape(const std::string& p) {
+  bool after_quantifier = false;
+  for (size_t i = 0; i < p.size(); ++i) {
+    const char c = p[i];
+    if (c == '\\') {
+      ++i; // an escaped character is an atom
+      after_quantifier = false;
+    } else if (c == '[') {
+      // A bracket expression is an atom; "]" first in it is a member.
+      size_t j = i + 1;
+      if (j < p.size() && p[j] == '^')
+        ++j;
+      if (j < p.size() && p[j] == ']')
+        ++j;
+      while (j < p.size() && p[j] != ']')
+        ++j;
+      i = j;
+      after_quantifier = false;
+    } else if (c == '*' || c == '+' || c == '?' || c == '{') {
+      if (after_quantifier)
+        return std::string("quantifier operand invalid");
+      if (c == '{') {
+        long count = 0;
+        for (++i; i < p.size() && p[i] != '}'; ++i)
+          if (p[i] == ',')
+            count = 0;
+          else if (p[i] >= '0' && p[i] <= '9' &&
+                   (count = count * 10 + (p[i] - '0')) > 255)
+            return std::string("invalid repetition count(s)");
+      }
+      after_quantifier = true;
+    } else {
+      after_quantifier = false;
+    }
+  }
+  return std::nullopt;
+}
+
+} // namespace
+
 expected<std::unique_ptr<posix_regex>>
 posix_regex::compile(const std::string& pattern, bool case_insensitive) {
+  if (auto problem = refused_shape(pattern))
+    return error{"2201B", *problem};
   regex_t re;
   const int rc = ::regcomp(&re, pattern.c_str(),
                            REG_EXTENDED | (case_insensitive ? REG_ICASE : 0));

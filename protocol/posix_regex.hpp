@@ -19,7 +19,10 @@ namespace walmux {
 class posix_regex {
  public:
   // An error (2201B) whose message is the C library's reason when
-  // `pattern` does not compile; callers put PostgreSQL's words around it.
+  // `pattern` does not compile, or PostgreSQL's for what it refuses and
+  // the C library would expand without bound (a quantifier on a
+  // quantifier, a repetition count above 255); callers put PostgreSQL's
+  // words around it.
   static expected<std::unique_ptr<posix_regex>>
   compile(const std::string& pattern, bool case_insensitive = false);
   ~posix_regex();

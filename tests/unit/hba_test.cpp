@@ -228,7 +228,13 @@ TEST(hba, user_name_maps) {
        std::vector<std::pair<const char*, const char*>>{
            {"m a", "missing entry at end of line"},
            {"m a,b c", "multiple values in ident field"},
-           {"m \"/(\" x", "invalid regular expression \"(\": "}}) {
+           {"m \"/(\" x", "invalid regular expression \"(\": "},
+           // What PostgreSQL refuses and glibc would expand without bound.
+           {"m /a+++++++++++++++++++++++++++++++++++++++++$ x",
+            "invalid regular expression \"a++++++++++++++++++++++++++++++++"
+            "+++++++++$\": quantifier operand invalid"},
+           {"m /a{256} x", "invalid regular expression \"a{256}\": "
+                           "invalid repetition count(s)"}}) {
     auto bad = parse_ident(text, "/d/pg_ident.conf");
     ASSERT_FALSE(bad) << text;
     EXPECT_EQ(bad.err().message.rfind(message, 0), 0u) << bad.err().message;
