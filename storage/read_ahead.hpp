@@ -2,11 +2,12 @@
 // its own, several in flight, so that the disk keeps reading while the
 // reader checks and walks what it has.
 //
-// Why not the kernel: its read-ahead window (128-256kB, begun again at
-// every segment file) is smaller than one of our reads, so a reader that
-// parses between reads leaves the disk idle for the parse; the reads and
-// the parse add up instead of overlapping. POSIX_FADV_WILLNEED and
-// readahead(2) measured slower than no hint at all on this platform, and
+// Why not the kernel alone: its read-ahead moves only when the reader
+// reads, and its window is 128kB on many disks (read_ahead_kb), smaller
+// than one of our reads; a reader that parses between reads leaves the
+// disk idle for the parse, and the reads and the parse add up instead of
+// overlapping. POSIX_FADV_WILLNEED and readahead(2), from the reader or
+// from a second thread, measured slower than no hint at all here, and
 // one chunk ahead (double buffering) was not enough: every hand-over left
 // a gap in which the disk had nothing to do. A few chunks in flight keep
 // it busy; the chunks are read into buffers that then become the reader's
