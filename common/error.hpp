@@ -44,6 +44,10 @@ struct error {
   std::string detail;                          // full sentences, or empty
   std::string hint;                            // full sentences, or empty
   std::string context;                         // where it happened, or empty
+  // Where in the statement text the error lies, in characters from 1
+  // (ErrorResponse field P, under which psql draws its "LINE 1:" cursor);
+  // 0 when it lies nowhere in particular.
+  int position = 0;
 
   error() = default;
   error(std::string code_in, std::string message_in)

@@ -3,6 +3,9 @@
 #include "protocol/messages.hpp"
 #include "protocol/messages_internal.hpp"
 
+#include <algorithm>
+#include <string>
+
 namespace walmux::wire {
 
 using namespace detail;
@@ -358,6 +361,8 @@ notice_fields notice_from_error(const error& e, std::string_view severity) {
   add('M', e.message);
   add('D', e.detail);
   add('H', e.hint);
+  if (e.position > 0)
+    add('P', std::to_string(e.position));
   add('W', e.context);
   return f;
 }
@@ -369,6 +374,13 @@ error error_from_notice(const notice_fields& f) {
   e.detail = f.get('D');
   e.hint = f.get('H');
   e.context = f.get('W');
+  const auto position = f.get('P');
+  int n = 0;
+  if (!position.empty() && position.size() < 10 &&
+      std::all_of(position.begin(), position.end(),
+                  [](char c) { return c >= '0' && c <= '9'; }))
+    n = std::stoi(std::string(position));
+  e.position = n;
   return e;
 }
 

@@ -1,6 +1,7 @@
 // pg_text.cpp: see pg_text.hpp.
 #include "protocol/pg_text.hpp"
 
+#include <algorithm>
 #include <array>
 #include <cctype>
 #include <climits>
@@ -263,6 +264,13 @@ array_elements(std::string_view text) {
   if (i != text.size())
     return malformed_array(text, "Junk after closing right brace.");
   return out;
+}
+
+size_t character_count(std::string_view utf8) {
+  return static_cast<size_t>(
+      std::count_if(utf8.begin(), utf8.end(), [](char c) {
+        return (static_cast<unsigned char>(c) & 0xC0) != 0x80;
+      }));
 }
 
 } // namespace walmux::pgtext

@@ -1,6 +1,7 @@
 // pg_text.hpp: PostgreSQL's text forms that walmux reproduces byte for byte:
 // escape_json(), COPY's text format, hex and timestamptz output (DateStyle
-// ISO), and the one it reads: an array's text form.
+// ISO), and the one it reads: an array's text form; characters counted as
+// error positions count them.
 //
 // Pure: no I/O.
 #pragma once
@@ -42,5 +43,9 @@ std::string timestamptz_utc(int64_t pg_micros);
 // that is not one. Dimension decorations ("[1:2]={...}") are refused.
 expected<std::vector<std::optional<std::string>>>
 array_elements(std::string_view text);
+
+// The characters of UTF-8 text as PostgreSQL counts them for an error's
+// position: every byte that does not continue a sequence.
+size_t character_count(std::string_view utf8);
 
 } // namespace walmux::pgtext

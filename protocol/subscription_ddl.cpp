@@ -2,6 +2,7 @@
 #include "protocol/subscription_ddl.hpp"
 
 #include "common/pg_bool.hpp"
+#include "protocol/pg_text.hpp"
 #include "protocol/sql_text.hpp"
 
 #include <algorithm>
@@ -12,7 +13,9 @@ namespace {
 
 struct token {
   enum class kind { word, quoted, string, number, punct, end } k = kind::end;
-  std::string text; // words down-cased; punct is one character
+  std::string text;         // words down-cased; punct is one character
+  std::string_view written; // as in the statement (quotes and case kept)
+  size_t offset = 0;        // of `written` in the statement, in bytes
 };
 
 std::string lowered(std::string_view s) {
@@ -22,10 +25,19 @@ std::string lowered(std::string_view s) {
   return out;
 }
 
-error syntax(const std::string& near) {
-  return error{sqlstate::syntax_error,
-               near.empty() ? "syntax error at end of input"
-                            : "syntax error at or near \"" + near + "\""};
+// An error of the statement `s` at byte `offset`, with PostgreSQL's
+// cursor position (characters, from 1) and its "at or near" text: the
+// token as written, or "at end of input".
+error error_at(std::string_view what, std::string_view s, size_t offset,
+               std::string_view written) {
+  error e{sqlstate::syntax_error,
+          std::string(what) +
+              (offset >= s.size()
+                   ? " at end of input"
+                   : " at or near \"" + std::string(written) + "\"")};
+  e.position = 1 + static_cast<int>(pgtext::character_count(
+                       s.substr(0, std::min(offset, s.size()))));
+  return e;
 }
 
 expected<std::vector<token>> tokenize(std::string_view s) {
@@ -43,7 +55,7 @@ expected<std::vector<token>> tokenize(std::string_view s) {
       continue;
     }
     if (c == '\'' || c == '"') {
-      token t{c == '\'' ? token::kind::string : token::kind::quoted, {}};
+      token t{c == '\'' ? token::kind::string : token::kind::quoted, {}, {}, i};
       ++i;
       bool closed = false;
       while (i < s.size()) {
@@ -59,56 +71,62 @@ expected<std::vector<token>> tokenize(std::string_view s) {
         }
         t.text += s[i++];
       }
+      t.written = s.substr(t.offset, i - t.offset);
       if (!closed)
-        return error{sqlstate::syntax_error,
-                     c == '\'' ? "unterminated quoted string"
-                               : "unterminated quoted identifier"};
+        return error_at(c == '\'' ? "unterminated quoted string"
+                                  : "unterminated quoted identifier",
+                        s, t.offset, t.written);
       if (t.k == token::kind::quoted && t.text.empty())
-        return error{sqlstate::syntax_error,
-                     "zero-length delimited identifier"};
+        return error_at("zero-length delimited identifier", s, t.offset,
+                        t.written);
       out.push_back(std::move(t));
       continue;
     }
     if (std::isalpha(static_cast<unsigned char>(c)) || c == '_' ||
         static_cast<unsigned char>(c) >= 0x80) {
-      token t{token::kind::word, {}};
+      token t{token::kind::word, {}, {}, i};
       while (i < s.size() &&
              (std::isalnum(static_cast<unsigned char>(s[i])) || s[i] == '_' ||
               s[i] == '$' || static_cast<unsigned char>(s[i]) >= 0x80))
         t.text +=
             static_cast<char>(std::tolower(static_cast<unsigned char>(s[i++])));
+      t.written = s.substr(t.offset, i - t.offset);
       out.push_back(std::move(t));
       continue;
     }
     if (std::isdigit(static_cast<unsigned char>(c)) ||
         ((c == '-' || c == '+') && i + 1 < s.size() &&
          std::isdigit(static_cast<unsigned char>(s[i + 1])))) {
-      token t{token::kind::number, std::string(1, c)};
+      token t{token::kind::number, std::string(1, c), {}, i};
       ++i;
       while (i < s.size() && (std::isalnum(static_cast<unsigned char>(s[i])) ||
                               s[i] == '.' || s[i] == '/'))
         t.text += s[i++];
+      t.written = s.substr(t.offset, i - t.offset);
       out.push_back(std::move(t));
       continue;
     }
     if (c == '(' || c == ')' || c == ',' || c == '=' || c == ';') {
-      out.push_back({token::kind::punct, std::string(1, c)});
+      out.push_back({token::kind::punct, std::string(1, c), s.substr(i, 1), i});
       ++i;
       continue;
     }
-    return syntax(std::string(1, c));
+    return error_at("syntax error", s, i, s.substr(i, 1));
   }
   while (!out.empty() && out.back().k == token::kind::punct &&
          out.back().text == ";")
     out.pop_back();
-  out.push_back({token::kind::end, {}});
+  // PostgreSQL puts the end of input after the last character.
+  out.push_back({token::kind::end, {}, {}, s.size()});
   return out;
 }
 
 class parser {
  public:
-  explicit parser(std::vector<token> t)
-      : t_(std::move(t)) {}
+  // REQUIRES: `statement` (which `t` points into) outlives the parser.
+  parser(std::string_view statement, std::vector<token> t)
+      : statement_(statement)
+      , t_(std::move(t)) {}
 
   const token& peek() const { return t_[at_]; }
   bool at_word(const char* w) const {
@@ -118,7 +136,9 @@ class parser {
     return peek().k == token::kind::punct && peek().text[0] == c;
   }
   bool at_end() const { return peek().k == token::kind::end; }
-  error unexpected() const { return syntax(peek().text); }
+  error unexpected() const {
+    return error_at("syntax error", statement_, peek().offset, peek().written);
+  }
 
   status word(const char* w) {
     if (!at_word(w))
@@ -178,6 +198,7 @@ class parser {
   status end() { return at_end() ? ok() : status(unexpected()); }
 
  private:
+  std::string_view statement_;
   std::vector<token> t_;
   size_t at_ = 0;
 };
@@ -295,10 +316,19 @@ expected<statement> parse_alter(parser& p) {
     if (!opts)
       return std::move(opts).err();
     a.options = std::move(*opts);
-  } else if (p.at_word("owner") || p.at_word("rename")) {
+  } else if (p.at_word("rename")) {
+    (void)p.word("rename");
+    if (auto st = p.word("to"); !st)
+      return std::move(st).err();
+    a.what = action::rename;
+    auto to = p.name();
+    if (!to)
+      return std::move(to).err();
+    a.new_name = *to;
+  } else if (p.at_word("owner")) {
+    // walmux has no roles to own a subscription.
     return error{sqlstate::feature_not_supported,
-                 "ALTER SUBSCRIPTION ... " + p.peek().text +
-                     " is not supported by walmux"};
+                 "ALTER SUBSCRIPTION ... OWNER TO is not supported by walmux"};
   } else {
     return p.unexpected();
   }
@@ -350,7 +380,7 @@ expected<std::optional<statement>> parse(std::string_view sql) {
   const std::string verb = t[0].text;
   if (verb != "create" && verb != "alter" && verb != "drop")
     return std::optional<statement>();
-  parser p(std::move(*tokens));
+  parser p(sql, std::move(*tokens));
   (void)p.name();
   (void)p.name();
   auto s = verb == "create"  ? parse_create(p)

@@ -57,13 +57,15 @@ struct alter_subscription {
     skip,
     set_publication,
     add_publication,
-    drop_publication
+    drop_publication,
+    rename
   };
   std::string name;
   action what = action::enable;
   std::string conninfo;                  // connection
   std::vector<std::string> publications; // set/add/drop_publication
-  std::vector<option> options;           // all but enable, disable, connection
+  std::vector<option> options; // all but enable, disable, connection, rename
+  std::string new_name;        // rename
 };
 
 struct drop_subscription {

@@ -143,7 +143,8 @@ expected<origin_record> origin_decode(std::string_view bytes) {
   return o;
 }
 
-constexpr uint16_t subscription_version = 1;
+// Version 2 appends target_key.
+constexpr uint16_t subscription_version = 2;
 
 std::string subscription_encode(const subscription_record& s) {
   std::string p;
@@ -171,6 +172,7 @@ std::string subscription_encode(const subscription_record& s) {
     put_u64(p, t.state_lsn.value);
     put_u32(p, t.target_oid);
   }
+  put_string(p, s.target_key);
   return record_encode(record_kind::subscription, subscription_version, p);
 }
 
@@ -178,8 +180,8 @@ expected<subscription_record> subscription_decode(std::string_view bytes) {
   auto rec = record_decode(bytes, "catalog subscription");
   if (!rec)
     return std::move(rec).err();
-  if (rec->kind != record_kind::subscription ||
-      rec->version != subscription_version)
+  if (rec->kind != record_kind::subscription || rec->version < 1 ||
+      rec->version > subscription_version)
     return bad("subscription", "Unexpected record kind or version.");
   payload_reader r{rec->payload};
   subscription_record s;
@@ -217,6 +219,7 @@ expected<subscription_record> subscription_decode(std::string_view bytes) {
     t.target_oid = r.u32();
     s.tables.push_back(std::move(t));
   }
+  s.target_key = rec->version >= 2 ? r.str() : s.name;
   if (!r.ok || !r.p.empty())
     return bad("subscription", "The payload does not match its layout.");
   return s;

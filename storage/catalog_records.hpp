@@ -68,6 +68,13 @@ struct subscription_record {
   bool copy_done = false;    // the initial copy finished: streaming apply
   uint32_t copy_attempts = 0;
   std::vector<subscription_table> tables;
+  // The name the target database knows the subscription by: its origin
+  // there is walmux_<target_key>, its row in walmux_apply_progress has
+  // subname = target_key and its prepared transactions are named
+  // walmux_<target_key>_<xid>. Set at CREATE, kept by RENAME (the target's
+  // progress must not be lost with the old name). Version-1 records, from
+  // before RENAME existed, read it as the name.
+  std::string target_key;
   bool operator==(const subscription_record&) const = default;
 };
 

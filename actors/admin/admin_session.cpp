@@ -5,6 +5,7 @@
 #include "actors/apply/subscription_manager.hpp"
 #include "actors/common/clock.hpp"
 #include "protocol/messages.hpp"
+#include "protocol/pg_text.hpp"
 #include "protocol/sql_text.hpp"
 #include "protocol/subscription_ddl.hpp"
 
@@ -83,6 +84,19 @@ admin_session::~admin_session() {
   env_.slots->release_session(pid_);
 }
 
+error admin_session::positioned(error e, const statement_text& text,
+                                size_t prefix) {
+  if (e.position <= 0)
+    return e;
+  if (!text.as_sent) {
+    e.position = 0;
+    return e;
+  }
+  e.position += static_cast<int>(
+      pgtext::character_count(std::string_view(text.sql).substr(0, prefix)));
+  return e;
+}
+
 void admin_session::send_error(const error& e) {
   link_->send(
       wire::encoded(wire::error_response{wire::notice_from_error(e, "ERROR")}));
@@ -133,7 +147,9 @@ status admin_session::on_extended(const wire::frontend_message& m) {
       return error{sqlstate::program_limit_exceeded,
                    "too many prepared statements (at most " +
                        std::to_string(max_prepared) + " per session)"};
-    statements_[p->statement] = sqltext::for_engine(p->sql);
+    std::string sql = sqltext::for_engine(p->sql);
+    const bool as_sent = sql == p->sql;
+    statements_[p->statement] = statement_text{std::move(sql), as_sent};
     link_->send(wire::encoded(wire::parse_complete{}));
     return ok();
   }
@@ -166,16 +182,16 @@ status admin_session::on_extended(const wire::frontend_message& m) {
       if (it == statements_.end())
         return error{"26000",
                      "prepared statement \"" + d->name + "\" does not exist"};
-      return describe_statement(it->second);
+      return describe_statement(it->second.sql);
     }
     auto it = portals_.find(d->name);
     if (it == portals_.end())
       return error{"34000", "portal \"" + d->name + "\" does not exist"};
     // The portal runs now; Execute sends the rows computed here.
     size_t used = 0;
-    auto r = compute(it->second.sql, used, it->second.params);
+    auto r = compute(it->second.text.sql, used, it->second.params);
     if (!r)
-      return std::move(r).err();
+      return positioned(std::move(r).err(), it->second.text, 0);
     link_->send(r->columns.empty()
                     ? wire::encoded(wire::no_data{})
                     : wire::encoded(row_description(r->columns)));
@@ -186,12 +202,12 @@ status admin_session::on_extended(const wire::frontend_message& m) {
     auto it = portals_.find(e->portal);
     if (it == portals_.end())
       return error{"34000", "portal \"" + e->portal + "\" does not exist"};
-    note_command(env_.activity, pid_, it->second.sql, unix_micros_now());
+    note_command(env_.activity, pid_, it->second.text.sql, unix_micros_now());
     if (!it->second.result) {
       size_t used = 0;
-      auto r = compute(it->second.sql, used, it->second.params);
+      auto r = compute(it->second.text.sql, used, it->second.params);
       if (!r)
-        return std::move(r).err();
+        return positioned(std::move(r).err(), it->second.text, 0);
       it->second.result = std::move(*r);
     }
     if (it->second.result->tag.empty())
@@ -259,7 +275,9 @@ status admin_session::describe_statement(const std::string& sql) {
 }
 
 void admin_session::on_query(const std::string& raw) {
-  const std::string sql = sqltext::for_engine(raw);
+  statement_text text{sqltext::for_engine(raw)};
+  text.as_sent = text.sql == raw;
+  const std::string& sql = text.sql;
   std::string_view rest(sql);
   bool any = false;
   while (true) {
@@ -272,7 +290,8 @@ void admin_session::on_query(const std::string& raw) {
     if (rest.empty())
       break;
     any = true;
-    auto used = run_statement(rest);
+    auto used = run_statement(rest, text,
+                              static_cast<size_t>(rest.data() - sql.data()));
     if (!used)
       return;
     rest.remove_prefix(std::min(*used, rest.size()));
@@ -281,11 +300,13 @@ void admin_session::on_query(const std::string& raw) {
     link_->send(wire::encoded(wire::empty_query_response{}));
 }
 
-std::optional<size_t> admin_session::run_statement(std::string_view sql) {
+std::optional<size_t> admin_session::run_statement(std::string_view sql,
+                                                   const statement_text& text,
+                                                   size_t prefix) {
   size_t used = 0;
   auto r = compute(sql, used, {});
   if (!r) {
-    send_error(r.err());
+    send_error(positioned(std::move(r).err(), text, prefix));
     return std::nullopt;
   }
   send_result(*r);

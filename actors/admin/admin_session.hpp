@@ -44,9 +44,19 @@ class admin_session {
 
  private:
   void on_query(const std::string& sql);
-  // Runs the statement at the start of `sql` and sends its result; returns
-  // its length, or nothing after an error (already sent).
-  std::optional<size_t> run_statement(std::string_view sql);
+  // A statement as the engine runs it (sqltext::for_engine of the
+  // client's text); `as_sent` when that left the text as the client sent
+  // it, so that error positions counted in it hold for the client too.
+  struct statement_text {
+    std::string sql;
+    bool as_sent = true;
+  };
+  // Runs the statement at the start of `sql`, which begins `prefix` bytes
+  // into the query `text`, and sends its result; returns its length, or
+  // nothing after an error (already sent).
+  std::optional<size_t> run_statement(std::string_view sql,
+                                      const statement_text& text,
+                                      size_t prefix);
   // Runs the statement at the start of `sql` (SHOW, transaction control,
   // SET, or the engine's SQL) with `params`; `consumed`: its length.
   expected<sql_result>
@@ -60,12 +70,16 @@ class admin_session {
   static wire::row_description
   row_description(const std::vector<sql_column>& columns);
   void send_error(const error& e);
+  // An error of a statement that begins `prefix` bytes into `text`, with
+  // its position made one in the client's text (or dropped, when the
+  // engine's rewriting changed the text and the count would mislead).
+  static error positioned(error e, const statement_text& text, size_t prefix);
 
   // Named statements and portals a session may hold at once.
   static constexpr size_t max_prepared = 1000;
 
   struct portal {
-    std::string sql;
+    statement_text text;
     std::vector<std::optional<std::string>> params;
     std::optional<sql_result> result; // computed at Describe
   };
@@ -80,8 +94,8 @@ class admin_session {
   std::unique_ptr<sql_engine> engine_;
   char transaction_ = 'I';
   bool extended_failed_ = false; // skipping extended messages until Sync
-  std::map<std::string, std::string> statements_; // Parse: name -> SQL
-  std::map<std::string, portal> portals_;         // Bind: name -> portal
+  std::map<std::string, statement_text> statements_; // Parse: name -> SQL
+  std::map<std::string, portal> portals_;            // Bind: name -> portal
 };
 
 } // namespace walmux::actors::admin

@@ -49,8 +49,9 @@ error apply_session::with_context(error e) const {
   if (!c.final_lsn.valid())
     return e;
   std::string where = "processing remote data for replication origin \"" +
-                      target_origin_name(name_) + "\" during message type \"" +
-                      message_type_name(c.kind) + "\"";
+                      target_origin_name(target_key_) +
+                      "\" during message type \"" + message_type_name(c.kind) +
+                      "\"";
   if (!c.relation.empty())
     where += " for replication target relation \"" + c.relation + "\"";
   if (c.first_final_lsn.valid())
@@ -90,6 +91,7 @@ status apply_session::start() {
   if (!v || !v->record.enabled)
     return error{"57P01", "subscription \"" + name_ + "\" is not enabled"};
   options_ = v->options;
+  target_key_ = v->record.target_key;
   skip_lsn_ = v->record.skip_lsn;
   copying_ = false;
   decoder_ = pgoutput::stream_decoder();
@@ -103,7 +105,7 @@ status apply_session::start() {
   load_table_states(manager_.get(name_)->record);
   if (!target_) {
     auto target = target_session::connect(
-        {options_.target, name_, options_.synchronous_commit});
+        {options_.target, name_, target_key_, options_.synchronous_commit});
     if (!target)
       return std::move(target).err();
     target_ = std::move(*target);
@@ -162,7 +164,7 @@ status apply_session::start() {
                            "\"" +
                                name_ + "\" has started at " +
                                lsn_to_string(target_->progress()));
-  manager_.mirror_origin(target_origin_name(name_), target_->progress(),
+  manager_.mirror_origin(target_origin_name(target_key_), target_->progress(),
                          target_->local_lsn());
   return ok();
 }
@@ -434,7 +436,7 @@ status apply_session::send_status(bool force) {
     return pq_error(c, nullptr);
   last_status_ = now;
   reported_flush_ = flush;
-  manager_.mirror_origin(target_origin_name(name_), target_->progress(),
+  manager_.mirror_origin(target_origin_name(target_key_), target_->progress(),
                          target_->local_lsn());
   return ok();
 }

@@ -100,7 +100,7 @@ class apply_session {
   status finish_prepared(uint32_t xid, bool commit, lsn final_lsn, lsn end,
                          int64_t time);
   std::string prepared_gid(uint32_t xid) const {
-    return target_origin_name(name_) + "_" + std::to_string(xid);
+    return target_origin_name(target_key_) + "_" + std::to_string(xid);
   }
   // Whether START_REPLICATION may ask for two_phase: every table is ready
   // (PostgreSQL's two_phase state 'e'); until then it is 'p' and prepared
@@ -122,6 +122,7 @@ class apply_session {
 
   subscription_manager& manager_;
   std::string name_;
+  std::string target_key_; // the record's, read at start()
   std::shared_ptr<worker_control> control_;
   subddl::subscription_options options_;
   lsn skip_lsn_;

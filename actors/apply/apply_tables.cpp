@@ -88,8 +88,9 @@ status apply_session::copy_phase(const subscription_view& v) {
   auto point = run_initial_copy(plan, hooks);
   if (!point)
     return std::move(point).err();
-  auto target = target_session::connect(
-      {v.options.target, name_, v.options.synchronous_commit});
+  auto target =
+      target_session::connect({v.options.target, name_, v.record.target_key,
+                               v.options.synchronous_commit});
   if (!target)
     return std::move(target).err();
   if (auto st = (*target)->set_progress(*point, 0); !st)

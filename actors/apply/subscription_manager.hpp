@@ -156,6 +156,11 @@ class subscription_manager {
                                bool in_block);
   expected<std::string> alter(const subddl::alter_subscription& a,
                               bool in_block);
+  // RENAME TO: stops the worker, renames the record (one batch) and
+  // starts it again; the target key and the slot name stay.
+  expected<std::string> rename(std::unique_lock<std::mutex>& held,
+                               std::map<std::string, entry>::iterator it,
+                               const std::string& new_name);
   // The tables `r`'s publications publish now, keeping the states of known
   // ones; true if any is new. Connects to the publisher: call unlocked.
   static expected<std::pair<std::vector<storage::subscription_table>, bool>>

@@ -160,6 +160,13 @@ subscription_manager::create(const subddl::create_subscription& c,
   for (const auto& [n, e] : subs_)
     oid = std::max(oid, e.record.oid + 1);
   r.oid = oid;
+  // The target knows a subscription by the name it was created with; a
+  // renamed one keeps that key, so a new subscription of the old name
+  // takes a key of its own.
+  r.target_key = c.name;
+  for (const auto& [n, e] : subs_)
+    if (e.record.target_key == r.target_key)
+      r.target_key = c.name + "_" + std::to_string(oid);
   if (auto st = persist(r); !st)
     return std::move(st).err();
   subs_[c.name].record = r;
@@ -185,6 +192,8 @@ subscription_manager::alter(const subddl::alter_subscription& a,
   auto opts = options_of(r);
   bool restart = false;
   switch (a.what) {
+  case action::rename:
+    return rename(held, it, a.new_name);
   case action::enable:
     if (opts.slot_name_none)
       return error{"55000", "cannot enable subscription that does not have a "
@@ -301,6 +310,52 @@ subscription_manager::alter(const subddl::alter_subscription& a,
   return std::string("ALTER SUBSCRIPTION");
 }
 
+expected<std::string>
+subscription_manager::rename(std::unique_lock<std::mutex>& held,
+                             std::map<std::string, entry>::iterator it,
+                             const std::string& new_name) {
+  const std::string old_name = it->first;
+  if (subs_.count(new_name))
+    return error{sqlstate::duplicate_object,
+                 "subscription \"" + new_name + "\" already exists"};
+  storage::subscription_record r = it->second.record;
+  r.name = new_name;
+  // The publisher's slot keeps its name, as on PostgreSQL: a slot named
+  // after the subscription by default is now named explicitly.
+  auto opts = options_of(r);
+  if (!opts.slot_name_none && !opts.slot_name) {
+    opts.slot_name = old_name;
+    r.options = options_to_record(opts);
+  }
+  // The worker runs under the old name: stopped first, started again
+  // under the new one (PostgreSQL's worker restarts on a rename too).
+  if (it->second.control)
+    log_message(elevel::log, "logical replication apply worker for "
+                             "subscription \"" +
+                                 old_name +
+                                 "\" will restart because of a parameter "
+                                 "change");
+  stop_worker(held, old_name);
+  it = subs_.find(old_name);
+  if (it == subs_.end())
+    return error{sqlstate::undefined_object,
+                 "subscription \"" + old_name + "\" does not exist"};
+  if (subs_.count(new_name))
+    return error{sqlstate::duplicate_object,
+                 "subscription \"" + new_name + "\" already exists"};
+  storage::catalog_batch b;
+  b.delete_subscription(old_name);
+  b.put_subscription(r);
+  if (auto st = catalog_.apply(b, true); !st)
+    return std::move(st).err();
+  entry moved = std::move(it->second);
+  subs_.erase(it);
+  moved.record = std::move(r);
+  subs_.emplace(new_name, std::move(moved));
+  reconcile_locked();
+  return std::string("ALTER SUBSCRIPTION");
+}
+
 expected<std::pair<std::vector<storage::subscription_table>, bool>>
 subscription_manager::refreshed_tables(const storage::subscription_record& r,
                                        bool copy_data) {
@@ -375,7 +430,7 @@ subscription_manager::drop(const subddl::drop_subscription& d, bool in_block) {
   }
   // The target's progress goes with the subscription, as PostgreSQL drops
   // the subscription's origin.
-  const std::string origin = target_origin_name(r.name);
+  const std::string origin = target_origin_name(r.target_key);
   if (auto tgt = pq_session::connect(opts.target, {}, "target database")) {
     auto gone = (*tgt)->exec(
         "SELECT pg_catalog.pg_replication_origin_drop(roname) FROM "
@@ -384,7 +439,7 @@ subscription_manager::drop(const subddl::drop_subscription& d, bool in_block) {
     if (!gone)
       (void)(*tgt)->exec(
           "DELETE FROM public.walmux_apply_progress WHERE subname = " +
-          pq_quote_literal(r.name));
+          pq_quote_literal(r.target_key));
   } else {
     log_message(elevel::warning,
                 "could not connect to the target to drop the progress of "

@@ -19,14 +19,14 @@ std::string relation_text(const pgoutput::relation& r) {
 
 } // namespace
 
-std::string target_origin_name(const std::string& subscription) {
-  return "walmux_" + subscription;
+std::string target_origin_name(const std::string& target_key) {
+  return "walmux_" + target_key;
 }
 
 target_session::target_session(std::unique_ptr<pq_session> s, options o)
     : session_(std::move(s))
     , opts_(std::move(o))
-    , origin_name_(target_origin_name(opts_.subscription)) {}
+    , origin_name_(target_origin_name(opts_.target_key)) {}
 
 target_session::~target_session() = default;
 
@@ -93,7 +93,7 @@ status target_session::setup() {
       return std::move(made).err();
     auto at = session_->exec(
         "SELECT remote_lsn FROM public.walmux_apply_progress WHERE subname = " +
-        pq_quote_literal(opts_.subscription));
+        pq_quote_literal(opts_.target_key));
     if (!at)
       return std::move(at).err();
     if (!at->rows.empty() && at->rows[0][0]) {
@@ -540,7 +540,7 @@ status target_session::end_group(const std::string& finish,
             pq_quote_literal(at) + ", " + pq_quote_literal(when) + ")";
     else
       sql = "INSERT INTO public.walmux_apply_progress AS p VALUES (" +
-            pq_quote_literal(opts_.subscription) + ", " + pq_quote_literal(at) +
+            pq_quote_literal(opts_.target_key) + ", " + pq_quote_literal(at) +
             ", " + pq_quote_literal(when) +
             ") ON CONFLICT (subname) DO UPDATE SET remote_lsn = "
             "excluded.remote_lsn, remote_commit_time = "
@@ -616,7 +616,7 @@ status target_session::set_progress(lsn end, int64_t commit_time) {
         return std::move(r).err();
   } else {
     auto r = query_now("INSERT INTO public.walmux_apply_progress VALUES (" +
-                       pq_quote_literal(opts_.subscription) + ", " + at + ", " +
+                       pq_quote_literal(opts_.target_key) + ", " + at + ", " +
                        pq_quote_literal(pgtext::timestamptz_utc(commit_time)) +
                        ") ON CONFLICT (subname) DO UPDATE SET remote_lsn = "
                        "excluded.remote_lsn, remote_commit_time = "

@@ -71,14 +71,16 @@ struct conflict_counts {
 };
 
 // The name of a subscription's replication origin on the target (and of
-// its mirror in walmux's pg_replication_origin_status).
-std::string target_origin_name(const std::string& subscription);
+// its mirror in walmux's pg_replication_origin_status), from its
+// subscription_record::target_key.
+std::string target_origin_name(const std::string& target_key);
 
 class target_session {
  public:
   struct options {
     std::string conninfo;
-    std::string subscription;
+    std::string subscription; // its name, for the logs
+    std::string target_key;   // subscription_record::target_key
     std::string synchronous_commit = "off";
   };
   static expected<std::unique_ptr<target_session>> connect(const options& o);

@@ -31,9 +31,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   auto index = wal_decode_segment_index(bytes, 8192);
   if (index && wal_encode_segment_index(*index) != bytes)
     std::abort();
+  // An older version re-encodes as the current one: what must hold is
+  // that the re-encoded record reads back as the same subscription.
   auto subscription = subscription_decode(bytes);
-  if (subscription && subscription_encode(*subscription) != bytes)
-    std::abort();
+  if (subscription) {
+    auto again = subscription_decode(subscription_encode(*subscription));
+    if (!again || !(*again == *subscription))
+      std::abort();
+  }
   auto stats = subscription_stats_decode(bytes);
   if (stats && subscription_stats_encode(*stats) != bytes)
     std::abort();

@@ -7,7 +7,8 @@
 // SKIP; disable_on_error); large transactions streamed before they commit
 // (streaming = on); values in binary form (binary = true); prepared
 // transactions (two_phase = true); REPLICA IDENTITY FULL with NULLs through
-// a target index, and keyed runs of updates and deletes.
+// a target index, and keyed runs of updates and deletes; ALTER SUBSCRIPTION
+// ... RENAME TO.
 //
 // Tables are compared in full (row count and an md5 over every row), with
 // deadlines, never fixed sleeps.
@@ -1134,6 +1135,119 @@ TEST_F(apply_role, a_non_superuser_target_keeps_progress_in_a_table) {
             "0");
   EXPECT_NE(node_->log().find("may not set session_replication_role"),
             std::string::npos);
+}
+
+// ALTER SUBSCRIPTION ... RENAME TO: the renamed subscription goes on from
+// the target's progress under its first name (its origin walmux_a), with
+// its slot, through a SIGKILL under load, without a row applied twice (the
+// table without a key would show it); the errors are PostgreSQL's own,
+// compared with a real cluster; a new subscription of the old name gets a
+// key of its own; DROP of the renamed one drops its origin and slot.
+TEST_F(apply_role, rename_keeps_the_target_progress_and_the_slot) {
+  ASSERT_TRUE(upstream_->query(std::string(tables_sql) + rows_sql +
+                               "CREATE PUBLICATION pub FOR TABLE accounts, "
+                               "notes, events;"));
+  start_apply_node();
+  start_load(*upstream_, 200);
+  auto made = walmux_sql("CREATE SUBSCRIPTION a CONNECTION '" +
+                         upstream_->conninfo() + "' PUBLICATION pub WITH " +
+                         "(target = '" + target_->conninfo() + "')");
+  ASSERT_TRUE(made) << made.err().message;
+  EXPECT_TRUE(wait_until([&] { return ready("a", 3); }, 120s)) << node_->log();
+
+  auto renamed = walmux_sql("ALTER SUBSCRIPTION a RENAME TO b");
+  ASSERT_TRUE(renamed) << renamed.err().message;
+  EXPECT_EQ(walmux_value("SELECT subname || ' ' || subslotname FROM "
+                         "pg_subscription WHERE subenabled"),
+            "b a");
+  // The errors, against PostgreSQL's for the same statements.
+  ASSERT_TRUE(target_->query("CREATE SUBSCRIPTION b CONNECTION 'dbname=none' "
+                             "PUBLICATION pub WITH (connect = false, "
+                             "slot_name = NONE)"));
+  // libpq's whole text: with a syntax error's position, its "LINE 1:"
+  // and cursor.
+  auto error_of = [](const expected<rows>& r) {
+    return r ? std::string("ok") : r.err().code + " " + r.err().message;
+  };
+  for (const char* sql :
+       {"ALTER SUBSCRIPTION b RENAME TO b", "ALTER SUBSCRIPTION a RENAME TO c",
+        "ALTER SUBSCRIPTION b RENAME c", "ALTER SUBSCRIPTION b RENAME TO",
+        "  ALTER SUBSCRIPTION \"é\" FLY", "SELECT 1; ALTER SUBSCRIPTION b FLY",
+        "ALTER SUBSCRIPTION \"abc RENAME", "ALTER SUBSCRIPTION b SET (x = )"}) {
+    const std::string want = error_of(run_query(target_->conninfo(), sql));
+    EXPECT_NE(want, "ok") << sql;
+    EXPECT_EQ(error_of(walmux_sql(sql)), want) << sql;
+  }
+  ASSERT_TRUE(target_->query("DROP SUBSCRIPTION b"));
+
+  // Killed under load after the rename: it resumes from the progress it
+  // committed as "a".
+  std::this_thread::sleep_for(2s);
+  node_->kill();
+  ASSERT_TRUE(node_->start(false)) << node_->log();
+  EXPECT_TRUE(wait_until(
+      [&] {
+        return walmux_value("SELECT count(*) FROM pg_stat_subscription WHERE "
+                            "subname = 'b' AND pid IS NOT NULL") == "1";
+      },
+      60s))
+      << node_->log();
+  std::this_thread::sleep_for(2s);
+  stop_load();
+  expect_target_equal(60s);
+  EXPECT_EQ(one_value(*target_, "SELECT string_agg(roname, ',') FROM "
+                                "pg_replication_origin"),
+            "walmux_a");
+  EXPECT_EQ(walmux_value("SELECT external_id FROM "
+                         "pg_replication_origin_status"),
+            "walmux_a");
+  EXPECT_EQ(one_value(*upstream_, "SELECT string_agg(slot_name, ',') FROM "
+                                  "pg_replication_slots"),
+            "a");
+  // Copied once, before the rename: no second copy under the new name.
+  const std::string log = node_->log();
+  const std::string copied = "table \"accounts\" has finished";
+  EXPECT_NE(log.find(copied), std::string::npos) << log;
+  EXPECT_EQ(log.find(copied), log.rfind(copied)) << log;
+
+  // A new subscription named "a" (its own slot) takes a key of its own.
+  ASSERT_TRUE(upstream_->query("CREATE TABLE extra (id int PRIMARY KEY); "
+                               "INSERT INTO extra SELECT generate_series(1, "
+                               "100); CREATE PUBLICATION pub2 FOR TABLE "
+                               "extra;"));
+  ASSERT_TRUE(target_->query("CREATE TABLE extra (id int PRIMARY KEY)"));
+  made =
+      walmux_sql("CREATE SUBSCRIPTION a CONNECTION '" + upstream_->conninfo() +
+                 "' PUBLICATION pub2 WITH (slot_name = a2, target = '" +
+                 target_->conninfo() + "')");
+  ASSERT_TRUE(made) << made.err().message;
+  EXPECT_TRUE(wait_until([&] { return ready("a", 1); }, 60s)) << node_->log();
+  ASSERT_TRUE(upstream_->query("INSERT INTO extra VALUES (101)"));
+  EXPECT_TRUE(wait_until(
+      [&] {
+        return one_value(*target_, "SELECT count(*) FROM extra") == "101";
+      },
+      60s));
+  const std::string oid =
+      walmux_value("SELECT oid FROM pg_subscription WHERE subname = 'a'");
+  EXPECT_TRUE(wait_until(
+      [&] {
+        return one_value(*target_,
+                         "SELECT string_agg(roname, ',' ORDER BY roname) FROM "
+                         "pg_replication_origin") == "walmux_a,walmux_a_" + oid;
+      },
+      30s));
+
+  // DROP of the renamed subscription takes its origin and its slot.
+  auto dropped = walmux_sql("DROP SUBSCRIPTION b");
+  ASSERT_TRUE(dropped) << dropped.err().message;
+  EXPECT_EQ(one_value(*target_, "SELECT string_agg(roname, ',') FROM "
+                                "pg_replication_origin"),
+            "walmux_a_" + oid);
+  EXPECT_EQ(one_value(*upstream_, "SELECT string_agg(slot_name, ',') FROM "
+                                  "pg_replication_slots"),
+            "a2");
+  ASSERT_TRUE(walmux_sql("DROP SUBSCRIPTION a"));
 }
 
 // two_phase = true: a transaction prepared upstream is prepared on the

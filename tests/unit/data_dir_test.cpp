@@ -2,6 +2,7 @@
 // catalog's node record across close and reopen, and the lock.
 #include "storage/catalog.hpp"
 #include "storage/data_dir.hpp"
+#include "storage/record.hpp"
 #include "tests/support/process.hpp"
 
 #include <fstream>
@@ -262,9 +263,23 @@ TEST(catalog, subscription_records_round_trip_and_persist) {
   r.copy_done = true;
   r.copy_attempts = 2;
   r.tables = {{"public", "a", 'r', lsn(77), 16500}, {"s", "b", 'd', lsn(), 0}};
+  r.target_key = "s0"; // renamed from s0 to s1
   auto back = subscription_decode(subscription_encode(r));
   ASSERT_TRUE(back);
   EXPECT_EQ(*back, r);
+  // A version-1 record (no target_key, written before RENAME existed)
+  // reads its key as its name.
+  {
+    auto v2 = record_decode(subscription_encode(r), "test");
+    ASSERT_TRUE(v2);
+    std::string payload(v2->payload);
+    payload.resize(payload.size() - 4 - r.target_key.size());
+    auto v1 = subscription_decode(
+        record_encode(record_kind::subscription, 1, payload));
+    ASSERT_TRUE(v1) << v1.err().message;
+    EXPECT_EQ(v1->target_key, "s1");
+    EXPECT_EQ(v1->tables, r.tables);
+  }
   EXPECT_FALSE(subscription_decode(origin_encode({1, "o", lsn(1), lsn(2)})));
   // Every truncation is refused, never read past.
   const std::string bytes = subscription_encode(r);

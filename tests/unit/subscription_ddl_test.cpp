@@ -19,6 +19,12 @@ std::string error_of(std::string_view sql) {
   return s ? "" : s.err().code + " " + s.err().message;
 }
 
+// The error's position (characters from 1, as psql's cursor); -1 if none.
+int position_of(std::string_view sql) {
+  auto s = parse(sql);
+  return s ? -1 : s.err().position;
+}
+
 TEST(subscription_ddl, create_with_options_as_postgresql_writes_them) {
   auto s = parsed("create Subscription \"MySub\" CONNECTION 'host=a "
                   "password=''x''' PUBLICATION p1, \"P2\" WITH (target = "
@@ -56,6 +62,17 @@ TEST(subscription_ddl, alter_and_drop_forms) {
   auto conn = std::get<alter_subscription>(
       parsed("ALTER SUBSCRIPTION s CONNECTION 'host=b'"));
   EXPECT_EQ(conn.conninfo, "host=b");
+  auto rename = std::get<alter_subscription>(
+      parsed("ALTER SUBSCRIPTION s RENAME TO \"New Name\""));
+  EXPECT_EQ(rename.what, action::rename);
+  EXPECT_EQ(rename.name, "s");
+  EXPECT_EQ(rename.new_name, "New Name");
+  EXPECT_EQ(error_of("ALTER SUBSCRIPTION s RENAME t"),
+            "42601 syntax error at or near \"t\"");
+  EXPECT_EQ(error_of("ALTER SUBSCRIPTION s RENAME TO"),
+            "42601 syntax error at end of input");
+  EXPECT_EQ(error_of("ALTER SUBSCRIPTION s OWNER TO bob"),
+            "0A000 ALTER SUBSCRIPTION ... OWNER TO is not supported by walmux");
   auto drop = std::get<drop_subscription>(
       parsed("DROP SUBSCRIPTION IF EXISTS s CASCADE"));
   EXPECT_TRUE(drop.if_exists);
@@ -79,13 +96,33 @@ TEST(subscription_ddl, malformed_statements_are_syntax_errors) {
                      "(copy_data = )"),
             "42601 syntax error at or near \")\"");
   EXPECT_EQ(error_of("CREATE SUBSCRIPTION s CONNECTION 'x PUBLICATION p"),
-            "42601 unterminated quoted string");
+            "42601 unterminated quoted string at or near \"'x PUBLICATION "
+            "p\"");
   EXPECT_EQ(error_of("ALTER SUBSCRIPTION s FLY"),
-            "42601 syntax error at or near \"fly\"");
+            "42601 syntax error at or near \"FLY\"");
   EXPECT_EQ(error_of("ALTER SUBSCRIPTION s ADD p"),
             "42601 syntax error at or near \"p\"");
   EXPECT_EQ(error_of("CREATE SUBSCRIPTION s CONNECTION '' PUBLICATION a, b, a"),
             "42710 publication name \"a\" used more than once");
+  EXPECT_EQ(error_of("ALTER SUBSCRIPTION \"abc RENAME"),
+            "42601 unterminated quoted identifier at or near \"\"abc RENAME\"");
+  EXPECT_EQ(error_of("ALTER SUBSCRIPTION \"\" RENAME TO x"),
+            "42601 zero-length delimited identifier at or near \"\"\"\"");
+  EXPECT_EQ(error_of("ALTER SUBSCRIPTION b RENAME \"Cé\""),
+            "42601 syntax error at or near \"\"Cé\"\"");
+  EXPECT_EQ(error_of("ALTER SUBSCRIPTION b ENABLE ?"),
+            "42601 syntax error at or near \"?\"");
+  // Positions as PostgreSQL 15 reports them (psql's cursor column), in
+  // characters: é is two bytes and one character.
+  EXPECT_EQ(position_of("ALTER SUBSCRIPTION b RENAME c"), 29);
+  EXPECT_EQ(position_of("ALTER SUBSCRIPTION b RENAME TO"), 31);
+  EXPECT_EQ(position_of("  ALTER SUBSCRIPTION é FLY"), 24);
+  EXPECT_EQ(position_of("CREATE SUBSCRIPTION s CONNECTION 'x PUBLICATION p"),
+            34);
+  EXPECT_EQ(position_of("ALTER SUBSCRIPTION \"\" RENAME TO x"), 20);
+  EXPECT_EQ(position_of("ALTER SUBSCRIPTION b SET (x = )"), 31);
+  EXPECT_EQ(position_of("CREATE SUBSCRIPTION s CONNECTION '' PUBLICATION a, a"),
+            0);
 }
 
 TEST(subscription_ddl, set_add_and_drop_publication) {

@@ -190,6 +190,15 @@ TEST(messages, backend_round_trips) {
   EXPECT_EQ(er.fields.fields, fields.fields); // order kept
   auto back = error_from_notice(er.fields);
   EXPECT_EQ(back.message, "replication slot \"x\" does not exist");
+  EXPECT_EQ(back.position, 0);
+  // A position travels as field P, after the hint, before the context.
+  error at{sqlstate::syntax_error, "syntax error at or near \"c\""};
+  at.position = 29;
+  at.context = "c";
+  auto positioned = notice_from_error(at, "ERROR");
+  EXPECT_EQ(positioned.get('P'), "29");
+  EXPECT_EQ(positioned.fields[4].first, 'P');
+  EXPECT_EQ(error_from_notice(positioned).position, 29);
   EXPECT_EQ(backend_round_trip(notice_response{fields}).fields.get('M'),
             fields.get('M'));
 
