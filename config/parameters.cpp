@@ -21,6 +21,10 @@ constexpr int64_t max_backends = 262143;
 constexpr int64_t int_max = INT_MAX;
 
 constexpr std::string_view wal_levels[] = {"replica", "logical"};
+constexpr std::string_view tls_versions[] = {"TLSv1", "TLSv1.1", "TLSv1.2",
+                                             "TLSv1.3"};
+constexpr std::string_view tls_versions_or_none[] = {"", "TLSv1", "TLSv1.1",
+                                                     "TLSv1.2", "TLSv1.3"};
 
 // GREATEST(2 x vCPU, 8), the reference document's default.
 int64_t default_worker_processes(const machine_facts& facts) {
@@ -50,7 +54,7 @@ constexpr std::string_view group_connections = "Connections";
 constexpr std::string_view group_upstream = "Upstream";
 constexpr std::string_view group_logging = "Reporting and Logging";
 
-const std::array<parameter_def, 31> table = {{
+const std::array<parameter_def, 36> table = {{
     {.name = "rds.logical_replication",
      .type = param_type::boolean,
      .context = param_context::postmaster,
@@ -274,6 +278,40 @@ const std::array<parameter_def, 31> table = {{
      .description = "Location of the SSL certificate revocation list "
                     "directory (relative to the data directory).",
      .default_string = ""},
+    {.name = "ssl_min_protocol_version",
+     .type = param_type::enumeration,
+     .context = param_context::sighup,
+     .group = group_connections,
+     .description = "Sets the minimum SSL/TLS protocol version to use.",
+     .default_string = "TLSv1.2",
+     .enum_values = tls_versions},
+    {.name = "ssl_max_protocol_version",
+     .type = param_type::enumeration,
+     .context = param_context::sighup,
+     .group = group_connections,
+     .description = "Sets the maximum SSL/TLS protocol version to use "
+                    "(empty: the highest the library supports).",
+     .default_string = "",
+     .enum_values = tls_versions_or_none},
+    {.name = "ssl_ciphers",
+     .type = param_type::string,
+     .context = param_context::sighup,
+     .group = group_connections,
+     .description = "Sets the list of allowed SSL ciphers (TLS 1.2 and "
+                    "below, in OpenSSL's cipher list format).",
+     .default_string = "HIGH:MEDIUM:+3DES:!aNULL"},
+    {.name = "ssl_prefer_server_ciphers",
+     .type = param_type::boolean,
+     .context = param_context::sighup,
+     .group = group_connections,
+     .description = "Gives priority to the server's cipher order.",
+     .default_bool = true},
+    {.name = "ssl_ecdh_curve",
+     .type = param_type::string,
+     .context = param_context::sighup,
+     .group = group_connections,
+     .description = "Sets the curve to use for ECDH.",
+     .default_string = "prime256v1"},
     {.name = "port",
      .type = param_type::integer,
      .context = param_context::postmaster,

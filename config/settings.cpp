@@ -95,10 +95,12 @@ expected<param_value> parse_value(const parameter_def& def,
     return param_value{v};
   }
   case param_type::enumeration: {
+    // Matched without regard to case, kept as the table spells it
+    // (TLSv1.2), as PostgreSQL shows an enum.
     std::string v = lower(text);
     for (auto allowed : def.enum_values)
-      if (allowed == v)
-        return param_value{v};
+      if (lower(allowed) == v)
+        return param_value{std::string(allowed)};
     std::string hint = "Available values: ";
     for (size_t i = 0; i < def.enum_values.size(); ++i)
       hint += (i ? ", " : "") + std::string(def.enum_values[i]);

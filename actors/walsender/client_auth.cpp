@@ -109,10 +109,11 @@ load_auth_config(const std::string& data_dir, const auth_files& files) {
     auto path = [&](const std::string& f) {
       return f.empty() ? std::string() : storage::path_in_data_dir(data_dir, f);
     };
-    auto tls =
-        tls_context::load({path(files.ssl_cert_file), path(files.ssl_key_file),
-                           path(files.ssl_ca_file), path(files.ssl_crl_file),
-                           path(files.ssl_crl_dir)});
+    tls_settings settings = files.tls;
+    for (std::string* f : {&settings.cert, &settings.key, &settings.ca,
+                           &settings.crl_file, &settings.crl_dir})
+      *f = path(*f);
+    auto tls = tls_context::load(settings);
     if (!tls)
       return std::move(tls).err();
     config->tls = std::move(*tls);

@@ -51,13 +51,9 @@ expected<std::string> read_hba_text(const std::string& hba_path);
 struct auth_files {
   std::string hba_file;
   std::string auth_file;
-  bool ssl = false;
-  std::string ssl_cert_file;
-  std::string ssl_key_file;
-  std::string ssl_ca_file; // empty: no client certificates
-  std::string ssl_crl_file;
-  std::string ssl_crl_dir;
   std::string ident_file; // empty: no user name maps
+  bool ssl = false;
+  tls_settings tls; // its files relative to the data directory
 };
 
 // Reads them; errors name the file (and line). All or nothing: at a reload

@@ -94,7 +94,7 @@ void describe_client_certificate(SSL* ssl, tls_description& d) {
 } // namespace
 
 expected<std::shared_ptr<tls_context>>
-tls_context::load(const tls_files& files) {
+tls_context::load(const tls_settings& files) {
   const std::string& cert_file = files.cert;
   const std::string& key_file = files.key;
   const std::string& ca_file = files.ca;
@@ -103,10 +103,12 @@ tls_context::load(const tls_files& files) {
     return error{sqlstate::config_file_error,
                  "could not create SSL context: " + openssl_reason()};
   std::shared_ptr<tls_context> out(new tls_context(ctx));
-  SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
-  // No renegotiation, no session tickets to keep: each connection is new.
-  SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_TICKET);
+  // No renegotiation, no compression, no session tickets or cache: each
+  // connection is new.
+  SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_TICKET |
+                               SSL_OP_NO_COMPRESSION);
   SSL_CTX_set_num_tickets(ctx, 0);
+  SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
   if (SSL_CTX_use_certificate_chain_file(ctx, cert_file.c_str()) != 1)
     return error{sqlstate::config_file_error,
                  "could not load server certificate file \"" + cert_file +
@@ -151,6 +153,8 @@ tls_context::load(const tls_files& files) {
                  "could not generate the hash of server certificate file \"" +
                      cert_file + "\""};
   out->end_point_hash_.assign(reinterpret_cast<const char*>(hash), hash_length);
+  if (auto st = out->set_protocol(files); !st)
+    return std::move(st).err();
   if (!ca_file.empty()) {
     STACK_OF(X509_NAME)* names = SSL_load_client_CA_file(ca_file.c_str());
     if (SSL_CTX_load_verify_locations(ctx, ca_file.c_str(), nullptr) != 1 ||
@@ -190,6 +194,70 @@ tls_context::load(const tls_files& files) {
   return out;
 }
 
+status tls_context::set_protocol(const tls_settings& s) {
+  // The versions in the order of OpenSSL's numbers.
+  constexpr std::pair<const char*, int> versions[] = {
+      {"TLSv1", TLS1_VERSION},
+      {"TLSv1.1", TLS1_1_VERSION},
+      {"TLSv1.2", TLS1_2_VERSION},
+      {"TLSv1.3", TLS1_3_VERSION}};
+  // One end of the range (0 when `name` is empty: no bound).
+  auto bound = [&](const std::string& name, bool lower) -> expected<int> {
+    if (name.empty())
+      return 0;
+    const char* setting =
+        lower ? "ssl_min_protocol_version" : "ssl_max_protocol_version";
+    int version = -1;
+    for (const auto& [n, v] : versions)
+      if (name == n)
+        version = v;
+    if (version < 0)
+      return error{sqlstate::config_file_error,
+                   "\"" + std::string(setting) + "\" setting \"" + name +
+                       "\" not supported by this build"};
+    if ((lower ? SSL_CTX_set_min_proto_version(ctx_, version)
+               : SSL_CTX_set_max_proto_version(ctx_, version)) != 1)
+      return error{sqlstate::config_file_error,
+                   std::string("could not set ") +
+                       (lower ? "minimum" : "maximum") +
+                       " SSL protocol version"};
+    return version;
+  };
+  auto min = bound(s.min_protocol, true);
+  if (!min)
+    return std::move(min).err();
+  auto max = bound(s.max_protocol, false);
+  if (!max)
+    return std::move(max).err();
+  if (*min != 0 && *max != 0 && *min > *max)
+    return error{sqlstate::config_file_error,
+                 "could not set SSL protocol version range"}
+        .with_detail("\"ssl_min_protocol_version\" cannot be higher than "
+                     "\"ssl_max_protocol_version\"");
+  min_protocol_ = s.min_protocol.empty() ? "TLSv1" : s.min_protocol;
+  max_protocol_ = s.max_protocol.empty() ? "TLSv1.3" : s.max_protocol;
+  // Ephemeral keys: OpenSSL's built-in groups for DHE, and the one curve
+  // of ssl_ecdh_curve for ECDHE (and TLS 1.3's key exchange), as
+  // PostgreSQL sets them.
+  SSL_CTX_set_dh_auto(ctx_, 1);
+  const int curve = OBJ_sn2nid(s.ecdh_curve.c_str());
+  if (curve == NID_undef)
+    return error{sqlstate::config_file_error,
+                 "ECDH: unrecognized curve name: " + s.ecdh_curve};
+  if (SSL_CTX_set1_groups(ctx_, &curve, 1) != 1) {
+    ERR_clear_error();
+    return error{sqlstate::config_file_error, "ECDH: could not create key"};
+  }
+  if (SSL_CTX_set_cipher_list(ctx_, s.ciphers.c_str()) != 1) {
+    ERR_clear_error();
+    return error{sqlstate::config_file_error,
+                 "could not set the cipher list (no valid ciphers available)"};
+  }
+  if (s.prefer_server_ciphers)
+    SSL_CTX_set_options(ctx_, SSL_OP_CIPHER_SERVER_PREFERENCE);
+  return ok();
+}
+
 tls_context::~tls_context() {
   SSL_CTX_free(ctx_);
 }
@@ -218,8 +286,31 @@ void tls_channel::drain(std::string& out) {
 }
 
 status tls_channel::failure(const char* what) {
-  return error{sqlstate::protocol_violation,
-               std::string(what) + ": " + openssl_reason()};
+  const unsigned long code = ERR_peek_error();
+  error e{sqlstate::protocol_violation,
+          std::string(what) + ": " + openssl_reason()};
+  if (SSL_is_init_finished(ssl_) || ERR_GET_LIB(code) != ERR_LIB_SSL)
+    return e;
+  // A handshake that found no version both sides allow: PostgreSQL's hint.
+  switch (ERR_GET_REASON(code)) {
+  case SSL_R_NO_PROTOCOLS_AVAILABLE:
+  case SSL_R_UNSUPPORTED_PROTOCOL:
+  case SSL_R_BAD_PROTOCOL_VERSION_NUMBER:
+  case SSL_R_UNKNOWN_PROTOCOL:
+  case SSL_R_UNKNOWN_SSL_VERSION:
+  case SSL_R_UNSUPPORTED_SSL_VERSION:
+  case SSL_R_WRONG_SSL_VERSION:
+  case SSL_R_WRONG_VERSION_NUMBER:
+  case SSL_R_TLSV1_ALERT_PROTOCOL_VERSION:
+  case SSL_R_VERSION_TOO_HIGH:
+  case SSL_R_VERSION_TOO_LOW:
+    return std::move(e).with_hint(
+        "This may indicate that the client does not support any SSL "
+        "protocol version between " +
+        context_->min_protocol() + " and " + context_->max_protocol() + ".");
+  default:
+    return e;
+  }
 }
 
 status tls_channel::receive(std::string_view cipher, std::string& plain,

@@ -4,12 +4,13 @@
 // session's answers go out encrypted.
 //
 // A client asks with SSLRequest; walmux answers 'S' and the handshake
-// follows, as with PostgreSQL. TLS 1.2 at least (PostgreSQL's default
-// ssl_min_protocol_version). With ssl_ca_file, clients are asked for a
-// certificate, as PostgreSQL asks: one that does not verify against that
-// file's authorities ends the handshake; none at all is let through, for
-// pg_hba.conf's clientcert and cert to decide. With ssl_crl_file or
-// ssl_crl_dir, a revoked certificate ends the handshake too.
+// follows, as with PostgreSQL. The protocol versions, the TLS 1.2 cipher
+// list and the ECDH curve are PostgreSQL's settings (ssl_min_protocol_version
+// TLSv1.2 by default, ssl_ciphers, ssl_ecdh_curve). With ssl_ca_file, clients
+// are asked for a certificate, as PostgreSQL asks: one that does not verify
+// against that file's authorities ends the handshake; none at all is let
+// through, for pg_hba.conf's clientcert and cert to decide. With ssl_crl_file
+// or ssl_crl_dir, a revoked certificate ends the handshake too.
 #pragma once
 
 #include "common/expected.hpp"
@@ -24,22 +25,31 @@ struct bio_st;
 
 namespace walmux::actors {
 
-// The files of ssl_cert_file, ssl_key_file, ssl_ca_file, ssl_crl_file and
-// ssl_crl_dir (paths as given; empty: not set).
-struct tls_files {
+// The ssl_* settings: the files of ssl_cert_file, ssl_key_file,
+// ssl_ca_file, ssl_crl_file and ssl_crl_dir (paths as given; empty: not
+// set), and the protocol settings, with PostgreSQL 15's defaults.
+struct tls_settings {
   std::string cert;
   std::string key;
   std::string ca;       // empty: no client certificate is asked for
   std::string crl_file; // revoked client certificates (with `ca`)
   std::string crl_dir;
+  std::string min_protocol = "TLSv1.2"; // TLSv1, TLSv1.1, TLSv1.2, TLSv1.3
+  std::string max_protocol;             // the same, or empty: no maximum
+  std::string ciphers = "HIGH:MEDIUM:+3DES:!aNULL"; // TLS 1.2 and below
+  bool prefer_server_ciphers = true;
+  std::string ecdh_curve = "prime256v1";
 };
 
-// The server's certificate and key, loaded once at start.
+// The server's certificate and key and the protocol settings, loaded at
+// start and again at each reload.
 class tls_context {
  public:
-  // Errors name the file, as PostgreSQL's "could not load server
-  // certificate file" does.
-  static expected<std::shared_ptr<tls_context>> load(const tls_files& files);
+  // Errors are PostgreSQL's: they name the file ("could not load server
+  // certificate file ..."), the setting ("ECDH: unrecognized curve name:
+  // ...") or the range ("could not set SSL protocol version range").
+  static expected<std::shared_ptr<tls_context>>
+  load(const tls_settings& settings);
   ~tls_context();
   tls_context(const tls_context&) = delete;
   tls_context& operator=(const tls_context&) = delete;
@@ -48,12 +58,21 @@ class tls_context {
   // The certificate's tls-server-end-point hash (RFC 5929: its signature's
   // hash function, SHA-256 in place of MD5 and SHA-1).
   const std::string& end_point_hash() const { return end_point_hash_; }
+  // The protocol range, for a failed handshake's hint: "TLSv1.2" and
+  // "TLSv1.3" by default.
+  const std::string& min_protocol() const { return min_protocol_; }
+  const std::string& max_protocol() const { return max_protocol_; }
 
  private:
   explicit tls_context(ssl_ctx_st* ctx)
       : ctx_(ctx) {}
+  // ssl_min/max_protocol_version, ssl_ecdh_curve, ssl_ciphers and
+  // ssl_prefer_server_ciphers, in PostgreSQL's order and with its texts.
+  status set_protocol(const tls_settings& s);
   ssl_ctx_st* ctx_;
   std::string end_point_hash_;
+  std::string min_protocol_;
+  std::string max_protocol_;
 };
 
 struct tls_description {

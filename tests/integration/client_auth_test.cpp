@@ -7,8 +7,8 @@
 // replication connection authenticates with SCRAM, a reload changes the
 // rules, a broken file at reload keeps the old ones (pg_hba_file_rules
 // shows the file, as PostgreSQL's does), and a broken file at start stops
-// walmux with the file and line named. TLS, and client certificates
-// compared with PostgreSQL, follow.
+// walmux with the file and line named. TLS, client certificates and the
+// TLS protocol settings compared with PostgreSQL, follow.
 #include "protocol/auth.hpp"
 #include "protocol/messages.hpp"
 #include "tests/integration/walmux_node.hpp"
@@ -353,6 +353,24 @@ TEST(client_auth, tls_connections_and_hostssl_rules) {
   EXPECT_EQ(*after, (rows{{"f"}}));
 }
 
+// Copies `files` from `dir` into the cluster's data directory, owned by
+// the cluster's owner and private to it (PostgreSQL checks the key's).
+bool copy_into_cluster(const pg_cluster& pg, const std::string& dir,
+                       std::initializer_list<const char*> files) {
+  const std::string pg_data = pg.dir() + "/data";
+  struct stat owner {};
+  if (::stat(pg_data.c_str(), &owner) != 0)
+    return false;
+  for (const char* f : files) {
+    const std::string to = pg_data + "/" + f;
+    write_file(to, read_file(dir + "/" + f));
+    if (::chown(to.c_str(), owner.st_uid, owner.st_gid) != 0 ||
+        ::chmod(to.c_str(), 0600) != 0)
+      return false;
+  }
+  return true;
+}
+
 // The text a failed login gives, without libpq's "connection to server at
 // ..., port N failed: " (the two servers listen on different ports).
 std::string login_outcome(const std::string& conninfo) {
@@ -415,16 +433,9 @@ TEST(client_auth, client_certificates_as_on_postgresql) {
   auto up = pg_cluster::start();
   ASSERT_TRUE(up) << up.err().message;
   auto& pg = **up;
-  // The cluster's copies belong to its owner (PostgreSQL checks the key's).
   const std::string pg_data = pg.dir() + "/data";
-  struct stat owner {};
-  ASSERT_EQ(::stat(pg_data.c_str(), &owner), 0);
-  for (const char* f : {"server.crt", "server.key", "ca.crt", "ca.crl"}) {
-    write_file(pg_data + "/" + f, read_file(d + "/" + f));
-    ASSERT_EQ(::chown((pg_data + "/" + f).c_str(), owner.st_uid, owner.st_gid),
-              0);
-    ASSERT_EQ(::chmod((pg_data + "/" + f).c_str(), 0600), 0);
-  }
+  ASSERT_TRUE(copy_into_cluster(
+      pg, d, {"server.crt", "server.key", "ca.crt", "ca.crl"}));
   write_file(pg_data + "/pg_hba.conf", hba);
   // User name maps: bob's certificate logs in as frank, name@example as
   // name; "broken" asks for a subexpression its expression lacks.
@@ -596,6 +607,164 @@ TEST(client_auth, client_certificates_as_on_postgresql) {
       10s))
       << node->log();
   EXPECT_EQ(login(on_walmux + alice), "ok");
+}
+
+// The protocol settings as PostgreSQL 15 applies them: the same settings
+// on a cluster and on walmux (ssl_min_protocol_version,
+// ssl_max_protocol_version, ssl_ciphers, ssl_prefer_server_ciphers,
+// ssl_ecdh_curve) give the same TLS version and cipher in pg_stat_ssl, and
+// the same refusal, to the same clients; a bad value at reload keeps the
+// configuration in force, with PostgreSQL's text in the log.
+TEST(client_auth, tls_versions_and_ciphers_as_on_postgresql) {
+  temp_dir tmp;
+  const std::string d = tmp.path();
+  auto openssl =
+      spawn({"/usr/bin/openssl", "req", "-x509", "-newkey", "rsa:2048",
+             "-nodes", "-keyout", d + "/server.key", "-out", d + "/server.crt",
+             "-subj", "/CN=127.0.0.1", "-days", "2"},
+            d + "/openssl.log");
+  ASSERT_EQ(wait_exit(openssl.pid, 60s), 0) << read_file(d + "/openssl.log");
+  auto up = pg_cluster::start();
+  ASSERT_TRUE(up) << up.err().message;
+  auto& pg = **up;
+  ASSERT_TRUE(copy_into_cluster(pg, d, {"server.crt", "server.key"}));
+  ASSERT_EQ(::chmod((d + "/server.key").c_str(), 0600), 0);
+  ASSERT_TRUE(pg.query("ALTER SYSTEM SET ssl = on"));
+  ASSERT_TRUE(pg.query("SELECT pg_reload_conf()"));
+  walmux_node node(d, {"ssl=on", "ssl_cert_file=" + d + "/server.crt",
+                       "ssl_key_file=" + d + "/server.key"});
+  ASSERT_TRUE(node.initialized());
+  ASSERT_TRUE(node.start(false)) << node.log();
+  const std::string pg_at =
+      "host=127.0.0.1 port=" + std::to_string(pg.port()) + " ";
+  const std::string wm_at =
+      "host=127.0.0.1 port=" + std::to_string(node.port()) + " ";
+
+  // The same settings on both, reloaded; true once both show them.
+  auto configure =
+      [&](const std::vector<std::pair<std::string, std::string>>& settings) {
+        for (const auto& [name, value] : settings) {
+          if (!pg.query("ALTER SYSTEM SET " + name + " = '" + value + "'"))
+            return false;
+          std::ofstream(node.data_dir() + "/walmux.conf", std::ios::app)
+              << name << " = '" << value << "'\n";
+        }
+        if (!pg.query("SELECT pg_reload_conf()") ||
+            !run_query(node.conninfo(false), "SELECT pg_reload_conf()"))
+          return false;
+        return wait_until(
+            [&] {
+              for (const auto& [name, value] : settings)
+                for (const auto& at : {pg_at, wm_at}) {
+                  auto shown = run_query(at + "user=postgres dbname=postgres "
+                                              "sslmode=disable",
+                                         "SHOW " + name);
+                  if (!shown || (*shown)[0][0] != value)
+                    return false;
+                }
+              return true;
+            },
+            10s);
+      };
+  // What a client gets: "TLSv1.3 TLS_AES_256_GCM_SHA384 256", or its error.
+  auto session = [&](const std::string& at, const std::string& client) {
+    auto r = run_query(at + "user=postgres dbname=postgres sslmode=require " +
+                           client,
+                       "SELECT version, cipher, bits FROM pg_stat_ssl WHERE "
+                       "pid = pg_backend_pid()");
+    if (!r) {
+      // Without "connection to server at ..., port N failed: ".
+      std::string text = r.err().message;
+      const auto server = text.find("connection to server at");
+      const auto failed = text.find("failed: ", server);
+      if (server != std::string::npos && failed != std::string::npos)
+        text = text.substr(failed + 8);
+      return text;
+    }
+    return (*r)[0][0] + " " + (*r)[0][1] + " " + (*r)[0][2];
+  };
+  auto expect_same = [&](const std::string& client, const std::string& want) {
+    const std::string theirs = session(pg_at, client);
+    EXPECT_EQ(session(wm_at, client), theirs) << client;
+    EXPECT_NE(theirs.find(want), std::string::npos) << client << ": " << theirs;
+  };
+
+  ASSERT_TRUE(wait_until(
+      [&] { return session(pg_at, "").rfind("TLSv1.3 ", 0) == 0; }, 10s));
+  // The defaults: TLS 1.2 or 1.3, the client takes 1.3.
+  expect_same("", "TLSv1.3 ");
+  expect_same("ssl_max_protocol_version=TLSv1.2", "TLSv1.2 ECDHE-RSA-");
+  // Only TLS 1.3: a client that stops at 1.2 is refused.
+  ASSERT_TRUE(configure({{"ssl_min_protocol_version", "TLSv1.3"}}));
+  expect_same("", "TLSv1.3 ");
+  expect_same("ssl_max_protocol_version=TLSv1.2", "SSL error");
+  EXPECT_TRUE(wait_until(
+      [&] {
+        return node.log().find(
+                   "HINT:  This may indicate that the client does not "
+                   "support any SSL protocol version between TLSv1.3 and "
+                   "TLSv1.3.") != std::string::npos;
+      },
+      10s))
+      << node.log();
+  // Only TLS 1.2 with two ciphers: the server's order wins, or the
+  // client's once ssl_prefer_server_ciphers is off.
+  ASSERT_TRUE(
+      configure({{"ssl_min_protocol_version", "TLSv1.2"},
+                 {"ssl_max_protocol_version", "TLSv1.2"},
+                 {"ssl_ciphers",
+                  "ECDHE-RSA-AES128-GCM-SHA256:ECDHE-RSA-AES256-GCM-SHA384"}}));
+  expect_same("", "TLSv1.2 ECDHE-RSA-AES128-GCM-SHA256 128");
+  expect_same("ssl_min_protocol_version=TLSv1.3", "SSL error");
+  ASSERT_TRUE(configure({{"ssl_prefer_server_ciphers", "off"}}));
+  expect_same("", "TLSv1.2 ECDHE-RSA-AES256-GCM-SHA384 256");
+  // Another curve for the key exchange: libpq's clients offer it too; a
+  // client offering only X25519 is refused by both (openssl s_client
+  // speaks PostgreSQL's SSLRequest).
+  ASSERT_TRUE(configure(
+      {{"ssl_ecdh_curve", "secp384r1"}, {"ssl_max_protocol_version", ""}}));
+  expect_same("", "TLSv1.3 ");
+  expect_same("ssl_max_protocol_version=TLSv1.2", "TLSv1.2 ECDHE-RSA-");
+  auto handshake = [&](int port, const char* groups) {
+    auto c = spawn({"/bin/sh", "-c",
+                    "/usr/bin/openssl s_client -connect 127.0.0.1:" +
+                        std::to_string(port) + " -starttls postgres -groups " +
+                        groups + " </dev/null"},
+                   d + "/s_client.log");
+    return wait_exit(c.pid, 30s).value_or(-1);
+  };
+  for (const char* groups : {"X25519", "secp384r1", "X25519:secp384r1"}) {
+    const int theirs = handshake(pg.port(), groups);
+    EXPECT_EQ(handshake(node.port(), groups), theirs) << groups;
+    EXPECT_EQ(theirs == 0, std::string(groups) != "X25519") << groups;
+  }
+
+  // A bad value at reload: PostgreSQL's text in the log, and the
+  // configuration in force stays (TLS 1.3 still served).
+  for (const auto& [setting, text] :
+       std::vector<std::pair<std::string, std::string>>{
+           {"ssl_ciphers = 'NOSUCH'",
+            "could not set the cipher list (no valid ciphers available)"},
+           {"ssl_ecdh_curve = 'nosuch'",
+            "ECDH: unrecognized curve name: nosuch"},
+           {"ssl_min_protocol_version = 'TLSv1.3'\n"
+            "ssl_max_protocol_version = 'TLSv1.2'",
+            "could not set SSL protocol version range"}}) {
+    const std::string conf = read_file(node.data_dir() + "/walmux.conf");
+    std::ofstream(node.data_dir() + "/walmux.conf", std::ios::app)
+        << setting << "\n";
+    ASSERT_TRUE(run_query(node.conninfo(false), "SELECT pg_reload_conf()"));
+    EXPECT_TRUE(wait_until(
+        [&] { return node.log().find(text) != std::string::npos; }, 10s))
+        << setting << "\n"
+        << node.log();
+    EXPECT_EQ(session(wm_at, ""), session(pg_at, "")) << setting;
+    write_file(node.data_dir() + "/walmux.conf", conf);
+  }
+  EXPECT_NE(node.log().find("DETAIL:  \"ssl_min_protocol_version\" cannot be "
+                            "higher than \"ssl_max_protocol_version\""),
+            std::string::npos)
+      << node.log();
 }
 
 } // namespace

@@ -194,6 +194,15 @@ TEST(settings, booleans_and_enums_accept_postgres_spellings) {
   EXPECT_EQ(*with({{"log_min_messages", "DEBUG1"}}).show("log_min_messages"),
             "debug1");
   EXPECT_EQ(*with({{"Max_WAL_Senders", "3"}}).show("max_wal_senders"), "3");
+  // An enum keeps PostgreSQL's spelling whatever the case written.
+  EXPECT_EQ(*with({{"ssl_min_protocol_version", "tlsv1.3"}})
+                 .show("ssl_min_protocol_version"),
+            "TLSv1.3");
+  EXPECT_EQ(*with({{"ssl_max_protocol_version", ""}})
+                 .show("ssl_max_protocol_version"),
+            "");
+  EXPECT_EQ(set_error("ssl_max_protocol_version", "SSLv3").hint,
+            "Available values: , TLSv1, TLSv1.1, TLSv1.2, TLSv1.3.");
 }
 
 TEST(settings, upstream_publications_is_an_identifier_list) {

@@ -242,15 +242,22 @@ int run_node(const command_line& cl) {
   // Client authentication: an error in the files stops the start; at a
   // reload it keeps the rules in force, as PostgreSQL keeps pg_hba.conf.
   auto auth_files_of = [](const config::settings& s) {
-    return actors::auth_files{s.get_string("hba_file"),
-                              s.get_string("auth_file"),
-                              s.get_bool("ssl"),
-                              s.get_string("ssl_cert_file"),
-                              s.get_string("ssl_key_file"),
-                              s.get_string("ssl_ca_file"),
-                              s.get_string("ssl_crl_file"),
-                              s.get_string("ssl_crl_dir"),
-                              s.get_string("ident_file")};
+    actors::auth_files f;
+    f.hba_file = s.get_string("hba_file");
+    f.auth_file = s.get_string("auth_file");
+    f.ident_file = s.get_string("ident_file");
+    f.ssl = s.get_bool("ssl");
+    f.tls.cert = s.get_string("ssl_cert_file");
+    f.tls.key = s.get_string("ssl_key_file");
+    f.tls.ca = s.get_string("ssl_ca_file");
+    f.tls.crl_file = s.get_string("ssl_crl_file");
+    f.tls.crl_dir = s.get_string("ssl_crl_dir");
+    f.tls.min_protocol = s.get_string("ssl_min_protocol_version");
+    f.tls.max_protocol = s.get_string("ssl_max_protocol_version");
+    f.tls.ciphers = s.get_string("ssl_ciphers");
+    f.tls.prefer_server_ciphers = s.get_bool("ssl_prefer_server_ciphers");
+    f.tls.ecdh_curve = s.get_string("ssl_ecdh_curve");
+    return f;
   };
   auto auth = actors::load_auth_config(dir, auth_files_of(settings));
   if (!auth)
