@@ -492,4 +492,48 @@ bool looks_boolean(std::string_view expr) {
   return false;
 }
 
+std::optional<size_t> relation_mention(std::string_view sql,
+                                       std::string_view name) {
+  if (name.empty())
+    return std::nullopt;
+  std::string skipped;  // copy_quoted's output, not needed
+  std::string previous; // the last unquoted word, down-cased
+  size_t i = 0;
+  while (i < sql.size()) {
+    const size_t start = i;
+    if (copy_quoted(sql, i, skipped)) {
+      // A quoted name compares as written (one with "" inside is not
+      // found: copy_quoted ends it there).
+      if (sql[start] == '"' && i - start >= 2 && sql[i - 1] == '"' &&
+          (previous == "from" || previous == "join") &&
+          sql.substr(start + 1, i - start - 2) == name)
+        return start;
+      previous.clear();
+      continue;
+    }
+    if (!is_word_char(sql[i])) {
+      if (!std::isspace(static_cast<unsigned char>(sql[i])))
+        previous.clear();
+      ++i;
+      continue;
+    }
+    const size_t end = word_end(sql, i);
+    const std::string_view word = sql.substr(i, end - i);
+    const bool named =
+        word.size() == name.size() &&
+        std::equal(word.begin(), word.end(), name.begin(), [](char a, char b) {
+          return std::tolower(static_cast<unsigned char>(a)) ==
+                 std::tolower(static_cast<unsigned char>(b));
+        });
+    if (named && (previous == "from" || previous == "join"))
+      return i;
+    previous.clear();
+    for (char c : word)
+      previous +=
+          static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    i = end;
+  }
+  return std::nullopt;
+}
+
 } // namespace walmux::sqltext

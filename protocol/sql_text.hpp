@@ -76,4 +76,11 @@ std::optional<std::string> aliased_expression(std::string_view sql,
 // literals; an expression wholly in parentheses counts as its inside.
 bool looks_boolean(std::string_view expr);
 
+// Where `sql` names the relation `name` right after FROM or JOIN (unquoted,
+// compared without regard to case, or quoted and exactly), outside
+// literals: the byte offset of its first such mention, or nullopt.
+// What PostgreSQL's cursor points at for `relation "x" does not exist`.
+std::optional<size_t> relation_mention(std::string_view sql,
+                                       std::string_view name);
+
 } // namespace walmux::sqltext

@@ -1,6 +1,7 @@
 // sql_engine.cpp: SQLite with live-state virtual tables (sql_engine.hpp).
 #include "actors/admin/sql_engine.hpp"
 
+#include "protocol/pg_text.hpp"
 #include "protocol/sql_text.hpp"
 
 #include <cctype>
@@ -27,6 +28,10 @@ std::string encode_error(const error& e) {
 std::string after(std::string_view text, std::string_view prefix) {
   return std::string(text.substr(prefix.size()));
 }
+
+constexpr const char* no_function_hint =
+    "No function matches the given name and argument types. You might need "
+    "to add explicit type casts.";
 
 // PostgreSQL's error for SQLite's message `m`.
 error translate_error(std::string_view m) {
@@ -58,13 +63,14 @@ error translate_error(std::string_view m) {
                               "() does not exist"};
   if (m.rfind("no such function: ", 0) == 0)
     return error{"42883", "function " + after(m, "no such function: ") +
-                              "() does not exist"};
+                              "() does not exist"}
+        .with_hint(no_function_hint);
   if (m.rfind("wrong number of arguments to function ", 0) == 0)
     return error{"42883",
                  "function " +
                      after(m, "wrong number of arguments to function ") +
                      " does not exist"}
-        .with_hint("No function matches the given name and argument types.");
+        .with_hint(no_function_hint);
   if (m.rfind("no such column: ", 0) == 0)
     return error{"42703", "column \"" + after(m, "no such column: ") +
                               "\" does not exist"};
@@ -81,6 +87,33 @@ error translate_error(std::string_view m) {
         "walmux's SQL surface reads the node's state and runs its "
         "functions; it has no tables to change, ATTACH or PRAGMA.");
   return error{sqlstate::internal_error, std::string(m)};
+}
+
+// The error of a statement `sql` that did not prepare, with PostgreSQL's
+// position where PostgreSQL gives one (a syntax error, an unknown
+// relation, column or function: its token, in characters from 1).
+error prepare_error(sqlite3* db, std::string_view sql) {
+  const std::string_view m = sqlite3_errmsg(db);
+  error e = translate_error(m);
+  if (e.code != sqlstate::syntax_error && e.code != "42P01" &&
+      e.code != "42703" && e.code != "42883")
+    return e;
+  size_t offset = sql.size(); // "incomplete input": at its end
+  if (e.code == "42P01") {
+    // SQLite does not say where; PostgreSQL points at the FROM item.
+    auto at = sqltext::relation_mention(sql, after(m, "no such table: "));
+    if (!at)
+      return e;
+    offset = *at;
+  } else if (m != "incomplete input") {
+    const int at = sqlite3_error_offset(db);
+    if (at < 0)
+      return e;
+    offset = std::min(static_cast<size_t>(at), sql.size());
+  }
+  e.position =
+      1 + static_cast<int>(pgtext::character_count(sql.substr(0, offset)));
+  return e;
 }
 
 sql_value value_of(sqlite3_value* v) {
@@ -517,7 +550,7 @@ expected<sql_shape> sql_engine::describe(std::string_view sql) {
   const char* tail = nullptr;
   if (sqlite3_prepare_v2(impl_->db, sql.data(), static_cast<int>(sql.size()),
                          &g.s, &tail) != SQLITE_OK)
-    return translate_error(sqlite3_errmsg(impl_->db));
+    return prepare_error(impl_->db, sql);
   sql_shape shape;
   if (g.s == nullptr)
     return shape;
@@ -536,7 +569,7 @@ sql_engine::run_one(std::string_view sql, size_t& consumed,
                                     static_cast<int>(sql.size()), &g.s, &tail);
   consumed = tail ? static_cast<size_t>(tail - sql.data()) : sql.size();
   if (rc != SQLITE_OK)
-    return translate_error(sqlite3_errmsg(impl_->db));
+    return prepare_error(impl_->db, sql);
   sqlite3_stmt* stmt = g.s;
   sql_result result;
   if (stmt == nullptr)

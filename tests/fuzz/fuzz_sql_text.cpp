@@ -2,7 +2,8 @@
 // past their input, statement_end stays within it, next_word always moves
 // forward or stops, and stripping casts, resolving escape strings and
 // dropping catalog qualifiers never lengthen a statement; array texts
-// (function arguments of the same surface) parse within their input.
+// (function arguments of the same surface) parse within their input; a
+// relation's mention lies within the text.
 #include "protocol/pg_text.hpp"
 #include "protocol/sql_text.hpp"
 
@@ -46,6 +47,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   // Each rewritten word gains "()" only.
   if (call_niladic_functions(text).size() > text.size() * 3)
+    std::abort();
+  if (auto at = relation_mention(text, "t"); at && *at >= text.size())
     std::abort();
   (void)looks_boolean(text);
   (void)is_identifier(text);

@@ -119,6 +119,24 @@ TEST_F(admin_sql, psql_describe_commands_and_catalog_functions) {
     ASSERT_TRUE(got) << q << ": " << got.err().message;
     EXPECT_EQ(*got, *expected) << q;
   }
+  // Errors as PostgreSQL words them, with its cursor (LINE 1: and the
+  // caret under the token), also for a statement further into the query.
+  for (const char* q :
+       {"SELEC 1", "SELECT * FROM pg_replication_slots WHERE",
+        "SELECT slot_name FROM pg_replication_slotz",
+        "SELECT x.a FROM nosuch x", "SELECT 1; SELECT * FROM \"nosuch\"",
+        "SELECT nosuchcolumn FROM pg_replication_slots",
+        "  SELECT 'é', nosuchcolumn FROM pg_stat_activity",
+        "SELECT 1 FROM pg_stat_activity; SELECT nosuchcolumn FROM "
+        "pg_stat_activity",
+        "SELECT nosuchfn()", "SELECT pg_drop_replication_slot()"}) {
+    auto theirs = upstream_->query(q);
+    auto mine = sql(q);
+    ASSERT_FALSE(theirs) << q;
+    ASSERT_FALSE(mine) << q;
+    EXPECT_EQ(mine.err().code, theirs.err().code) << q;
+    EXPECT_EQ(mine.err().message, theirs.err().message) << q;
+  }
   // A pattern that does not compile: PostgreSQL's SQLSTATE (the reason is
   // the POSIX library's words, not PostgreSQL's).
   auto bad_pattern = sql("SELECT 'x' ~ '('");

@@ -123,5 +123,17 @@ TEST(sql_text, escape_strings_become_standard_literals) {
             "pg_catalog.pg_database d");
 }
 
+TEST(sql_text, a_relation_is_found_where_from_or_join_names_it) {
+  EXPECT_EQ(relation_mention("SELECT x.a FROM nosuch x", "nosuch"), 16u);
+  EXPECT_EQ(relation_mention("SELECT 1 FROM t JOIN NoSuch n", "nosuch"), 21u);
+  // Not in a literal, not as a column, a quoted name exactly.
+  EXPECT_EQ(relation_mention("SELECT 'from t', t.a FROM \"t\"", "t"), 26u);
+  EXPECT_EQ(relation_mention("SELECT 1 FROM \"T\"", "t"), std::nullopt);
+  EXPECT_EQ(relation_mention("SELECT t FROM s", "t"), std::nullopt);
+  EXPECT_EQ(relation_mention("SELECT 1 FROM (t)", "t"), std::nullopt);
+  EXPECT_EQ(relation_mention("FROM", ""), std::nullopt);
+  EXPECT_EQ(relation_mention("SELECT 1 FROM \"t", "t"), std::nullopt);
+}
+
 } // namespace
 } // namespace walmux::sqltext
