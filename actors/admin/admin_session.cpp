@@ -274,21 +274,62 @@ status admin_session::describe_statement(const std::string& sql) {
   return ok();
 }
 
+namespace {
+
+// Past the blanks and empty statements (";") at the start of `rest`.
+void skip_separators(std::string_view& rest) {
+  size_t skip = 0;
+  while (skip < rest.size() &&
+         (std::isspace(static_cast<unsigned char>(rest[skip])) ||
+          rest[skip] == ';'))
+    ++skip;
+  rest.remove_prefix(skip);
+}
+
+} // namespace
+
+status admin_session::check_syntax(const statement_text& text) {
+  const std::string& sql = text.sql;
+  std::string_view rest(sql);
+  for (skip_separators(rest); !rest.empty(); skip_separators(rest)) {
+    const auto prefix = static_cast<size_t>(rest.data() - sql.data());
+    size_t at = 0;
+    const std::string first = sqltext::next_word(rest, at);
+    size_t used = sqltext::statement_end(rest);
+    bool engine_sql = true;
+    for (const char* own : {"show", "begin", "start", "commit", "end",
+                            "rollback", "abort", "set", "reset"})
+      engine_sql = engine_sql && first != own;
+    if (first == "create" || first == "alter" || first == "drop") {
+      auto ddl = subddl::parse(rest.substr(0, used));
+      if (!ddl && ddl.err().code == sqlstate::syntax_error)
+        return positioned(std::move(ddl).err(), text, prefix);
+      // A subscription statement's other errors come when it runs.
+      engine_sql = ddl && !ddl->has_value();
+    }
+    if (engine_sql) {
+      sql_engine* e = engine();
+      if (e == nullptr)
+        return ok(); // the statement's run reports it
+      if (auto st = e->check_syntax(rest, used); !st)
+        return positioned(std::move(st).err(), text, prefix);
+    }
+    rest.remove_prefix(std::max<size_t>(1, std::min(used, rest.size())));
+  }
+  return ok();
+}
+
 void admin_session::on_query(const std::string& raw) {
   statement_text text{sqltext::for_engine(raw)};
   text.as_sent = text.sql == raw;
+  if (auto st = check_syntax(text); !st) {
+    send_error(st.err());
+    return;
+  }
   const std::string& sql = text.sql;
   std::string_view rest(sql);
   bool any = false;
-  while (true) {
-    size_t skip = 0;
-    while (skip < rest.size() &&
-           (std::isspace(static_cast<unsigned char>(rest[skip])) ||
-            rest[skip] == ';'))
-      ++skip;
-    rest.remove_prefix(skip);
-    if (rest.empty())
-      break;
+  for (skip_separators(rest); !rest.empty(); skip_separators(rest)) {
     any = true;
     auto used = run_statement(rest, text,
                               static_cast<size_t>(rest.data() - sql.data()));

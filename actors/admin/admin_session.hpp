@@ -51,6 +51,9 @@ class admin_session {
     std::string sql;
     bool as_sent = true;
   };
+  // PostgreSQL parses a whole query string before it runs any of it: the
+  // first syntax error in `text`, if any (then nothing runs).
+  status check_syntax(const statement_text& text);
   // Runs the statement at the start of `sql`, which begins `prefix` bytes
   // into the query `text`, and sends its result; returns its length, or
   // nothing after an error (already sent).

@@ -560,6 +560,20 @@ expected<sql_shape> sql_engine::describe(std::string_view sql) {
   return shape;
 }
 
+status sql_engine::check_syntax(std::string_view sql, size_t& consumed) {
+  statement_guard g;
+  const char* tail = nullptr;
+  const int rc = sqlite3_prepare_v2(impl_->db, sql.data(),
+                                    static_cast<int>(sql.size()), &g.s, &tail);
+  consumed = tail ? static_cast<size_t>(tail - sql.data()) : sql.size();
+  if (rc == SQLITE_OK)
+    return ok();
+  error e = prepare_error(impl_->db, sql);
+  if (e.code == sqlstate::syntax_error)
+    return e;
+  return ok();
+}
+
 expected<sql_result>
 sql_engine::run_one(std::string_view sql, size_t& consumed,
                     const std::vector<std::optional<std::string>>& params) {

@@ -111,6 +111,11 @@ class sql_engine {
   // parameters of the statement at the start of `sql`, without running it.
   expected<sql_shape> describe(std::string_view sql);
 
+  // Whether the statement at the start of `sql` parses (a syntax error is
+  // returned; an unknown name is left for run_one, as PostgreSQL reports
+  // it only when the statement runs); `consumed` as run_one sets it.
+  status check_syntax(std::string_view sql, size_t& consumed);
+
  private:
   sql_engine() = default;
   struct impl;

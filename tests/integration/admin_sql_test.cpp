@@ -129,7 +129,9 @@ TEST_F(admin_sql, psql_describe_commands_and_catalog_functions) {
         "  SELECT 'é', nosuchcolumn FROM pg_stat_activity",
         "SELECT 1 FROM pg_stat_activity; SELECT nosuchcolumn FROM "
         "pg_stat_activity",
-        "SELECT nosuchfn()", "SELECT pg_drop_replication_slot()"}) {
+        "SELECT nosuchfn()", "SELECT pg_drop_replication_slot()",
+        "SELECT 1; SELECT (1", "SELECT 1; ALTER SUBSCRIPTION s RENAME x",
+        "SHOW wal_level; SELEC 1"}) {
     auto theirs = upstream_->query(q);
     auto mine = sql(q);
     ASSERT_FALSE(theirs) << q;
@@ -137,6 +139,13 @@ TEST_F(admin_sql, psql_describe_commands_and_catalog_functions) {
     EXPECT_EQ(mine.err().code, theirs.err().code) << q;
     EXPECT_EQ(mine.err().message, theirs.err().message) << q;
   }
+  // As on PostgreSQL, a syntax error anywhere in a query string, and none
+  // of it runs.
+  ASSERT_FALSE(sql("CREATE SUBSCRIPTION z CONNECTION 'host=127.0.0.1 port=1 "
+                   "dbname=postgres' PUBLICATION p WITH (connect = false, "
+                   "target = 'host=127.0.0.1 port=1 dbname=x'); SELEC 1"));
+  EXPECT_EQ(value("SELECT count(*) FROM pg_subscription WHERE subname = 'z'"),
+            "0");
   // A pattern that does not compile: PostgreSQL's SQLSTATE (the reason is
   // the POSIX library's words, not PostgreSQL's).
   auto bad_pattern = sql("SELECT 'x' ~ '('");
