@@ -149,7 +149,11 @@ status admin_session::on_extended(const wire::frontend_message& m) {
                        std::to_string(max_prepared) + " per session)"};
     std::string sql = sqltext::for_engine(p->sql);
     const bool as_sent = sql == p->sql;
-    statements_[p->statement] = statement_text{std::move(sql), as_sent};
+    statement_text text{std::move(sql), as_sent};
+    // A syntax error fails the Parse, as on PostgreSQL.
+    if (auto st = check_syntax(text); !st)
+      return st;
+    statements_[p->statement] = std::move(text);
     link_->send(wire::encoded(wire::parse_complete{}));
     return ok();
   }

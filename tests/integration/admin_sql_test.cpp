@@ -455,6 +455,16 @@ TEST_F(admin_sql, extended_query_protocol_for_drivers) {
   EXPECT_EQ(PQresultStatus(r), PGRES_FATAL_ERROR);
   EXPECT_STREQ(PQresultErrorField(r, PG_DIAG_SQLSTATE), "0A000");
   PQclear(r);
+  // A syntax error fails the Parse itself, with its position.
+  r = PQprepare(conn, "broken", "SELECT 1 FROM WHERE", 0, nullptr);
+  EXPECT_EQ(PQresultStatus(r), PGRES_FATAL_ERROR);
+  EXPECT_STREQ(PQresultErrorField(r, PG_DIAG_SQLSTATE), "42601");
+  EXPECT_STREQ(PQresultErrorField(r, PG_DIAG_STATEMENT_POSITION), "15");
+  PQclear(r);
+  r = PQdescribePrepared(conn, "broken");
+  EXPECT_EQ(PQresultStatus(r), PGRES_FATAL_ERROR);
+  EXPECT_STREQ(PQresultErrorField(r, PG_DIAG_SQLSTATE), "26000");
+  PQclear(r);
   r = PQexecParams(conn, "SELECT pg_drop_replication_slot($1)", 1, nullptr,
                    params, nullptr, nullptr, 0);
   ASSERT_EQ(PQresultStatus(r), PGRES_TUPLES_OK) << PQerrorMessage(conn);
