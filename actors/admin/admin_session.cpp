@@ -152,7 +152,7 @@ status admin_session::on_extended(const wire::frontend_message& m) {
     statement_text text{std::move(sql), as_sent};
     // A syntax error fails the Parse, as on PostgreSQL.
     if (auto st = check_syntax(text); !st)
-      return st;
+      return std::move(st).err();
     statements_[p->statement] = std::move(text);
     link_->send(wire::encoded(wire::parse_complete{}));
     return ok();
@@ -292,10 +292,12 @@ void skip_separators(std::string_view& rest) {
 
 } // namespace
 
-status admin_session::check_syntax(const statement_text& text) {
+expected<size_t> admin_session::check_syntax(const statement_text& text) {
   const std::string& sql = text.sql;
   std::string_view rest(sql);
+  size_t statements = 0;
   for (skip_separators(rest); !rest.empty(); skip_separators(rest)) {
+    ++statements;
     const auto prefix = static_cast<size_t>(rest.data() - sql.data());
     size_t at = 0;
     const std::string first = sqltext::next_word(rest, at);
@@ -314,22 +316,24 @@ status admin_session::check_syntax(const statement_text& text) {
     if (engine_sql) {
       sql_engine* e = engine();
       if (e == nullptr)
-        return ok(); // the statement's run reports it
+        return statements; // the statement's run reports it
       if (auto st = e->check_syntax(rest, used); !st)
         return positioned(std::move(st).err(), text, prefix);
     }
     rest.remove_prefix(std::max<size_t>(1, std::min(used, rest.size())));
   }
-  return ok();
+  return statements;
 }
 
 void admin_session::on_query(const std::string& raw) {
   statement_text text{sqltext::for_engine(raw)};
   text.as_sent = text.sql == raw;
-  if (auto st = check_syntax(text); !st) {
-    send_error(st.err());
+  auto statements = check_syntax(text);
+  if (!statements) {
+    send_error(statements.err());
     return;
   }
+  implicit_block_ = *statements > 1;
   const std::string& sql = text.sql;
   std::string_view rest(sql);
   bool any = false;
@@ -338,9 +342,10 @@ void admin_session::on_query(const std::string& raw) {
     auto used = run_statement(rest, text,
                               static_cast<size_t>(rest.data() - sql.data()));
     if (!used)
-      return;
+      break;
     rest.remove_prefix(std::min(*used, rest.size()));
   }
+  implicit_block_ = false;
   if (!any)
     link_->send(wire::encoded(wire::empty_query_response{}));
 }
@@ -448,7 +453,10 @@ admin_session::compute(std::string_view sql, size_t& consumed,
       if (env_.subscriptions == nullptr)
         return error{sqlstate::feature_not_supported,
                      "this node has no apply role"};
-      auto tag = env_.subscriptions->execute(**ddl, transaction_ == 'T');
+      // A query string of several statements is an implicit transaction
+      // block, as PostgreSQL runs it.
+      auto tag = env_.subscriptions->execute(**ddl, transaction_ == 'T' ||
+                                                        implicit_block_);
       if (!tag)
         return std::move(tag).err();
       done.tag = *tag;

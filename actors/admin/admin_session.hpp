@@ -52,8 +52,9 @@ class admin_session {
     bool as_sent = true;
   };
   // PostgreSQL parses a whole query string before it runs any of it: the
-  // first syntax error in `text`, if any (then nothing runs).
-  status check_syntax(const statement_text& text);
+  // number of statements in `text`, or its first syntax error (then
+  // nothing runs).
+  expected<size_t> check_syntax(const statement_text& text);
   // Runs the statement at the start of `sql`, which begins `prefix` bytes
   // into the query `text`, and sends its result; returns its length, or
   // nothing after an error (already sent).
@@ -96,6 +97,9 @@ class admin_session {
   std::map<std::string, std::string> client_settings_;
   std::unique_ptr<sql_engine> engine_;
   char transaction_ = 'I';
+  // While a simple query of several statements runs: PostgreSQL runs
+  // them as one implicit transaction block.
+  bool implicit_block_ = false;
   bool extended_failed_ = false; // skipping extended messages until Sync
   std::map<std::string, statement_text> statements_; // Parse: name -> SQL
   std::map<std::string, portal> portals_;            // Bind: name -> portal

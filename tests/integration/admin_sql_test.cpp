@@ -146,6 +146,16 @@ TEST_F(admin_sql, psql_describe_commands_and_catalog_functions) {
                    "target = 'host=127.0.0.1 port=1 dbname=x'); SELEC 1"));
   EXPECT_EQ(value("SELECT count(*) FROM pg_subscription WHERE subname = 'z'"),
             "0");
+  // Several statements run as one implicit transaction block, where
+  // CREATE SUBSCRIPTION with create_slot may not run (PostgreSQL's 25001).
+  auto in_block = sql("SELECT 1; CREATE SUBSCRIPTION z CONNECTION "
+                      "'host=127.0.0.1 port=1 dbname=postgres' PUBLICATION p "
+                      "WITH (target = 'host=127.0.0.1 port=1 dbname=x')");
+  ASSERT_FALSE(in_block);
+  EXPECT_EQ(in_block.err().code, "25001");
+  EXPECT_EQ(in_block.err().message,
+            "ERROR:  CREATE SUBSCRIPTION ... WITH (create_slot = true) cannot "
+            "run inside a transaction block\n");
   // A pattern that does not compile: PostgreSQL's SQLSTATE (the reason is
   // the POSIX library's words, not PostgreSQL's).
   auto bad_pattern = sql("SELECT 'x' ~ '('");
