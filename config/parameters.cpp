@@ -54,7 +54,7 @@ constexpr std::string_view group_connections = "Connections";
 constexpr std::string_view group_upstream = "Upstream";
 constexpr std::string_view group_logging = "Reporting and Logging";
 
-const std::array<parameter_def, 36> table = {{
+const std::array<parameter_def, 37> table = {{
     {.name = "rds.logical_replication",
      .type = param_type::boolean,
      .context = param_context::postmaster,
@@ -312,6 +312,13 @@ const std::array<parameter_def, 36> table = {{
      .group = group_connections,
      .description = "Sets the curve to use for ECDH.",
      .default_string = "prime256v1"},
+    {.name = "ssl_dh_params_file",
+     .type = param_type::string,
+     .context = param_context::sighup,
+     .group = group_connections,
+     .description = "Location of the SSL DH parameters file (relative to "
+                    "the data directory; empty: OpenSSL's built-in group).",
+     .default_string = ""},
     {.name = "port",
      .type = param_type::integer,
      .context = param_context::postmaster,

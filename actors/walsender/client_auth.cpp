@@ -110,8 +110,9 @@ load_auth_config(const std::string& data_dir, const auth_files& files) {
       return f.empty() ? std::string() : storage::path_in_data_dir(data_dir, f);
     };
     tls_settings settings = files.tls;
-    for (std::string* f : {&settings.cert, &settings.key, &settings.ca,
-                           &settings.crl_file, &settings.crl_dir})
+    for (std::string* f :
+         {&settings.cert, &settings.key, &settings.ca, &settings.crl_file,
+          &settings.crl_dir, &settings.dh_params_file})
       *f = path(*f);
     auto tls = tls_context::load(settings);
     if (!tls)

@@ -7,9 +7,11 @@
 #include <unistd.h>
 
 #include <openssl/bn.h>
+#include <openssl/dh.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/objects.h>
+#include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
@@ -236,10 +238,13 @@ status tls_context::set_protocol(const tls_settings& s) {
                      "\"ssl_max_protocol_version\"");
   min_protocol_ = s.min_protocol.empty() ? "TLSv1" : s.min_protocol;
   max_protocol_ = s.max_protocol.empty() ? "TLSv1.3" : s.max_protocol;
-  // Ephemeral keys: OpenSSL's built-in groups for DHE, and the one curve
-  // of ssl_ecdh_curve for ECDHE (and TLS 1.3's key exchange), as
-  // PostgreSQL sets them.
-  SSL_CTX_set_dh_auto(ctx_, 1);
+  // Ephemeral keys: ssl_dh_params_file's group (or OpenSSL's built-in one
+  // of the key's strength) for DHE, and the one curve of ssl_ecdh_curve
+  // for ECDHE (and TLS 1.3's key exchange), as PostgreSQL sets them.
+  if (s.dh_params_file.empty())
+    SSL_CTX_set_dh_auto(ctx_, 1);
+  else if (auto st = set_dh_params(s.dh_params_file); !st)
+    return st;
   const int curve = OBJ_sn2nid(s.ecdh_curve.c_str());
   if (curve == NID_undef)
     return error{sqlstate::config_file_error,
@@ -255,6 +260,52 @@ status tls_context::set_protocol(const tls_settings& s) {
   }
   if (s.prefer_server_ciphers)
     SSL_CTX_set_options(ctx_, SSL_OP_CIPHER_SERVER_PREFERENCE);
+  return ok();
+}
+
+status tls_context::set_dh_params(const std::string& path) {
+  BIO* file = BIO_new_file(path.c_str(), "r");
+  if (file == nullptr) {
+    const int err = errno;
+    ERR_clear_error();
+    return error{sqlstate::config_file_error,
+                 "could not open DH parameters file \"" + path +
+                     "\": " + std::strerror(err)};
+  }
+  EVP_PKEY* params = PEM_read_bio_Parameters(file, nullptr);
+  BIO_free(file);
+  if (params == nullptr || !EVP_PKEY_is_a(params, "DH")) {
+    EVP_PKEY_free(params);
+    return error{sqlstate::config_file_error,
+                 "could not load DH parameters file: " + openssl_reason()};
+  }
+  EVP_PKEY_CTX* check = EVP_PKEY_CTX_new_from_pkey(nullptr, params, nullptr);
+  const bool valid = check != nullptr && EVP_PKEY_param_check(check) == 1;
+  EVP_PKEY_CTX_free(check);
+  if (!valid) {
+    // PostgreSQL's words for what OpenSSL's check found.
+    bool not_prime = false, no_generator = false, not_safe = false;
+    unsigned long code = 0;
+    while ((code = ERR_get_error()) != 0) {
+      not_prime = not_prime || ERR_GET_REASON(code) == DH_R_CHECK_P_NOT_PRIME;
+      no_generator =
+          no_generator || ERR_GET_REASON(code) == DH_R_NOT_SUITABLE_GENERATOR;
+      not_safe =
+          not_safe || ERR_GET_REASON(code) == DH_R_CHECK_P_NOT_SAFE_PRIME;
+    }
+    EVP_PKEY_free(params);
+    return error{sqlstate::config_file_error,
+                 not_prime ? "invalid DH parameters: p is not prime"
+                 : no_generator && not_safe
+                     ? "invalid DH parameters: neither suitable generator or "
+                       "safe prime"
+                     : "invalid DH parameters: the check failed"};
+  }
+  if (SSL_CTX_set0_tmp_dh_pkey(ctx_, params) != 1) { // owns it on success
+    EVP_PKEY_free(params);
+    return error{sqlstate::config_file_error,
+                 "DH: could not set DH parameters: " + openssl_reason()};
+  }
   return ok();
 }
 

@@ -39,6 +39,7 @@ struct tls_settings {
   std::string ciphers = "HIGH:MEDIUM:+3DES:!aNULL"; // TLS 1.2 and below
   bool prefer_server_ciphers = true;
   std::string ecdh_curve = "prime256v1";
+  std::string dh_params_file; // empty: OpenSSL's group for the key's strength
 };
 
 // The server's certificate and key and the protocol settings, loaded at
@@ -66,9 +67,13 @@ class tls_context {
  private:
   explicit tls_context(ssl_ctx_st* ctx)
       : ctx_(ctx) {}
-  // ssl_min/max_protocol_version, ssl_ecdh_curve, ssl_ciphers and
-  // ssl_prefer_server_ciphers, in PostgreSQL's order and with its texts.
+  // ssl_min/max_protocol_version, ssl_dh_params_file, ssl_ecdh_curve,
+  // ssl_ciphers and ssl_prefer_server_ciphers, in PostgreSQL's order and
+  // with its texts.
   status set_protocol(const tls_settings& s);
+  // ssl_dh_params_file: PEM DH parameters, checked as PostgreSQL checks
+  // them (a prime p, a suitable generator or a safe prime).
+  status set_dh_params(const std::string& path);
   ssl_ctx_st* ctx_;
   std::string end_point_hash_;
   std::string min_protocol_;

@@ -624,16 +624,22 @@ TEST(client_auth, tls_versions_and_ciphers_as_on_postgresql) {
              "-subj", "/CN=127.0.0.1", "-days", "2"},
             d + "/openssl.log");
   ASSERT_EQ(wait_exit(openssl.pid, 60s), 0) << read_file(d + "/openssl.log");
+  auto dh =
+      spawn({"/usr/bin/openssl", "genpkey", "-genparam", "-algorithm", "DH",
+             "-pkeyopt", "dh_param:ffdhe3072", "-out", d + "/dh.pem"},
+            d + "/openssl.log");
+  ASSERT_EQ(wait_exit(dh.pid, 60s), 0) << read_file(d + "/openssl.log");
   auto up = pg_cluster::start();
   ASSERT_TRUE(up) << up.err().message;
   auto& pg = **up;
-  ASSERT_TRUE(copy_into_cluster(pg, d, {"server.crt", "server.key"}));
+  ASSERT_TRUE(copy_into_cluster(pg, d, {"server.crt", "server.key", "dh.pem"}));
   ASSERT_EQ(::chmod((d + "/server.key").c_str(), 0600), 0);
   ASSERT_TRUE(pg.query("ALTER SYSTEM SET ssl = on"));
   ASSERT_TRUE(pg.query("SELECT pg_reload_conf()"));
   walmux_node node(d, {"ssl=on", "ssl_cert_file=" + d + "/server.crt",
                        "ssl_key_file=" + d + "/server.key"});
   ASSERT_TRUE(node.initialized());
+  write_file(node.data_dir() + "/dh.pem", read_file(d + "/dh.pem"));
   ASSERT_TRUE(node.start(false)) << node.log();
   const std::string pg_at =
       "host=127.0.0.1 port=" + std::to_string(pg.port()) + " ";
@@ -718,24 +724,40 @@ TEST(client_auth, tls_versions_and_ciphers_as_on_postgresql) {
   expect_same("ssl_min_protocol_version=TLSv1.3", "SSL error");
   ASSERT_TRUE(configure({{"ssl_prefer_server_ciphers", "off"}}));
   expect_same("", "TLSv1.2 ECDHE-RSA-AES256-GCM-SHA384 256");
-  // Another curve for the key exchange: libpq's clients offer it too; a
-  // client offering only X25519 is refused by both (openssl s_client
-  // speaks PostgreSQL's SSLRequest).
-  ASSERT_TRUE(configure(
-      {{"ssl_ecdh_curve", "secp384r1"}, {"ssl_max_protocol_version", ""}}));
-  expect_same("", "TLSv1.3 ");
-  expect_same("ssl_max_protocol_version=TLSv1.2", "TLSv1.2 ECDHE-RSA-");
-  auto handshake = [&](int port, const char* groups) {
+  // openssl s_client speaks PostgreSQL's SSLRequest: its exit status, and
+  // what it prints of the handshake.
+  auto s_client = [&](int port, const std::string& options) {
     auto c = spawn({"/bin/sh", "-c",
                     "/usr/bin/openssl s_client -connect 127.0.0.1:" +
-                        std::to_string(port) + " -starttls postgres -groups " +
-                        groups + " </dev/null"},
+                        std::to_string(port) + " -starttls postgres " +
+                        options + " </dev/null"},
                    d + "/s_client.log");
-    return wait_exit(c.pid, 30s).value_or(-1);
+    const int rc = wait_exit(c.pid, 30s).value_or(-1);
+    return std::pair{rc, read_file(d + "/s_client.log")};
   };
+  // DHE with ssl_dh_params_file's group, 3072 bits, on both.
+  ASSERT_TRUE(configure({{"ssl_ciphers", "DHE-RSA-AES128-GCM-SHA256"},
+                         {"ssl_dh_params_file", "dh.pem"}}));
+  expect_same("", "TLSv1.2 DHE-RSA-AES128-GCM-SHA256 128");
+  for (int port : {pg.port(), node.port()}) {
+    auto [rc, out] = s_client(port, "");
+    EXPECT_EQ(rc, 0) << out;
+    EXPECT_NE(out.find("Server Temp Key: DH, 3072 bits"), std::string::npos)
+        << port << ": " << out;
+  }
+  // Another curve for the key exchange: libpq's clients offer it too; a
+  // client offering only X25519 is refused by both.
+  ASSERT_TRUE(configure({{"ssl_ecdh_curve", "secp384r1"},
+                         {"ssl_max_protocol_version", ""},
+                         {"ssl_ciphers", "HIGH:MEDIUM:+3DES:!aNULL"}}));
+  expect_same("", "TLSv1.3 ");
+  expect_same("ssl_max_protocol_version=TLSv1.2", "TLSv1.2 ECDHE-RSA-");
   for (const char* groups : {"X25519", "secp384r1", "X25519:secp384r1"}) {
-    const int theirs = handshake(pg.port(), groups);
-    EXPECT_EQ(handshake(node.port(), groups), theirs) << groups;
+    const int theirs =
+        s_client(pg.port(), "-groups " + std::string(groups)).first;
+    EXPECT_EQ(s_client(node.port(), "-groups " + std::string(groups)).first,
+              theirs)
+        << groups;
     EXPECT_EQ(theirs == 0, std::string(groups) != "X25519") << groups;
   }
 
@@ -749,7 +771,12 @@ TEST(client_auth, tls_versions_and_ciphers_as_on_postgresql) {
             "ECDH: unrecognized curve name: nosuch"},
            {"ssl_min_protocol_version = 'TLSv1.3'\n"
             "ssl_max_protocol_version = 'TLSv1.2'",
-            "could not set SSL protocol version range"}}) {
+            "could not set SSL protocol version range"},
+           {"ssl_dh_params_file = 'nosuch.pem'",
+            "could not open DH parameters file \"" + node.data_dir() +
+                "/nosuch.pem\": No such file or directory"},
+           {"ssl_dh_params_file = '" + d + "/server.crt'",
+            "could not load DH parameters file: "}}) {
     const std::string conf = read_file(node.data_dir() + "/walmux.conf");
     std::ofstream(node.data_dir() + "/walmux.conf", std::ios::app)
         << setting << "\n";

@@ -257,6 +257,7 @@ int run_node(const command_line& cl) {
     f.tls.ciphers = s.get_string("ssl_ciphers");
     f.tls.prefer_server_ciphers = s.get_bool("ssl_prefer_server_ciphers");
     f.tls.ecdh_curve = s.get_string("ssl_ecdh_curve");
+    f.tls.dh_params_file = s.get_string("ssl_dh_params_file");
     return f;
   };
   auto auth = actors::load_auth_config(dir, auth_files_of(settings));
