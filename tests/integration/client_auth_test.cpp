@@ -629,6 +629,18 @@ TEST(client_auth, tls_versions_and_ciphers_as_on_postgresql) {
              "-pkeyopt", "dh_param:ffdhe3072", "-out", d + "/dh.pem"},
             d + "/openssl.log");
   ASSERT_EQ(wait_exit(dh.pid, 60s), 0) << read_file(d + "/openssl.log");
+  // And parameters whose p is even (2^2048 - 2), as DER, then PEM.
+  auto bad_dh = spawn(
+      {"/bin/sh", "-c",
+       "set -e; cd '" + d +
+           "'; p=$(printf 'F%.0s' $(seq 511))E\n"
+           "printf 'asn1=SEQUENCE:dh\\n[dh]\\np=INTEGER:0x%s\\n"
+           "g=INTEGER:2\\n' $p >dh.cnf\n"
+           "/usr/bin/openssl asn1parse -genconf dh.cnf -out dh.der -noout\n"
+           "{ echo '-----BEGIN DH PARAMETERS-----'; base64 -w64 dh.der; "
+           "echo '-----END DH PARAMETERS-----'; } >bad_dh.pem"},
+      d + "/openssl.log");
+  ASSERT_EQ(wait_exit(bad_dh.pid, 60s), 0) << read_file(d + "/openssl.log");
   auto up = pg_cluster::start();
   ASSERT_TRUE(up) << up.err().message;
   auto& pg = **up;
@@ -776,7 +788,9 @@ TEST(client_auth, tls_versions_and_ciphers_as_on_postgresql) {
             "could not open DH parameters file \"" + node.data_dir() +
                 "/nosuch.pem\": No such file or directory"},
            {"ssl_dh_params_file = '" + d + "/server.crt'",
-            "could not load DH parameters file: "}}) {
+            "could not load DH parameters file: "},
+           {"ssl_dh_params_file = '" + d + "/bad_dh.pem'",
+            "invalid DH parameters: p is not prime"}}) {
     const std::string conf = read_file(node.data_dir() + "/walmux.conf");
     std::ofstream(node.data_dir() + "/walmux.conf", std::ios::app)
         << setting << "\n";
