@@ -55,6 +55,19 @@ expected<record_view> record_decode(std::string_view bytes,
 
 // Little-endian field helpers shared by payload codecs; inline, as the WAL
 // store's append and read paths call them for every record.
+
+// Stores `v` at `p`; returns the byte after it.
+template <class T>
+inline char* store_le(char* p, T v) {
+  if constexpr (std::endian::native == std::endian::little) {
+    std::memcpy(p, &v, sizeof(T));
+  } else {
+    for (size_t i = 0; i < sizeof(T); ++i)
+      p[i] = static_cast<char>((v >> (8 * i)) & 0xff);
+  }
+  return p + sizeof(T);
+}
+
 template <class T>
 inline void put_le(std::string& out, T v) {
   char buf[sizeof(T)];

@@ -19,54 +19,52 @@ uint32_t record_crc(record_type type, uint32_t length,
   return crc32c_extend(crc, payload.data(), payload.size());
 }
 
-// Appends the header with a zero CRC; returns where the record starts.
-size_t begin_record(std::string& out, record_type type, size_t length) {
-  const size_t at = out.size();
-  put_u16(out, wal_record_magic);
-  out += static_cast<char>(type);
-  put_u32(out, static_cast<uint32_t>(length));
-  put_u32(out, 0);
-  return at;
-}
-
-// Fills in the CRC of the record at `at`, whose payload ends the buffer:
-// CRC-32C over type and length (bytes 2..6), then the payload.
-void end_record(std::string& out, size_t at) {
-  uint32_t crc = crc32c_extend(0, out.data() + at + 2, 5);
-  crc = crc32c_extend(crc, out.data() + at + wal_header_size,
-                      out.size() - at - wal_header_size);
-  std::string le;
-  put_u32(le, crc);
-  std::memcpy(out.data() + at + 7, le.data(), 4);
+// Appends one record: its header, then `fixed` and `tail` as its payload.
+// The CRC (over type and length, then the payload) is computed from the
+// pieces before they are copied, and each piece is copied once: the store
+// appends two records per transaction on its writer thread.
+void append_record(std::string& out, record_type type, std::string_view fixed,
+                   std::string_view tail = {}) {
+  char head[wal_header_size];
+  char* p = store_le(head, wal_record_magic);
+  *p++ = static_cast<char>(type);
+  p = store_le(p, static_cast<uint32_t>(fixed.size() + tail.size()));
+  uint32_t crc = crc32c_extend(0, head + 2, 5);
+  crc = crc32c_extend(crc, fixed.data(), fixed.size());
+  if (!tail.empty())
+    crc = crc32c_extend(crc, tail.data(), tail.size());
+  store_le(p, crc);
+  out.append(head, sizeof head);
+  out.append(fixed);
+  out.append(tail);
 }
 
 } // namespace
 
 void wal_append_message(std::string& out, lsn data_start,
                         std::string_view message) {
-  size_t at = begin_record(out, record_type::message, 8 + message.size());
-  put_u64(out, data_start.value);
-  out.append(message);
-  end_record(out, at);
+  char start[8];
+  store_le(start, data_start.value);
+  append_record(out, record_type::message, {start, sizeof start}, message);
 }
 
 void wal_append_commit(std::string& out, const commit_record& c) {
-  size_t at = begin_record(out, record_type::commit, commit_payload_size);
-  put_u32(out, c.xid);
-  out += static_cast<char>(c.flags);
-  put_u64(out, c.commit_lsn.value);
-  put_u64(out, c.end_lsn.value);
-  put_u64(out, static_cast<uint64_t>(c.commit_time));
-  put_u32(out, c.message_count);
-  put_u64(out, c.start_position);
-  put_u64(out, c.batch_start);
-  end_record(out, at);
+  char payload[commit_payload_size];
+  char* p = store_le(payload, c.xid);
+  *p++ = static_cast<char>(c.flags);
+  p = store_le(p, c.commit_lsn.value);
+  p = store_le(p, c.end_lsn.value);
+  p = store_le(p, static_cast<uint64_t>(c.commit_time));
+  p = store_le(p, c.message_count);
+  p = store_le(p, c.start_position);
+  store_le(p, c.batch_start);
+  append_record(out, record_type::commit, {payload, sizeof payload});
 }
 
 void wal_append_abort(std::string& out, uint64_t voided_start) {
-  size_t at = begin_record(out, record_type::abort, abort_payload_size);
-  put_u64(out, voided_start);
-  end_record(out, at);
+  char payload[abort_payload_size];
+  store_le(payload, voided_start);
+  append_record(out, record_type::abort, {payload, sizeof payload});
 }
 
 expected<record_header> wal_parse_header(std::string_view bytes) {

@@ -102,7 +102,7 @@ class wal_store : public byte_source {
  public:
   struct options {
     std::string dir;                   // DATADIR/wal
-    uint64_t segment_size = 16 << 20;  // wal_segment_size
+    uint64_t segment_size = 64 << 20;  // wal_segment_size
     env* file_env = nullptr;           // default: posix_env()
     size_t max_buffer = 64 << 20;      // unsynced bytes before refusing
     uint64_t index_spacing = 64 << 10; // bytes between index entries

@@ -98,7 +98,7 @@ TEST_F(walmux_cli, show_config_prints_effective_values) {
   auto all = run({"-C", "all", "-D", data_, "-c", "shared_buffers=1GB"},
                  tmp_.path() + "/a");
   EXPECT_EQ(all.exit_code, 0);
-  EXPECT_TRUE(contains(all.output, "rds.logical_wal_cache = 16MB\n"))
+  EXPECT_TRUE(contains(all.output, "rds.logical_wal_cache = 32MB\n"))
       << all.output;
   EXPECT_TRUE(contains(all.output, "wal_sender_timeout = 1min\n"))
       << all.output;
@@ -220,7 +220,7 @@ TEST_F(walmux_cli, bad_command_line_values_and_cross_rules_fail_at_start) {
       contains(cross.output, "must not exceed \"max_worker_processes\""))
       << cross.output;
   auto segsize =
-      run({"-D", data_, "-c", "wal_segment_size=64MB"}, tmp_.path() + "/s.log");
+      run({"-D", data_, "-c", "wal_segment_size=16MB"}, tmp_.path() + "/s.log");
   EXPECT_EQ(segsize.exit_code, 1);
   EXPECT_TRUE(contains(segsize.output, "initialized with wal_segment_size"))
       << segsize.output;

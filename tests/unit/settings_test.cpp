@@ -39,7 +39,7 @@ TEST(settings, defaults_of_every_parameter) {
   EXPECT_EQ(*s.show("max_worker_processes"), "8");
   EXPECT_EQ(*s.show("shared_buffers"), "128MB");
   EXPECT_EQ(*s.show("rds.logical_wal_cache"), "4MB");
-  EXPECT_EQ(*s.show("wal_segment_size"), "16MB");
+  EXPECT_EQ(*s.show("wal_segment_size"), "64MB");
   EXPECT_EQ(*s.show("listen_addresses"), "127.0.0.1");
   EXPECT_EQ(*s.show("port"), "5433");
   EXPECT_EQ(*s.show("upstream_conninfo"), "");
@@ -91,10 +91,12 @@ TEST(settings, logical_wal_cache_automatic_size_rule) {
   EXPECT_EQ(s128.logical_wal_cache_bytes(), 4 << 20);
   EXPECT_EQ(*s128.show("rds.logical_wal_cache"), "4MB");
   auto s1g = with({{"shared_buffers", "1GB"}});
-  EXPECT_EQ(s1g.logical_wal_cache_bytes(), 16 << 20);
-  EXPECT_EQ(*s1g.show("rds.logical_wal_cache"), "16MB");
-  auto s1g64 = with({{"shared_buffers", "1GB"}, {"wal_segment_size", "64MB"}});
-  EXPECT_EQ(s1g64.logical_wal_cache_bytes(), 32 << 20);
+  EXPECT_EQ(s1g.logical_wal_cache_bytes(), 32 << 20);
+  EXPECT_EQ(*s1g.show("rds.logical_wal_cache"), "32MB");
+  auto s1g16 = with({{"shared_buffers", "1GB"}, {"wal_segment_size", "16MB"}});
+  EXPECT_EQ(s1g16.logical_wal_cache_bytes(), 16 << 20);
+  auto s8g = with({{"shared_buffers", "8GB"}});
+  EXPECT_EQ(s8g.logical_wal_cache_bytes(), 64 << 20);
 }
 
 TEST(settings, logical_wal_cache_explicit_values) {
