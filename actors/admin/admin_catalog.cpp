@@ -7,6 +7,7 @@
 #include "actors/admin/server_functions.hpp"
 #include "actors/admin/slot_functions.hpp"
 #include "actors/admin/sql_values.hpp"
+#include "actors/admin/upstream_catalog.hpp"
 #include "actors/apply/subscription_manager.hpp"
 #include "actors/common/clock.hpp"
 #include "actors/walsender/listener.hpp"
@@ -532,6 +533,7 @@ node_catalog make_node_catalog(walsender_env& env, int session_pid,
   add_slot_functions(c, env, session_pid, database);
   add_server_functions(c, env, session_pid, database);
   add_psql_catalog(c, database);
+  add_upstream_catalog(c, env);
   c.tables.push_back(replication_slots(env));
   c.tables.push_back(stat_replication(env));
   c.tables.push_back(stat_replication_slots(env));

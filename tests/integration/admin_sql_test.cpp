@@ -9,6 +9,7 @@
 #include <arpa/inet.h>
 #include <fstream>
 #include <netinet/in.h>
+#include <sstream>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -71,6 +72,9 @@ TEST_F(admin_sql, psql_describe_commands_and_catalog_functions) {
   ASSERT_TRUE(sql("CREATE SUBSCRIPTION s CONNECTION 'host=127.0.0.1 port=1 "
                   "dbname=postgres' PUBLICATION pub, other WITH (connect = "
                   "false, target = 'host=127.0.0.1 port=1 dbname=x')"));
+  // No upstream: no publications to serve, and no connection tried.
+  EXPECT_EQ(value("SELECT count(*) FROM pg_publication"), "0");
+  EXPECT_EQ(value("SELECT count(*) FROM pg_publication_tables"), "0");
   const std::string out = tmp_.path() + "/describe.out";
   auto psql =
       spawn({pgbin + "psql", "-X",        "-A", "-t",
@@ -545,6 +549,65 @@ TEST_F(admin_sql, pg_settings_shows_the_parameters) {
   // Every parameter SHOW ALL lists, once.
   EXPECT_EQ(value("SELECT count(*) FROM pg_settings"),
             std::to_string(sql("SHOW ALL")->size()));
+}
+
+// pg_publication and pg_publication_tables: the publications the node
+// streams, read from the upstream, row for row as the upstream shows them
+// (one it does not stream is not there); psql's \dRp lists them.
+TEST_F(admin_sql, publications_are_the_upstreams_the_node_streams) {
+  auto up = pg_cluster::start();
+  ASSERT_TRUE(up) << up.err().message;
+  upstream_ = std::move(*up);
+  ASSERT_TRUE(upstream_->query(
+      "CREATE TABLE t (id int PRIMARY KEY, v text, w int);"
+      "CREATE TABLE u (id int PRIMARY KEY);"
+      "CREATE PUBLICATION pub FOR TABLE t (id, v) WHERE (id > 10), u;"
+      "CREATE PUBLICATION \"Pub Two\" FOR TABLE u WITH (publish = "
+      "'insert, update', publish_via_partition_root = true);"
+      "CREATE PUBLICATION other FOR TABLE t;"));
+  node_ = walmux_node::streaming_from(tmp_.path(), upstream_->conninfo(),
+                                      "pub,\"Pub Two\"");
+  const std::vector<std::string> same_answers = {
+      "SELECT pubname, puballtables, pubinsert, pubupdate, pubdelete, "
+      "pubtruncate, pubviaroot, oid > 0 FROM pg_publication%s ORDER BY 1",
+      "SELECT pubname, schemaname, tablename, attnames, rowfilter FROM "
+      "pg_publication_tables%s ORDER BY 1, 2, 3"};
+  for (const auto& q : same_answers) {
+    std::string theirs = q, mine = q;
+    theirs.replace(theirs.find("%s"), 2,
+                   " WHERE pubname IN ('pub', 'Pub Two')");
+    mine.replace(mine.find("%s"), 2, "");
+    auto expected = upstream_->query(theirs);
+    ASSERT_TRUE(expected) << theirs << ": " << expected.err().message;
+    auto got = sql(mine);
+    ASSERT_TRUE(got) << mine << ": " << got.err().message;
+    EXPECT_EQ(*got, *expected) << mine;
+    EXPECT_FALSE(got->empty());
+  }
+  // psql's \dRp on both: the same lines, but for the publication the node
+  // does not stream and the owner (walmux has no roles).
+  auto describe = [&](int port, const std::string& file) {
+    auto psql = spawn({pgbin + "psql", "-X", "-A", "-t", "-h", "127.0.0.1",
+                       "-p", std::to_string(port), "-U", "postgres", "-d",
+                       "postgres", "-c", "\\dRp", "-c", "\\dRp P*"},
+                      file);
+    EXPECT_EQ(wait_exit(psql.pid, 60s), 0) << read_file(file);
+    return read_file(file);
+  };
+  std::string theirs;
+  std::istringstream lines(describe(upstream_->port(), tmp_.path() + "/up"));
+  for (std::string line; std::getline(lines, line);) {
+    if (line.rfind("other|", 0) == 0)
+      continue;
+    const auto owner = line.find("|postgres|");
+    if (owner != std::string::npos)
+      line.replace(owner, 10, "|unknown (OID=10)|");
+    theirs += line + "\n";
+  }
+  EXPECT_EQ(describe(node_->port(), tmp_.path() + "/mine"), theirs);
+  EXPECT_EQ(theirs, "Pub Two|unknown (OID=10)|f|t|t|f|f|t\n"
+                    "pub|unknown (OID=10)|f|t|t|t|t|f\n"
+                    "pub|unknown (OID=10)|f|t|t|t|t|f\n");
 }
 
 // pg_stat_wal_receiver: the node's stream from its upstream;
