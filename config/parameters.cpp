@@ -54,7 +54,7 @@ constexpr std::string_view group_connections = "Connections";
 constexpr std::string_view group_upstream = "Upstream";
 constexpr std::string_view group_logging = "Reporting and Logging";
 
-const std::array<parameter_def, 37> table = {{
+const std::array<parameter_def, 39> table = {{
     {.name = "rds.logical_replication",
      .type = param_type::boolean,
      .context = param_context::postmaster,
@@ -322,6 +322,20 @@ const std::array<parameter_def, 37> table = {{
      .description = "Location of the SSL DH parameters file (relative to "
                     "the data directory; empty: OpenSSL's built-in group).",
      .default_string = ""},
+    {.name = "ssl_passphrase_command",
+     .type = param_type::string,
+     .context = param_context::sighup,
+     .group = group_connections,
+     .description = "Command to obtain passphrases for SSL (its first line "
+                    "of output; %p is the prompt).",
+     .default_string = ""},
+    {.name = "ssl_passphrase_command_supports_reload",
+     .type = param_type::boolean,
+     .context = param_context::sighup,
+     .group = group_connections,
+     .description = "Controls whether ssl_passphrase_command is called "
+                    "during server reload.",
+     .default_bool = false},
     {.name = "port",
      .type = param_type::integer,
      .context = param_context::postmaster,

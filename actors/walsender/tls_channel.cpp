@@ -1,9 +1,14 @@
 // tls_channel.cpp: see tls_channel.hpp.
 #include "actors/walsender/tls_channel.hpp"
 
+#include <algorithm>
 #include <cerrno>
+#include <csignal>
+#include <cstdio>
 #include <cstring>
+#include <optional>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <openssl/bn.h>
@@ -93,6 +98,90 @@ void describe_client_certificate(SSL* ssl, tls_description& d) {
   X509_free(cert);
 }
 
+// What the key's passphrase callback learns while the key loads.
+struct passphrase_source {
+  const std::string& command;
+  std::optional<error> failure; // the command failed
+  bool refused = false;         // asked at a reload without a command
+};
+
+// OpenSSL's passphrase callback at a reload without a command to run: the
+// key cannot be read (PostgreSQL's dummy callback).
+int no_passphrase(char*, int, int, void* data) {
+  static_cast<passphrase_source*>(data)->refused = true;
+  return 0;
+}
+
+// OpenSSL's passphrase callback with ssl_passphrase_command: runs it (%p
+// is the prompt, %% a percent sign) and takes the first line it prints,
+// without its line end. Blocks: keys load at start and at a reload, on
+// the node's main thread.
+int passphrase_from_command(char* buf, int size, int, void* data) {
+  auto* source = static_cast<passphrase_source*>(data);
+  std::string command;
+  const std::string& given = source->command;
+  for (size_t i = 0; i < given.size(); ++i) {
+    if (given[i] == '%' && i + 1 < given.size()) {
+      if (given[i + 1] == 'p') {
+        command += "'Enter PEM pass phrase:'";
+        ++i;
+        continue;
+      }
+      if (given[i + 1] == '%') {
+        command += '%';
+        ++i;
+        continue;
+      }
+    }
+    command += given[i];
+  }
+  FILE* out = ::popen(command.c_str(), "r");
+  if (out == nullptr) {
+    source->failure = error{sqlstate::config_file_error,
+                            "could not execute command \"" + command +
+                                "\": " + std::strerror(errno)};
+    return 0;
+  }
+  std::string line;
+  char chunk[256];
+  while (std::fgets(chunk, sizeof chunk, out) != nullptr) {
+    line += chunk;
+    if (!line.empty() && line.back() == '\n')
+      break;
+    if (line.size() >= static_cast<size_t>(size)) // no more than fits
+      break;
+  }
+  const bool read_failed = std::ferror(out) != 0;
+  const int status = ::pclose(out);
+  if (read_failed) {
+    source->failure = error{sqlstate::config_file_error,
+                            "could not read from command \"" + command +
+                                "\": " + std::strerror(errno)};
+    return 0;
+  }
+  if (status != 0) {
+    const std::string why =
+        WIFEXITED(status) ? "child process exited with exit code " +
+                                std::to_string(WEXITSTATUS(status))
+        : WIFSIGNALED(status)
+            ? "child process was terminated by signal " +
+                  std::to_string(WTERMSIG(status)) + ": " +
+                  strsignal(WTERMSIG(status))
+            : "child process exited with unrecognized status " +
+                  std::to_string(status);
+    source->failure =
+        error{sqlstate::config_file_error, "command \"" + command + "\" failed"}
+            .with_detail(why);
+    return 0;
+  }
+  while (!line.empty() && (line.back() == '\n' || line.back() == '\r'))
+    line.pop_back();
+  const int n =
+      static_cast<int>(std::min(line.size(), static_cast<size_t>(size)));
+  std::memcpy(buf, line.data(), static_cast<size_t>(n));
+  return n;
+}
+
 } // namespace
 
 expected<std::shared_ptr<tls_context>>
@@ -130,7 +219,31 @@ tls_context::load(const tls_settings& files) {
         .with_detail("File must have permissions u=rw (0600) or less if "
                      "owned by the database user, or permissions u=rw,g=r "
                      "(0640) or less if owned by root.");
-  if (SSL_CTX_use_PrivateKey_file(ctx, key_file.c_str(), SSL_FILETYPE_PEM) != 1)
+  passphrase_source passphrase{files.passphrase_command, std::nullopt, false};
+  const bool run_command =
+      !files.passphrase_command.empty() &&
+      (files.server_start || files.passphrase_command_supports_reload);
+  if (run_command || !files.server_start) {
+    SSL_CTX_set_default_passwd_cb(ctx, run_command ? passphrase_from_command
+                                                   : no_passphrase);
+    SSL_CTX_set_default_passwd_cb_userdata(ctx, &passphrase);
+  }
+  const bool loaded =
+      SSL_CTX_use_PrivateKey_file(ctx, key_file.c_str(), SSL_FILETYPE_PEM) == 1;
+  SSL_CTX_set_default_passwd_cb(ctx, nullptr);
+  SSL_CTX_set_default_passwd_cb_userdata(ctx, nullptr);
+  if (passphrase.failure) {
+    ERR_clear_error();
+    return std::move(*passphrase.failure);
+  }
+  if (!loaded && passphrase.refused) {
+    ERR_clear_error();
+    return error{sqlstate::config_file_error,
+                 "private key file \"" + key_file +
+                     "\" cannot be reloaded because it requires a "
+                     "passphrase"};
+  }
+  if (!loaded)
     return error{sqlstate::config_file_error,
                  "could not load private key file \"" + key_file +
                      "\": " + openssl_reason()};

@@ -40,6 +40,13 @@ struct tls_settings {
   bool prefer_server_ciphers = true;
   std::string ecdh_curve = "prime256v1";
   std::string dh_params_file; // empty: OpenSSL's group for the key's strength
+  // The key's passphrase: the first line `passphrase_command` prints (%p
+  // stands for the prompt). At a reload only with
+  // passphrase_command_supports_reload, as in PostgreSQL; at start without
+  // a command OpenSSL asks on the terminal.
+  std::string passphrase_command;
+  bool passphrase_command_supports_reload = false;
+  bool server_start = true; // false when loaded again at a reload
 };
 
 // The server's certificate and key and the protocol settings, loaded at

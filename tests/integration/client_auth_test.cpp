@@ -644,14 +644,28 @@ TEST(client_auth, tls_versions_and_ciphers_as_on_postgresql) {
   auto up = pg_cluster::start();
   ASSERT_TRUE(up) << up.err().message;
   auto& pg = **up;
-  ASSERT_TRUE(copy_into_cluster(pg, d, {"server.crt", "server.key", "dh.pem"}));
+  // A key with a passphrase ("pencil") and its certificate.
+  auto enc =
+      spawn({"/bin/sh", "-c",
+             "set -e; cd '" + d +
+                 "'; /usr/bin/openssl genpkey -algorithm RSA -pkeyopt "
+                 "rsa_keygen_bits:2048 -aes-128-cbc -pass pass:pencil -out "
+                 "enc.key; chmod 600 enc.key; /usr/bin/openssl req -x509 -key "
+                 "enc.key -passin pass:pencil -out enc.crt -subj /CN=127.0.0.1 "
+                 "-days 2"},
+            d + "/openssl.log");
+  ASSERT_EQ(wait_exit(enc.pid, 60s), 0) << read_file(d + "/openssl.log");
+  ASSERT_TRUE(copy_into_cluster(
+      pg, d, {"server.crt", "server.key", "dh.pem", "enc.crt", "enc.key"}));
   ASSERT_EQ(::chmod((d + "/server.key").c_str(), 0600), 0);
   ASSERT_TRUE(pg.query("ALTER SYSTEM SET ssl = on"));
   ASSERT_TRUE(pg.query("SELECT pg_reload_conf()"));
   walmux_node node(d, {"ssl=on", "ssl_cert_file=" + d + "/server.crt",
                        "ssl_key_file=" + d + "/server.key"});
   ASSERT_TRUE(node.initialized());
-  write_file(node.data_dir() + "/dh.pem", read_file(d + "/dh.pem"));
+  for (const char* f : {"dh.pem", "enc.crt", "enc.key"})
+    write_file(node.data_dir() + "/" + f, read_file(d + "/" + f));
+  ASSERT_EQ(::chmod((node.data_dir() + "/enc.key").c_str(), 0600), 0);
   ASSERT_TRUE(node.start(false)) << node.log();
   const std::string pg_at =
       "host=127.0.0.1 port=" + std::to_string(pg.port()) + " ";
@@ -773,6 +787,27 @@ TEST(client_auth, tls_versions_and_ciphers_as_on_postgresql) {
     EXPECT_EQ(theirs == 0, std::string(groups) != "X25519") << groups;
   }
 
+  // The key with a passphrase, given by ssl_passphrase_command, taken
+  // again at a reload (ssl_passphrase_command_supports_reload).
+  ASSERT_TRUE(configure({{"ssl_cert_file", "enc.crt"},
+                         {"ssl_key_file", "enc.key"},
+                         {"ssl_passphrase_command", "echo pencil"},
+                         {"ssl_passphrase_command_supports_reload", "on"}}));
+  ASSERT_TRUE(wait_until(
+      [&] { return session(pg_at, "").rfind("TLSv1.3 ", 0) == 0; }, 10s))
+      << session(pg_at, "");
+  expect_same("", "TLSv1.3 ");
+  // Both present the new certificate (a line of its base64 body).
+  const std::string enc_crt = read_file(d + "/enc.crt");
+  const std::string enc_line = enc_crt.substr(
+      enc_crt.find('\n') + 1,
+      enc_crt.find('\n', enc_crt.find('\n') + 1) - enc_crt.find('\n') - 1);
+  for (int port : {pg.port(), node.port()}) {
+    auto [rc, out] = s_client(port, "");
+    EXPECT_EQ(rc, 0) << out;
+    EXPECT_NE(out.find(enc_line), std::string::npos) << port << ": " << out;
+  }
+
   // A bad value at reload: PostgreSQL's text in the log, and the
   // configuration in force stays (TLS 1.3 still served).
   for (const auto& [setting, text] :
@@ -790,7 +825,12 @@ TEST(client_auth, tls_versions_and_ciphers_as_on_postgresql) {
            {"ssl_dh_params_file = '" + d + "/server.crt'",
             "could not load DH parameters file: "},
            {"ssl_dh_params_file = '" + d + "/bad_dh.pem'",
-            "invalid DH parameters: p is not prime"}}) {
+            "invalid DH parameters: p is not prime"},
+           {"ssl_passphrase_command = 'exit 3'", "command \"exit 3\" failed"},
+           {"ssl_passphrase_command_supports_reload = off",
+            "private key file \"" + node.data_dir() +
+                "/enc.key\" cannot be reloaded because it requires a "
+                "passphrase"}}) {
     const std::string conf = read_file(node.data_dir() + "/walmux.conf");
     std::ofstream(node.data_dir() + "/walmux.conf", std::ios::app)
         << setting << "\n";
@@ -802,6 +842,9 @@ TEST(client_auth, tls_versions_and_ciphers_as_on_postgresql) {
     EXPECT_EQ(session(wm_at, ""), session(pg_at, "")) << setting;
     write_file(node.data_dir() + "/walmux.conf", conf);
   }
+  EXPECT_NE(node.log().find("DETAIL:  child process exited with exit code 3"),
+            std::string::npos)
+      << node.log();
   EXPECT_NE(node.log().find("DETAIL:  \"ssl_min_protocol_version\" cannot be "
                             "higher than \"ssl_max_protocol_version\""),
             std::string::npos)

@@ -258,6 +258,9 @@ int run_node(const command_line& cl) {
     f.tls.prefer_server_ciphers = s.get_bool("ssl_prefer_server_ciphers");
     f.tls.ecdh_curve = s.get_string("ssl_ecdh_curve");
     f.tls.dh_params_file = s.get_string("ssl_dh_params_file");
+    f.tls.passphrase_command = s.get_string("ssl_passphrase_command");
+    f.tls.passphrase_command_supports_reload =
+        s.get_bool("ssl_passphrase_command_supports_reload");
     return f;
   };
   auto auth = actors::load_auth_config(dir, auth_files_of(settings));
@@ -265,7 +268,9 @@ int run_node(const command_line& cl) {
     return fatal(auth.err());
   env.auth.set(std::move(*auth));
   auto reload_auth = [&env, &dir, &auth_files_of](const config::settings& s) {
-    auto fresh = actors::load_auth_config(dir, auth_files_of(s));
+    auto files = auth_files_of(s);
+    files.tls.server_start = false; // ssl_passphrase_command_supports_reload
+    auto fresh = actors::load_auth_config(dir, files);
     if (!fresh) {
       log_error(elevel::log, fresh.err());
       log_message(elevel::log,
