@@ -123,7 +123,7 @@ int passphrase_from_command(char* buf, int size, int, void* data) {
   for (size_t i = 0; i < given.size(); ++i) {
     if (given[i] == '%' && i + 1 < given.size()) {
       if (given[i + 1] == 'p') {
-        command += "'Enter PEM pass phrase:'";
+        command += "Enter PEM pass phrase:"; // as written, unquoted
         ++i;
         continue;
       }
