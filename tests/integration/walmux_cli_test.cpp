@@ -1,6 +1,7 @@
 // walmux_cli_test.cpp: the walmux executable as a DBA uses it: init, start,
 // SIGHUP reload, SIGTERM/SIGINT shutdown, restart, a second walmux on the
 // same directory, and clear failures for bad configuration or directories.
+#include "tests/support/pg_cluster.hpp"
 #include "tests/support/process.hpp"
 
 #include <csignal>
@@ -224,6 +225,44 @@ TEST_F(walmux_cli, bad_command_line_values_and_cross_rules_fail_at_start) {
   EXPECT_EQ(segsize.exit_code, 1);
   EXPECT_TRUE(contains(segsize.output, "initialized with wal_segment_size"))
       << segsize.output;
+}
+
+// A data directory initialized with 16MB segments (the default before
+// 64MB) whose walmux.conf does not set wal_segment_size starts with the
+// size it was made with, and a reload reports no change of it.
+TEST(walmux_cli_plain, segment_size_comes_from_the_data_directory) {
+  temp_dir tmp;
+  const std::string data = tmp.path() + "/data";
+  auto init = run({"init", "-D", data, "-c", "wal_segment_size=16MB"},
+                  tmp.path() + "/init.out");
+  ASSERT_EQ(init.exit_code, 0) << init.output;
+  std::string conf = read_file(data + "/walmux.conf");
+  const auto set = conf.find("\nwal_segment_size = ");
+  ASSERT_NE(set, std::string::npos) << conf;
+  conf.insert(set + 1, "#");
+  const int port = free_tcp_port();
+  conf += "port = " + std::to_string(port) + "\n";
+  std::ofstream(data + "/walmux.conf", std::ios::trunc) << conf;
+  const std::string log = tmp.path() + "/node.log";
+  auto node = spawn({walmux_binary, "-D", data}, log);
+  ASSERT_TRUE(wait_until(
+      [&] { return contains(read_file(log), "walmux node is running"); }, 30s))
+      << read_file(log);
+  const std::string at = "host=127.0.0.1 port=" + std::to_string(port) +
+                         " user=postgres dbname=postgres";
+  auto shown = run_query(at, "SELECT setting, source FROM pg_settings WHERE "
+                             "name = 'wal_segment_size'");
+  ASSERT_TRUE(shown) << shown.err().message;
+  EXPECT_EQ(*shown, (rows{{"16777216", "default"}}));
+  ::kill(node.pid, SIGHUP);
+  EXPECT_TRUE(wait_until(
+      [&] { return contains(read_file(log), "reloading configuration"); },
+      30s));
+  ASSERT_TRUE(run_query(at, "SELECT 1")); // the reload is done
+  EXPECT_FALSE(contains(read_file(log), "\"wal_segment_size\""))
+      << read_file(log);
+  ::kill(node.pid, SIGTERM);
+  EXPECT_EQ(wait_exit(node.pid, 30s).value_or(-1), 0);
 }
 
 TEST(walmux_cli_plain, uninitialized_directory_and_usage_errors) {

@@ -152,6 +152,22 @@ int run_node(const command_line& cl) {
   auto meta = (*cat)->read_node_meta();
   if (!meta)
     return fatal(meta.err());
+  // Unless the configuration sets it, wal_segment_size is what the data
+  // directory was initialized with (as PostgreSQL reads it from
+  // pg_control): a directory made when the default was 16MB starts as it
+  // is, and a reload does not see a change.
+  const uint64_t initialized_segment_size = meta->wal_segment_size;
+  auto directory_segment_size =
+      [initialized_segment_size](config::settings& s) -> status {
+    if (s.source_of("wal_segment_size") !=
+            config::value_source::default_value ||
+        initialized_segment_size == 0)
+      return ok();
+    return s.set("wal_segment_size", std::to_string(initialized_segment_size),
+                 config::value_source::default_value);
+  };
+  if (auto st = directory_segment_size(settings); !st)
+    return fatal(st.err());
   auto segment_size =
       static_cast<uint64_t>(settings.get_int("wal_segment_size"));
   if (meta->wal_segment_size != segment_size)
@@ -371,6 +387,9 @@ int run_node(const command_line& cl) {
                     "received SIGHUP, reloading configuration files");
         auto fresh =
             config::load_settings(storage::conf_path(dir), cl.overrides, facts);
+        if (fresh)
+          if (auto st = directory_segment_size(*fresh); !st)
+            fresh = std::move(st).err();
         if (!fresh) {
           log_error(elevel::log, fresh.err());
           log_message(elevel::log, "configuration file \"" +
