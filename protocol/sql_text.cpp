@@ -502,6 +502,7 @@ std::optional<size_t> relation_mention(std::string_view sql,
   while (i < sql.size()) {
     const size_t start = i;
     if (copy_quoted(sql, i, skipped)) {
+      skipped.clear(); // held one quoted token at a time, not the text
       // A quoted name compares as written (one with "" inside is not
       // found: copy_quoted ends it there).
       if (sql[start] == '"' && i - start >= 2 && sql[i - 1] == '"' &&

@@ -152,11 +152,12 @@ int passphrase_from_command(char* buf, int size, int, void* data) {
       break;
   }
   const bool read_failed = std::ferror(out) != 0;
+  const int read_errno = errno; // before pclose() can change it
   const int status = ::pclose(out);
   if (read_failed) {
     source->failure = error{sqlstate::config_file_error,
                             "could not read from command \"" + command +
-                                "\": " + std::strerror(errno)};
+                                "\": " + std::strerror(read_errno)};
     return 0;
   }
   if (status != 0) {
